@@ -1,0 +1,355 @@
+/**
+ * haqa — the headless CLI over the HAQA core. Exit codes: 0 ok, 1 failure, 2 bad usage.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ArtifactCache } from './core/artifacts';
+import { HaqaError, errorMessage, isHaqaError } from './core/errors';
+import { describeHardware, formatBytes, probeHardware } from './core/hardware';
+import { describeModel, inspectModel } from './core/model';
+import { best, describeObjective, paretoFront, type ObjectiveKind, type ObjectiveSpec } from './core/objective';
+import { ProcessRunner } from './core/process/runner';
+import { runOptimize, type SessionEvent, type SessionSummary } from './core/session';
+import { SessionStore } from './core/store';
+import { resolveStrategy } from './core/strategies';
+import { buildToolchain, defaultBackend, ensureSource, type Backend } from './core/toolchains/llamacpp/build';
+import { serverArgv } from './core/toolchains/llamacpp/deploy';
+import { ensureTools, locateTools, toolVersion, type LlamaTools } from './core/toolchains/llamacpp/locate';
+import { LlamaCppToolchain } from './core/toolchains/llamacpp/toolchain';
+import { ReplayToolchain } from './core/toolchains/replay/replay';
+import type { Toolchain } from './core/toolchains/toolchain';
+import { DEFAULT_WORKLOAD, type HardwareProfile, type ModelInfo, type Workload } from './core/types';
+import { formatDuration, shortConfig, stat, mib, trialsTable } from './core/format';
+import { cacheRoot, toolchainRoot } from './core/paths';
+import { shellQuoteForDisplay } from './core/process/runner';
+import { DEMO_SHAPE, writeDemoModel } from './core/demoModel';
+
+const USAGE = `haqa — find the fastest way to run an LLM on this machine (llama.cpp)
+
+usage:
+  haqa demo [--budget N] [--json]                     make a small random-weight Llama GGUF and optimize it
+  haqa optimize --model FILE.gguf [options]           run a search session
+  haqa optimize --replay FILE... [options]            the same, answered from recorded llama-bench rows
+  haqa optimize --resume ID|PATH                      continue a stopped or crashed session
+  haqa report [ID|PATH] [--json]                      results of a session (default: the latest)
+  haqa hardware [--json]                              the hardware profile
+  haqa inspect FILE.gguf [--json]                     model facts from the GGUF header
+  haqa toolchain build [--backend cpu|cuda]           build llama.cpp's tools into the cache
+  haqa toolchain status [--json]                      where the tools are, version, backend
+  haqa clean [--toolchain]                            empty the artifact cache (and the llama.cpp build)
+
+optimize options:
+  --strategy auto|builtin|llm|tpe|heuristic|random|grid   (default auto)
+  --budget N             trials to measure (default 12)
+  --time-budget MIN      stop starting trials after MIN minutes
+  --objective decode|prefill|balanced   (default decode)  --decode-weight W (balanced; default 0.5)
+  --max-size-mb N        constraint on the model file size
+  --max-mem-mb N         constraint on peak memory (host + GPU)
+  --seed N               strategy seed (default 0)
+  --prompt-tokens N --gen-tokens N --depth N --repetitions N    the workload (default 512/128/0, 3 reps)
+  --session-dir DIR      the .haqa root (default ./.haqa)
+  --cache-dir DIR        artifact cache (default \${XDG_CACHE_HOME:-~/.cache}/haqa)
+  --llamacpp-bin DIR     use llama.cpp tools from DIR (also $HAQA_LLAMACPP_BIN)
+  --backend cpu|cuda     backend for an automatic build (default: cuda only when nvidia-smi lists a GPU)
+  --llm-base-url URL     OpenAI-compatible endpoint for strategy auto/llm (also $HAQA_LLM_BASE_URL)
+  --verbose              stream the tools' output to stderr
+  --json                 print one machine-readable summary (schema haqa.optimize.v1) on stdout
+`;
+
+const OPTIONS = {
+  model: { type: 'string' }, strategy: { type: 'string' }, budget: { type: 'string' }, 'time-budget': { type: 'string' },
+  objective: { type: 'string' }, 'decode-weight': { type: 'string' }, 'max-size-mb': { type: 'string' }, 'max-mem-mb': { type: 'string' },
+  seed: { type: 'string' }, 'session-dir': { type: 'string' }, resume: { type: 'string' }, replay: { type: 'string', multiple: true },
+  json: { type: 'boolean' }, 'prompt-tokens': { type: 'string' }, 'gen-tokens': { type: 'string' }, depth: { type: 'string' },
+  repetitions: { type: 'string' }, 'cache-dir': { type: 'string' }, 'llamacpp-bin': { type: 'string' }, backend: { type: 'string' },
+  'llm-base-url': { type: 'string' }, verbose: { type: 'boolean' }, toolchain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+const usage = (msg: string) => new HaqaError(msg, 'see `haqa --help`', 'usage');
+
+function int(flags: Flags, name: keyof Flags, def: number | undefined, min = 0): number | undefined {
+  const v = flags[name];
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || (typeof v === 'string' && !/^\d+(\.\d+)?$/.test(v))) throw usage(`--${name} must be a number ≥ ${min}, got "${String(v)}"`);
+  return n;
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function backendFlag(flags: Flags): Backend | undefined {
+  if (flags.backend === undefined) return undefined;
+  if (flags.backend !== 'cpu' && flags.backend !== 'cuda') throw usage(`--backend must be cpu or cuda, got "${flags.backend}"`);
+  return flags.backend;
+}
+
+function makeRunner(flags: Flags): ProcessRunner {
+  const runner = new ProcessRunner();
+  if (flags.verbose) runner.subscribe((e) => { if (e.type === 'data') process.stderr.write(e.data); });
+  return runner;
+}
+
+async function tools(flags: Flags, runner: ProcessRunner): Promise<LlamaTools> {
+  return ensureTools({ binDir: flags['llamacpp-bin'], backend: backendFlag(flags), runner, onProgress: (m) => log(`haqa: ${m}`),
+    logFile: path.join(toolchainRoot(), 'build.log') });
+}
+
+function objectiveFrom(flags: Flags): ObjectiveSpec {
+  const kind = (flags.objective ?? 'decode') as ObjectiveKind;
+  if (!['decode', 'prefill', 'balanced'].includes(kind)) throw usage(`--objective must be decode, prefill or balanced, got "${kind}"`);
+  const w = flags['decode-weight'] !== undefined ? Number(flags['decode-weight']) : undefined;
+  if (w !== undefined && !(w >= 0 && w <= 1)) throw usage('--decode-weight must be between 0 and 1');
+  const size = int(flags, 'max-size-mb', undefined, 1);
+  const mem = int(flags, 'max-mem-mb', undefined, 1);
+  return { kind, decodeWeight: w, maxSizeBytes: size !== undefined ? size * 2 ** 20 : undefined, maxMemBytes: mem !== undefined ? mem * 2 ** 20 : undefined };
+}
+
+function workloadFrom(flags: Flags, def: Workload): Workload {
+  return {
+    promptTokens: int(flags, 'prompt-tokens', def.promptTokens)!,
+    genTokens: int(flags, 'gen-tokens', def.genTokens)!,
+    depth: int(flags, 'depth', def.depth)!,
+    repetitions: int(flags, 'repetitions', def.repetitions, 1)!,
+  };
+}
+
+function printEvent(e: SessionEvent): void {
+  switch (e.type) {
+    case 'info': log(`haqa: ${e.message}`); break;
+    case 'rejected': log(`haqa: rejected proposal ${JSON.stringify(e.config)}: ${e.reasons.join('; ')}`); break;
+    case 'trial-start': log(`[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${e.rationale ? `\n        why: ${e.rationale}` : ''}`); break;
+    case 'progress': break;
+    case 'trial-end': {
+      const t = e.trial;
+      const m = t.status === 'done' || t.status === 'infeasible'
+        ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB`
+        : t.cause ?? '';
+      log(`        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`);
+      break;
+    }
+    case 'end': break;
+  }
+}
+
+interface Prepared {
+  toolchain: Toolchain;
+  model: ModelInfo;
+  hardware: HardwareProfile;
+  tools?: LlamaTools;
+  workload: Workload;
+}
+
+async function prepare(opts: Record<string, unknown>, flags: Flags, runner: ProcessRunner): Promise<Prepared> {
+  const hardware = probeHardware();
+  const workload = opts.workload as Workload;
+  const replay = opts.replay as string[] | undefined;
+  if (replay?.length) {
+    const tc = new ReplayToolchain(replay);
+    return { toolchain: tc, model: tc.modelInfo(), hardware, workload };
+  }
+  const modelPath = opts.model as string | undefined;
+  if (!modelPath) throw usage('optimize needs --model FILE.gguf (or --replay FILE... or --resume ID)');
+  const model = await inspectModel(modelPath);
+  const t = await tools(flags, runner);
+  return { toolchain: new LlamaCppToolchain(t, hardware, model, { workload, cacheDir: opts.cacheDir as string | undefined }), model, hardware, tools: t, workload };
+}
+
+function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
+  const pick = (t?: SessionSummary['best']) => (t ? { index: t.index, config: t.config, metrics: t.metrics } : null);
+  return {
+    schema: 'haqa.optimize.v1', sessionId: s.sessionId, sessionPath: s.sessionPath, status: s.status, stopReason: s.stopReason,
+    strategy: s.strategy, objective: s.objective, toolchain: p.toolchain.info(),
+    model: { name: p.model.name, path: p.model.path, fileType: p.model.fileType, sizeBytes: p.model.sizeBytes, parameterCount: p.model.parameterCount },
+    trials: s.trials, best: pick(s.best), pareto: s.pareto.map((t) => t.index), serverCommand: server ?? null,
+  };
+}
+
+async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: number; model?: string } = {}): Promise<number> {
+  const root = path.resolve(flags['session-dir'] ?? '.haqa');
+  const runner = makeRunner(flags);
+  let store: SessionStore;
+  let opts: Record<string, unknown>;
+  if (flags.resume) {
+    store = SessionStore.open(root, flags.resume);
+    opts = { ...store.meta.options };
+    if (flags.budget !== undefined) opts.budget = int(flags, 'budget', undefined, 1);
+    log(`haqa: resuming session ${store.id} (${store.dir})`);
+  } else {
+    opts = {
+      model: flags.model ? path.resolve(flags.model) : defaults.model, replay: flags.replay?.map((f) => path.resolve(f)),
+      strategy: flags.strategy ?? 'auto', budget: int(flags, 'budget', defaults.budget ?? 12, 1), seed: int(flags, 'seed', 0),
+      timeBudgetMin: int(flags, 'time-budget', undefined), objective: objectiveFrom(flags),
+      workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD), cacheDir: flags['cache-dir'],
+      llmBaseUrl: flags['llm-base-url'] ?? process.env.HAQA_LLM_BASE_URL,
+    };
+    store = undefined as unknown as SessionStore;
+  }
+  const strategy = resolveStrategy(String(opts.strategy), { llmEndpoint: opts.llmBaseUrl as string | undefined });
+  const p = await prepare(opts, flags, runner);
+  if (!flags.resume) {
+    store = SessionStore.create(root, {
+      options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
+      hardware: p.hardware, model: p.model, toolchain: p.toolchain.info(), space: p.toolchain.space.describe(),
+    });
+  }
+  const objective = opts.objective as ObjectiveSpec;
+  log(`haqa: session ${store.id} → ${store.dir}`);
+  log(`haqa: model ${describeModel(p.model)}`);
+  log(`haqa: ${describeObjective(objective)}; strategy ${strategy.requested}${strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : ''}; budget ${String(opts.budget)} trials`);
+
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) { log('haqa: second Ctrl+C: exiting now'); process.exit(130); }
+    log('haqa: Ctrl+C: cancelling the running trial and stopping (resume with --resume); press again to exit at once');
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let summary: SessionSummary;
+  try {
+    summary = await runOptimize({
+      toolchain: p.toolchain, hardware: p.hardware, model: p.model, strategy, objective, budget: Number(opts.budget),
+      timeBudgetMs: opts.timeBudgetMin !== undefined ? Number(opts.timeBudgetMin) * 60_000 : undefined, seed: Number(opts.seed),
+      store, runner, signal: ac.signal, onEvent: printEvent,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  let server: string[] | undefined;
+  if (summary.best && p.tools && p.toolchain instanceof LlamaCppToolchain) {
+    const a = await p.toolchain.artifactFor(String(summary.best.config.quant));
+    server = serverArgv(p.tools.server ?? 'llama-server', a.file, summary.best.config, p.workload);
+  }
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(jsonSummary(summary, p, server), null, 2)}\n`);
+  } else {
+    printSummary(summary, server);
+  }
+  return summary.status === 'failed' || !summary.best ? 1 : 0;
+}
+
+function printSummary(s: SessionSummary, server?: string[]): void {
+  const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto), ''];
+  out.push(`session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : ''}`);
+  out.push(`★ best, P Pareto front (${s.objective.kind} speed × file size)`);
+  if (s.best) {
+    out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB`);
+    if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
+  } else {
+    out.push('no feasible trial: nothing to recommend (see the causes above; logs in the session folder)');
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function demo(flags: Flags): Promise<number> {
+  const runner = makeRunner(flags);
+  await tools(flags, runner);
+  const src = await ensureSource({ runner, onProgress: (m) => log(`haqa: ${m}`) });
+  const file = path.join(cacheRoot(flags['cache-dir']), 'models', `haqa-demo-llama-h${DEMO_SHAPE.hidden}-l${DEMO_SHAPE.layers}.gguf`);
+  if (!fs.existsSync(file)) {
+    log(`haqa: writing the demo model (Llama shape, random weights, ${DEMO_SHAPE.layers} layers, hidden ${DEMO_SHAPE.hidden}) → ${file}`);
+    await writeDemoModel(file, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'));
+  }
+  log('haqa: demo: the weights are random, so speeds are real but the text it would write is noise');
+  return optimize(flags, { model: file, budget: 6, workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 } });
+}
+
+async function report(flags: Flags, target?: string): Promise<number> {
+  const root = path.resolve(flags['session-dir'] ?? '.haqa');
+  const id = target ?? SessionStore.list(root).pop()?.id;
+  if (!id) throw new HaqaError(`no sessions under ${root}`, 'run `haqa optimize` or `haqa demo` first, or pass --session-dir', 'input');
+  const store = SessionStore.open(root, id);
+  const { trials } = store.loadTrials();
+  const objective = store.meta.options.objective as ObjectiveSpec;
+  const b = best(objective, trials);
+  const pareto = paretoFront(objective, trials);
+  const summary: SessionSummary = { sessionId: store.id, sessionPath: store.dir, strategy: store.meta.strategy,
+    status: store.meta.status === 'running' ? 'stopped' : store.meta.status, stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
+    objective, trials, best: b, pareto };
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index) }, null, 2)}\n`);
+  } else {
+    printSummary(summary);
+  }
+  return 0;
+}
+
+async function toolchainCmd(flags: Flags, sub?: string): Promise<number> {
+  const runner = makeRunner(flags);
+  if (sub === 'build') {
+    const backend = backendFlag(flags) ?? defaultBackend();
+    const t0 = Date.now();
+    const m = await buildToolchain({ backend, runner, onProgress: (s) => log(`haqa: ${s}`), logFile: path.join(toolchainRoot(), 'build.log') });
+    log(`haqa: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) ready in ${m.binDir}${Date.now() - t0 < 2000 ? ' (already built)' : ` after ${formatDuration(Date.now() - t0)}`}`);
+    if (flags.json) process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
+    return 0;
+  }
+  if (sub === 'status') {
+    const t = locateTools({ binDir: flags['llamacpp-bin'], backend: backendFlag(flags) });
+    if (!t) {
+      if (flags.json) process.stdout.write(`${JSON.stringify({ found: false })}\n`);
+      else log('llama.cpp tools: not found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache)\n  fix: run `haqa toolchain build`');
+      return 1;
+    }
+    const version = t.commit ?? (await toolVersion(runner, t.bench));
+    const out = { found: true, source: t.source, binDir: t.binDir, commit: version, backend: t.backend ?? 'unknown', tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server } };
+    if (flags.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    else process.stdout.write(`llama.cpp tools (${out.source}): ${out.binDir}\nversion ${out.commit ?? 'unknown'}, backend ${out.backend}\n${Object.entries(out.tools).map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`).join('\n')}\n`);
+    return 0;
+  }
+  throw usage('toolchain needs a subcommand: build or status');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`haqa: ${errorMessage(e)}\n  fix: see \`haqa --help\`\n`);
+    return 2;
+  }
+  const flags = parsed.values as Flags;
+  const [cmd, ...rest] = parsed.positionals;
+  if (flags.help || !cmd || cmd === 'help') { process.stdout.write(USAGE); return cmd || flags.help ? 0 : 2; }
+  try {
+    switch (cmd) {
+      case 'optimize': return await optimize(flags);
+      case 'demo': return await demo(flags);
+      case 'report': return await report(flags, rest[0]);
+      case 'toolchain': return await toolchainCmd(flags, rest[0]);
+      case 'hardware': {
+        const hw = probeHardware();
+        process.stdout.write(flags.json ? `${JSON.stringify(hw, null, 2)}\n` : `${describeHardware(hw)}\n`);
+        return 0;
+      }
+      case 'inspect': {
+        if (!rest[0]) throw usage('inspect needs a .gguf file');
+        const m = await inspectModel(rest[0]);
+        process.stdout.write(flags.json ? `${JSON.stringify(m, null, 2)}\n` : `${describeModel(m)}\n`);
+        return 0;
+      }
+      case 'clean': {
+        const c = new ArtifactCache(flags['cache-dir']);
+        log(`haqa: removed ${formatBytes(c.clean())} of cached artifacts from ${c.dir}`);
+        if (flags.toolchain) { fs.rmSync(toolchainRoot(), { recursive: true, force: true }); log(`haqa: removed the llama.cpp build in ${toolchainRoot()}`); }
+        return 0;
+      }
+      default:
+        throw usage(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (isHaqaError(e)) {
+      process.stderr.write(`haqa: ${e.message}\n  fix: ${e.fix}\n`);
+      return e.code === 'usage' ? 2 : 1;
+    }
+    process.stderr.write(`haqa: unexpected error: ${e instanceof Error ? e.stack : String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,80 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { gguf, GGUFValueType } from '@huggingface/gguf';
+import { writeGguf, type TensorSpec } from './ggufWriter';
+import { HaqaError } from './errors';
+
+export interface DemoShape {
+  hidden: number;
+  layers: number;
+  ffn: number;
+  heads: number;
+  headsKv: number;
+  context: number;
+}
+
+/** Llama-shaped, dims multiples of 256 so every k-quant applies; 46M params with the 32000-token SPM vocab. */
+export const DEMO_SHAPE: DemoShape = { hidden: 512, layers: 4, ffn: 1536, heads: 8, headsKv: 8, context: 2048 };
+
+/** xorshift32: deterministic bytes for the random weights. */
+function fillHalfRandom(seed: number) {
+  let s = seed >>> 0 || 1;
+  return (buf: Buffer) => {
+    for (let i = 0; i + 1 < buf.length; i += 2) {
+      s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+      // F16 with exponent 5..10 (magnitudes ~1e-3 .. 6e-2), random mantissa and sign.
+      const exp = 5 + (s % 6);
+      const mant = (s >>> 8) & 0x3ff;
+      const sign = (s >>> 31) << 15;
+      buf.writeUInt16LE(sign | (exp << 10) | mant, i);
+    }
+  };
+}
+
+const ones = (buf: Buffer) => { for (let i = 0; i < buf.length; i += 4) buf.writeFloatLE(1, i); };
+
+/**
+ * Writes a random-weight Llama model in real GGUF format, with the tokenizer copied from a vocab-only GGUF
+ * (llama.cpp ships `models/ggml-vocab-llama-spm.gguf`). Speed does not depend on weight values, so such a model
+ * is a faithful subject for speed trials (not for accuracy: its perplexity is that of noise).
+ */
+export async function writeDemoModel(out: string, vocabGguf: string, shape: DemoShape = DEMO_SHAPE): Promise<void> {
+  if (!fs.existsSync(vocabGguf)) {
+    throw new HaqaError(`vocab file not found: ${vocabGguf}`, 'run `haqa toolchain build` so the llama.cpp source (with its vocab files) is in the cache');
+  }
+  const vocab = await gguf(vocabGguf, { allowLocalFile: true, typedMetadata: true });
+  const kv: Record<string, { value: unknown; type: GGUFValueType; subType?: GGUFValueType }> = {
+    'general.architecture': { value: 'llama', type: GGUFValueType.STRING },
+    'general.name': { value: `haqa-demo-llama-h${shape.hidden}-l${shape.layers}`, type: GGUFValueType.STRING },
+    'general.file_type': { value: 1, type: GGUFValueType.UINT32 },
+    'llama.context_length': { value: shape.context, type: GGUFValueType.UINT32 },
+    'llama.embedding_length': { value: shape.hidden, type: GGUFValueType.UINT32 },
+    'llama.block_count': { value: shape.layers, type: GGUFValueType.UINT32 },
+    'llama.feed_forward_length': { value: shape.ffn, type: GGUFValueType.UINT32 },
+    'llama.attention.head_count': { value: shape.heads, type: GGUFValueType.UINT32 },
+    'llama.attention.head_count_kv': { value: shape.headsKv, type: GGUFValueType.UINT32 },
+    'llama.rope.dimension_count': { value: shape.hidden / shape.heads, type: GGUFValueType.UINT32 },
+    'llama.attention.layer_norm_rms_epsilon': { value: 1e-5, type: GGUFValueType.FLOAT32 },
+  };
+  let nVocab = 0;
+  for (const [k, v] of Object.entries(vocab.typedMetadata)) {
+    if (!k.startsWith('tokenizer.')) continue;
+    kv[k] = v as (typeof kv)[string];
+    if (k === 'tokenizer.ggml.tokens') nVocab = (v as { value: unknown[] }).value.length;
+  }
+  if (!nVocab) throw new HaqaError(`${vocabGguf} holds no tokenizer.ggml.tokens`, 'use a llama.cpp vocab GGUF such as models/ggml-vocab-llama-spm.gguf');
+
+  const { hidden: h, ffn: f, layers } = shape;
+  const kvDim = (h / shape.heads) * shape.headsKv;
+  let seed = 1;
+  const w = (name: string, cols: number, rows: number): TensorSpec => ({ name, shape: [cols, rows], dtype: 1, fill: fillHalfRandom(seed++) });
+  const norm = (name: string): TensorSpec => ({ name, shape: [h], dtype: 0, fill: ones });
+  const tensors: TensorSpec[] = [w('token_embd.weight', h, nVocab), norm('output_norm.weight'), w('output.weight', h, nVocab)];
+  for (let i = 0; i < layers; i++) {
+    tensors.push(norm(`blk.${i}.attn_norm.weight`), w(`blk.${i}.attn_q.weight`, h, h), w(`blk.${i}.attn_k.weight`, h, kvDim),
+      w(`blk.${i}.attn_v.weight`, h, kvDim), w(`blk.${i}.attn_output.weight`, h, h), norm(`blk.${i}.ffn_norm.weight`),
+      w(`blk.${i}.ffn_gate.weight`, h, f), w(`blk.${i}.ffn_up.weight`, h, f), w(`blk.${i}.ffn_down.weight`, f, h));
+  }
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  writeGguf(out, kv, tensors);
+}

@@ -1,0 +1,38 @@
+import { score, type ObjectiveSpec } from './objective';
+import type { Config, Stat, TrialRecord } from './types';
+
+export const mib = (b?: number) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1));
+export const stat = (s?: Stat) => (s ? `${s.mean.toFixed(1)} ± ${s.sd.toFixed(1)}` : '-');
+
+/** A compact one-line form of a configuration, e.g. "Q4_0 t=2 fa=on b=2048/512 kv=f16/f16". */
+export function shortConfig(c: Config): string {
+  const parts = [String(c.quant), `t=${String(c.threads)}`];
+  if (c.gpu_layers !== undefined) parts.push(`ngl=${String(c.gpu_layers)}`);
+  parts.push(`fa=${c.flash_attn ? 'on' : 'off'}`, `b=${String(c.batch)}/${String(c.ubatch)}`, `kv=${String(c.cache_type_k)}/${String(c.cache_type_v)}`);
+  return parts.join(' ');
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** The results table: config, metrics ± sd, Pareto (P) and best (★) marks, failure causes. */
+export function trialsTable(o: ObjectiveSpec, trials: TrialRecord[], bestT?: TrialRecord, pareto: TrialRecord[] = []): string {
+  const head = ['#', 'status', 'config', 'decode t/s', 'prefill t/s', 'size MiB', 'peak mem MiB', 'mark', 'note'];
+  const ps = new Set(pareto.map((t) => t.index));
+  const rows = [...trials].sort((a, b) => (score(o, b.metrics) ?? -1) - (score(o, a.metrics) ?? -1) || a.index - b.index).map((t) => [
+    String(t.index), t.status, shortConfig(t.config), stat(t.metrics.decode), stat(t.metrics.prefill), mib(t.metrics.fileSizeBytes),
+    mib(t.metrics.peakHostMemBytes !== undefined ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0) : undefined),
+    `${t.index === bestT?.index ? '★' : ''}${ps.has(t.index) ? 'P' : ''}`, t.cause ? t.cause.slice(0, 80) : '',
+  ]);
+  return table([head, ...rows]);
+}

@@ -1,0 +1,69 @@
+import type { TrialMetrics, TrialRecord } from './types';
+
+export type ObjectiveKind = 'decode' | 'prefill' | 'balanced';
+
+export interface ObjectiveSpec {
+  kind: ObjectiveKind;
+  /** For `balanced`: the weight of decode in a weighted geometric mean of decode and prefill t/s (default 0.5). */
+  decodeWeight?: number;
+  maxSizeBytes?: number;
+  maxMemBytes?: number;
+}
+
+/** Maximised score of a measurement: decode t/s, prefill t/s, or decode^w · prefill^(1-w). Undefined when unmeasured. */
+export function score(o: ObjectiveSpec, m: TrialMetrics): number | undefined {
+  const d = m.decode?.mean;
+  const p = m.prefill?.mean;
+  switch (o.kind) {
+    case 'decode': return d;
+    case 'prefill': return p;
+    case 'balanced': {
+      if (d === undefined || p === undefined) return undefined;
+      const w = o.decodeWeight ?? 0.5;
+      return d ** w * p ** (1 - w);
+    }
+  }
+}
+
+export function describeObjective(o: ObjectiveSpec): string {
+  const what = o.kind === 'balanced' ? `decode^${o.decodeWeight ?? 0.5} × prefill^${1 - (o.decodeWeight ?? 0.5)} (t/s)` : `${o.kind} t/s`;
+  const lim: string[] = [];
+  if (o.maxSizeBytes) lim.push(`file ≤ ${(o.maxSizeBytes / 2 ** 20).toFixed(0)} MiB`);
+  if (o.maxMemBytes) lim.push(`memory ≤ ${(o.maxMemBytes / 2 ** 20).toFixed(0)} MiB`);
+  return `maximise ${what}${lim.length ? ` subject to ${lim.join(', ')}` : ''}`;
+}
+
+/** Constraint violations of a measurement (empty = feasible). */
+export function violations(o: ObjectiveSpec, m: TrialMetrics): string[] {
+  const v: string[] = [];
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  if (o.maxSizeBytes !== undefined && m.fileSizeBytes !== undefined && m.fileSizeBytes > o.maxSizeBytes) {
+    v.push(`file size ${mib(m.fileSizeBytes)} > max ${mib(o.maxSizeBytes)}`);
+  }
+  const mem = (m.peakHostMemBytes ?? 0) + (m.peakDeviceMemBytes ?? 0);
+  if (o.maxMemBytes !== undefined && mem > o.maxMemBytes) v.push(`peak memory ${mib(mem)} > max ${mib(o.maxMemBytes)}`);
+  return v;
+}
+
+/** Trials that can be chosen: measured and within every constraint. */
+export function feasible(trials: TrialRecord[]): TrialRecord[] {
+  return trials.filter((t) => t.status === 'done');
+}
+
+export function best(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord | undefined {
+  let top: TrialRecord | undefined;
+  let topScore = -Infinity;
+  for (const t of feasible(trials)) {
+    const s = score(o, t.metrics);
+    if (s !== undefined && s > topScore) { top = t; topScore = s; }
+  }
+  return top;
+}
+
+/** Pareto front over (objective score ↑, file size ↓) among feasible trials. */
+export function paretoFront(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord[] {
+  const pts = feasible(trials)
+    .map((t) => ({ t, s: score(o, t.metrics), z: t.metrics.fileSizeBytes ?? Infinity }))
+    .filter((p): p is { t: TrialRecord; s: number; z: number } => p.s !== undefined);
+  return pts.filter((a) => !pts.some((b) => b !== a && b.s >= a.s && b.z <= a.z && (b.s > a.s || b.z < a.z))).map((p) => p.t);
+}

@@ -1,0 +1,59 @@
+/**
+ * haqa exec wrapper: runs one command (argv, no shell) and
+ *  - copies its stdout both to our stdout (the live view: a pty or a pipe) and to a capture file, which cannot
+ *    lose bytes the way a pty can at exit (node-pty issue #72);
+ *  - polls the child's peak resident memory (VmHWM) while it runs;
+ *  - writes a result file {exitCode, signal, peakRssBytes} after the capture file is flushed and closed;
+ *  - forwards SIGTERM/SIGINT/SIGHUP to the child and exits with its status.
+ * Usage: node exec-wrapper.js <capture-file> <result-file> -- <argv...>
+ */
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+
+const [capture, resultFile, sep, ...argv] = process.argv.slice(2);
+if (!capture || !resultFile || sep !== '--' || argv.length === 0) {
+  process.stderr.write('usage: exec-wrapper <capture-file> <result-file> -- <argv...>\n');
+  process.exit(2);
+}
+
+const out = fs.openSync(capture, 'w');
+let peak = 0;
+const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'inherit'] });
+// The runner kills this pid too if the wrapper itself has to be killed.
+if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
+
+function sampleMem(): void {
+  if (!child.pid) return;
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+  } catch {
+    /* exited or not Linux */
+  }
+}
+const timer = setInterval(sampleMem, 50);
+
+child.stdout.on('data', (chunk: Buffer) => {
+  fs.writeSync(out, chunk);
+  process.stdout.write(chunk);
+});
+
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    try { child.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig); } catch { /* gone */ }
+    setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, 3000).unref();
+  });
+}
+
+function finish(exitCode: number | null, signal: NodeJS.Signals | null, error?: string): void {
+  clearInterval(timer);
+  fs.fsyncSync(out);
+  fs.closeSync(out);
+  fs.writeFileSync(resultFile, JSON.stringify({ exitCode, signal, peakRssBytes: peak || undefined, error }));
+  const code = error ? 127 : exitCode ?? 128;
+  // Let stdout drain to the live view before exiting.
+  process.stdout.write('', () => process.exit(code));
+}
+
+child.on('error', (e) => finish(null, null, e.message));
+child.on('close', (code, signal) => { sampleMem(); finish(code, signal); });

@@ -1,0 +1,147 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { HaqaError } from './errors';
+import type { TrialRecord } from './types';
+
+export interface SessionMeta {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  status: 'running' | 'completed' | 'stopped' | 'failed';
+  stopReason?: string;
+  /** Everything needed to resume: the options the session was started with. */
+  options: Record<string, unknown>;
+  strategy: { requested: string; used: string; note?: string };
+  hardware?: unknown;
+  model?: unknown;
+  toolchain?: Record<string, unknown>;
+  space?: string;
+}
+
+export interface LoadedTrials {
+  trials: TrialRecord[];
+  /** Bytes of a torn last line that was set aside. */
+  tornBytes: number;
+  /** Lines in the middle that could not be parsed (kept in the file, skipped). */
+  badLines: number;
+}
+
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  fs.writeSync(fd, text);
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+}
+
+export function newSessionId(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}-${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * One session on disk: `<root>/sessions/<id>/{session.json, trials.jsonl, logs/}`. Trials are appended one JSON
+ * line each and fsync'd; a torn last line (a crash mid-append) is set aside on load, so nothing measured is lost
+ * and nothing half-written is read.
+ */
+export class SessionStore {
+  private constructor(readonly dir: string, public meta: SessionMeta) {}
+
+  get id(): string { return this.meta.id; }
+  get trialsFile(): string { return path.join(this.dir, 'trials.jsonl'); }
+  get logsDir(): string { return path.join(this.dir, 'logs'); }
+
+  static create(root: string, meta: Omit<SessionMeta, 'id' | 'createdAt' | 'updatedAt' | 'status'>): SessionStore {
+    const id = newSessionId();
+    const dir = path.join(path.resolve(root), 'sessions', id);
+    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    const now = new Date().toISOString();
+    const store = new SessionStore(dir, { id, createdAt: now, updatedAt: now, status: 'running', ...meta });
+    writeAtomic(path.join(dir, 'session.json'), JSON.stringify(store.meta, null, 2));
+    fs.closeSync(fs.openSync(store.trialsFile, 'a'));
+    return store;
+  }
+
+  /** Opens by id (under `root`) or by a path to the session folder or its session.json. */
+  static open(root: string, idOrPath: string): SessionStore {
+    const candidates = [idOrPath, path.join(idOrPath, '..'), path.join(path.resolve(root), 'sessions', idOrPath)];
+    for (const c of candidates) {
+      const dir = path.resolve(c);
+      const mf = path.join(dir, 'session.json');
+      if (!fs.existsSync(mf)) continue;
+      let meta: SessionMeta;
+      try {
+        meta = JSON.parse(fs.readFileSync(mf, 'utf8'));
+      } catch (e) {
+        throw new HaqaError(`${mf} is not valid JSON (${(e as Error).message})`, 'restore it from a backup, or start a new session', 'input');
+      }
+      fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+      return new SessionStore(dir, meta);
+    }
+    throw new HaqaError(`no session "${idOrPath}" under ${path.resolve(root, 'sessions')}`, 'give a session id from `haqa report` / the sessions folder, or the session folder path', 'input');
+  }
+
+  static list(root: string): SessionMeta[] {
+    const dir = path.join(path.resolve(root), 'sessions');
+    if (!fs.existsSync(dir)) return [];
+    const out: SessionMeta[] = [];
+    for (const d of fs.readdirSync(dir).sort()) {
+      try { out.push(JSON.parse(fs.readFileSync(path.join(dir, d, 'session.json'), 'utf8'))); } catch { /* not a session */ }
+    }
+    return out;
+  }
+
+  updateMeta(patch: Partial<SessionMeta>): void {
+    this.meta = { ...this.meta, ...patch, updatedAt: new Date().toISOString() };
+    writeAtomic(path.join(this.dir, 'session.json'), JSON.stringify(this.meta, null, 2));
+  }
+
+  /**
+   * Reads every complete trial line. A torn tail (no final newline, or unparsable last line) is moved to
+   * `trials.jsonl.torn` and cut from the file, so the next append starts on a clean line.
+   */
+  loadTrials(): LoadedTrials {
+    let text = '';
+    try { text = fs.readFileSync(this.trialsFile, 'utf8'); } catch { return { trials: [], tornBytes: 0, badLines: 0 }; }
+    let tornBytes = 0;
+    const lastNl = text.lastIndexOf('\n');
+    let body = text.slice(0, lastNl + 1);
+    let tail = text.slice(lastNl + 1);
+    const lines = body.split('\n').filter((l) => l.length > 0);
+    // A last complete line that does not parse is torn too (e.g. a newline written inside a partial flush).
+    if (lines.length) {
+      try { JSON.parse(lines[lines.length - 1]); } catch {
+        const bad = lines.pop()!;
+        tail = `${bad}\n${tail}`;
+        body = lines.length ? `${lines.join('\n')}\n` : '';
+      }
+    }
+    if (tail.length) {
+      tornBytes = Buffer.byteLength(tail);
+      fs.appendFileSync(`${this.trialsFile}.torn`, `${tail}\n`);
+      fs.truncateSync(this.trialsFile, Buffer.byteLength(body));
+    }
+    const trials: TrialRecord[] = [];
+    let badLines = 0;
+    for (const l of lines) {
+      try {
+        const r = JSON.parse(l);
+        if (r && r.type === 'trial') trials.push(r); else badLines++;
+      } catch { badLines++; }
+    }
+    return { trials, tornBytes, badLines };
+  }
+
+  /** Appends one trial and fsyncs before returning: once this resolves the trial survives a crash. */
+  appendTrial(rec: TrialRecord): void {
+    const fd = fs.openSync(this.trialsFile, 'a');
+    try {
+      fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}

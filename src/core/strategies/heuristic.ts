@@ -1,0 +1,158 @@
+import { best, score } from '../objective';
+import { quantType } from '../ggml';
+import type { Knob } from '../space';
+import type { Config, ConfigValue, TrialRecord } from '../types';
+import { ALL_LAYERS } from '../toolchains/llamacpp/space';
+import { rng } from './rng';
+import { measuredKeys, randomUnmeasured, type Proposal, type Strategy, type StrategyContext } from './strategy';
+import { TpeStrategy } from './tpe';
+
+/** The domain value closest to `target` (numerically for ints), or the knob default. */
+function snap(k: Knob | undefined, target: ConfigValue): ConfigValue | undefined {
+  if (!k) return undefined;
+  if (k.values.includes(target)) return target;
+  if (k.kind === 'int' && typeof target === 'number') {
+    return [...k.values].sort((a, b) => Math.abs(Number(a) - target) - Math.abs(Number(b) - target))[0];
+  }
+  return k.default;
+}
+
+function estimatedBytes(ctx: StrategyContext, quant: string): number {
+  const q = quantType(quant);
+  const srcBits = ctx.model.fileType === 'F32' ? 32 : 16;
+  return q ? (ctx.model.sizeBytes * q.bpw) / srcBits : ctx.model.sizeBytes;
+}
+
+/**
+ * Hardware-aware priors. Decode is memory-bandwidth bound: fewer bytes per weight → more tokens/s, threads help up
+ * to the physical cores. Prefill is compute bound: simple block formats (Q4_0, Q8_0) have the fastest CPU matmul
+ * kernels and, on a GPU, F16 tensor-core paths often beat dequantizing kernels.
+ */
+export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
+  const { space, hardware: hw, objective } = ctx;
+  const K = (n: string) => space.knob(n);
+  const quants = (K('quant')?.values ?? []).map(String);
+  const hasGpu = hw.gpus.length > 0 && !!K('gpu_layers');
+  const vram = hw.gpus.reduce((a, g) => a + g.vramBytes, 0);
+  const fits = (q: string) => estimatedBytes(ctx, q) < 0.85 * (vram || Infinity);
+  const sizeOk = (q: string) => !objective.maxSizeBytes || estimatedBytes(ctx, q) <= objective.maxSizeBytes;
+  const memOk = (q: string) => !objective.maxMemBytes || estimatedBytes(ctx, q) * 1.1 <= objective.maxMemBytes;
+  const base = (quant: string): Config => {
+    const c: Config = {};
+    for (const k of space.knobs) c[k.name] = k.default;
+    c.quant = quant;
+    const set = (name: string, v: ConfigValue) => { const s = snap(K(name), v); if (s !== undefined) c[name] = s; };
+    set('threads', hw.cpu.cores);
+    if (K('gpu_layers')) set('gpu_layers', hasGpu && fits(quant) ? ALL_LAYERS : 0);
+    set('flash_attn', true);
+    const maxOf = (n: string) => Math.max(...(K(n)?.values ?? [0]).map(Number));
+    set('batch', maxOf('batch'));
+    set('ubatch', Math.min(maxOf('ubatch'), Number(c.batch)));
+    set('cache_type_k', 'f16');
+    set('cache_type_v', 'f16');
+    return c;
+  };
+  const smallest = [...quants].reverse().find((q) => q !== 'F16');
+  const why: Record<string, string> = {
+    Q4_K_M: 'Q4_K_M: the usual quality/speed sweet spot, a strong first reference',
+    Q4_0: `Q4_0: simplest 4-bit blocks; llama.cpp repacks them for ${hw.cpu.flags.includes('avx2') ? 'AVX2' : hw.cpu.flags.includes('neon') || hw.cpu.flags.includes('asimd') ? 'NEON' : 'SIMD'} kernels, often the fastest CPU decode`,
+    Q8_0: 'Q8_0: near-lossless, cheap to dequantize; the fast path when compute, not bandwidth, is the limit',
+    F16: 'F16: no dequantization at all; on a GPU its prefill often beats quantized kernels',
+  };
+  let order: string[];
+  if (objective.kind === 'prefill') order = hasGpu ? ['F16', 'Q8_0', 'Q4_0', 'Q4_K_M'] : ['Q4_0', 'Q8_0', 'Q4_K_M'];
+  else order = ['Q4_0', 'Q4_K_M', ...(smallest ? [smallest] : []), 'Q8_0'];
+  if (smallest) why[smallest] ??= `${smallest}: fewest bytes per token, the decode ceiling when decode is memory-bound`;
+  const design: Proposal[] = [];
+  for (const q of [...new Set(order)]) {
+    if (!quants.includes(q) || !sizeOk(q) || !memOk(q)) continue;
+    design.push({ config: base(q), rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : ''}` });
+  }
+  if (design.length === 0 && quants.length) design.push({ config: base(quants[quants.length - 1]), rationale: 'the smallest type: nothing else meets the size/memory limits by estimate' });
+
+  // Runtime probes around the best quant measured so far.
+  const top = best(objective, history);
+  if (top) {
+    const b = { ...top.config };
+    const probes: [string, ConfigValue, string][] = [
+      ['threads', hw.cpu.threads, `threads = ${hw.cpu.threads} logical: does SMT help on this CPU?`],
+      ['flash_attn', !b.flash_attn, `flash attention ${b.flash_attn ? 'off' : 'on'}: the fused kernel is not faster on every backend`],
+      ['threads', Math.max(1, hw.cpu.cores - 1), 'one thread fewer: leaving a core to the OS can beat full occupancy'],
+    ];
+    for (const [name, v, text] of probes) {
+      const s = snap(K(name), v);
+      if (s === undefined || s === b[name]) continue;
+      design.push({ config: { ...b, [name]: s }, rationale: `${text} (on the best so far, ${String(b.quant)})` });
+    }
+  }
+  const done = measuredKeys(space, history);
+  const seen = new Set<string>();
+  return design.filter((p) => {
+    const key = space.key(p.config);
+    if (seen.has(key) || done.has(key) || !space.isValid(p.config)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Number of first-design points builtin spends before handing over to TPE. */
+export const FIRST_DESIGN_SIZE = 5;
+
+/** One-knob moves from the best trials, most influential knobs first. */
+function neighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
+  const { space, objective } = ctx;
+  const done = measuredKeys(space, history);
+  const ranked = history.filter((t) => t.status === 'done')
+    .map((t) => ({ t, s: score(objective, t.metrics) ?? -Infinity })).sort((a, b) => b.s - a.s);
+  const out: Proposal[] = [];
+  for (const { t } of ranked) {
+    for (const k of space.knobs) {
+      const i = k.values.indexOf(t.config[k.name]);
+      const moves = k.ordinal ? [k.values[i - 1], k.values[i + 1]] : k.values.filter((_, j) => j !== i);
+      for (const v of moves) {
+        if (v === undefined) continue;
+        const c = { ...t.config, [k.name]: v };
+        if (!space.isValid(c) || done.has(space.key(c))) continue;
+        out.push({ config: c, rationale: `local search: ${k.name} ${String(t.config[k.name])} → ${String(v)} from trial #${t.index}` });
+      }
+    }
+    if (out.length) return out;
+  }
+  return out;
+}
+
+/** Hardware-aware first design, then one-knob local search around the best. */
+export class HeuristicStrategy implements Strategy {
+  readonly name = 'heuristic';
+  async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
+    const out = firstDesign(ctx, history).slice(0, n);
+    if (out.length < n) {
+      const keys = new Set(out.map((p) => ctx.space.key(p.config)));
+      for (const p of neighbours(ctx, history)) {
+        if (out.length >= n) break;
+        if (!keys.has(ctx.space.key(p.config))) { keys.add(ctx.space.key(p.config)); out.push(p); }
+      }
+    }
+    if (out.length < n) {
+      const r = rng(ctx.seed, 'heuristic', history.length);
+      const c = randomUnmeasured(ctx.space, measuredKeys(ctx.space, history), r, new Set(out.map((p) => ctx.space.key(p.config))));
+      if (c) out.push({ config: c, rationale: 'no untried neighbour of a good trial left: random sample' });
+    }
+    return out;
+  }
+}
+
+/** The default without an LLM: the heuristic first design, then TPE over everything measured. */
+export class BuiltinStrategy implements Strategy {
+  readonly name = 'builtin';
+  private readonly tpe = new TpeStrategy({ startup: FIRST_DESIGN_SIZE });
+
+  async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
+    const observed = history.filter((t) => t.status !== 'cancelled').length;
+    if (observed < FIRST_DESIGN_SIZE) {
+      const design = firstDesign(ctx, history).slice(0, Math.min(n, FIRST_DESIGN_SIZE - observed));
+      if (design.length) return design;
+    }
+    return this.tpe.propose(ctx, history, n);
+  }
+}

@@ -1,0 +1,52 @@
+import type { ObjectiveSpec } from '../objective';
+import type { SearchSpace } from '../space';
+import type { Config, HardwareProfile, ModelInfo, TrialRecord } from '../types';
+import { pick, type Rng } from './rng';
+
+export interface StrategyContext {
+  space: SearchSpace;
+  hardware: HardwareProfile;
+  model: ModelInfo;
+  objective: ObjectiveSpec;
+  seed: number;
+  budget: number;
+}
+
+export interface Proposal {
+  config: Config;
+  /** Why this configuration, in a sentence. */
+  rationale?: string;
+}
+
+/** Proposes the next configurations from everything measured so far. Deterministic for a seed. */
+export interface Strategy {
+  readonly name: string;
+  /** An empty answer means: nothing left worth trying. */
+  propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]>;
+}
+
+export const STRATEGY_NAMES = ['auto', 'builtin', 'llm', 'tpe', 'heuristic', 'random', 'grid'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/** Keys of configurations that count as measured (a cancelled trial does not: it is tried again). */
+export function measuredKeys(space: SearchSpace, history: TrialRecord[]): Set<string> {
+  return new Set(history.filter((t) => t.status !== 'cancelled').map((t) => space.key(t.config)));
+}
+
+/** Spaces up to this size are enumerated; bigger ones are sampled. */
+const ENUMERATE_LIMIT = 200_000;
+
+/** A uniformly random valid configuration not yet measured (or undefined when none is left). */
+export function randomUnmeasured(space: SearchSpace, measured: Set<string>, r: Rng, exclude: Set<string> = new Set()): Config | undefined {
+  if (space.productSize() <= ENUMERATE_LIMIT) {
+    const left = [...space.enumerate()].filter((c) => !measured.has(space.key(c)) && !exclude.has(space.key(c)));
+    return left.length ? pick(r, left) : undefined;
+  }
+  for (let i = 0; i < 10_000; i++) {
+    const c: Config = {};
+    for (const k of space.knobs) c[k.name] = pick(r, k.values);
+    const key = space.key(c);
+    if (space.isValid(c) && !measured.has(key) && !exclude.has(key)) return c;
+  }
+  return undefined;
+}

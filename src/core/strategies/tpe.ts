@@ -1,0 +1,114 @@
+import { score } from '../objective';
+import type { Knob } from '../space';
+import type { Config, TrialRecord } from '../types';
+import { rng, type Rng } from './rng';
+import { measuredKeys, randomUnmeasured, type Proposal, type Strategy, type StrategyContext } from './strategy';
+
+export interface TpeOptions {
+  /** Random trials before the model is used (only counting what this strategy sees in history). */
+  startup: number;
+  /** Fraction of observations that form the "good" group. */
+  gamma: number;
+  /** Candidates drawn from the good density per proposal. */
+  candidates: number;
+  /** Weight of the uniform prior in each density. */
+  priorWeight: number;
+}
+
+const DEFAULTS: TpeOptions = { startup: 5, gamma: 0.25, candidates: 48, priorWeight: 1 };
+
+/** Probability over a knob's values from observed values: a Gaussian over positions for ordinal knobs, a sharp categorical otherwise. */
+function density(k: Knob, observed: unknown[], priorWeight: number): number[] {
+  const m = k.values.length;
+  const p = k.values.map(() => priorWeight / m);
+  for (const x of observed) {
+    const j = k.values.indexOf(x as never);
+    if (j < 0) continue;
+    if (m === 1) { p[0] += 1; continue; }
+    let w: number[];
+    if (k.ordinal) {
+      w = k.values.map((_, i) => Math.exp(-0.5 * (i - j) ** 2));
+    } else {
+      w = k.values.map((_, i) => (i === j ? 0.8 : 0.2 / (m - 1)));
+    }
+    const s = w.reduce((a, b) => a + b, 0);
+    w.forEach((v, i) => { p[i] += v / s; });
+  }
+  const total = p.reduce((a, b) => a + b, 0);
+  return p.map((v) => v / total);
+}
+
+function sample(r: Rng, probs: number[]): number {
+  let u = r();
+  for (let i = 0; i < probs.length; i++) { u -= probs[i]; if (u <= 0) return i; }
+  return probs.length - 1;
+}
+
+/**
+ * Tree-structured Parzen Estimator over discrete knobs: split the observations into good (top γ by score) and bad
+ * (the rest, failures and infeasible trials included), draw candidates from the good density and keep those with
+ * the highest l(x)/g(x). Seeded per step, so the same history always gives the same proposal.
+ */
+export class TpeStrategy implements Strategy {
+  readonly name = 'tpe';
+  private readonly o: TpeOptions;
+
+  constructor(opts: Partial<TpeOptions> = {}) {
+    this.o = { ...DEFAULTS, ...opts };
+  }
+
+  async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
+    const r = rng(ctx.seed, 'tpe', history.length);
+    const { space } = ctx;
+    const done = measuredKeys(space, history);
+    const observed = history.filter((t) => t.status !== 'cancelled');
+    const out: Proposal[] = [];
+    const picked = new Set<string>();
+    if (observed.length < this.o.startup) {
+      for (let i = 0; i < n; i++) {
+        const c = randomUnmeasured(space, done, r, picked);
+        if (!c) break;
+        picked.add(space.key(c));
+        out.push({ config: c, rationale: `TPE start-up: random sample ${observed.length + i + 1} of ${this.o.startup}` });
+      }
+      return out;
+    }
+    const scored = observed.map((t) => ({ t, s: t.status === 'done' ? score(ctx.objective, t.metrics) : undefined }));
+    const ok = scored.filter((x): x is { t: TrialRecord; s: number } => x.s !== undefined).sort((a, b) => b.s - a.s);
+    const nGood = Math.max(1, Math.ceil(this.o.gamma * observed.length));
+    const good = ok.slice(0, nGood).map((x) => x.t);
+    const goodSet = new Set(good);
+    const bad = observed.filter((t) => !goodSet.has(t));
+    const l = space.knobs.map((k) => density(k, good.map((t) => t.config[k.name]), this.o.priorWeight));
+    const g = space.knobs.map((k) => density(k, bad.map((t) => t.config[k.name]), this.o.priorWeight));
+
+    const cands: { c: Config; ei: number }[] = [];
+    const seen = new Set<string>();
+    for (let tries = 0; cands.length < this.o.candidates && tries < this.o.candidates * 30; tries++) {
+      const c: Config = {};
+      let ei = 0;
+      space.knobs.forEach((k, i) => {
+        const j = sample(r, l[i]);
+        c[k.name] = k.values[j];
+        ei += Math.log(l[i][j]) - Math.log(g[i][j]);
+      });
+      const key = space.key(c);
+      if (seen.has(key) || done.has(key) || !space.isValid(c)) continue;
+      seen.add(key);
+      cands.push({ c, ei });
+    }
+    cands.sort((a, b) => b.ei - a.ei);
+    const bestScore = ok[0]?.s;
+    for (const { c, ei } of cands.slice(0, n)) {
+      picked.add(space.key(c));
+      out.push({ config: c, rationale: `TPE: most promising of ${cands.length} candidates near the top ${good.length} trials (log l/g = ${ei.toFixed(2)}${bestScore !== undefined ? `; best so far ${bestScore.toFixed(1)}` : ''})` });
+    }
+    while (out.length < n) {
+      const c = randomUnmeasured(space, done, r, picked);
+      if (!c) break;
+      picked.add(space.key(c));
+      out.push({ config: c, rationale: 'TPE: no unmeasured candidate near the good trials; random sample' });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+import type { Config, Stat, TrialMetrics, Workload } from '../../types';
+import { quantFromModelType } from '../../ggml';
+import { ALL_LAYERS } from './space';
+
+/** One row of `llama-bench -o json|jsonl` (the fields HAQA reads). */
+export interface BenchRow {
+  build_commit?: string;
+  model_filename?: string;
+  model_type: string;
+  model_size: number;
+  model_n_params?: number;
+  n_batch: number;
+  n_ubatch: number;
+  n_threads: number;
+  type_k: string;
+  type_v: string;
+  n_gpu_layers: number;
+  flash_attn: boolean | number | string;
+  n_prompt: number;
+  n_gen: number;
+  n_depth?: number;
+  avg_ts: number;
+  stddev_ts: number;
+  samples_ts?: number[];
+  cpu_info?: string;
+  gpu_info?: string;
+  backends?: string;
+}
+
+/** The llama-bench argv for one configuration (the binary first). Values come only from a validated config. */
+export function benchArgs(bin: string, modelFile: string, config: Config, w: Workload): string[] {
+  return [
+    bin, '-m', modelFile,
+    '-p', String(w.promptTokens), '-n', String(w.genTokens), '-d', String(w.depth), '-r', String(w.repetitions),
+    '-t', String(config.threads),
+    '-ngl', String(config.gpu_layers ?? 0),
+    '-fa', config.flash_attn ? 'on' : 'off',
+    '-b', String(config.batch), '-ub', String(config.ubatch),
+    '-ctk', String(config.cache_type_k), '-ctv', String(config.cache_type_v),
+    '-o', 'jsonl',
+  ];
+}
+
+/** Parses llama-bench JSON (an array) or JSONL (a row a line) output. Lines that are not JSON objects are skipped. */
+export function parseBenchOutput(text: string): BenchRow[] {
+  const t = text.trim();
+  if (!t) return [];
+  if (t.startsWith('[')) {
+    try {
+      return (JSON.parse(t) as BenchRow[]).filter(isRow);
+    } catch { /* fall through to line mode (e.g. a truncated array) */ }
+  }
+  const rows: BenchRow[] = [];
+  for (const line of t.split('\n')) {
+    const s = line.trim().replace(/,$/, '');
+    if (!s.startsWith('{')) continue;
+    try {
+      const r = JSON.parse(s);
+      if (isRow(r)) rows.push(r);
+    } catch { /* partial line */ }
+  }
+  return rows;
+}
+
+function isRow(r: unknown): r is BenchRow {
+  const o = r as BenchRow;
+  return !!o && typeof o === 'object' && typeof o.avg_ts === 'number' && typeof o.n_prompt === 'number' && typeof o.n_gen === 'number';
+}
+
+function statOf(r: BenchRow): Stat {
+  const n = r.samples_ts?.length ?? 1;
+  return { mean: r.avg_ts, sd: r.stddev_ts ?? 0, n };
+}
+
+export function flashAttnOf(v: BenchRow['flash_attn']): boolean {
+  return v === true || v === 1 || v === 'on' || v === 'true' || v === '1';
+}
+
+/** Prefill (n_prompt > 0, n_gen = 0) and decode (n_gen > 0, n_prompt = 0) rows → metrics. */
+export function metricsFromRows(rows: BenchRow[]): TrialMetrics {
+  const m: TrialMetrics = {};
+  for (const r of rows) {
+    if (r.n_prompt > 0 && r.n_gen === 0) m.prefill = statOf(r);
+    else if (r.n_gen > 0 && r.n_prompt === 0) m.decode = statOf(r);
+    if (r.model_size) m.fileSizeBytes = r.model_size;
+  }
+  return m;
+}
+
+/** The knob values a row was measured with (the inverse of benchArgs), for replay. */
+export function configFromRow(r: BenchRow, withGpuLayers: boolean): Config | undefined {
+  const quant = quantFromModelType(r.model_type);
+  if (!quant) return undefined;
+  const c: Config = { quant, threads: r.n_threads };
+  if (withGpuLayers) c.gpu_layers = r.n_gpu_layers >= 99 ? ALL_LAYERS : r.n_gpu_layers;
+  c.flash_attn = flashAttnOf(r.flash_attn);
+  c.batch = r.n_batch;
+  c.ubatch = r.n_ubatch;
+  c.cache_type_k = r.type_k;
+  c.cache_type_v = r.type_v;
+  return c;
+}
+
+/** A failure cause a person can act on, from a failed tool's output and exit status. */
+export function diagnoseFailure(output: string, exitCode: number | null, signal: string | null): string {
+  const o = output.toLowerCase();
+  if (signal === 'SIGKILL' || signal === '9' || exitCode === 137) return 'killed (SIGKILL), most likely out of memory: try a smaller quant type, a quantized KV cache or fewer GPU layers';
+  if (/out of memory|failed to allocate|cudamalloc failed|bad_alloc|cannot allocate/.test(o)) return 'out of memory: try a smaller quant type, a quantized KV cache, smaller ubatch or fewer GPU layers';
+  if (/failed to load model|error loading model|wrong shape|invalid magic/.test(o)) return 'the model failed to load: the GGUF file may be corrupt or made for a newer llama.cpp';
+  if (/failed to create context/.test(o)) return 'llama.cpp could not create a context for this configuration (unsupported combination or not enough memory)';
+  if (/unsupported|not supported/.test(o)) return 'this configuration is not supported by this llama.cpp build';
+  if (signal) return `crashed (signal ${signal})`;
+  const last = output.trim().split('\n').filter((l) => /error|fail|abort/i.test(l)).pop();
+  return `exited with code ${exitCode}${last ? `: ${last.trim().slice(0, 200)}` : ''}`;
+}

@@ -1,0 +1,166 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { HaqaError } from '../../errors';
+import { toolchainRoot } from '../../paths';
+import type { ProcessRunner, RunResult } from '../../process/runner';
+import { probeGpus } from '../../hardware';
+
+/** The npm package whose tarball carries llama.cpp's source as a git bundle. Exact pin. */
+export const SOURCE_PACKAGE = 'node-llama-cpp@3.21.1';
+export const TOOLS = ['llama-quantize', 'llama-bench', 'llama-perplexity', 'llama-imatrix', 'llama-server'] as const;
+export type Backend = 'cpu' | 'cuda';
+
+export interface BuildManifest {
+  commit: string;
+  backend: Backend;
+  tools: string[];
+  binDir: string;
+  builtAt: string;
+  buildSeconds: number;
+  cmakeArgs: string[];
+}
+
+export interface BuildOptions {
+  backend?: Backend;
+  runner: ProcessRunner;
+  onProgress?: (message: string) => void;
+  signal?: AbortSignal;
+  /** Where cmake's output goes. */
+  logFile?: string;
+}
+
+const root = () => toolchainRoot();
+
+export function manifestKey(commit: string, backend: Backend, tools: readonly string[]): string {
+  const h = createHash('sha256').update([...tools].sort().join(',')).digest('hex').slice(0, 8);
+  return `${commit.slice(0, 12)}-${backend}-${h}`;
+}
+
+/** The backend a build should use here: CUDA only when nvidia-smi lists a GPU (nvcc alone is not enough). */
+export function defaultBackend(): Backend {
+  return probeGpus().length > 0 ? 'cuda' : 'cpu';
+}
+
+/** The completed build for this backend, if any: a manifest is written only after every binary is in place. */
+export function findBuilt(backend: Backend): BuildManifest | undefined {
+  const dir = path.join(root(), 'bin');
+  if (!fs.existsSync(dir)) return undefined;
+  const found: BuildManifest[] = [];
+  for (const d of fs.readdirSync(dir)) {
+    const mf = path.join(dir, d, 'manifest.json');
+    try {
+      const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as BuildManifest;
+      if (m.backend === backend && TOOLS.every((t) => fs.existsSync(path.join(m.binDir, t)))) found.push(m);
+    } catch { /* half-finished or foreign: ignored */ }
+  }
+  return found.sort((a, b) => b.builtAt.localeCompare(a.builtAt))[0];
+}
+
+function check(r: RunResult, what: string, fix: string): void {
+  if (r.cancelled) throw new HaqaError(`${what} was cancelled`, 'run `haqa toolchain build` again to finish it', 'toolchain');
+  if (r.spawnError) throw new HaqaError(`${what} could not start: ${r.spawnError}`, fix, 'toolchain');
+  if (r.exitCode !== 0) {
+    const tail = r.outputTail.split('\n').slice(-15).join('\n');
+    throw new HaqaError(`${what} failed (exit ${r.exitCode ?? r.signal}):\n${tail}`, fix, 'toolchain');
+  }
+}
+
+/** Makes sure llama.cpp's source is unpacked in the cache (from the npm tarball) and returns its folder and commit. */
+export async function ensureSource(opts: Pick<BuildOptions, 'runner' | 'onProgress' | 'signal' | 'logFile'>): Promise<{ dir: string; commit: string }> {
+  const r = root();
+  const record = path.join(r, 'source.json');
+  try {
+    const s = JSON.parse(fs.readFileSync(record, 'utf8')) as { dir: string; commit: string };
+    if (fs.existsSync(path.join(s.dir, 'CMakeLists.txt'))) return s;
+  } catch { /* not yet */ }
+  const run = (argv: string[], cwd?: string) => opts.runner.run(argv, { cwd, signal: opts.signal, logFile: opts.logFile });
+  const dl = path.join(r, 'downloads');
+  fs.mkdirSync(dl, { recursive: true });
+  const tgz = path.join(dl, `${SOURCE_PACKAGE.replace('@', '-')}.tgz`);
+  if (!fs.existsSync(tgz)) {
+    opts.onProgress?.(`fetching ${SOURCE_PACKAGE} from the npm registry (~35 MB)`);
+    check(await run(['npm', 'pack', SOURCE_PACKAGE, '--pack-destination', dl]), `npm pack ${SOURCE_PACKAGE}`,
+      'check that the npm registry is reachable (npm config get registry)');
+  }
+  const x = fs.mkdtempSync(path.join(dl, 'x-'));
+  try {
+    check(await run(['tar', 'xzf', tgz, '-C', x, 'package/llama/gitRelease.bundle']), 'unpacking the llama.cpp bundle',
+      `delete ${tgz} and try again (it may be damaged)`);
+    const bundle = path.join(x, 'package/llama/gitRelease.bundle');
+    const tmpSrc = path.join(r, 'src', `.tmp-${process.pid}`);
+    fs.rmSync(tmpSrc, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(tmpSrc), { recursive: true });
+    opts.onProgress?.('unpacking llama.cpp source');
+    check(await run(['git', '-c', 'advice.detachedHead=false', 'clone', '-q', bundle, tmpSrc]), 'git clone of the llama.cpp bundle', 'install git');
+    const head = await opts.runner.run(['git', '-C', tmpSrc, 'rev-parse', 'HEAD']);
+    check(head, 'git rev-parse', 'install git');
+    const commit = head.stdout.trim();
+    const dir = path.join(r, 'src', commit);
+    if (fs.existsSync(dir)) fs.rmSync(tmpSrc, { recursive: true, force: true });
+    else fs.renameSync(tmpSrc, dir);
+    fs.writeFileSync(record, JSON.stringify({ dir, commit }, null, 2));
+    return { dir, commit };
+  } finally {
+    fs.rmSync(x, { recursive: true, force: true });
+  }
+}
+
+function cudaArch(): string | undefined {
+  const cc = probeGpus()[0]?.computeCapability;
+  return cc ? cc.replace('.', '') : undefined;
+}
+
+/**
+ * Builds llama-quantize, -bench, -perplexity, -imatrix and -server from the bundled source into the cache.
+ * Idempotent: a finished build (manifest present) returns at once; a half-finished one resumes (cmake is
+ * incremental) and is only recorded once every binary is in place.
+ */
+export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest> {
+  const backend = opts.backend ?? defaultBackend();
+  const done = findBuilt(backend);
+  if (done) return done;
+  for (const tool of ['cmake', 'git', 'tar']) {
+    const r = await opts.runner.run([tool, '--version']);
+    if (r.spawnError || r.exitCode !== 0) {
+      throw new HaqaError(`${tool} is not installed; it is needed to build llama.cpp`, `install it (Debian/Ubuntu: apt-get install -y cmake g++ git)`, 'toolchain');
+    }
+  }
+  const started = Date.now();
+  const src = await ensureSource(opts);
+  const buildDir = path.join(root(), 'build', `${src.commit}-${backend}`);
+  const cmakeArgs = ['-DCMAKE_BUILD_TYPE=Release', '-DLLAMA_CURL=OFF', '-DLLAMA_BUILD_TESTS=OFF', '-DBUILD_SHARED_LIBS=OFF',
+    backend === 'cuda' ? '-DGGML_CUDA=ON' : '-DGGML_CUDA=OFF'];
+  if (backend === 'cuda') { const a = cudaArch(); if (a) cmakeArgs.push(`-DCMAKE_CUDA_ARCHITECTURES=${a}`); }
+  opts.onProgress?.(`configuring llama.cpp ${src.commit.slice(0, 7)} (${backend})`);
+  const run = (argv: string[], onData?: (d: string) => void) => opts.runner.run(argv, { signal: opts.signal, logFile: opts.logFile, onData });
+  check(await run(['cmake', '-S', src.dir, '-B', buildDir, ...cmakeArgs]), 'cmake configure',
+    backend === 'cuda' ? 'install the CUDA toolkit (nvcc) or build with --backend cpu' : 'install cmake and a C++ compiler (apt-get install -y cmake g++)');
+  let last = -1;
+  const jobs = String(os.availableParallelism?.() ?? os.cpus().length);
+  check(await run(['cmake', '--build', buildDir, '-j', jobs, '--target', ...TOOLS], (d) => {
+    const m = /\[\s*(\d+)%\]/g;
+    let pct = -1;
+    for (let x = m.exec(d); x; x = m.exec(d)) pct = Number(x[1]);
+    // cmake restarts its percentage per target: report only forward steps of 5 % or more.
+    if (pct >= last + 5 || (pct === 100 && last < 100)) { last = pct; opts.onProgress?.(`building llama.cpp: ${pct}%`); }
+  }), 'building llama.cpp', 'see the build log; on low memory try again (the build resumes where it stopped)');
+
+  const key = manifestKey(src.commit, backend, TOOLS);
+  const binDir = path.join(root(), 'bin', key);
+  fs.mkdirSync(binDir, { recursive: true });
+  for (const t of TOOLS) {
+    const from = path.join(buildDir, 'bin', t);
+    if (!fs.existsSync(from)) throw new HaqaError(`the build finished but ${from} is missing`, 'delete the build folder and build again', 'toolchain');
+    fs.copyFileSync(from, path.join(binDir, `${t}.tmp`));
+    fs.chmodSync(path.join(binDir, `${t}.tmp`), 0o755);
+    fs.renameSync(path.join(binDir, `${t}.tmp`), path.join(binDir, t));
+  }
+  const manifest: BuildManifest = {
+    commit: src.commit, backend, tools: [...TOOLS], binDir, builtAt: new Date().toISOString(),
+    buildSeconds: Math.round((Date.now() - started) / 1000), cmakeArgs,
+  };
+  fs.writeFileSync(path.join(binDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return manifest;
+}

@@ -1,0 +1,85 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { HaqaError } from '../../errors';
+import type { ProcessRunner } from '../../process/runner';
+import { buildToolchain, defaultBackend, findBuilt, type Backend } from './build';
+
+export interface LlamaTools {
+  quantize: string;
+  bench: string;
+  perplexity?: string;
+  imatrix?: string;
+  server?: string;
+  /** Where they were found, in the lookup order. */
+  source: 'explicit' | 'env' | 'path' | 'cache';
+  binDir: string;
+  commit?: string;
+  backend?: Backend;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function fromDir(dir: string, source: LlamaTools['source']): LlamaTools | undefined {
+  const at = (n: string) => (isExecutable(path.join(dir, n)) ? path.join(dir, n) : undefined);
+  const quantize = at('llama-quantize');
+  const bench = at('llama-bench');
+  if (!quantize || !bench) return undefined;
+  return { quantize, bench, perplexity: at('llama-perplexity'), imatrix: at('llama-imatrix'), server: at('llama-server'), source, binDir: dir };
+}
+
+function onPath(name: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (d && isExecutable(path.join(d, name))) return path.join(d, name);
+  }
+  return undefined;
+}
+
+/**
+ * Finds llama.cpp's tools: an explicit folder (CLI flag / setting), then $HAQA_LLAMACPP_BIN, then PATH, then the
+ * HAQA cache. An explicit folder that lacks the tools is an error, not a silent fall-through.
+ */
+export function locateTools(opts: { binDir?: string; backend?: Backend } = {}): LlamaTools | undefined {
+  for (const [dir, source] of [[opts.binDir, 'explicit'], [process.env.HAQA_LLAMACPP_BIN, 'env']] as const) {
+    if (!dir) continue;
+    const t = fromDir(path.resolve(dir), source);
+    if (!t) {
+      throw new HaqaError(`${dir} (${source === 'env' ? '$HAQA_LLAMACPP_BIN' : '--llamacpp-bin'}) has no llama-quantize and llama-bench`,
+        'point it at the folder holding the llama.cpp binaries, or unset it so HAQA builds its own', 'toolchain');
+    }
+    return t;
+  }
+  const q = onPath('llama-quantize');
+  const b = onPath('llama-bench');
+  if (q && b && path.dirname(q) === path.dirname(b)) return fromDir(path.dirname(q), 'path');
+  const built = findBuilt(opts.backend ?? defaultBackend());
+  if (built) {
+    const t = fromDir(built.binDir, 'cache');
+    if (t) return { ...t, commit: built.commit, backend: built.backend };
+  }
+  return undefined;
+}
+
+/** The build commit a tool reports (`--version` prints "version: N (abc1234)"). */
+export async function toolVersion(runner: ProcessRunner, bin: string): Promise<string | undefined> {
+  const r = await runner.run([bin, '--version'], { timeoutMs: 20000 });
+  const m = /version:\s*\d+\s*\(([0-9a-f]+)\)/.exec(r.outputTail + r.stdout);
+  return m?.[1];
+}
+
+/** Locates the tools, building them into the cache on first need. */
+export async function ensureTools(opts: { binDir?: string; backend?: Backend; runner: ProcessRunner; onProgress?: (m: string) => void; signal?: AbortSignal; logFile?: string }): Promise<LlamaTools> {
+  const found = locateTools(opts);
+  if (found) return found;
+  opts.onProgress?.('llama.cpp tools not found: building them once into the HAQA cache (about 8 minutes on 2 cores)');
+  const m = await buildToolchain({ ...opts, backend: opts.backend ?? defaultBackend() });
+  const t = fromDir(m.binDir, 'cache');
+  if (!t) throw new HaqaError(`the build in ${m.binDir} has no llama-quantize/llama-bench`, 'run `haqa clean --toolchain` and build again', 'toolchain');
+  return { ...t, commit: m.commit, backend: m.backend };
+}

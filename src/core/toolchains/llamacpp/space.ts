@@ -1,0 +1,71 @@
+import { QUANT_TYPES, UNQUANTIZED_FILE_TYPES } from '../../ggml';
+import { SearchSpace, type Constraint, type Knob } from '../../space';
+import type { HardwareProfile, ModelInfo } from '../../types';
+
+export const KV_TYPES = ['f16', 'q8_0', 'q4_0'];
+/** gpu_layers value meaning "every layer, output included" (llama.cpp clamps it). */
+export const ALL_LAYERS = 999;
+
+/** Quant types whose block size divides every weight row of the model. */
+export function validQuantTypes(model: ModelInfo): string[] {
+  const rows = model.rowSizes.length ? model.rowSizes : [model.embeddingLength];
+  return QUANT_TYPES.filter((q) => rows.every((r) => r % q.block === 0)).map((q) => q.name);
+}
+
+export function threadCandidates(hw: HardwareProfile): number[] {
+  const set = new Set<number>([1, hw.cpu.cores, hw.cpu.threads]);
+  for (let t = 2; t < hw.cpu.threads; t *= 2) set.add(t);
+  if (hw.cpu.cores > 2) set.add(hw.cpu.cores - 1);
+  return [...set].filter((t) => t >= 1 && t <= hw.cpu.threads).sort((a, b) => a - b);
+}
+
+export const QUANTIZED_V_NEEDS_FA: Constraint = {
+  id: 'quantized-v-cache-needs-flash-attn',
+  description: 'a quantized V cache (cache_type_v other than f16) needs flash_attn = true',
+  check: (c) => (c.cache_type_v !== 'f16' && c.flash_attn !== true ? `cache_type_v = ${String(c.cache_type_v)} needs flash_attn = true` : undefined),
+};
+
+export const UBATCH_LE_BATCH: Constraint = {
+  id: 'ubatch-not-above-batch',
+  description: 'ubatch must not exceed batch',
+  check: (c) => (Number(c.ubatch) > Number(c.batch) ? `ubatch ${String(c.ubatch)} > batch ${String(c.batch)}` : undefined),
+};
+
+/** The knobs llama.cpp offers for this hardware and model, with the rules llama.cpp imposes. */
+export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo): SearchSpace {
+  const quants = UNQUANTIZED_FILE_TYPES.has(model.fileType) ? validQuantTypes(model) : [model.fileType];
+  const threads = threadCandidates(hw);
+  const knobs: Knob[] = [
+    {
+      name: 'quant', kind: 'enum', values: quants, default: quants.includes('Q4_K_M') ? 'Q4_K_M' : quants[0], stage: 'quantize', ordinal: true,
+      meaning: UNQUANTIZED_FILE_TYPES.has(model.fileType)
+        ? 'weight quantization type (llama-quantize); fewer bits: smaller file, usually faster decode, lower accuracy'
+        : `weight type: the model is already ${model.fileType}, so only runtime knobs are searched (re-quantizing loses accuracy)`,
+    },
+    {
+      name: 'threads', kind: 'int', values: threads, default: hw.cpu.cores, stage: 'runtime', ordinal: true,
+      meaning: 'CPU threads for computation (-t); decode is memory-bound and often peaks at the physical core count',
+    },
+  ];
+  if (hw.gpus.length > 0) {
+    const L = model.layers;
+    const layers = [...new Set([0, Math.round(L / 4), Math.round(L / 2), Math.round((3 * L) / 4), ALL_LAYERS])].sort((a, b) => a - b);
+    knobs.push({
+      name: 'gpu_layers', kind: 'int', values: layers, default: ALL_LAYERS, stage: 'runtime', ordinal: true,
+      meaning: `layers offloaded to the GPU (-ngl); ${ALL_LAYERS} = all, the output layer included`,
+    });
+  }
+  knobs.push(
+    { name: 'flash_attn', kind: 'bool', values: [false, true], default: true, stage: 'runtime', ordinal: false,
+      meaning: 'fused flash attention kernel (-fa); required for a quantized V cache' },
+    { name: 'batch', kind: 'int', values: [256, 512, 2048], default: 2048, stage: 'runtime', ordinal: true,
+      meaning: 'logical batch size for prompt processing (-b); affects prefill, not decode' },
+    { name: 'ubatch', kind: 'int', values: [128, 256, 512], default: 512, stage: 'runtime', ordinal: true,
+      meaning: 'physical micro-batch size (-ub); larger helps prefill on wide hardware, costs compute buffer memory' },
+    { name: 'cache_type_k', kind: 'enum', values: KV_TYPES, default: 'f16', stage: 'runtime', ordinal: true,
+      meaning: 'KV cache type for K (-ctk); quantized halves or quarters KV memory, may cost speed and accuracy' },
+    { name: 'cache_type_v', kind: 'enum', values: KV_TYPES, default: 'f16', stage: 'runtime', ordinal: true,
+      meaning: 'KV cache type for V (-ctv); quantized types need flash attention' },
+  );
+  return new SearchSpace(knobs, [QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH]);
+}

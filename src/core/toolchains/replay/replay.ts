@@ -1,0 +1,99 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { HaqaError } from '../../errors';
+import { QUANT_TYPES } from '../../ggml';
+import { SearchSpace, type Knob } from '../../space';
+import type { Config, ConfigValue, ModelInfo } from '../../types';
+import type { Toolchain, TrialContext, TrialOutcome } from '../toolchain';
+import { configFromRow, metricsFromRows, parseBenchOutput, type BenchRow } from '../llamacpp/bench';
+import { llamaCppSpace, QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH } from '../llamacpp/space';
+
+/**
+ * Answers trials from recorded llama-bench rows (JSON or JSONL, several files allowed) instead of running anything.
+ * Its search space is exactly what was recorded: every knob's domain is the set of values seen, and a configuration
+ * is valid only if rows for it exist.
+ */
+export class ReplayToolchain implements Toolchain {
+  readonly name = 'replay';
+  readonly space: SearchSpace;
+  readonly rows: BenchRow[];
+  private readonly byKey = new Map<string, BenchRow[]>();
+
+  constructor(readonly files: string[]) {
+    const rows: BenchRow[] = [];
+    for (const f of files) {
+      let text: string;
+      try {
+        text = fs.readFileSync(f, 'utf8');
+      } catch {
+        throw new HaqaError(`replay file not found: ${f}`, 'pass llama-bench output saved with -o json or -o jsonl', 'input');
+      }
+      const got = parseBenchOutput(text);
+      if (got.length === 0) throw new HaqaError(`${f} holds no llama-bench rows`, 'record it with `llama-bench ... -o jsonl > FILE`', 'input');
+      rows.push(...got);
+    }
+    this.rows = rows;
+    const withGpu = rows.some((r) => r.n_gpu_layers > 0 && !!r.gpu_info);
+    const domains = new Map<string, Set<ConfigValue>>();
+    const pairs: { c: Config; r: BenchRow }[] = [];
+    for (const r of rows) {
+      const c = configFromRow(r, withGpu);
+      if (!c) continue;
+      pairs.push({ c, r });
+      for (const [k, v] of Object.entries(c)) {
+        if (!domains.has(k)) domains.set(k, new Set());
+        domains.get(k)!.add(v);
+      }
+    }
+    if (pairs.length === 0) throw new HaqaError(`no recorded row has a quant type HAQA knows (${files.join(', ')})`, 'record models quantized to the standard types', 'input');
+    // Knob meanings and order come from the live space, so replay and real sessions speak one language.
+    const template = llamaCppSpace(
+      { cpu: { model: '', cores: 1, threads: 1, flags: [] }, memoryBytes: 0, gpus: withGpu ? [{ name: 'gpu', vramBytes: 0, computeCapability: '', driver: '' }] : [], os: '', arch: '' },
+      { rowSizes: [256], fileType: 'F16', layers: 1 } as ModelInfo,
+    );
+    const quantOrder = QUANT_TYPES.map((q) => q.name);
+    const knobs: Knob[] = template.knobs.map((k) => {
+      const seen = [...(domains.get(k.name) ?? [])];
+      const values = k.name === 'quant'
+        ? seen.sort((a, b) => quantOrder.indexOf(String(a)) - quantOrder.indexOf(String(b)))
+        : k.kind === 'int' ? seen.sort((a, b) => Number(a) - Number(b)) : k.values.filter((v) => seen.includes(v));
+      const def = values.includes(k.default) ? k.default : values[0];
+      return { ...k, values, default: def };
+    });
+    this.space = new SearchSpace(knobs, [QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH, {
+      id: 'recorded', description: 'replay answers only configurations present in the recording',
+      check: (c) => (this.byKey.has(this.space.key(c)) ? undefined : 'this configuration was not recorded'),
+    }]);
+    for (const { c, r } of pairs) {
+      const key = this.space.key(c);
+      if (!this.byKey.has(key)) this.byKey.set(key, []);
+      this.byKey.get(key)!.push(r);
+    }
+  }
+
+  info(): Record<string, unknown> {
+    return { toolchain: this.name, files: this.files.map((f) => path.resolve(f)), rows: this.rows.length, configurations: this.byKey.size };
+  }
+
+  /** Every recorded configuration. */
+  recorded(): Config[] {
+    return [...this.space.enumerate()];
+  }
+
+  /** A description of the recorded model, standing in for a GGUF header. */
+  modelInfo(): ModelInfo {
+    const r = this.rows[0];
+    const name = r.model_filename ? path.basename(r.model_filename).replace(/\.gguf$/, '') : r.model_type;
+    return {
+      path: r.model_filename ?? '(replay)', name: `${name} (replay)`, arch: r.model_type.split(' ')[0] ?? 'unknown',
+      parameterCount: r.model_n_params ?? 0, layers: 0, embeddingLength: 0, feedForwardLength: 0, headCount: 0, headCountKv: 0,
+      vocabSize: 0, contextLength: 0, fileType: 'F16', sizeBytes: Math.max(...this.rows.map((x) => x.model_size)), rowSizes: [],
+    };
+  }
+
+  async runTrial(config: Config, _ctx: TrialContext): Promise<TrialOutcome> {
+    const rows = this.byKey.get(this.space.key(config));
+    if (!rows) return { status: 'failed', metrics: {}, cause: 'not in the recording', steps: [] };
+    return { status: 'done', metrics: metricsFromRows(rows), steps: [{ name: 'replay', seconds: 0, cached: true }] };
+  }
+}

@@ -1,0 +1,35 @@
+import type { ProcessRunner } from '../process/runner';
+import type { SearchSpace } from '../space';
+import type { Config, TrialMetrics } from '../types';
+
+export interface TrialContext {
+  runner: ProcessRunner;
+  /** Per-trial logs go here. */
+  logDir: string;
+  trialIndex: number;
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+export interface StepRecord {
+  name: string;
+  seconds: number;
+  cached?: boolean;
+  log?: string;
+}
+
+export interface TrialOutcome {
+  status: 'done' | 'failed' | 'cancelled';
+  metrics: TrialMetrics;
+  cause?: string;
+  steps: StepRecord[];
+}
+
+/** A toolchain turns a validated configuration into measurements. One folder per toolchain. */
+export interface Toolchain {
+  readonly name: string;
+  readonly space: SearchSpace;
+  /** Facts recorded in the session (version, backend, files). */
+  info(): Record<string, unknown>;
+  runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome>;
+}

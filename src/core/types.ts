@@ -1,0 +1,85 @@
+/** Shared engine types. Nothing here imports `vscode`. */
+
+export interface GpuInfo {
+  name: string;
+  vramBytes: number;
+  computeCapability: string;
+  driver: string;
+}
+
+export interface HardwareProfile {
+  cpu: { model: string; cores: number; threads: number; flags: string[] };
+  memoryBytes: number;
+  gpus: GpuInfo[];
+  os: string;
+  arch: string;
+}
+
+export interface ModelInfo {
+  path: string;
+  name: string;
+  arch: string;
+  parameterCount: number;
+  layers: number;
+  embeddingLength: number;
+  feedForwardLength: number;
+  headCount: number;
+  headCountKv: number;
+  vocabSize: number;
+  contextLength: number;
+  /** llama.cpp file type name, e.g. F16, Q4_K_M. */
+  fileType: string;
+  sizeBytes: number;
+  /** Column counts of every weight matrix (ne[0]); decides which block quantizations apply. */
+  rowSizes: number[];
+}
+
+/** One configuration: knob name → plain value. */
+export type ConfigValue = string | number | boolean;
+export type Config = Record<string, ConfigValue>;
+
+/** A workload: what one request looks like. */
+export interface Workload {
+  promptTokens: number;
+  genTokens: number;
+  depth: number;
+  repetitions: number;
+}
+
+export const DEFAULT_WORKLOAD: Workload = { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 };
+
+export interface Stat {
+  mean: number;
+  sd: number;
+  n: number;
+}
+
+export interface TrialMetrics {
+  prefill?: Stat;
+  decode?: Stat;
+  fileSizeBytes?: number;
+  peakHostMemBytes?: number;
+  peakDeviceMemBytes?: number;
+  /** Accuracy hook: filled by the accuracy issue (PPL, KLD). */
+  accuracy?: Record<string, number>;
+}
+
+export type TrialStatus = 'done' | 'failed' | 'infeasible' | 'cancelled';
+
+export interface TrialRecord {
+  type: 'trial';
+  index: number;
+  key: string;
+  config: Config;
+  status: TrialStatus;
+  metrics: TrialMetrics;
+  /** Human-readable failure cause (failed) or violated constraints (infeasible). */
+  cause?: string;
+  rationale?: string;
+  strategy: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  /** Per-step seconds, e.g. quantize, bench. */
+  steps?: { name: string; seconds: number; cached?: boolean; log?: string }[];
+}
