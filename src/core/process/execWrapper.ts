@@ -18,7 +18,8 @@ if (!capture || !resultFile || sep !== '--' || argv.length === 0) {
 
 const out = fs.openSync(capture, 'w');
 let peak = 0;
-const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'inherit'] });
+// Its own process group, so a signal reaches everything it started (a shell's children too).
+const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'inherit'], detached: true });
 // The runner kills this pid too if the wrapper itself has to be killed.
 if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
 
@@ -33,6 +34,11 @@ function sampleMem(): void {
 }
 const timer = setInterval(sampleMem, 50);
 
+function killGroup(sig: NodeJS.Signals): void {
+  if (!child.pid) return;
+  try { process.kill(-child.pid, sig); } catch { try { child.kill(sig); } catch { /* gone */ } }
+}
+
 child.stdout.on('data', (chunk: Buffer) => {
   fs.writeSync(out, chunk);
   process.stdout.write(chunk);
@@ -40,8 +46,8 @@ child.stdout.on('data', (chunk: Buffer) => {
 
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    try { child.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig); } catch { /* gone */ }
-    setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, 3000).unref();
+    killGroup(sig === 'SIGHUP' ? 'SIGTERM' : sig);
+    setTimeout(() => killGroup('SIGKILL'), 3000).unref();
   });
 }
 

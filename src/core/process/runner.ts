@@ -145,7 +145,7 @@ export class ProcessRunner {
       kill('SIGTERM');
       forceTimer = setTimeout(() => {
         kill('SIGKILL');
-        try { process.kill(Number(fs.readFileSync(`${resultFile}.pid`, 'utf8')), 'SIGKILL'); } catch { /* gone */ }
+        try { process.kill(-Number(fs.readFileSync(`${resultFile}.pid`, 'utf8')), 'SIGKILL'); } catch { /* gone */ }
       }, KILL_GRACE_MS);
     };
     const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; stop(); }, opts.timeoutMs) : undefined;

@@ -1,0 +1,117 @@
+/**
+ * Real toolchain, real GGUF files, real llama-quantize and llama-bench. `.ci/run` builds the tools first
+ * (`haqa toolchain build`); without them these tests fail and say how to get them.
+ */
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { ArtifactCache } from '../../src/core/artifacts';
+import { writeDemoModel } from '../../src/core/demoModel';
+import { ProcessRunner } from '../../src/core/process/runner';
+import { ensureSource } from '../../src/core/toolchains/llamacpp/build';
+import { locateTools } from '../../src/core/toolchains/llamacpp/locate';
+import { CLI, tmpDir } from '../helpers/fixtures';
+
+let model = '';
+const SMALL = ['--prompt-tokens', '64', '--gen-tokens', '16', '--repetitions', '2'];
+
+before(async () => {
+  assert.ok(locateTools(), 'llama.cpp tools not found: run `node dist/cli.js toolchain build` (as .ci/run does) first');
+  const src = await ensureSource({ runner: new ProcessRunner({ mode: 'pipe' }) });
+  model = path.join(tmpDir(), 'small.gguf');
+  await writeDemoModel(model, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), { hidden: 256, layers: 2, ffn: 768, heads: 4, headsKv: 4, context: 512 });
+});
+
+function haqa(args: string[], timeout = 300_000) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout });
+}
+
+test('haqa optimize --budget 6 on a real model: six trials, positive decode t/s, a best config and its server command', () => {
+  const dir = tmpDir();
+  const r = haqa(['optimize', '--model', model, '--budget', '6', '--strategy', 'builtin', ...SMALL, '--session-dir', dir, '--cache-dir', dir, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.trials.length, 6);
+  for (const t of s.trials) {
+    assert.equal(t.status, 'done', `${t.index}: ${t.cause}`);
+    assert.ok(t.metrics.decode.mean > 0 && t.metrics.decode.n === 2);
+    assert.ok(t.metrics.prefill.mean > 0);
+    assert.ok(t.metrics.fileSizeBytes > 0);
+    assert.ok(t.metrics.peakHostMemBytes > 0);
+    for (const step of t.steps) if (step.log) assert.ok(fs.existsSync(step.log), step.log);
+  }
+  assert.ok(s.best.config.quant);
+  assert.equal(s.serverCommand[1], '-m');
+  assert.ok(fs.existsSync(s.serverCommand[2]), 'the recommended model file exists');
+  assert.match(r.stderr, /\[6\/6\]/);
+  assert.match(r.stderr, /ETA/);
+});
+
+test('quantized artifacts are cached by content: a second session quantizes nothing', () => {
+  const dir = tmpDir();
+  const args = ['optimize', '--model', model, '--budget', '2', '--strategy', 'builtin', ...SMALL, '--cache-dir', dir, '--json'];
+  const a = JSON.parse(haqa([...args, '--session-dir', path.join(dir, 'a')]).stdout);
+  const b = JSON.parse(haqa([...args, '--session-dir', path.join(dir, 'b')]).stdout);
+  assert.ok(a.trials.some((t: { steps: { name: string; cached?: boolean }[] }) => t.steps.some((s) => s.name === 'quantize' && !s.cached)));
+  for (const t of b.trials) assert.ok(t.steps.every((s: { name: string; cached?: boolean }) => s.name !== 'quantize' || s.cached), 'quantized again');
+});
+
+test('a crashing trial is recorded with its cause and the session goes on', async () => {
+  const dir = tmpDir();
+  // Plant a corrupt Q4_0 artifact: llama-bench really fails to load it.
+  const cache = new ArtifactCache(dir);
+  const bad = cache.pathFor(await cache.digest(model), { quant: 'Q4_0' });
+  fs.mkdirSync(path.dirname(bad), { recursive: true });
+  fs.writeFileSync(bad, Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(4096, 7)]));
+  const r = haqa(['optimize', '--model', model, '--budget', '2', '--strategy', 'builtin', ...SMALL, '--session-dir', dir, '--cache-dir', dir, '--json']);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.trials[0].config.quant, 'Q4_0');
+  assert.equal(s.trials[0].status, 'failed');
+  assert.match(s.trials[0].cause, /failed to load/);
+  assert.equal(s.trials[1].status, 'done');
+  assert.equal(s.best.index, 2);
+});
+
+test('Ctrl+C cancels the running trial, keeps what was measured, and --resume finishes the budget', async () => {
+  const dir = tmpDir();
+  const child = spawn(process.execPath, [CLI, 'optimize', '--model', model, '--budget', '4', '--strategy', 'builtin', '--prompt-tokens', '64', '--gen-tokens', '256', '--repetitions', '5',
+    '--session-dir', dir, '--cache-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; if (/\[2\/4\]/.test(err) && !child.killed) child.kill('SIGINT'); });
+  const code = await new Promise((r) => child.on('close', r));
+  assert.match(err, /Ctrl\+C/);
+  assert.equal(code, 0, err);
+  const id = fs.readdirSync(path.join(dir, 'sessions'))[0];
+  const meta = JSON.parse(fs.readFileSync(path.join(dir, 'sessions', id, 'session.json'), 'utf8'));
+  assert.equal(meta.status, 'stopped');
+  const lines = fs.readFileSync(path.join(dir, 'sessions', id, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines[0].status, 'done');
+  assert.equal(lines[1].status, 'cancelled');
+  const r = haqa(['optimize', '--resume', id, '--session-dir', dir, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  const measured = s.trials.filter((t: { status: string }) => t.status !== 'cancelled');
+  assert.equal(measured.length, 4);
+  assert.equal(new Set(measured.map((t: { key: string }) => t.key)).size, 4);
+  assert.equal(measured[0].key, lines[0].key, 'the trial measured before Ctrl+C is kept, not re-run');
+});
+
+test('toolchain status reports the build', () => {
+  const r = haqa(['toolchain', 'status', '--json']);
+  assert.equal(r.status, 0);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.found, true);
+  assert.match(s.commit, /^[0-9a-f]{7,40}$/);
+});
+
+test('haqa demo (the README main job) runs end to end', () => {
+  const dir = tmpDir();
+  const r = haqa(['demo', '--budget', '3', '--session-dir', dir, '--json'], 600_000);
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.trials.length, 3);
+  assert.match(s.strategy.note, /no LLM endpoint configured/);
+  assert.ok(s.best.metrics.decode.mean > 0);
+});

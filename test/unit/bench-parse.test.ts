@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { benchArgs, configFromRow, diagnoseFailure, metricsFromRows, parseBenchOutput } from '../../src/core/toolchains/llamacpp/bench';
+import { QUANT_TYPES, quantFromModelType } from '../../src/core/ggml';
+import { FIXTURES, GRID } from '../helpers/fixtures';
+
+const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
+
+test('parses real llama-bench JSONL: prefill and decode rows with mean, sd, n', () => {
+  const rows = parseBenchOutput(read('llama-bench-f16-cpu.jsonl'));
+  assert.equal(rows.length, 2);
+  const m = metricsFromRows(rows);
+  assert.equal(m.prefill!.n, 2);
+  assert.ok(Math.abs(m.prefill!.mean - 2005.70445) < 1e-6);
+  assert.ok(Math.abs(m.decode!.sd - 49.086668) < 1e-6);
+  assert.equal(m.fileSizeBytes, 92817408);
+});
+
+test('parses real llama-bench JSON (array form) to the same rows as JSONL', () => {
+  const json = parseBenchOutput(read('llama-bench-q4_0-cpu.json'));
+  assert.ok(json.length >= 2);
+  assert.equal(quantFromModelType(json[0].model_type), 'Q4_0');
+  const m = metricsFromRows(json);
+  assert.ok(m.decode!.mean > 0 && m.prefill!.mean > 0);
+});
+
+test('tolerates noise around the rows: log lines, a torn last row', () => {
+  const text = `build: 80fb11a\n${read('llama-bench-f16-cpu.jsonl')}{"build_commit": "80fb`;
+  assert.equal(parseBenchOutput(text).length, 2);
+  assert.deepEqual(parseBenchOutput(''), []);
+});
+
+test('a row maps back to the knob values it was measured with', () => {
+  const [row] = parseBenchOutput(read('llama-bench-f16-cpu.jsonl'));
+  assert.deepEqual(configFromRow(row, false), { quant: 'F16', threads: 2, flash_attn: true, batch: 2048, ubatch: 512, cache_type_k: 'f16', cache_type_v: 'f16' });
+  assert.equal(configFromRow({ ...row, n_gpu_layers: 99 }, true)!.gpu_layers, 999);
+});
+
+test('every quant type name round-trips through llama-bench model_type text', () => {
+  for (const q of QUANT_TYPES) assert.equal(quantFromModelType(`llama 7B ${q.describe}`), q.name, q.name);
+  assert.equal(quantFromModelType('llama 7B Q4_1'), undefined);
+});
+
+test('the recorded grid covers every quant type it names, with both rows per configuration', () => {
+  const rows = parseBenchOutput(fs.readFileSync(GRID, 'utf8'));
+  const quants = new Set(rows.map((r) => quantFromModelType(r.model_type)));
+  assert.ok(quants.size >= 10);
+  assert.ok(!quants.has(undefined));
+  assert.equal(rows.filter((r) => r.n_gen > 0).length, rows.filter((r) => r.n_prompt > 0).length);
+});
+
+test('benchArgs is an argv array built from the config only', () => {
+  const a = benchArgs('/bin/llama-bench', '/m.gguf', { quant: 'Q4_0', threads: 2, flash_attn: false, batch: 512, ubatch: 128, cache_type_k: 'q8_0', cache_type_v: 'f16' },
+    { promptTokens: 512, genTokens: 128, depth: 1024, repetitions: 5 });
+  assert.deepEqual(a, ['/bin/llama-bench', '-m', '/m.gguf', '-p', '512', '-n', '128', '-d', '1024', '-r', '5', '-t', '2', '-ngl', '0', '-fa', 'off',
+    '-b', '512', '-ub', '128', '-ctk', 'q8_0', '-ctv', 'f16', '-o', 'jsonl']);
+});
+
+test('failures are diagnosed from real tool output', () => {
+  assert.match(diagnoseFailure(read('llama-bench-bad-model.txt'), 1, null), /failed to load/);
+  assert.match(diagnoseFailure('', null, 'SIGKILL'), /out of memory/);
+  assert.match(diagnoseFailure('ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 1234', 1, null), /out of memory/);
+  assert.match(diagnoseFailure('something odd\nerror: it broke', 2, null), /code 2: error: it broke/);
+});

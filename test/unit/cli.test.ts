@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CLI, GRID, tmpDir } from '../helpers/fixtures';
+
+const haqa = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+test('bad usage exits 2 with a hint', () => {
+  for (const args of [[], ['frobnicate'], ['optimize', '--no-such-flag'], ['optimize', '--budget', 'many', '--replay', GRID], ['optimize', '--replay', GRID, '--strategy', 'magic'],
+    ['optimize', '--replay', GRID, '--objective', 'vibes'], ['optimize']]) {
+    const r = haqa(...args);
+    assert.equal(r.status, 2, `${args.join(' ')} → ${r.status}: ${r.stderr}`);
+    assert.match(r.stdout + r.stderr, /usage|fix:/);
+  }
+});
+
+test('a missing or corrupt model exits 1 naming the cause and the fix, without a stack trace', () => {
+  const dir = tmpDir();
+  const bad = path.join(dir, 'bad.gguf');
+  fs.writeFileSync(bad, 'GGUF but then garbage........................................');
+  for (const [file, re] of [[path.join(dir, 'nope.gguf'), /not found/], [bad, /not a usable GGUF/]] as const) {
+    const r = haqa('optimize', '--model', file, '--session-dir', dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, re);
+    assert.match(r.stderr, /fix: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
+
+test('optimize --replay --json prints the documented summary', () => {
+  const dir = tmpDir();
+  const r = haqa('optimize', '--replay', GRID, '--strategy', 'builtin', '--budget', '8', '--session-dir', dir, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.schema, 'haqa.optimize.v1');
+  assert.equal(s.strategy.used, 'builtin');
+  assert.equal(s.trials.length, 8);
+  assert.ok(s.best.metrics.decode.mean > 0);
+  assert.ok(s.pareto.includes(s.best.index));
+  assert.ok(fs.existsSync(path.join(s.sessionPath, 'session.json')));
+  assert.equal(fs.readFileSync(path.join(s.sessionPath, 'trials.jsonl'), 'utf8').trim().split('\n').length, 8);
+  const rep = haqa('report', s.sessionId, '--session-dir', dir);
+  assert.equal(rep.status, 0);
+  assert.match(rep.stdout, /★/);
+});
+
+test('a size constraint makes big types infeasible and never best', () => {
+  const dir = tmpDir();
+  const r = haqa('optimize', '--replay', GRID, '--strategy', 'grid', '--budget', '480', '--max-size-mb', '30', '--session-dir', dir, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  const inf = s.trials.filter((t: { status: string }) => t.status === 'infeasible');
+  assert.ok(inf.length > 0);
+  assert.ok(s.best.metrics.fileSizeBytes <= 30 * 2 ** 20);
+});
+
+test('hardware and inspect print facts', () => {
+  const r = haqa('hardware', '--json');
+  assert.equal(r.status, 0);
+  assert.ok(JSON.parse(r.stdout).cpu.threads >= 1);
+});

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { inspectModel } from '../../src/core/model';
+import { HaqaError } from '../../src/core/errors';
+import { tinyModel, tmpDir } from '../helpers/fixtures';
+
+test('a GGUF written by our writer reads back with the right facts', async () => {
+  const dir = tmpDir();
+  const m = await inspectModel(await tinyModel(dir));
+  assert.equal(m.arch, 'llama');
+  assert.equal(m.layers, 2);
+  assert.equal(m.embeddingLength, 256);
+  assert.equal(m.feedForwardLength, 512);
+  assert.equal(m.vocabSize, 512);
+  assert.equal(m.fileType, 'F16');
+  assert.deepEqual(m.rowSizes, [256, 512]);
+  // 2 × (512×256) embeddings/output + 2 layers × (4×256² + 3×256×512) + norms
+  assert.equal(m.parameterCount, 2 * 512 * 256 + 2 * (4 * 256 * 256 + 3 * 256 * 512) + 256 * 5);
+});
+
+async function rejectsClearly(file: string, re: RegExp) {
+  await assert.rejects(inspectModel(file), (e: unknown) => {
+    assert.ok(e instanceof HaqaError, `not a HaqaError: ${String(e)}`);
+    assert.match(e.message, re);
+    assert.ok(e.fix.length > 10);
+    return true;
+  });
+}
+
+test('bad files get a clear error naming the cause', async () => {
+  const dir = tmpDir();
+  await rejectsClearly(path.join(dir, 'missing.gguf'), /not found/);
+  await rejectsClearly(dir, /not a file/);
+  fs.writeFileSync(path.join(dir, 'text.gguf'), 'this is not a model at all, just text\n');
+  await rejectsClearly(path.join(dir, 'text.gguf'), /GGUF magic/);
+  const good = await tinyModel(dir);
+  const buf = fs.readFileSync(good);
+  fs.writeFileSync(path.join(dir, 'cut-data.gguf'), buf.subarray(0, buf.length - 1000));
+  await rejectsClearly(path.join(dir, 'cut-data.gguf'), /truncated/);
+  fs.writeFileSync(path.join(dir, 'cut-header.gguf'), buf.subarray(0, 100));
+  await rejectsClearly(path.join(dir, 'cut-header.gguf'), /truncated/);
+});

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { llamaCppSpace, validQuantTypes, threadCandidates } from '../../src/core/toolchains/llamacpp/space';
+import type { HardwareProfile, ModelInfo } from '../../src/core/types';
+
+const hw = (threads: number, cores: number, gpus = 0): HardwareProfile => ({
+  cpu: { model: 'x', cores, threads, flags: ['avx2'] }, memoryBytes: 16 * 2 ** 30, os: 'Linux', arch: 'x64',
+  gpus: Array.from({ length: gpus }, () => ({ name: 'NVIDIA H100', vramBytes: 80 * 2 ** 30, computeCapability: '9.0', driver: '580' })),
+});
+const model = (rowSizes: number[], fileType = 'F16'): ModelInfo => ({
+  path: '/m.gguf', name: 'm', arch: 'llama', parameterCount: 1e6, layers: 32, embeddingLength: rowSizes[0], feedForwardLength: 0,
+  headCount: 8, headCountKv: 8, vocabSize: 32000, contextLength: 2048, fileType, sizeBytes: 1e8, rowSizes,
+});
+
+test('quant types follow the model dims: k-quants need rows divisible by 256', () => {
+  assert.deepEqual(validQuantTypes(model([512, 1536])).length, 12);
+  const q = validQuantTypes(model([288, 768]));
+  assert.deepEqual(q, ['F16', 'Q8_0', 'Q4_0']);
+});
+
+test('an already-quantized model only searches runtime knobs', () => {
+  const s = llamaCppSpace(hw(8, 4), model([4096], 'Q4_K_M'));
+  assert.deepEqual(s.knob('quant')!.values, ['Q4_K_M']);
+});
+
+test('gpu_layers exists only with a GPU; thread candidates stay within the machine', () => {
+  assert.equal(llamaCppSpace(hw(2, 2), model([512])).knob('gpu_layers'), undefined);
+  const g = llamaCppSpace(hw(32, 16, 1), model([4096])).knob('gpu_layers')!;
+  assert.deepEqual(g.values, [0, 8, 16, 24, 999]);
+  assert.deepEqual(threadCandidates(hw(2, 2)), [1, 2]);
+  assert.deepEqual(threadCandidates(hw(32, 16)), [1, 2, 4, 8, 15, 16, 32]);
+});
+
+test('every knob has a one-line meaning', () => {
+  for (const k of llamaCppSpace(hw(32, 16, 1), model([4096])).knobs) {
+    assert.ok(k.meaning.length > 20 && !k.meaning.includes('\n'), k.name);
+  }
+});
+
+test('validate: unknown knobs, missing knobs, out-of-domain and non-plain values, constraints', () => {
+  const s = llamaCppSpace(hw(2, 2), model([512]));
+  const ok = s.defaults();
+  assert.deepEqual(s.validate(ok), []);
+  assert.match(s.validate({ ...ok, bogus: 1 }).join(), /unknown knob "bogus"/);
+  const { threads: _t, ...noThreads } = ok;
+  assert.match(s.validate(noThreads).join(), /"threads" is missing/);
+  assert.match(s.validate({ ...ok, threads: 64 }).join(), /outside its domain/);
+  assert.match(s.validate({ ...ok, threads: '2; rm -rf /' }).join(), /plain integer/);
+  assert.match(s.validate({ ...ok, quant: 'Q4_0 --help' }).join(), /outside its domain/);
+  assert.match(s.validate({ ...ok, quant: ['Q4_0'] }).join(), /plain string, got an array/);
+  assert.match(s.validate({ ...ok, flash_attn: 'true' }).join(), /plain boolean/);
+  assert.match(s.validate({ ...ok, threads: 1.5 }).join(), /plain integer/);
+  assert.match(s.validate({ ...ok, cache_type_v: 'q8_0', flash_attn: false }).join(), /quantized-v-cache-needs-flash-attn/);
+  assert.deepEqual(s.validate({ ...ok, cache_type_v: 'q8_0', flash_attn: true }), []);
+  assert.match(s.validate({ ...ok, batch: 256, ubatch: 512 }).join(), /ubatch-not-above-batch/);
+  assert.match(s.validate(null).join(), /must be an object/);
+  assert.match(s.validate([ok]).join(), /must be an object/);
+});
+
+test('enumerate yields exactly the valid configurations, each once', () => {
+  const s = llamaCppSpace(hw(2, 2), model([512]));
+  const all = [...s.enumerate()];
+  assert.ok(all.every((c) => s.isValid(c)));
+  assert.equal(new Set(all.map((c) => s.key(c))).size, all.length);
+  // 12 quants × 2 threads × batch/ubatch pairs (3+3+... valid: b256:{128,256}, b512:{128,256,512}, b2048:{128,256,512} = 8)
+  // × KV: fa off → ctv f16 only (3 ctk), fa on → 9 ⇒ 12.
+  assert.equal(all.length, 12 * 2 * 8 * 12);
+});

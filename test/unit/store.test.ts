@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { SessionStore } from '../../src/core/store';
+import type { TrialRecord } from '../../src/core/types';
+import { replaySession } from '../helpers/replay';
+import { CLI, GRID, ROOT, tmpDir } from '../helpers/fixtures';
+
+const rec = (index: number): TrialRecord => ({ type: 'trial', index, key: `k${index}`, config: { quant: 'Q4_0' }, status: 'done', metrics: { decode: { mean: index, sd: 0, n: 3 } },
+  strategy: 'x', startedAt: '', endedAt: '', durationMs: 1 });
+
+test('append then load; a torn last line is set aside and the next append starts clean', () => {
+  const s = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'x', used: 'x' } });
+  s.appendTrial(rec(1));
+  s.appendTrial(rec(2));
+  fs.appendFileSync(s.trialsFile, '{"type":"trial","index":3,"key":"k3","con');
+  const a = s.loadTrials();
+  assert.deepEqual(a.trials.map((t) => t.index), [1, 2]);
+  assert.ok(a.tornBytes > 0);
+  assert.match(fs.readFileSync(`${s.trialsFile}.torn`, 'utf8'), /"index":3/);
+  s.appendTrial(rec(3));
+  const b = SessionStore.open(path.dirname(path.dirname(s.dir)), s.id).loadTrials();
+  assert.deepEqual(b.trials.map((t) => t.index), [1, 2, 3]);
+  assert.equal(b.tornBytes, 0);
+});
+
+test('a process killed (SIGKILL) while appending loses nothing that was appended', async () => {
+  const s = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'x', used: 'x' } });
+  const script = `
+    const { SessionStore } = require(${JSON.stringify(path.join(ROOT, 'src/core/store.ts'))});
+    const s = SessionStore.open(${JSON.stringify(path.dirname(path.dirname(s.dir)))}, ${JSON.stringify(s.id)});
+    const pad = 'x'.repeat(20000);
+    for (let i = 1; ; i++) { s.appendTrial({ type: 'trial', index: i, key: 'k' + i, config: { pad }, status: 'done', metrics: {}, strategy: 'x', startedAt: '', endedAt: '', durationMs: 0 }); if (i % 50 === 0) process.stdout.write(i + '\\n'); }`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let acknowledged = 0;
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      const n = Number(d.toString().trim().split('\n').pop());
+      acknowledged = Math.max(acknowledged, n);
+      if (acknowledged >= 200) { child.kill('SIGKILL'); resolve(); }
+    });
+  });
+  await new Promise((r) => child.on('close', r));
+  const { trials } = s.loadTrials();
+  assert.ok(trials.length >= acknowledged, `only ${trials.length} of ${acknowledged} acknowledged trials survived`);
+  assert.deepEqual(trials.map((t) => t.index), trials.map((_, i) => i + 1), 'trials out of order or with gaps');
+});
+
+test('resume continues a session: no configuration measured twice, none lost', async () => {
+  const root = tmpDir();
+  const first = await replaySession(root, 'builtin', 5, 3);
+  // Simulate a crash mid-append of the next trial.
+  fs.appendFileSync(first.store.trialsFile, '{"type":"trial","index":6');
+  const again = SessionStore.open(root, first.store.id);
+  const resumed = await replaySession(root, 'builtin', 10, 3, again);
+  const keys = resumed.summary.trials.map((t) => t.key);
+  assert.equal(keys.length, 10);
+  assert.equal(new Set(keys).size, 10);
+  assert.deepEqual(keys.slice(0, 5), first.summary.trials.map((t) => t.key));
+  // Same seed, uninterrupted: the resumed session makes exactly the same choices.
+  const straight = await replaySession(tmpDir(), 'builtin', 10, 3);
+  assert.deepEqual(keys, straight.summary.trials.map((t) => t.key));
+});
+
+test('CLI: a session killed mid-run resumes with --resume to its full budget', async () => {
+  const root = tmpDir();
+  // A slow replay would finish before we can kill it, so kill after the first trial lands on disk.
+  const child = spawn(process.execPath, [CLI, 'optimize', '--replay', GRID, '--strategy', 'random', '--budget', '400', '--session-dir', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; if (/\[3\/400\]/.test(err)) child.kill('SIGKILL'); });
+  await new Promise((r) => child.on('close', r));
+  const [meta] = SessionStore.list(root);
+  assert.equal(meta.status, 'running', 'the killed session should still say running');
+  const before = SessionStore.open(root, meta.id).loadTrials().trials.length;
+  assert.ok(before >= 2 && before < 400, `measured ${before} before the kill`);
+  const r = spawn(process.execPath, [CLI, 'optimize', '--resume', meta.id, '--budget', '20', '--session-dir', root, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  r.stdout.on('data', (d) => { out += d; });
+  const code = await new Promise((res) => r.on('close', res));
+  assert.equal(code, 0);
+  const summary = JSON.parse(out);
+  assert.equal(summary.trials.length, 20);
+  assert.equal(new Set(summary.trials.map((t: TrialRecord) => t.key)).size, 20);
+  assert.equal(summary.status, 'completed');
+});
