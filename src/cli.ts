@@ -170,13 +170,13 @@ function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
 async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: number; model?: string } = {}): Promise<number> {
   const root = path.resolve(flags['session-dir'] ?? '.haqa');
   const runner = makeRunner(flags);
-  let store: SessionStore;
+  let resumed: SessionStore | undefined;
   let opts: Record<string, unknown>;
   if (flags.resume) {
-    store = SessionStore.open(root, flags.resume);
-    opts = { ...store.meta.options };
+    resumed = SessionStore.open(root, flags.resume);
+    opts = { ...resumed.meta.options };
     if (flags.budget !== undefined) opts.budget = int(flags, 'budget', undefined, 1);
-    log(`haqa: resuming session ${store.id} (${store.dir})`);
+    log(`haqa: resuming session ${resumed.id} (${resumed.dir})`);
   } else {
     opts = {
       model: flags.model ? path.resolve(flags.model) : defaults.model, replay: flags.replay?.map((f) => path.resolve(f)),
@@ -185,16 +185,13 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD), cacheDir: flags['cache-dir'],
       llmBaseUrl: flags['llm-base-url'] ?? process.env.HAQA_LLM_BASE_URL,
     };
-    store = undefined as unknown as SessionStore;
   }
   const strategy = resolveStrategy(String(opts.strategy), { llmEndpoint: opts.llmBaseUrl as string | undefined });
   const p = await prepare(opts, flags, runner);
-  if (!flags.resume) {
-    store = SessionStore.create(root, {
-      options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
-      hardware: p.hardware, model: p.model, toolchain: p.toolchain.info(), space: p.toolchain.space.describe(),
-    });
-  }
+  const store = resumed ?? SessionStore.create(root, {
+    options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
+    hardware: p.hardware, model: p.model, toolchain: p.toolchain.info(), space: p.toolchain.space.describe(),
+  });
   const objective = opts.objective as ObjectiveSpec;
   log(`haqa: session ${store.id} → ${store.dir}`);
   log(`haqa: model ${describeModel(p.model)}`);

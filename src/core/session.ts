@@ -3,7 +3,7 @@ import { best, paretoFront, score, violations, type ObjectiveSpec } from './obje
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
 import type { ResolvedStrategy, Proposal, StrategyContext } from './strategies';
-import type { Toolchain } from './toolchains/toolchain';
+import type { Toolchain, TrialOutcome } from './toolchains/toolchain';
 import type { Config, HardwareProfile, ModelInfo, TrialRecord } from './types';
 
 export type SessionEvent =
@@ -95,20 +95,20 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       const index = history.length + 1;
       emit({ type: 'trial-start', index, config: p.config, rationale: p.rationale, counted: counted(), budget: o.budget });
       const startedAt = new Date();
-      let rec: TrialRecord;
+      let out: TrialOutcome;
       try {
-        const out = await o.toolchain.runTrial(p.config, {
+        out = await o.toolchain.runTrial(p.config, {
           runner: o.runner, logDir: o.store.logsDir, trialIndex: index, signal: o.signal,
           onProgress: (message) => emit({ type: 'progress', index, message }),
         });
-        rec = { type: 'trial', index, key: space.key(p.config), config: p.config, status: out.status, metrics: out.metrics, cause: out.cause,
-          rationale: p.rationale, strategy: o.strategy.strategy.name, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
-          durationMs: Date.now() - startedAt.getTime(), steps: out.steps };
       } catch (e) {
-        rec = { type: 'trial', index, key: space.key(p.config), config: p.config, status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`,
-          rationale: p.rationale, strategy: o.strategy.strategy.name, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
-          durationMs: Date.now() - startedAt.getTime() };
+        out = { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
       }
+      const rec: TrialRecord = {
+        type: 'trial', index, key: space.key(p.config), config: p.config, status: out.status, metrics: out.metrics, cause: out.cause,
+        rationale: p.rationale, strategy: o.strategy.strategy.name, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
+        durationMs: Date.now() - startedAt.getTime(), steps: out.steps,
+      };
       if (rec.status === 'done') {
         const v = violations(o.objective, rec.metrics);
         if (v.length) { rec.status = 'infeasible'; rec.cause = v.join('; '); }
