@@ -13,7 +13,7 @@ export function parseCpuInfo(text: string): { model?: string; cores?: number; fl
   const physical = new Set<string>();
   let physId = '0';
   for (const line of text.split('\n')) {
-    const m = /^([^:]+?)\s*:\s*(.*)$/.exec(line);
+    const m = line.match(/^([^:]+?)\s*:\s*(.*)$/);
     if (!m) continue;
     const [, k, v] = m;
     if ((k === 'model name' || k === 'Model' || k === 'Hardware') && !model) {
@@ -36,7 +36,7 @@ export function parseNvidiaSmiCsv(text: string): GpuInfo[] {
   for (const line of lines) {
     if (/^name\s*,/i.test(line)) continue; // header
     const [name, mem, cc, driver] = line.split(',').map((s) => s.trim());
-    const mib = /([\d.]+)\s*MiB/i.exec(mem ?? '');
+    const mib = (mem ?? '').match(/([\d.]+)\s*MiB/i);
     if (!name || !mib) continue;
     gpus.push({ name, vramBytes: Math.round(Number(mib[1]) * 1024 * 1024), computeCapability: cc ?? '', driver: driver ?? '' });
   }

@@ -26,7 +26,7 @@ if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
 function sampleMem(): void {
   if (!child.pid) return;
   try {
-    const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    const m = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)\s+kB/);
     if (m) peak = Math.max(peak, Number(m[1]) * 1024);
   } catch {
     /* exited or not Linux */

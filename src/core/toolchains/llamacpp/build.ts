@@ -140,9 +140,8 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
   let last = -1;
   const jobs = String(os.availableParallelism?.() ?? os.cpus().length);
   check(await run(['cmake', '--build', buildDir, '-j', jobs, '--target', ...TOOLS], (d) => {
-    const m = /\[\s*(\d+)%\]/g;
     let pct = -1;
-    for (let x = m.exec(d); x; x = m.exec(d)) pct = Number(x[1]);
+    for (const x of d.matchAll(/\[\s*(\d+)%\]/g)) pct = Number(x[1]);
     // cmake restarts its percentage per target: report only forward steps of 5 % or more.
     if (pct >= last + 5 || (pct === 100 && last < 100)) { last = pct; opts.onProgress?.(`building llama.cpp: ${pct}%`); }
   }), 'building llama.cpp', 'see the build log; on low memory try again (the build resumes where it stopped)');

@@ -69,7 +69,7 @@ export function locateTools(opts: { binDir?: string; backend?: Backend } = {}): 
 /** The build commit a tool reports (`--version` prints "version: N (abc1234)"). */
 export async function toolVersion(runner: ProcessRunner, bin: string): Promise<string | undefined> {
   const r = await runner.run([bin, '--version'], { timeoutMs: 20000 });
-  const m = /version:\s*\d+\s*\(([0-9a-f]+)\)/.exec(r.outputTail + r.stdout);
+  const m = (r.outputTail + r.stdout).match(/version:\s*\d+\s*\(([0-9a-f]+)\)/);
   return m?.[1];
 }
 
