@@ -106,6 +106,19 @@ test('toolchain status reports the build', () => {
   assert.match(s.commit, /^[0-9a-f]{7,40}$/);
 });
 
+test('tools from $HAQA_LLAMACPP_BIN are found first and their commit and backend are read from the binaries', () => {
+  const built = locateTools()!;
+  const r = spawnSync(process.execPath, [CLI, 'toolchain', 'status', '--json'], { encoding: 'utf8', env: { ...process.env, HAQA_LLAMACPP_BIN: built.binDir } });
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.source, 'env');
+  assert.match(s.commit, /^[0-9a-f]{7,40}$/);
+  assert.equal(s.backend, built.backend);
+  const bad = spawnSync(process.execPath, [CLI, 'toolchain', 'status'], { encoding: 'utf8', env: { ...process.env, HAQA_LLAMACPP_BIN: tmpDir() } });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /has no llama-quantize and llama-bench/);
+});
+
 test('haqa demo (the README main job) runs end to end', () => {
   const dir = tmpDir();
   const r = haqa(['demo', '--budget', '3', '--session-dir', dir, '--json'], 600_000);

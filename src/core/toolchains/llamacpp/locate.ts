@@ -66,11 +66,22 @@ export function locateTools(opts: { binDir?: string; backend?: Backend } = {}): 
   return undefined;
 }
 
-/** The build commit a tool reports (`--version` prints "version: N (abc1234)"). */
-export async function toolVersion(runner: ProcessRunner, bin: string): Promise<string | undefined> {
-  const r = await runner.run([bin, '--version'], { timeoutMs: 20000 });
-  const m = (r.outputTail + r.stdout).match(/version:\s*\d+\s*\(([0-9a-f]+)\)/);
-  return m?.[1];
+/**
+ * Build commit and backend of tools HAQA did not build: the commit from `--version` of a tool that has it
+ * ("version: 0.4.0-dev (build 1, commit 80fb11a)"; llama-bench has none), the backend from `llama-bench --list-devices`.
+ */
+export async function toolInfo(runner: ProcessRunner, t: LlamaTools): Promise<{ commit?: string; backend?: string }> {
+  let commit: string | undefined;
+  for (const bin of [t.perplexity, t.server, t.imatrix]) {
+    if (!bin) continue;
+    const r = await runner.run([bin, '--version'], { timeoutMs: 20000 });
+    const m = (r.outputTail + r.stdout).match(/commit ([0-9a-f]{7,40})|version:\s*\d+\s*\(([0-9a-f]{7,40})\)/);
+    if (m) { commit = m[1] ?? m[2]; break; }
+  }
+  const d = await runner.run([t.bench, '--list-devices'], { timeoutMs: 20000 });
+  const out = d.outputTail + d.stdout;
+  const backend = /CUDA/.test(out) ? 'cuda' : /Vulkan/i.test(out) ? 'vulkan' : /Metal|MTL/.test(out) ? 'metal' : d.exitCode === 0 ? 'cpu' : undefined;
+  return { commit, backend };
 }
 
 /** Locates the tools, building them into the cache on first need. */
