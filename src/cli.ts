@@ -317,7 +317,11 @@ export async function main(argv: string[]): Promise<number> {
   if (flags.help || !cmd || cmd === 'help') { process.stdout.write(USAGE); return cmd || flags.help ? 0 : 2; }
   try {
     switch (cmd) {
-      case 'optimize': return await optimize(flags);
+      case 'optimize':
+        // `--replay A B C`: files after the first arrive as positionals.
+        if (rest.length && !flags.replay) throw usage(`unexpected argument "${rest[0]}"`);
+        if (rest.length) flags.replay = [...(flags.replay ?? []), ...rest];
+        return await optimize(flags);
       case 'demo': return await demo(flags);
       case 'report': return await report(flags, rest[0]);
       case 'toolchain': return await toolchainCmd(flags, rest[0]);

@@ -46,6 +46,21 @@ test('optimize --replay --json prints the documented summary', () => {
   assert.match(rep.stdout, /★/);
 });
 
+test('--replay takes several files, each a llama-bench recording', () => {
+  const dir = tmpDir();
+  const half = path.join(dir, 'part2.jsonl');
+  const lines = fs.readFileSync(GRID, 'utf8').trim().split('\n');
+  const first = path.join(dir, 'part1.jsonl');
+  fs.writeFileSync(first, `${lines.slice(0, 480).join('\n')}\n`);
+  fs.writeFileSync(half, `${lines.slice(480).join('\n')}\n`);
+  const r = haqa('optimize', '--replay', first, half, '--strategy', 'grid', '--budget', '1000', '--session-dir', dir, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.toolchain.files.length, 2);
+  assert.equal(s.trials.length, 480);
+  assert.equal(haqa('optimize', 'stray', '--session-dir', dir).status, 2);
+});
+
 test('a size constraint makes big types infeasible and never best', () => {
   const dir = tmpDir();
   const r = haqa('optimize', '--replay', GRID, '--strategy', 'grid', '--budget', '480', '--max-size-mb', '30', '--session-dir', dir, '--json');
