@@ -1,0 +1,53 @@
+/** Helpers that hide VS Code's DOM from the e2e tests. */
+import type { Frame, Page } from 'playwright-core';
+
+export async function waitForWorkbench(page: Page): Promise<void> {
+  await page.waitForSelector('.monaco-workbench', { timeout: 90_000 });
+  await page.waitForSelector('.statusbar', { timeout: 60_000 });
+}
+
+/** Opens the command palette and runs a command by its title ("HAQA: Show Hardware Profile"). */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
+}
+
+/** Clicks an activity-bar container by its title (e.g. "HAQA"). */
+export async function openViewContainer(page: Page, title: string): Promise<void> {
+  const item = page.locator(`.activitybar .action-item a[aria-label^="${title}"]`).first();
+  await item.waitFor({ timeout: 30_000 });
+  await item.click();
+}
+
+/** Finds a tree item by its label text in the side bar. */
+export function treeItem(page: Page, label: string) {
+  return page.locator('.sidebar .monaco-list-row', { hasText: label }).first();
+}
+
+/** The text of the active editor (Monaco renders lines as .view-line). */
+export async function activeEditorText(page: Page): Promise<string> {
+  const lines = page.locator('.editor-instance .view-lines .view-line');
+  await lines.first().waitFor({ timeout: 30_000 });
+  return (await lines.allInnerTexts()).join('\n');
+}
+
+/** The innermost frame of a webview (VS Code nests an iframe inside an iframe). */
+export async function webviewFrame(page: Page, titleContains: string): Promise<Frame> {
+  const outer = await page.waitForSelector(`iframe.webview[title*="${titleContains}"], iframe.webview`, { timeout: 30_000 });
+  const outerFrame = await outer.contentFrame();
+  if (!outerFrame) throw new Error('webview frame not found');
+  const inner = await outerFrame.waitForSelector('iframe', { timeout: 30_000 });
+  const f = await inner.contentFrame();
+  if (!f) throw new Error('inner webview frame not found');
+  return f;
+}
+
+/** Rows of an HTML table as text cells. */
+export async function readTable(frame: Frame, selector = 'table'): Promise<string[][]> {
+  return frame.$$eval(`${selector} tr`, (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('th,td')).map((c) => (c.textContent ?? '').trim())));
+}
