@@ -3,16 +3,13 @@
  * with internet (it downloads VS Code). CI uses `npm run test:vscode` (code-server) instead.
  */
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
 import { runTests } from '@vscode/test-electron';
+import { buildSuite } from './buildSuite';
 
 const ROOT = path.resolve(__dirname, '../..');
 
 async function main() {
-  const outDir = path.join(ROOT, 'out/test/vscode');
-  await esbuild.build({ entryPoints: [path.join(__dirname, 'suite/index.ts')], outfile: path.join(outDir, 'index.js'), bundle: true,
-    platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'mocha'], logLevel: 'warning' });
-  await runTests({ version: '1.100.3', extensionDevelopmentPath: ROOT, extensionTestsPath: path.join(outDir, 'index.js') });
+  await runTests({ version: '1.100.3', extensionDevelopmentPath: ROOT, extensionTestsPath: await buildSuite(ROOT) });
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -6,17 +6,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
 import { startCodeServer } from './codeServer';
 import { launchBrowser } from './browser';
+import { buildSuite } from './buildSuite';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TIMEOUT_MS = Number(process.env.HAQA_VSCODE_TIMEOUT_MS ?? 240_000);
 
 async function main(): Promise<number> {
-  const outDir = path.join(ROOT, 'out/test/vscode');
-  await esbuild.build({ entryPoints: [path.join(__dirname, 'suite/index.ts')], outfile: path.join(outDir, 'index.js'), bundle: true,
-    platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'mocha'], logLevel: 'warning' });
+  const suite = await buildSuite(ROOT);
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-ws-'));
   const results = path.join(workspace, '.results.json');
   const server = await startCodeServer({ workspace, env: { HAQA_TEST_RESULTS: results } });
@@ -28,7 +26,7 @@ async function main(): Promise<number> {
     const page = await b.context.newPage();
     const exited = new Promise<number>((resolve) => { void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code)); });
     const host = `127.0.0.1:${server.port}`;
-    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://${host}${ROOT}`], ['extensionTestsPath', `vscode-remote://${host}${outDir}/index.js`]]);
+    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://${host}${ROOT}`], ['extensionTestsPath', `vscode-remote://${host}${suite}`]]);
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
     const code = await exited;
     let rows: { title: string; state: string; error?: string; ms?: number }[] = [];
