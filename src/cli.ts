@@ -263,7 +263,7 @@ async function report(flags: Flags, target?: string): Promise<number> {
   const id = target ?? SessionStore.list(root).pop()?.id;
   if (!id) throw new HaqaError(`no sessions under ${root}`, 'run `haqa optimize` or `haqa demo` first, or pass --session-dir', 'input');
   const store = SessionStore.open(root, id);
-  const { trials } = store.loadTrials();
+  const { trials } = store.readTrials();
   const objective = store.meta.options.objective as ObjectiveSpec;
   const b = best(objective, trials);
   const pareto = paretoFront(objective, trials);

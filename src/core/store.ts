@@ -99,29 +99,39 @@ export class SessionStore {
   }
 
   /**
-   * Reads every complete trial line. A torn tail (no final newline, or unparsable last line) is moved to
+   * Reads every complete trial line without touching the file (for viewers: a report, the tree view, while a
+   * session may be appending). A torn tail (no final newline, or an unparsable last line) is not returned;
+   * `tornBytes` says how long it is.
+   */
+  readTrials(): LoadedTrials {
+    return this.parse().loaded;
+  }
+
+  /**
+   * Reads the trials of a session about to be continued, and repairs a torn tail: it is moved to
    * `trials.jsonl.torn` and cut from the file, so the next append starts on a clean line.
    */
   loadTrials(): LoadedTrials {
+    const { loaded, text, keep } = this.parse();
+    if (loaded.tornBytes) {
+      fs.appendFileSync(`${this.trialsFile}.torn`, `${text.slice(keep)}\n`);
+      fs.truncateSync(this.trialsFile, Buffer.byteLength(text.slice(0, keep)));
+    }
+    return loaded;
+  }
+
+  /** Parses trials.jsonl; `keep` is the character offset where a torn tail starts (text.length when none). */
+  private parse(): { loaded: LoadedTrials; text: string; keep: number } {
     let text = '';
-    try { text = fs.readFileSync(this.trialsFile, 'utf8'); } catch { return { trials: [], tornBytes: 0, badLines: 0 }; }
-    let tornBytes = 0;
-    const lastNl = text.lastIndexOf('\n');
-    let body = text.slice(0, lastNl + 1);
-    let tail = text.slice(lastNl + 1);
-    const lines = body.split('\n').filter((l) => l.length > 0);
+    try { text = fs.readFileSync(this.trialsFile, 'utf8'); } catch { return { loaded: { trials: [], tornBytes: 0, badLines: 0 }, text, keep: 0 }; }
+    let keep = text.lastIndexOf('\n') + 1;
+    const lines = text.slice(0, keep).split('\n').filter((l) => l.length > 0);
     // A last complete line that does not parse is torn too (e.g. a newline written inside a partial flush).
     if (lines.length) {
       try { JSON.parse(lines[lines.length - 1]); } catch {
-        const bad = lines.pop()!;
-        tail = `${bad}\n${tail}`;
-        body = lines.length ? `${lines.join('\n')}\n` : '';
+        keep = text.lastIndexOf('\n', keep - 2) + 1;
+        lines.pop();
       }
-    }
-    if (tail.length) {
-      tornBytes = Buffer.byteLength(tail);
-      fs.appendFileSync(`${this.trialsFile}.torn`, `${tail}\n`);
-      fs.truncateSync(this.trialsFile, Buffer.byteLength(body));
     }
     const trials: TrialRecord[] = [];
     let badLines = 0;
@@ -131,7 +141,7 @@ export class SessionStore {
         if (r && r.type === 'trial') trials.push(r); else badLines++;
       } catch { badLines++; }
     }
-    return { trials, tornBytes, badLines };
+    return { loaded: { trials, tornBytes: Buffer.byteLength(text.slice(keep)), badLines }, text, keep };
   }
 
   /** Appends one trial and fsyncs before returning: once this resolves the trial survives a crash. */

@@ -23,7 +23,7 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<Node> {
 
   getChildren(node?: Node): Node[] {
     if (!node) return this.roots().flatMap((root) => SessionStore.list(root).reverse().map((meta) => ({ kind: 'session' as const, root, meta })));
-    if (node.kind === 'session') return SessionStore.open(node.root, node.meta.id).loadTrials().trials.map((trial) => ({ kind: 'trial' as const, trial }));
+    if (node.kind === 'session') return SessionStore.open(node.root, node.meta.id).readTrials().trials.map((trial) => ({ kind: 'trial' as const, trial }));
     return [];
   }
 

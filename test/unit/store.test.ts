@@ -16,6 +16,11 @@ test('append then load; a torn last line is set aside and the next append starts
   s.appendTrial(rec(1));
   s.appendTrial(rec(2));
   fs.appendFileSync(s.trialsFile, '{"type":"trial","index":3,"key":"k3","con');
+  const size = fs.statSync(s.trialsFile).size;
+  const peek = s.readTrials();
+  assert.deepEqual(peek.trials.map((t) => t.index), [1, 2]);
+  assert.ok(peek.tornBytes > 0);
+  assert.equal(fs.statSync(s.trialsFile).size, size, 'a reader must not change the file');
   const a = s.loadTrials();
   assert.deepEqual(a.trials.map((t) => t.index), [1, 2]);
   assert.ok(a.tornBytes > 0);
@@ -24,6 +29,20 @@ test('append then load; a torn last line is set aside and the next append starts
   const b = SessionStore.open(path.dirname(path.dirname(s.dir)), s.id).loadTrials();
   assert.deepEqual(b.trials.map((t) => t.index), [1, 2, 3]);
   assert.equal(b.tornBytes, 0);
+});
+
+test('a torn complete last line is cut at its own start; blank lines before it are kept', () => {
+  const s = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'x', used: 'x' } });
+  s.appendTrial(rec(1));
+  fs.appendFileSync(s.trialsFile, '\n');
+  s.appendTrial(rec(2));
+  fs.appendFileSync(s.trialsFile, '{"type":"trial","ind\n');
+  const a = s.loadTrials();
+  assert.deepEqual(a.trials.map((t) => t.index), [1, 2]);
+  assert.equal(a.tornBytes, Buffer.byteLength('{"type":"trial","ind\n'));
+  assert.match(fs.readFileSync(s.trialsFile, 'utf8'), /"index":2.*\n$/);
+  s.appendTrial(rec(3));
+  assert.deepEqual(s.loadTrials().trials.map((t) => t.index), [1, 2, 3]);
 });
 
 test('a process killed (SIGKILL) while appending loses nothing that was appended', async () => {
@@ -73,7 +92,7 @@ test('CLI: a session killed mid-run resumes with --resume to its full budget', a
   await new Promise((r) => child.on('close', r));
   const [meta] = SessionStore.list(root);
   assert.equal(meta.status, 'running', 'the killed session should still say running');
-  const before = SessionStore.open(root, meta.id).loadTrials().trials.length;
+  const before = SessionStore.open(root, meta.id).readTrials().trials.length;
   assert.ok(before >= 2 && before < 400, `measured ${before} before the kill`);
   const r = spawn(process.execPath, [CLI, 'optimize', '--resume', meta.id, '--budget', '20', '--session-dir', root, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
