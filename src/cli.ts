@@ -15,7 +15,7 @@ import { SessionStore } from './core/store';
 import { resolveStrategy } from './core/strategies';
 import { buildToolchain, defaultBackend, ensureSource, type Backend } from './core/toolchains/llamacpp/build';
 import { serverArgv } from './core/toolchains/llamacpp/deploy';
-import { ensureTools, locateTools, toolInfo, type LlamaTools } from './core/toolchains/llamacpp/locate';
+import { ensureTools, locateTools, withToolInfo, type LlamaTools } from './core/toolchains/llamacpp/locate';
 import { LlamaCppToolchain } from './core/toolchains/llamacpp/toolchain';
 import { ReplayToolchain } from './core/toolchains/replay/replay';
 import type { Toolchain } from './core/toolchains/toolchain';
@@ -153,11 +153,7 @@ async function prepare(opts: Record<string, unknown>, flags: Flags, runner: Proc
   const modelPath = opts.model as string | undefined;
   if (!modelPath) throw usage('optimize needs --model FILE.gguf (or --replay FILE... or --resume ID)');
   const model = await inspectModel(modelPath);
-  let t = await tools(flags, runner);
-  if (!t.commit || !t.backend) {
-    const info = await toolInfo(runner, t);
-    t = { ...t, commit: t.commit ?? info.commit, backend: t.backend ?? (info.backend as LlamaTools['backend']) };
-  }
+  const t = await withToolInfo(runner, await tools(flags, runner));
   return { toolchain: new LlamaCppToolchain(t, hardware, model, { workload, cacheDir: opts.cacheDir as string | undefined }), model, hardware, tools: t, workload };
 }
 
@@ -289,14 +285,14 @@ async function toolchainCmd(flags: Flags, sub?: string): Promise<number> {
     return 0;
   }
   if (sub === 'status') {
-    const t = locateTools({ binDir: flags['llamacpp-bin'], backend: backendFlag(flags) });
-    if (!t) {
+    const found = locateTools({ binDir: flags['llamacpp-bin'], backend: backendFlag(flags) });
+    if (!found) {
       if (flags.json) process.stdout.write(`${JSON.stringify({ found: false })}\n`);
       else log('llama.cpp tools: not found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache)\n  fix: run `haqa toolchain build`');
       return 1;
     }
-    const probed = t.commit && t.backend ? { commit: t.commit, backend: t.backend } : await toolInfo(runner, t);
-    const out = { found: true, source: t.source, binDir: t.binDir, commit: probed.commit, backend: probed.backend ?? 'unknown', tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server } };
+    const t = await withToolInfo(runner, found);
+    const out = { found: true, source: t.source, binDir: t.binDir, commit: t.commit, backend: t.backend ?? 'unknown', tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server } };
     if (flags.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     else process.stdout.write(`llama.cpp tools (${out.source}): ${out.binDir}\nversion ${out.commit ?? 'unknown'}, backend ${out.backend}\n${Object.entries(out.tools).map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`).join('\n')}\n`);
     return 0;

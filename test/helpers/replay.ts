@@ -1,4 +1,3 @@
-import { probeHardware } from '../../src/core/hardware';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { runOptimize } from '../../src/core/session';
 import { SessionStore } from '../../src/core/store';
@@ -25,4 +24,3 @@ export async function replaySession(root: string, strategy: string, budget: numb
   return { store: s, summary };
 }
 
-export { probeHardware };

@@ -14,7 +14,8 @@ export interface LlamaTools {
   source: 'explicit' | 'env' | 'path' | 'cache';
   binDir: string;
   commit?: string;
-  backend?: Backend;
+  /** cpu | cuda for HAQA's builds; a foreign build may also report vulkan or metal. */
+  backend?: string;
 }
 
 function isExecutable(p: string): boolean {
@@ -82,6 +83,13 @@ export async function toolInfo(runner: ProcessRunner, t: LlamaTools): Promise<{ 
   const out = d.outputTail + d.stdout;
   const backend = /CUDA/.test(out) ? 'cuda' : /Vulkan/i.test(out) ? 'vulkan' : /Metal|MTL/.test(out) ? 'metal' : d.exitCode === 0 ? 'cpu' : undefined;
   return { commit, backend };
+}
+
+/** `t` with commit and backend filled in, probing the binaries only when the cache manifest did not say. */
+export async function withToolInfo(runner: ProcessRunner, t: LlamaTools): Promise<LlamaTools> {
+  if (t.commit && t.backend) return t;
+  const info = await toolInfo(runner, t);
+  return { ...t, commit: t.commit ?? info.commit, backend: t.backend ?? info.backend };
 }
 
 /** Locates the tools, building them into the cache on first need. */
