@@ -10,9 +10,12 @@ import { describeHardware, formatBytes, probeHardware } from './core/hardware';
 import { describeModel, inspectModel } from './core/model';
 import { best, describeObjective, paretoFront, type ObjectiveKind, type ObjectiveSpec } from './core/objective';
 import { ProcessRunner } from './core/process/runner';
-import { runOptimize, type SessionEvent, type SessionSummary } from './core/session';
+import { journalExplanations, runOptimize, type SessionEvent, type SessionSummary } from './core/session';
 import { SessionStore } from './core/store';
-import { resolveStrategy } from './core/strategies';
+import { resolveStrategy, type Strategy, type StrategyContext } from './core/strategies';
+import { AgentStrategy, LlmStrategy } from './core/agent/agent';
+import { describeUsage, llmUsage } from './core/agent/journal';
+import { DEFAULT_LLM, DEFAULT_MODEL, apiKeyFromEnv, checkBaseUrl, type LlmSettings } from './core/agent/settings';
 import { buildToolchain, defaultBackend, ensureSource, type Backend } from './core/toolchains/llamacpp/build';
 import { serverArgv } from './core/toolchains/llamacpp/deploy';
 import { ensureTools, locateTools, withToolInfo, type LlamaTools } from './core/toolchains/llamacpp/locate';
@@ -52,9 +55,18 @@ optimize options:
   --cache-dir DIR        artifact cache (default \${XDG_CACHE_HOME:-~/.cache}/haqa)
   --llamacpp-bin DIR     use llama.cpp tools from DIR (also $HAQA_LLAMACPP_BIN)
   --backend cpu|cuda     backend for an automatic build (default: cuda only when nvidia-smi lists a GPU)
-  --llm-base-url URL     OpenAI-compatible endpoint for strategy auto/llm (also $HAQA_LLM_BASE_URL)
   --verbose              stream the tools' output to stderr
   --json                 print one machine-readable summary (schema haqa.optimize.v1) on stdout
+
+LLM agent (strategy auto/llm; the key comes from $HAQA_LLM_API_KEY or $OPENAI_API_KEY, never from a flag):
+  --llm-base-url URL     OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 (also $HAQA_LLM_BASE_URL)
+  --llm-model NAME       model (Azure: deployment) name (also $HAQA_LLM_MODEL; default gpt-4o-mini)
+  --llm-temperature T    sampling temperature (default: the server's)
+  --llm-timeout SEC      per-request timeout (default 120)    --llm-max-retries N   on 429/5xx/timeout (default 3)
+  --llm-max-prompt-tokens N   prompt bound; the trial history is compacted to fit (default 6000)
+  --llm-proposals N      proposals per call (default 2)       --llm-repair-rounds N (default 2)
+  --llm-price-in USD --llm-price-out USD    per million tokens, to record the cost of a session
+  --show-prompt          print the exact next request to the LLM and exit (nothing is sent)
 `;
 
 const OPTIONS = {
@@ -63,7 +75,9 @@ const OPTIONS = {
   seed: { type: 'string' }, 'session-dir': { type: 'string' }, resume: { type: 'string' }, replay: { type: 'string', multiple: true },
   json: { type: 'boolean' }, 'prompt-tokens': { type: 'string' }, 'gen-tokens': { type: 'string' }, depth: { type: 'string' },
   repetitions: { type: 'string' }, 'cache-dir': { type: 'string' }, 'llamacpp-bin': { type: 'string' }, backend: { type: 'string' },
-  'llm-base-url': { type: 'string' }, verbose: { type: 'boolean' }, toolchain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'llm-base-url': { type: 'string' }, 'llm-model': { type: 'string' }, 'llm-temperature': { type: 'string' }, 'llm-timeout': { type: 'string' },
+  'llm-max-retries': { type: 'string' }, 'llm-max-prompt-tokens': { type: 'string' }, 'llm-proposals': { type: 'string' },
+  'llm-repair-rounds': { type: 'string' }, 'llm-price-in': { type: 'string' }, 'llm-price-out': { type: 'string' }, 'show-prompt': { type: 'boolean' }, verbose: { type: 'boolean' }, toolchain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -116,11 +130,49 @@ function workloadFrom(flags: Flags, def: Workload): Workload {
   };
 }
 
+/** LLM settings from flags, the environment and (on resume) the session; undefined when no endpoint is configured. */
+function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSettings | undefined {
+  const baseUrl = flags['llm-base-url'] ?? stored?.baseUrl ?? process.env.HAQA_LLM_BASE_URL;
+  if (!baseUrl) return undefined;
+  const num = (name: keyof Flags, def: number | undefined, min = 0) => {
+    const v = flags[name];
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (typeof v !== 'string' || !/^\d+(\.\d+)?$/.test(v) || n < min) throw usage(`--${name} must be a number ≥ ${min}, got "${String(v)}"`);
+    return n;
+  };
+  const temperature = num('llm-temperature', stored?.temperature);
+  if (temperature !== undefined && temperature > 2) throw usage('--llm-temperature must be between 0 and 2');
+  return {
+    ...DEFAULT_LLM, ...stored,
+    baseUrl: checkBaseUrl(baseUrl),
+    model: flags['llm-model'] ?? stored?.model ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
+    temperature,
+    timeoutMs: num('llm-timeout', (stored?.timeoutMs ?? DEFAULT_LLM.timeoutMs) / 1000, 0.1)! * 1000,
+    maxRetries: num('llm-max-retries', stored?.maxRetries ?? DEFAULT_LLM.maxRetries)!,
+    maxPromptTokens: num('llm-max-prompt-tokens', stored?.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens, 1000)!,
+    proposalsPerCall: num('llm-proposals', stored?.proposalsPerCall ?? DEFAULT_LLM.proposalsPerCall, 1)!,
+    repairRounds: num('llm-repair-rounds', stored?.repairRounds ?? DEFAULT_LLM.repairRounds)!,
+    priceInPerMTok: num('llm-price-in', stored?.priceInPerMTok),
+    priceOutPerMTok: num('llm-price-out', stored?.priceOutPerMTok),
+  };
+}
+
 function printEvent(e: SessionEvent): void {
   switch (e.type) {
     case 'info': log(`haqa: ${e.message}`); break;
-    case 'rejected': log(`haqa: rejected proposal ${JSON.stringify(e.config)}: ${e.reasons.join('; ')}`); break;
-    case 'trial-start': log(`[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${e.rationale ? `\n        why: ${e.rationale}` : ''}`); break;
+    case 'rejected': log(`haqa: rejected proposal ${JSON.stringify(e.config)?.slice(0, 300)}: ${e.reasons.join('; ')}`); break;
+    case 'agent': {
+      const a = e.event;
+      if (a.type === 'llm-call') {
+        const c = a.call;
+        log(`haqa: LLM call (${c.mode}${c.round ? `, repair round ${c.round}` : ''}): ${c.outcome}${c.promptTokens !== undefined ? `, ${c.promptTokens}+${c.completionTokens ?? 0} tokens` : ''}${c.costUsd !== undefined ? `, $${c.costUsd.toFixed(4)}` : ''}, ${(c.ms / 1000).toFixed(1)} s${c.valid !== undefined ? `, ${c.valid} valid / ${c.rejected ?? 0} rejected` : ''}${c.error ? `: ${c.error}` : ''}`);
+      } else if (a.type === 'explanation') log(`haqa: agent on trial #${a.trial}: ${a.why}`);
+      else if (a.type === 'fallback') log(`haqa: LLM agent failed: ${a.cause}\n      → the built-in strategy proposes ${a.permanent ? 'for the rest of this session' : 'this round'}`);
+      else if (a.type === 'stop') log(`haqa: the agent decided to stop: ${a.reason}`);
+      break;
+    }
+    case 'trial-start': log(`[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${e.source ? ` (${e.source})` : ''}${e.rationale ? `\n        why: ${e.rationale}` : ''}${e.expectedEffect ? `\n        expect: ${e.expectedEffect}` : ''}${e.counterintuitive ? `\n        counterintuitive: ${e.counterintuitive}` : ''}`); break;
     case 'progress': break;
     case 'trial-end': {
       const t = e.trial;
@@ -128,6 +180,7 @@ function printEvent(e: SessionEvent): void {
         ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB`
         : t.cause ?? '';
       log(`        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`);
+      for (const f of (t.findings ?? []).slice(0, 1)) log(`        counterintuitive, measured: ${f.evidence}\n          likely why: ${f.explanation}`);
       break;
     }
     case 'end': break;
@@ -163,7 +216,7 @@ function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
     schema: 'haqa.optimize.v1', sessionId: s.sessionId, sessionPath: s.sessionPath, status: s.status, stopReason: s.stopReason,
     strategy: s.strategy, objective: s.objective, toolchain: p.toolchain.info(),
     model: { name: p.model.name, path: p.model.path, fileType: p.model.fileType, sizeBytes: p.model.sizeBytes, parameterCount: p.model.parameterCount },
-    trials: s.trials, best: pick(s.best), pareto: s.pareto.map((t) => t.index), serverCommand: server ?? null,
+    trials: s.trials, best: pick(s.best), pareto: s.pareto.map((t) => t.index), llm: s.llm ?? null, serverCommand: server ?? null,
   };
 }
 
@@ -183,11 +236,18 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
       strategy: flags.strategy ?? 'auto', budget: int(flags, 'budget', defaults.budget ?? 12, 1), seed: int(flags, 'seed', 0),
       timeBudgetMin: int(flags, 'time-budget', undefined), objective: objectiveFrom(flags),
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD), cacheDir: flags['cache-dir'],
-      llmBaseUrl: flags['llm-base-url'] ?? process.env.HAQA_LLM_BASE_URL,
     };
   }
-  const strategy = resolveStrategy(String(opts.strategy), { llmEndpoint: opts.llmBaseUrl as string | undefined });
+  // The key is read here and passed on; it is never stored in the session, printed or logged.
+  const llm = llmSettings(flags, opts.llm as Partial<LlmSettings> | undefined);
+  if (llm) {
+    opts.llm = { ...llm, mode: undefined };
+    const usage = resumed ? llmUsage(resumed.readJournal()) : undefined;
+    if (usage?.mode) llm.mode = usage.mode;
+  }
+  const strategy = resolveStrategy(String(opts.strategy), { llm, apiKey: apiKeyFromEnv() });
   const p = await prepare(opts, flags, runner);
+  if (flags['show-prompt']) return showPrompt(flags, opts, p, strategy.strategy, resumed);
   const store = resumed ?? SessionStore.create(root, {
     options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
     hardware: p.hardware, model: p.model, toolchain: p.toolchain.info(), space: p.toolchain.space.describe(),
@@ -210,7 +270,7 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
     summary = await runOptimize({
       toolchain: p.toolchain, hardware: p.hardware, model: p.model, strategy, objective, budget: Number(opts.budget),
       timeBudgetMs: opts.timeBudgetMin !== undefined ? Number(opts.timeBudgetMin) * 60_000 : undefined, seed: Number(opts.seed),
-      store, runner, signal: ac.signal, onEvent: printEvent,
+      workload: p.workload, store, runner, signal: ac.signal, onEvent: printEvent,
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -232,6 +292,12 @@ function printSummary(s: SessionSummary, server?: string[]): void {
   const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto), ''];
   out.push(`session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : ''}`);
   out.push(`★ best, P Pareto front (${s.objective.kind} speed × file size)`);
+  const surprises = s.trials.flatMap((t) => (t.findings ?? []).map((f) => ({ t, f }))).sort((a, b) => Math.abs(b.f.change) - Math.abs(a.f.change)).slice(0, 5);
+  if (surprises.length) {
+    out.push('counterintuitive, measured (beyond 2 sd):');
+    for (const { t, f } of surprises) out.push(`  #${t.index}: ${f.evidence}`, `      why: ${s.explanations?.[t.index] ? `${s.explanations[t.index]} (agent)` : f.explanation}`);
+  }
+  if (s.llm) out.push(describeUsage(s.llm));
   if (s.best) {
     out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB`);
     if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
@@ -239,6 +305,28 @@ function printSummary(s: SessionSummary, server?: string[]): void {
     out.push('no feasible trial: nothing to recommend (see the causes above; logs in the session folder)');
   }
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** `--show-prompt`: the exact next request, printed and not sent; no session is created or changed. */
+function showPrompt(flags: Flags, opts: Record<string, unknown>, p: Prepared, strategy: Strategy, resumed?: SessionStore): number {
+  const stored = opts.llm as LlmSettings | undefined;
+  const settings: LlmSettings = stored ?? { ...DEFAULT_LLM, baseUrl: '', model: flags['llm-model'] ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL };
+  const agent = strategy instanceof AgentStrategy ? strategy.llm : new LlmStrategy(settings, undefined);
+  const history = resumed?.readTrials().trials ?? [];
+  const ctx: StrategyContext = {
+    space: p.toolchain.space, hardware: p.hardware, model: p.model, objective: opts.objective as ObjectiveSpec, seed: Number(opts.seed),
+    budget: Number(opts.budget), workload: p.workload, toolchain: p.toolchain.info(),
+  };
+  const body = agent.nextRequest(ctx, history);
+  const key = apiKeyFromEnv();
+  process.stdout.write(`${JSON.stringify({
+    schema: 'haqa.prompt.v1',
+    url: settings.baseUrl ? agent.url : null,
+    note: settings.baseUrl ? 'not sent' : 'no endpoint configured (--llm-base-url or HAQA_LLM_BASE_URL): this is what would be sent',
+    headers: { Authorization: key ? 'Bearer <the key from the environment, not shown>' : 'Bearer no-key (no key in the environment)' },
+    body,
+  }, null, 2)}\n`);
+  return 0;
 }
 
 async function demo(flags: Flags): Promise<number> {
@@ -265,9 +353,9 @@ async function report(flags: Flags, target?: string): Promise<number> {
   const pareto = paretoFront(objective, trials);
   const summary: SessionSummary = { sessionId: store.id, sessionPath: store.dir, strategy: store.meta.strategy,
     status: store.meta.status === 'running' ? 'stopped' : store.meta.status, stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
-    objective, trials, best: b, pareto };
+    objective, trials, best: b, pareto, llm: llmUsage(store.readJournal()), explanations: journalExplanations(store.readJournal()) };
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index), llm: summary.llm ?? null }, null, 2)}\n`);
   } else {
     printSummary(summary);
   }

@@ -3,7 +3,7 @@ export class HaqaError extends Error {
   constructor(
     message: string,
     readonly fix: string,
-    readonly code: 'usage' | 'input' | 'toolchain' | 'runtime' = 'runtime',
+    readonly code: 'usage' | 'input' | 'toolchain' | 'runtime' | 'llm' = 'runtime',
   ) {
     super(message);
     this.name = 'HaqaError';

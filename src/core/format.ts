@@ -36,3 +36,14 @@ export function trialsTable(o: ObjectiveSpec, trials: TrialRecord[], bestT?: Tri
   ]);
   return table([head, ...rows]);
 }
+
+/** Everything known about one trial, as plain text lines (tree tooltips, reports). */
+export function trialDetails(t: TrialRecord): string {
+  const out = [`#${t.index} ${t.status}${t.cause ? `: ${t.cause}` : ''} (proposed by ${t.strategy})`, shortConfig(t.config),
+    `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB`];
+  if (t.rationale) out.push(`why: ${t.rationale}`);
+  if (t.expectedEffect) out.push(`expected: ${t.expectedEffect}`);
+  if (t.counterintuitive) out.push(`flagged counterintuitive: ${t.counterintuitive}`);
+  for (const f of t.findings ?? []) out.push(`counterintuitive, measured: ${f.evidence}`, `  likely why: ${f.explanation}`);
+  return out.join('\n');
+}

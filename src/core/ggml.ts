@@ -1,4 +1,5 @@
 /** ggml tensor types and llama.cpp file types: the few facts the engine needs about them. */
+import type { ModelInfo } from './types';
 
 /** ggml_type id → [name, block size (elements), bytes per block]. */
 export const GGML_TYPES: Record<number, [string, number, number]> = {
@@ -65,4 +66,11 @@ export function tensorBytes(dtype: number, elements: number): number | undefined
   const t = GGML_TYPES[dtype];
   if (!t) return undefined;
   return (elements / t[1]) * t[2];
+}
+
+/** Expected file size of `model` quantized to `quant` (from bits per weight; the source is F32 or 16-bit). */
+export function estimatedFileBytes(model: ModelInfo, quant: string): number {
+  const q = quantType(quant);
+  const srcBits = model.fileType === 'F32' ? 32 : 16;
+  return q && UNQUANTIZED_FILE_TYPES.has(model.fileType) ? (model.sizeBytes * q.bpw) / srcBits : model.sizeBytes;
 }

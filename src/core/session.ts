@@ -1,15 +1,18 @@
-import { errorMessage } from './errors';
+import { llmUsage, type LlmUsage } from './agent/journal';
+import { errorMessage, isHaqaError } from './errors';
+import { findingsFor, objectiveMetrics } from './priors';
 import { best, paretoFront, score, violations, type ObjectiveSpec } from './objective';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
-import type { ResolvedStrategy, Proposal, StrategyContext } from './strategies';
+import type { ResolvedStrategy, Proposal, StrategyContext, StrategyEvent } from './strategies';
 import type { Toolchain, TrialOutcome } from './toolchains/toolchain';
-import type { Config, HardwareProfile, ModelInfo, TrialRecord } from './types';
+import type { Config, HardwareProfile, ModelInfo, TrialRecord, Workload } from './types';
 
 export type SessionEvent =
   | { type: 'info'; message: string }
   | { type: 'rejected'; config: unknown; reasons: string[] }
-  | { type: 'trial-start'; index: number; config: Config; rationale?: string; counted: number; budget: number }
+  | { type: 'agent'; event: Exclude<StrategyEvent, { type: 'info' } | { type: 'rejected' }> }
+  | { type: 'trial-start'; index: number; config: Config; rationale?: string; expectedEffect?: string; counterintuitive?: string; source?: string; counted: number; budget: number }
   | { type: 'progress'; index: number; message: string }
   | { type: 'trial-end'; trial: TrialRecord; counted: number; budget: number; etaMs?: number }
   | { type: 'end'; summary: SessionSummary };
@@ -24,6 +27,17 @@ export interface SessionSummary {
   trials: TrialRecord[];
   best?: TrialRecord;
   pareto: TrialRecord[];
+  /** Token use and cost of the LLM agent, when it ran. */
+  llm?: LlmUsage;
+  /** The agent's explanations of measured counterintuitive trials, by trial index. */
+  explanations?: Record<number, string>;
+}
+
+/** The agent's explanations in a session journal, by trial (the latest wins). */
+export function journalExplanations(journal: Record<string, unknown>[]): Record<number, string> | undefined {
+  const out: Record<number, string> = {};
+  for (const r of journal) if (r.type === 'explanation' && typeof r.trial === 'number' && typeof r.why === 'string') out[r.trial] = r.why;
+  return Object.keys(out).length ? out : undefined;
 }
 
 export interface OptimizeOptions {
@@ -35,6 +49,7 @@ export interface OptimizeOptions {
   budget: number;
   timeBudgetMs?: number;
   seed: number;
+  workload?: Workload;
   store: SessionStore;
   runner: ProcessRunner;
   signal?: AbortSignal;
@@ -60,7 +75,18 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   if (o.strategy.note) emit({ type: 'info', message: o.strategy.note });
   o.store.updateMeta({ status: 'running', stopReason: undefined });
 
-  const ctx: StrategyContext = { space, hardware: o.hardware, model: o.model, objective: o.objective, seed: o.seed, budget: o.budget };
+  const onStrategyEvent = (e: StrategyEvent) => {
+    if (e.type === 'info') { emit(e); return; }
+    if (e.type === 'rejected') emit({ type: 'rejected', config: e.config, reasons: e.reasons });
+    else emit({ type: 'agent', event: e });
+    try {
+      o.store.appendJournal(e.type === 'llm-call' ? { type: e.type, ...e.call } : { ...e });
+    } catch (err) { emit({ type: 'info', message: `could not write the agent journal: ${errorMessage(err)}` }); }
+  };
+  const ctx: StrategyContext = {
+    space, hardware: o.hardware, model: o.model, objective: o.objective, seed: o.seed, budget: o.budget,
+    workload: o.workload ?? (o.toolchain.info().workload as Workload | undefined), toolchain: o.toolchain.info(), signal: o.signal, onEvent: onStrategyEvent,
+  };
   const started = Date.now();
   const durations: number[] = [];
   let stopReason = 'budget reached';
@@ -74,9 +100,11 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     try {
       proposals = await o.strategy.strategy.propose(ctx, history, 1);
     } catch (e) {
-      stopReason = `strategy failed: ${errorMessage(e)}`; status = 'failed'; break;
+      if (o.signal?.aborted) { stopReason = 'stopped by the user'; status = 'stopped'; break; }
+      stopReason = `strategy failed: ${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fix})` : ''}`; status = 'failed'; break;
     }
-    if (proposals.length === 0) { stopReason = 'search space exhausted: every valid configuration is measured'; break; }
+    if (o.signal?.aborted) { stopReason = 'stopped by the user'; status = 'stopped'; break; }
+    if (proposals.length === 0) { stopReason = o.strategy.strategy.stopReason ?? 'search space exhausted: every valid configuration is measured'; break; }
     const measured = new Set(history.filter((t) => t.status !== 'cancelled').map((t) => space.key(t.config)));
     const valid: Proposal[] = [];
     for (const p of proposals) {
@@ -93,7 +121,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     for (const p of valid) {
       if (counted() >= o.budget) break;
       const index = history.length + 1;
-      emit({ type: 'trial-start', index, config: p.config, rationale: p.rationale, counted: counted(), budget: o.budget });
+      emit({ type: 'trial-start', index, config: p.config, rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, source: p.source, counted: counted(), budget: o.budget });
       const startedAt = new Date();
       let out: TrialOutcome;
       try {
@@ -106,7 +134,8 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       }
       const rec: TrialRecord = {
         type: 'trial', index, key: space.key(p.config), config: p.config, status: out.status, metrics: out.metrics, cause: out.cause,
-        rationale: p.rationale, strategy: o.strategy.strategy.name, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
+        rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive,
+        strategy: p.source ?? o.strategy.strategy.name, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
         durationMs: Date.now() - startedAt.getTime(), steps: out.steps,
       };
       if (rec.status === 'done') {
@@ -114,6 +143,8 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         if (v.length) { rec.status = 'infeasible'; rec.cause = v.join('; '); }
         else if (score(o.objective, rec.metrics) === undefined) { rec.status = 'failed'; rec.cause = `no ${o.objective.kind} measurement in the output`; }
       }
+      const findings = findingsFor(rec, history, objectiveMetrics(o.objective.kind));
+      if (findings.length) rec.findings = findings;
       o.store.appendTrial(rec);
       history.push(rec);
       if (rec.status !== 'cancelled') durations.push(rec.durationMs);
@@ -126,7 +157,8 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     sessionId: o.store.id, sessionPath: o.store.dir,
     strategy: { requested: o.strategy.requested, used: o.strategy.strategy.name, note: o.strategy.note },
     status, stopReason, objective: o.objective, trials: history,
-    best: best(o.objective, history), pareto: paretoFront(o.objective, history),
+    best: best(o.objective, history), pareto: paretoFront(o.objective, history), llm: llmUsage(o.store.readJournal()),
+    explanations: journalExplanations(o.store.readJournal()),
   };
   o.store.updateMeta({ status, stopReason });
   emit({ type: 'end', summary });

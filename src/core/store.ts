@@ -52,6 +52,8 @@ export class SessionStore {
   get id(): string { return this.meta.id; }
   get trialsFile(): string { return path.join(this.dir, 'trials.jsonl'); }
   get logsDir(): string { return path.join(this.dir, 'logs'); }
+  /** The agent's journal: one JSON line per LLM call, rejection, explanation, fallback (never prompt text or keys). */
+  get journalFile(): string { return path.join(this.dir, 'agent.jsonl'); }
 
   static create(root: string, meta: Omit<SessionMeta, 'id' | 'createdAt' | 'updatedAt' | 'status'>): SessionStore {
     const id = newSessionId();
@@ -153,5 +155,22 @@ export class SessionStore {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** Appends one journal record (see journalFile). */
+  appendJournal(rec: Record<string, unknown>): void {
+    fs.appendFileSync(this.journalFile, `${JSON.stringify({ at: new Date().toISOString(), ...rec })}\n`);
+  }
+
+  /** Every complete journal record (unparsable lines skipped). */
+  readJournal(): Record<string, unknown>[] {
+    let text = '';
+    try { text = fs.readFileSync(this.journalFile, 'utf8'); } catch { return []; }
+    const out: Record<string, unknown>[] = [];
+    for (const l of text.split('\n')) {
+      if (!l) continue;
+      try { out.push(JSON.parse(l)); } catch { /* a torn line */ }
+    }
+    return out;
   }
 }

@@ -1,4 +1,5 @@
 /** Shared engine types. Nothing here imports `vscode`. */
+import type { Finding } from './priors';
 
 export interface GpuInfo {
   name: string;
@@ -76,6 +77,13 @@ export interface TrialRecord {
   /** Human-readable failure cause (failed) or violated constraints (infeasible). */
   cause?: string;
   rationale?: string;
+  /** What the proposer expected this configuration to do. */
+  expectedEffect?: string;
+  /** Set when the proposer flagged the choice as counterintuitive: its reason. */
+  counterintuitive?: string;
+  /** Measured contradictions of naive priors against earlier trials (see priors.ts). */
+  findings?: Finding[];
+  /** Which strategy proposed this trial (after a fallback, the built-in one). */
   strategy: string;
   startedAt: string;
   endedAt: string;

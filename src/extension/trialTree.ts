@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SessionStore, type SessionMeta } from '../core/store';
 import type { TrialRecord } from '../core/types';
-import { shortConfig, stat } from '../core/format';
+import { shortConfig, trialDetails } from '../core/format';
 
 type Node = { kind: 'session'; root: string; meta: SessionMeta } | { kind: 'trial'; trial: TrialRecord };
 
@@ -36,8 +36,8 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<Node> {
     }
     const t = node.trial;
     const item = new vscode.TreeItem(`#${t.index} ${shortConfig(t.config)}`, vscode.TreeItemCollapsibleState.None);
-    item.description = t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status;
-    item.tooltip = `${t.status}${t.cause ? `: ${t.cause}` : ''}\ndecode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s${t.rationale ? `\nwhy: ${t.rationale}` : ''}`;
+    item.description = `${t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status}${t.findings?.length ? ' · counterintuitive' : ''}`;
+    item.tooltip = trialDetails(t);
     item.iconPath = new vscode.ThemeIcon(ICONS[t.status]);
     item.contextValue = 'haqaTrial';
     return item;

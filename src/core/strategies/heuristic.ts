@@ -1,5 +1,5 @@
 import { best, score } from '../objective';
-import { quantType } from '../ggml';
+import { estimatedFileBytes } from '../ggml';
 import type { Knob } from '../space';
 import type { Config, ConfigValue, TrialRecord } from '../types';
 import { ALL_LAYERS } from '../toolchains/llamacpp/space';
@@ -17,12 +17,6 @@ function snap(k: Knob | undefined, target: ConfigValue): ConfigValue | undefined
   return k.default;
 }
 
-function estimatedBytes(ctx: StrategyContext, quant: string): number {
-  const q = quantType(quant);
-  const srcBits = ctx.model.fileType === 'F32' ? 32 : 16;
-  return q ? (ctx.model.sizeBytes * q.bpw) / srcBits : ctx.model.sizeBytes;
-}
-
 /**
  * Hardware-aware priors. Decode is memory-bandwidth bound: fewer bytes per weight → more tokens/s, threads help up
  * to the physical cores. Prefill is compute bound: simple block formats (Q4_0, Q8_0) have the fastest CPU matmul
@@ -34,9 +28,9 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   const quants = (K('quant')?.values ?? []).map(String);
   const hasGpu = hw.gpus.length > 0 && !!K('gpu_layers');
   const vram = hw.gpus.reduce((a, g) => a + g.vramBytes, 0);
-  const fits = (q: string) => estimatedBytes(ctx, q) < 0.85 * (vram || Infinity);
-  const sizeOk = (q: string) => !objective.maxSizeBytes || estimatedBytes(ctx, q) <= objective.maxSizeBytes;
-  const memOk = (q: string) => !objective.maxMemBytes || estimatedBytes(ctx, q) * 1.1 <= objective.maxMemBytes;
+  const fits = (q: string) => estimatedFileBytes(ctx.model, q) < 0.85 * (vram || Infinity);
+  const sizeOk = (q: string) => !objective.maxSizeBytes || estimatedFileBytes(ctx.model, q) <= objective.maxSizeBytes;
+  const memOk = (q: string) => !objective.maxMemBytes || estimatedFileBytes(ctx.model, q) * 1.1 <= objective.maxMemBytes;
   const base = (quant: string): Config => {
     const c: Config = {};
     for (const k of space.knobs) c[k.name] = k.default;

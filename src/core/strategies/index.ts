@@ -1,3 +1,5 @@
+import { AgentStrategy, LlmStrategy } from '../agent/agent';
+import type { LlmSettings } from '../agent/settings';
 import { HaqaError } from '../errors';
 import { BuiltinStrategy, HeuristicStrategy } from './heuristic';
 import { GridStrategy, RandomStrategy } from './simple';
@@ -14,15 +16,15 @@ export interface ResolvedStrategy {
 }
 
 /**
- * Turns a strategy name into a Strategy. `auto` is the LLM agent when an endpoint is configured, else `builtin`.
- * The agent itself is a separate piece of work: until it exists, `llm` is refused with a clear message and `auto`
- * says that it runs `builtin`.
+ * Turns a strategy name into a Strategy. `auto` is the LLM agent when an endpoint is configured (with the built-in
+ * strategy taking over if it does not answer), else `builtin`; `llm` needs an endpoint.
  */
-export function resolveStrategy(name: string, opts: { llmEndpoint?: string } = {}): ResolvedStrategy {
+export function resolveStrategy(name: string, opts: { llm?: LlmSettings; apiKey?: string } = {}): ResolvedStrategy {
   if (!(STRATEGY_NAMES as readonly string[]).includes(name)) {
     throw new HaqaError(`unknown strategy "${name}"`, `use one of: ${STRATEGY_NAMES.join(', ')}`, 'usage');
   }
   const requested = name as StrategyName;
+  const agent = (r: 'llm' | 'auto') => new AgentStrategy(new LlmStrategy(opts.llm!, opts.apiKey), r);
   switch (requested) {
     case 'grid': return { strategy: new GridStrategy(), requested };
     case 'random': return { strategy: new RandomStrategy(), requested };
@@ -30,13 +32,13 @@ export function resolveStrategy(name: string, opts: { llmEndpoint?: string } = {
     case 'heuristic': return { strategy: new HeuristicStrategy(), requested };
     case 'builtin': return { strategy: new BuiltinStrategy(), requested };
     case 'llm':
-      throw new HaqaError('the LLM agent strategy is not part of this build yet', 'use --strategy builtin (or auto, which falls back to it)', 'usage');
+      if (!opts.llm) throw new HaqaError('strategy llm needs an OpenAI-compatible endpoint', 'pass --llm-base-url URL (or set HAQA_LLM_BASE_URL), e.g. http://127.0.0.1:11434/v1 for Ollama; or use --strategy auto / builtin', 'usage');
+      return { strategy: agent('llm'), requested, note: `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}` };
     case 'auto':
-      return {
-        strategy: new BuiltinStrategy(), requested,
-        note: opts.llmEndpoint
-          ? `an LLM endpoint is configured (${opts.llmEndpoint}) but the agent is not part of this build yet: using the built-in strategy (hardware-aware first design, then TPE)`
-          : 'no LLM endpoint configured: using the built-in strategy (hardware-aware first design, then TPE)',
-      };
+      if (opts.llm) {
+        return { strategy: agent('auto'), requested,
+          note: `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}; the built-in strategy (hardware-aware first design, then TPE) takes over if it does not answer` };
+      }
+      return { strategy: new BuiltinStrategy(), requested, note: 'no LLM endpoint configured: using the built-in strategy (hardware-aware first design, then TPE)' };
   }
 }

@@ -1,6 +1,6 @@
 import type { ObjectiveSpec } from '../objective';
 import type { SearchSpace } from '../space';
-import type { Config, HardwareProfile, ModelInfo, TrialRecord } from '../types';
+import type { Config, HardwareProfile, ModelInfo, TrialRecord, Workload } from '../types';
 import { pick, type Rng } from './rng';
 
 export interface StrategyContext {
@@ -10,19 +10,59 @@ export interface StrategyContext {
   objective: ObjectiveSpec;
   seed: number;
   budget: number;
+  /** The request being measured and the toolchain's facts (for the agent's prompt). */
+  workload?: Workload;
+  toolchain?: Record<string, unknown>;
+  /** Cancels a strategy that waits on something (the LLM). */
+  signal?: AbortSignal;
+  /** What a strategy has to say along the way (agent calls, rejected proposals, fallbacks). */
+  onEvent?: (e: StrategyEvent) => void;
 }
 
 export interface Proposal {
   config: Config;
   /** Why this configuration, in a sentence. */
   rationale?: string;
+  /** What the proposer expects it to do. */
+  expectedEffect?: string;
+  /** The reason, when the proposer knows the choice looks counterintuitive. */
+  counterintuitive?: string;
+  /** The strategy that made it, when not the session's own (a fallback). */
+  source?: string;
 }
+
+/** One LLM call, as recorded in the session journal (no prompt text, no secrets). */
+export interface LlmCallRecord {
+  at: string;
+  model: string;
+  mode: string;
+  round: number;
+  ms: number;
+  attempts: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  costUsd?: number;
+  outcome: 'ok' | 'invalid' | 'error';
+  valid?: number;
+  rejected?: number;
+  error?: string;
+}
+
+export type StrategyEvent =
+  | { type: 'info'; message: string }
+  | { type: 'rejected'; config: unknown; reasons: string[]; source: string }
+  | { type: 'llm-call'; call: LlmCallRecord }
+  | { type: 'explanation'; trial: number; why: string }
+  | { type: 'fallback'; cause: string; permanent: boolean }
+  | { type: 'stop'; reason: string };
 
 /** Proposes the next configurations from everything measured so far. Deterministic for a seed. */
 export interface Strategy {
   readonly name: string;
-  /** An empty answer means: nothing left worth trying. */
+  /** An empty answer means: nothing left worth trying (`stopReason` may say why). */
   propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]>;
+  /** Set with an empty answer when the strategy decided to stop for a reason of its own. */
+  readonly stopReason?: string;
 }
 
 export const STRATEGY_NAMES = ['auto', 'builtin', 'llm', 'tpe', 'heuristic', 'random', 'grid'] as const;
