@@ -31,7 +31,7 @@ export interface Dataset { name: string; file: string; hw: HardwareProfile; mach
 export const DATASETS: Dataset[] = [
   { name: 'cpu-grid', file: 'bench/data/cpu-grid-epyc-2c.jsonl', machine: 'AMD EPYC, 2 cores, AVX2, 24 GiB (this project\'s dev/CI machine)',
     hw: { cpu: { model: 'AMD EPYC', cores: 2, threads: 2, flags: ['avx', 'avx2', 'f16c', 'fma'] }, memoryBytes: 24 * 2 ** 30, gpus: [], os: 'Linux', arch: 'x64' } },
-  { name: 'gpu-grid-partial', file: 'bench/data/gpu-grid-h200-partial.jsonl', machine: 'NVIDIA H200 (lent device machine), 16 cores',
+  { name: 'gpu-grid', file: 'bench/data/gpu-grid-h200.jsonl', machine: 'NVIDIA H200 (lent device machine), 16 cores',
     hw: { cpu: { model: 'x86', cores: 16, threads: 16, flags: ['avx2'] }, memoryBytes: 128 * 2 ** 30, os: 'Linux', arch: 'x64',
       gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }] } },
 ];
