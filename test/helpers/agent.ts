@@ -49,7 +49,7 @@ export interface AgentRun {
 
 export async function agentSession(baseUrl: string, o: {
   strategy?: 'llm' | 'auto'; budget?: number; settings?: Partial<LlmSettings>; apiKey?: string; model?: Partial<ModelInfo>; root?: string;
-  store?: SessionStore;
+  store?: SessionStore; signal?: AbortSignal;
 } = {}): Promise<AgentRun> {
   const spy = new SpyToolchain();
   const llm: LlmSettings = { ...DEFAULT_LLM, baseUrl, model: 'test-model', timeoutMs: 5000, maxRetries: 1, ...o.settings };
@@ -59,7 +59,7 @@ export async function agentSession(baseUrl: string, o: {
   const model = { ...replayGrid().modelInfo(), ...o.model };
   const summary = await runOptimize({
     toolchain: spy, hardware: GRID_HW, model, strategy, objective: { kind: 'decode' }, budget: o.budget ?? 4, seed: 1,
-    workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 2 }, store, runner: new ProcessRunner({ mode: 'pipe' }),
+    workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 2 }, store, runner: new ProcessRunner({ mode: 'pipe' }), signal: o.signal,
     onEvent: (e) => events.push(e),
   });
   return { store, trials: summary.trials, events, spy, summary };

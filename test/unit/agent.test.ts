@@ -98,6 +98,7 @@ test('agent: out-of-domain values, unknown knobs, shell metacharacters, path tri
     { config: { ...base, ubatch: [512] } },
     { config: JSON.parse(`{"__proto__": {"polluted": 1}, ${JSON.stringify(base).slice(1)}`) },
     { config: 'quant=Q4_0 threads=2' },
+    { config: { ...base, flash_attn: false, cache_type_v: 'q8_0' } },
   ];
   const s = await serve(() => ({ content: replyJson(hostile) }));
   const run = await agentSession(s.url, { budget: 12, settings: { proposalsPerCall: 20, repairRounds: 1, maxFailures: 2 } });
@@ -105,7 +106,7 @@ test('agent: out-of-domain values, unknown knobs, shell metacharacters, path tri
   const rejected = journal(run).filter((r) => r.type === 'rejected');
   assert.equal(rejected.length, hostile.length * 4, 'every hostile proposal is rejected in every round of both failed calls');
   const reasons = rejected.map((r) => (r.reasons as string[]).join(' ')).join('\n');
-  for (const want of [/threads" = 64 is outside its domain/, /"Q4_0; rm -rf ~" is outside its domain/, /etc\/passwd" is outside its domain/, /must be a plain integer/, /unknown knob "exec"/, /must be a plain boolean/, /unknown knob "__proto__"/, /must be an object/]) {
+  for (const want of [/threads" = 64 is outside its domain/, /"Q4_0; rm -rf ~" is outside its domain/, /etc\/passwd" is outside its domain/, /must be a plain integer/, /unknown knob "exec"/, /must be a plain boolean/, /unknown knob "__proto__"/, /must be an object/, /quantized-v-cache-needs-flash-attn: cache_type_v = q8_0 needs flash_attn = true/]) {
     assert.match(reasons, want);
   }
   // The LLM failed twice (no valid proposal after repair): the built-in strategy took over and said so.
@@ -307,4 +308,20 @@ test('bench/agent: the LLM contender runs through the same evaluation (protocol 
   assert.equal(curvesCsv(e).trim().split('\n').length, 1 + 2 * 6);
   assert.match(curvesSvg(e), /<polyline[^>]+points="[\d.,\s]+"/);
   assert.match(table(e), /\| llm T=0\.7 \| 2 \|/);
+});
+
+test('agent: Ctrl+C during a slow LLM call stops the session at once; what was measured stays', async () => {
+  const s = await serve(async (req, n) => (n === 0 ? goodAgent(req, 0) : { ...goodAgent(req, n), delayMs: 5000 }));
+  const ac = new AbortController();
+  const t0 = Date.now();
+  const pending = agentSession(s.url, { budget: 6, signal: ac.signal, settings: { timeoutMs: 20_000 } });
+  const poll = setInterval(() => { if (s.chatRequests.length >= 2) { clearInterval(poll); ac.abort(); } }, 20);
+  const run = await pending;
+  clearInterval(poll);
+  assert.ok(Date.now() - t0 < 3000, 'the call was not cancelled');
+  assert.equal(run.summary.status, 'stopped');
+  assert.equal(run.summary.stopReason, 'stopped by the user');
+  assert.equal(run.trials.length, 2);
+  assert.equal(run.store.readTrials().trials.length, 2);
+  assert.ok(!journal(run).some((r) => r.type === 'fallback'), 'a cancel is not an LLM failure');
 });
