@@ -5,6 +5,8 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import * as net from 'node:net';
+import { spawn } from 'node:child_process';
 import { DEFAULT_LLM } from '../../src/core/agent/settings';
 import { writeDemoModel } from '../../src/core/demoModel';
 import { probeHardware } from '../../src/core/hardware';
@@ -17,10 +19,12 @@ import { ensureSource } from '../../src/core/toolchains/llamacpp/build';
 import { locateTools, withToolInfo } from '../../src/core/toolchains/llamacpp/locate';
 import { LlamaCppToolchain } from '../../src/core/toolchains/llamacpp/toolchain';
 import { OpenAiTestServer, systemMessage } from '../helpers/openaiServer';
-import { replyJson } from '../helpers/agent';
+import { agentSession, replyJson } from '../helpers/agent';
+import { replayGrid } from '../helpers/replay';
 import { tmpDir } from '../helpers/fixtures';
 
 let model = '';
+let serverModel = '';
 const server = new OpenAiTestServer(() => ({ content: '' }));
 
 before(async () => {
@@ -29,6 +33,9 @@ before(async () => {
   model = path.join(tmpDir(), 'agent.gguf');
   await writeDemoModel(model, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), { hidden: 256, layers: 2, ffn: 768, heads: 4, headsKv: 4, context: 512 });
   await server.start();
+  // llama-server serves at most the context the model was trained for: give its model room for the agent's prompt.
+  serverModel = path.join(tmpDir(), 'server.gguf');
+  await writeDemoModel(serverModel, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), { hidden: 256, layers: 2, ffn: 768, heads: 4, headsKv: 4, context: 4096 });
 });
 after(() => server.stop());
 
@@ -70,3 +77,53 @@ test('agent on the real toolchain: hostile proposals never become processes; the
   const bench = started.find((a) => a.some((x) => x.endsWith('llama-bench')))!;
   assert.equal(bench[bench.indexOf('-t') + 1], '1');
 });
+
+/** A free loopback port. */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+test('a real OpenAI-compatible server (llama.cpp llama-server): the agent negotiates the output mode and the session completes', async () => {
+  const server = locateTools()!.server;
+  assert.ok(server, 'llama-server is part of the toolchain build');
+  const port = await freePort();
+  // The random-weight model cannot write sensible JSON: this checks the protocol, not the agent's judgement.
+  const proc = spawn(server!, ['-m', serverModel, '--host', '127.0.0.1', '--port', String(port), '-c', '4096', '-n', '48', '-t', '2'], { stdio: 'ignore', detached: true });
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const t0 = Date.now();
+    for (;;) {
+      const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+      if (ok) break;
+      assert.ok(Date.now() - t0 < 60_000, 'llama-server did not become healthy in 60 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const run = await agentSession(`${url}/v1`, { strategy: 'llm', budget: 2, settings: { repairRounds: 1, maxFailures: 1, timeoutMs: 60_000, maxRetries: 0 } });
+    assert.equal(run.summary.status, 'completed', run.summary.stopReason);
+    assert.equal(run.trials.length, 2);
+    const calls = run.store.readJournal().filter((r) => r.type === 'llm-call');
+    assert.equal(calls[0].mode, 'json_schema', 'the strict schema is asked for first');
+    // This llama.cpp build refuses response_format json_schema for a model without a chat template (HTTP 400,
+    // "Failed to initialize samplers"; llama.cpp #23775): the agent steps down and never asks for it again.
+    const refused = calls.findIndex((c) => c.outcome === 'error' && /HTTP 400/.test(String(c.error)));
+    if (refused >= 0) {
+      assert.ok(calls.slice(refused + 1).every((c) => c.mode !== 'json_schema'), 'json_schema asked for again after the refusal');
+      assert.ok(calls.length > refused + 1, 'no step down after the refusal');
+    }
+    // Random weights cannot write a usable reply (the server may even fail to parse its own output: HTTP 500), so
+    // the built-in strategy must have taken over, and said so.
+    assert.ok(run.store.readJournal().some((r) => r.type === 'fallback'), 'no hand-over recorded');
+    assert.ok(run.trials.every((t) => t.strategy === 'builtin'));
+    assertOnlyValidTrials(run.spy.calls);
+  } finally {
+    try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+function assertOnlyValidTrials(calls: Record<string, unknown>[]): void {
+  for (const c of calls) assert.deepEqual(replayGrid().space.validate(c), []);
+}

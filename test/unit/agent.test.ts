@@ -167,6 +167,14 @@ test('agent: 429 with Retry-After is honoured, then the call succeeds', async ()
   assert.equal(call.attempts, 2);
 });
 
+test('agent: a prompt over the server\'s context is named as such, not mistaken for an unsupported output mode', async () => {
+  const s = await serve(() => ({ status: 400, body: errorBody('request (1786 tokens) exceeds the available context size (512 tokens), try increasing it', 'invalid_request_error') }));
+  const run = await agentSession(s.url, { budget: 1 });
+  assert.equal(run.summary.status, 'failed');
+  assert.match(run.summary.stopReason, /the prompt does not fit the LLM's context.*exceeds the available context size.*lower --llm-max-prompt-tokens/);
+  assert.equal(s.chatRequests.length, 1, 'a context error stepped down the output mode');
+});
+
 test('agent: a Retry-After beyond the cap fails at once with the cause; Retry-After parsing', async () => {
   const s = await serve(() => ({ status: 429, headers: { 'retry-after': '3600' }, body: errorBody('quota', 'insufficient_quota') }));
   const t0 = Date.now();

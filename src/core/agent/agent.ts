@@ -147,7 +147,7 @@ export class AgentStrategy implements Strategy {
     } catch (e) {
       if (!(e instanceof LlmError) || e.kind === 'aborted' || ctx.signal?.aborted) throw e;
       this.failures++;
-      const config = ['auth', 'not-found', 'bad-request', 'network'].includes(e.kind);
+      const config = ['auth', 'not-found', 'bad-request', 'context', 'network'].includes(e.kind);
       if (this.requested === 'llm' && config && !this.answered) throw e;
       const permanent = this.failures >= this.llm.settings.maxFailures || (this.requested === 'auto' && !this.answered);
       if (permanent) this.fallenBack = true;

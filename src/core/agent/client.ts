@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { HaqaError } from '../errors';
 import type { LlmSettings, OutputMode } from './settings';
 
-export type LlmErrorKind = 'auth' | 'not-found' | 'bad-request' | 'rate-limit' | 'server' | 'timeout' | 'network' | 'aborted' | 'empty' | 'invalid';
+export type LlmErrorKind = 'auth' | 'not-found' | 'bad-request' | 'context' | 'rate-limit' | 'server' | 'timeout' | 'network' | 'aborted' | 'empty' | 'invalid';
 
 /** A failed LLM call. `kind` decides what the agent does next (retry, step down the output mode, fall back). */
 export class LlmError extends HaqaError {
@@ -79,6 +79,10 @@ export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 
       return new LlmError('auth', `the LLM endpoint ${where} rejected the API key (HTTP ${status}: ${msg})`, 'set a valid key: HAQA_LLM_API_KEY / OPENAI_API_KEY for the CLI, "HAQA: Set API Key" in VS Code', 1, status);
     }
     if (status === 404) return new LlmError('not-found', `the LLM endpoint ${where} has no model "${s.model}" or no chat-completions route (HTTP 404: ${msg})`, 'check --llm-model (Azure: the deployment name) and that the base URL ends in /v1', 1, status);
+    const code = (e as { code?: unknown }).code;
+    if ((status === 400 || status === 413) && (code === 'context_length_exceeded' || /context (size|length|window)|maximum context|too many tokens|prompt is too long/i.test(msg))) {
+      return new LlmError('context', `the prompt does not fit the LLM's context at ${where} (HTTP ${status}: ${msg})`, 'lower --llm-max-prompt-tokens, or give the server a larger context (llama-server -c, Ollama num_ctx)', 1, status);
+    }
     if (status === 429) return new LlmError('rate-limit', `the LLM endpoint ${where} is rate-limiting (HTTP 429: ${msg})`, 'wait, lower the request rate, or raise the account\'s limits', 1, status);
     if (status >= 500) return new LlmError('server', `the LLM endpoint ${where} failed (HTTP ${status}: ${msg})`, 'retry later; check the server\'s log', 1, status);
     return new LlmError('bad-request', `the LLM endpoint ${where} refused the request (HTTP ${status}: ${msg})`, 'check the model name and that the endpoint speaks the chat-completions protocol', 1, status);
