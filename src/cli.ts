@@ -8,7 +8,8 @@ import { ArtifactCache } from './core/artifacts';
 import { HaqaError, errorMessage, isHaqaError } from './core/errors';
 import { describeHardware, formatBytes, probeHardware } from './core/hardware';
 import { describeModel, inspectModel } from './core/model';
-import { best, describeObjective, paretoFront, type ObjectiveKind, type ObjectiveSpec } from './core/objective';
+import { best, describeObjective, needsAccuracy, paretoFront, type ObjectiveKind, type ObjectiveSpec } from './core/objective';
+import { builtinEvalText } from './core/toolchains/llamacpp/accuracy';
 import { ProcessRunner } from './core/process/runner';
 import { journalExplanations, runOptimize, type SessionEvent, type SessionSummary } from './core/session';
 import { SessionStore } from './core/store';
@@ -23,7 +24,7 @@ import { LlamaCppToolchain } from './core/toolchains/llamacpp/toolchain';
 import { ReplayToolchain } from './core/toolchains/replay/replay';
 import type { Toolchain } from './core/toolchains/toolchain';
 import { DEFAULT_WORKLOAD, type HardwareProfile, type ModelInfo, type Workload } from './core/types';
-import { formatDuration, shortConfig, stat, mib, trialsTable } from './core/format';
+import { accuracyText, formatDuration, shortConfig, stat, mib, trialsTable } from './core/format';
 import { cacheRoot, toolchainRoot } from './core/paths';
 import { shellQuoteForDisplay } from './core/process/runner';
 import { DEMO_SHAPE, writeDemoModel } from './core/demoModel';
@@ -49,6 +50,11 @@ optimize options:
   --objective decode|prefill|balanced   (default decode)  --decode-weight W (balanced; default 0.5)
   --max-size-mb N        constraint on the model file size
   --max-mem-mb N         constraint on peak memory (host + GPU)
+  --max-dppl PCT         constraint on perplexity drift from the source model, in % (needs accuracy on)
+  --max-kld X            constraint on mean KL divergence to the source model
+  --accuracy on|off      measure accuracy in every trial with llama-perplexity (default on)
+  --eval-text FILE       evaluation text (default: the built-in sample, Python stdlib source)
+  --eval-chunks N        512-token chunks of it to evaluate (default 8)
   --seed N               strategy seed (default 0)
   --prompt-tokens N --gen-tokens N --depth N --repetitions N    the workload (default 512/128/0, 3 reps)
   --session-dir DIR      the .haqa root (default ./.haqa)
@@ -75,6 +81,7 @@ const OPTIONS = {
   seed: { type: 'string' }, 'session-dir': { type: 'string' }, resume: { type: 'string' }, replay: { type: 'string', multiple: true },
   json: { type: 'boolean' }, 'prompt-tokens': { type: 'string' }, 'gen-tokens': { type: 'string' }, depth: { type: 'string' },
   repetitions: { type: 'string' }, 'cache-dir': { type: 'string' }, 'llamacpp-bin': { type: 'string' }, backend: { type: 'string' },
+  'max-dppl': { type: 'string' }, 'max-kld': { type: 'string' }, accuracy: { type: 'string' }, 'eval-text': { type: 'string' }, 'eval-chunks': { type: 'string' },
   'llm-base-url': { type: 'string' }, 'llm-model': { type: 'string' }, 'llm-temperature': { type: 'string' }, 'llm-timeout': { type: 'string' },
   'llm-max-retries': { type: 'string' }, 'llm-max-prompt-tokens': { type: 'string' }, 'llm-proposals': { type: 'string' },
   'llm-repair-rounds': { type: 'string' }, 'llm-price-in': { type: 'string' }, 'llm-price-out': { type: 'string' }, 'show-prompt': { type: 'boolean' }, verbose: { type: 'boolean' }, toolchain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -118,7 +125,12 @@ function objectiveFrom(flags: Flags): ObjectiveSpec {
   if (w !== undefined && !(w >= 0 && w <= 1)) throw usage('--decode-weight must be between 0 and 1');
   const size = int(flags, 'max-size-mb', undefined, 1);
   const mem = int(flags, 'max-mem-mb', undefined, 1);
-  return { kind, decodeWeight: w, maxSizeBytes: size !== undefined ? size * 2 ** 20 : undefined, maxMemBytes: mem !== undefined ? mem * 2 ** 20 : undefined };
+  const dppl = flags['max-dppl'] !== undefined ? Number(flags['max-dppl']) : undefined;
+  if (dppl !== undefined && !(dppl >= 0)) throw usage(`--max-dppl must be a percentage ≥ 0, got "${flags['max-dppl']}"`);
+  const kld = flags['max-kld'] !== undefined ? Number(flags['max-kld']) : undefined;
+  if (kld !== undefined && !(kld >= 0)) throw usage(`--max-kld must be a number ≥ 0, got "${flags['max-kld']}"`);
+  return { kind, decodeWeight: w, maxSizeBytes: size !== undefined ? size * 2 ** 20 : undefined, maxMemBytes: mem !== undefined ? mem * 2 ** 20 : undefined,
+    maxDeltaPplPct: dppl, maxKld: kld };
 }
 
 function workloadFrom(flags: Flags, def: Workload): Workload {
@@ -128,6 +140,21 @@ function workloadFrom(flags: Flags, def: Workload): Workload {
     depth: int(flags, 'depth', def.depth)!,
     repetitions: int(flags, 'repetitions', def.repetitions, 1)!,
   };
+}
+
+/** Accuracy settings: on by default with the built-in evaluation text; null when off (replay sessions have none). */
+function accuracyFrom(flags: Flags, defaultChunks = 8): { evalFile: string; chunks: number } | null {
+  const mode = flags.accuracy ?? 'on';
+  if (mode !== 'on' && mode !== 'off') throw usage(`--accuracy must be on or off, got "${mode}"`);
+  if (mode === 'off' || flags.replay?.length) {
+    if (mode === 'off' && (flags['max-dppl'] !== undefined || flags['max-kld'] !== undefined)) throw usage('--max-dppl / --max-kld need --accuracy on');
+    return null;
+  }
+  const evalFile = flags['eval-text'] ? path.resolve(flags['eval-text']) : builtinEvalText();
+  if (!evalFile || !fs.existsSync(evalFile)) {
+    throw new HaqaError(`evaluation text not found: ${evalFile ?? 'the built-in sample (assets/eval-python-stdlib.txt)'}`, 'pass --eval-text FILE (plain UTF-8 text, a few hundred KB), or --accuracy off', 'input');
+  }
+  return { evalFile, chunks: int(flags, 'eval-chunks', defaultChunks, 1)! };
 }
 
 /** LLM settings from flags, the environment and (on resume) the session; undefined when no endpoint is configured. */
@@ -177,7 +204,7 @@ function printEvent(e: SessionEvent): void {
     case 'trial-end': {
       const t = e.trial;
       const m = t.status === 'done' || t.status === 'infeasible'
-        ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB`
+        ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB${t.metrics.accuracy ? `, ${accuracyText(t.metrics.accuracy)}` : ''}`
         : t.cause ?? '';
       log(`        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`);
       for (const f of (t.findings ?? []).slice(0, 1)) log(`        counterintuitive, measured: ${f.evidence}\n          likely why: ${f.explanation}`);
@@ -200,6 +227,7 @@ async function prepare(opts: Record<string, unknown>, flags: Flags, runner: Proc
   const workload = opts.workload as Workload;
   const replay = opts.replay as string[] | undefined;
   if (replay?.length) {
+    if (needsAccuracy(opts.objective as ObjectiveSpec)) throw usage('--max-dppl / --max-kld need measured accuracy, which replayed llama-bench rows do not hold');
     const tc = new ReplayToolchain(replay);
     return { toolchain: tc, model: tc.modelInfo(), hardware, workload };
   }
@@ -207,7 +235,9 @@ async function prepare(opts: Record<string, unknown>, flags: Flags, runner: Proc
   if (!modelPath) throw usage('optimize needs --model FILE.gguf (or --replay FILE... or --resume ID)');
   const model = await inspectModel(modelPath);
   const t = await withToolInfo(runner, await tools(flags, runner));
-  return { toolchain: new LlamaCppToolchain(t, hardware, model, { workload, cacheDir: opts.cacheDir as string | undefined }), model, hardware, tools: t, workload };
+  const acc = opts.accuracy as { evalFile: string; chunks: number } | null | undefined;
+  const accuracy = acc ? { ...acc, ctx: Math.min(512, model.contextLength || 512) } : undefined;
+  return { toolchain: new LlamaCppToolchain(t, hardware, model, { workload, accuracy, cacheDir: opts.cacheDir as string | undefined }), model, hardware, tools: t, workload };
 }
 
 function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
@@ -220,7 +250,7 @@ function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
   };
 }
 
-async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: number; model?: string } = {}): Promise<number> {
+async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: number; model?: string; evalChunks?: number } = {}): Promise<number> {
   const root = path.resolve(flags['session-dir'] ?? '.haqa');
   const runner = makeRunner(flags);
   let resumed: SessionStore | undefined;
@@ -236,6 +266,7 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
       strategy: flags.strategy ?? 'auto', budget: int(flags, 'budget', defaults.budget ?? 12, 1), seed: int(flags, 'seed', 0),
       timeBudgetMin: int(flags, 'time-budget', undefined), objective: objectiveFrom(flags),
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD), cacheDir: flags['cache-dir'],
+      accuracy: accuracyFrom(flags, defaults.evalChunks),
     };
   }
   // The key is read here and passed on; it is never stored in the session, printed or logged.
@@ -291,7 +322,7 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
 function printSummary(s: SessionSummary, server?: string[]): void {
   const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto), ''];
   out.push(`session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : ''}`);
-  out.push(`★ best, P Pareto front (${s.objective.kind} speed × file size)`);
+  out.push(`★ best, P Pareto front (${s.objective.kind} speed × file size${s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : ''})`);
   const surprises = s.trials.flatMap((t) => (t.findings ?? []).map((f) => ({ t, f }))).sort((a, b) => Math.abs(b.f.change) - Math.abs(a.f.change)).slice(0, 5);
   if (surprises.length) {
     out.push('counterintuitive, measured (beyond 2 sd):');
@@ -299,7 +330,7 @@ function printSummary(s: SessionSummary, server?: string[]): void {
   }
   if (s.llm) out.push(describeUsage(s.llm));
   if (s.best) {
-    out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB`);
+    out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB${s.best.metrics.accuracy ? `, ${accuracyText(s.best.metrics.accuracy)}` : ''}`);
     if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
   } else {
     out.push('no feasible trial: nothing to recommend (see the causes above; logs in the session folder)');
@@ -339,7 +370,7 @@ async function demo(flags: Flags): Promise<number> {
     await writeDemoModel(file, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'));
   }
   log('haqa: demo: the weights are random, so speeds are real but the text it would write is noise');
-  return optimize(flags, { model: file, budget: 6, workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 } });
+  return optimize(flags, { model: file, budget: 6, evalChunks: 4, workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 } });
 }
 
 async function report(flags: Flags, target?: string): Promise<number> {

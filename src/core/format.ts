@@ -27,20 +27,34 @@ function table(rows: string[][]): string {
 
 /** The results table: config, metrics ± sd, Pareto (P) and best (★) marks, failure causes. */
 export function trialsTable(o: ObjectiveSpec, trials: TrialRecord[], bestT?: TrialRecord, pareto: TrialRecord[] = []): string {
-  const head = ['#', 'status', 'config', 'decode t/s', 'prefill t/s', 'size MiB', 'peak mem MiB', 'mark', 'note'];
+  const acc = trials.some((t) => t.metrics.accuracy);
+  const head = ['#', 'status', 'config', 'decode t/s', 'prefill t/s', 'size MiB', 'peak mem MiB', ...(acc ? ['ΔPPL %', 'KLD'] : []), 'mark', 'note'];
   const ps = new Set(pareto.map((t) => t.index));
   const rows = [...trials].sort((a, b) => (score(o, b.metrics) ?? -1) - (score(o, a.metrics) ?? -1) || a.index - b.index).map((t) => [
     String(t.index), t.status, shortConfig(t.config), stat(t.metrics.decode), stat(t.metrics.prefill), mib(t.metrics.fileSizeBytes),
     mib(t.metrics.peakHostMemBytes !== undefined ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0) : undefined),
+    ...(acc ? accuracyCells(t) : []),
     `${t.index === bestT?.index ? '★' : ''}${ps.has(t.index) ? 'P' : ''}`, t.cause ? t.cause.slice(0, 80) : '',
   ]);
   return table([head, ...rows]);
+}
+
+function accuracyCells(t: TrialRecord): string[] {
+  const a = t.metrics.accuracy;
+  return a ? [`${a.dPplPct.toFixed(2)} ± ${(a.dPplPctErr ?? 0).toFixed(2)}`, a.kld.toFixed(4)] : ['-', '-'];
+}
+
+/** Accuracy in one phrase, e.g. "ΔPPL 1.39 ± 0.16 %, KLD 0.0227 (p99 0.101), same top 93.1 %". */
+export function accuracyText(a?: Record<string, number>): string {
+  if (!a) return '';
+  return `ΔPPL ${a.dPplPct.toFixed(2)} ± ${(a.dPplPctErr ?? 0).toFixed(2)} %, KLD ${a.kld.toFixed(4)}${a.kld99 !== undefined ? ` (p99 ${a.kld99.toFixed(3)})` : ''}${a.sameTopPct !== undefined ? `, same top token ${a.sameTopPct.toFixed(1)} %` : ''}`;
 }
 
 /** Everything known about one trial, as plain text lines (tree tooltips, reports). */
 export function trialDetails(t: TrialRecord): string {
   const out = [`#${t.index} ${t.status}${t.cause ? `: ${t.cause}` : ''} (proposed by ${t.strategy})`, shortConfig(t.config),
     `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB`];
+  if (t.metrics.accuracy) out.push(accuracyText(t.metrics.accuracy));
   if (t.rationale) out.push(`why: ${t.rationale}`);
   if (t.expectedEffect) out.push(`expected: ${t.expectedEffect}`);
   if (t.counterintuitive) out.push(`flagged counterintuitive: ${t.counterintuitive}`);

@@ -8,7 +8,13 @@ export interface ObjectiveSpec {
   decodeWeight?: number;
   maxSizeBytes?: number;
   maxMemBytes?: number;
+  /** Accuracy limits: perplexity drift from the source model in %, mean KL divergence to it. */
+  maxDeltaPplPct?: number;
+  maxKld?: number;
 }
+
+/** True when the objective limits accuracy (so trials must measure it). */
+export const needsAccuracy = (o: ObjectiveSpec) => o.maxDeltaPplPct !== undefined || o.maxKld !== undefined;
 
 /** Maximised score of a measurement: decode t/s, prefill t/s, or decode^w · prefill^(1-w). Undefined when unmeasured. */
 export function score(o: ObjectiveSpec, m: TrialMetrics): number | undefined {
@@ -30,6 +36,8 @@ export function describeObjective(o: ObjectiveSpec): string {
   const lim: string[] = [];
   if (o.maxSizeBytes) lim.push(`file ≤ ${(o.maxSizeBytes / 2 ** 20).toFixed(0)} MiB`);
   if (o.maxMemBytes) lim.push(`memory ≤ ${(o.maxMemBytes / 2 ** 20).toFixed(0)} MiB`);
+  if (o.maxDeltaPplPct !== undefined) lim.push(`ΔPPL ≤ ${o.maxDeltaPplPct} %`);
+  if (o.maxKld !== undefined) lim.push(`mean KLD ≤ ${o.maxKld}`);
   return `maximise ${what}${lim.length ? ` subject to ${lim.join(', ')}` : ''}`;
 }
 
@@ -42,6 +50,10 @@ export function violations(o: ObjectiveSpec, m: TrialMetrics): string[] {
   }
   const mem = (m.peakHostMemBytes ?? 0) + (m.peakDeviceMemBytes ?? 0);
   if (o.maxMemBytes !== undefined && mem > o.maxMemBytes) v.push(`peak memory ${mib(mem)} > max ${mib(o.maxMemBytes)}`);
+  const a = m.accuracy;
+  if (needsAccuracy(o) && !a) v.push('accuracy was not measured (an accuracy limit is set)');
+  if (a && o.maxDeltaPplPct !== undefined && a.dPplPct > o.maxDeltaPplPct) v.push(`ΔPPL ${a.dPplPct.toFixed(2)} % > max ${o.maxDeltaPplPct} %`);
+  if (a && o.maxKld !== undefined && a.kld > o.maxKld) v.push(`mean KLD ${a.kld.toFixed(4)} > max ${o.maxKld}`);
   return v;
 }
 
@@ -60,10 +72,16 @@ export function best(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord | und
   return top;
 }
 
-/** Pareto front over (objective score ↑, file size ↓) among feasible trials. */
+/**
+ * Pareto front among feasible trials over (objective score ↑, file size ↓) and, where every one of them measured
+ * accuracy, mean KL divergence ↓: speed × size × accuracy.
+ */
 export function paretoFront(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord[] {
   const pts = feasible(trials)
-    .map((t) => ({ t, s: score(o, t.metrics), z: t.metrics.fileSizeBytes ?? Infinity }))
-    .filter((p): p is { t: TrialRecord; s: number; z: number } => p.s !== undefined);
-  return pts.filter((a) => !pts.some((b) => b !== a && b.s >= a.s && b.z <= a.z && (b.s > a.s || b.z < a.z))).map((p) => p.t);
+    .map((t) => ({ t, v: [score(o, t.metrics), -(t.metrics.fileSizeBytes ?? Infinity), t.metrics.accuracy ? -t.metrics.accuracy.kld : undefined] }))
+    .filter((p) => p.v[0] !== undefined);
+  const withAcc = pts.length > 0 && pts.every((p) => p.v[2] !== undefined);
+  const vec = (p: (typeof pts)[number]) => (withAcc ? p.v : p.v.slice(0, 2)) as number[];
+  const dominates = (b: number[], a: number[]) => b.every((x, i) => x >= a[i]) && b.some((x, i) => x > a[i]);
+  return pts.filter((a) => !pts.some((b) => b !== a && dominates(vec(b), vec(a)))).map((p) => p.t);
 }

@@ -15,7 +15,8 @@ import { locateTools } from '../../src/core/toolchains/llamacpp/locate';
 import { CLI, tmpDir } from '../helpers/fixtures';
 
 let model = '';
-const SMALL = ['--prompt-tokens', '64', '--gen-tokens', '16', '--repetitions', '2'];
+// Accuracy has its own test on a trained model (accuracy.test.ts); random weights make it meaningless here.
+const SMALL = ['--prompt-tokens', '64', '--gen-tokens', '16', '--repetitions', '2', '--accuracy', 'off'];
 
 before(async () => {
   assert.ok(locateTools(), 'llama.cpp tools not found: run `node dist/cli.js toolchain build` (as .ci/run does) first');
@@ -76,7 +77,7 @@ test('a crashing trial is recorded with its cause and the session goes on', asyn
 
 test('Ctrl+C cancels the running trial, keeps what was measured, and --resume finishes the budget', async () => {
   const dir = tmpDir();
-  const child = spawn(process.execPath, [CLI, 'optimize', '--model', model, '--budget', '4', '--strategy', 'builtin', '--prompt-tokens', '64', '--gen-tokens', '256', '--repetitions', '5',
+  const child = spawn(process.execPath, [CLI, 'optimize', '--model', model, '--budget', '4', '--strategy', 'builtin', '--prompt-tokens', '64', '--gen-tokens', '256', '--repetitions', '5', '--accuracy', 'off',
     '--session-dir', dir, '--cache-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; if (/\[2\/4\]/.test(err) && !child.killed) child.kill('SIGINT'); });

@@ -72,3 +72,15 @@ test('an empty or non-string argv is refused', async () => {
   await assert.rejects(new ProcessRunner().run([]), /argv/);
   await assert.rejects(new ProcessRunner().run(['echo', 1 as unknown as string]), /argv/);
 });
+
+test('captureStderr: what a tool prints on stderr is captured completely too', async () => {
+  for (const mode of ['pty', 'pipe'] as const) {
+    const r = await new ProcessRunner({ mode }).run([process.execPath, '-e', "process.stdout.write('out;'); process.stderr.write('x'.repeat(100000) + 'LAST-ON-STDERR')"], { captureStderr: true });
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout, 'out;', `${mode}: stdout and stderr must stay apart`);
+    assert.equal(r.stderr!.length, 100000 + 'LAST-ON-STDERR'.length, `${mode}: stderr incomplete`);
+    assert.ok(r.stderr!.endsWith('LAST-ON-STDERR'), `${mode}: stderr tail lost`);
+    const plain = await new ProcessRunner({ mode }).run([process.execPath, '-e', "process.stderr.write('only-stderr')"]);
+    assert.equal(plain.stderr, undefined, 'stderr captured without captureStderr');
+  }
+});

@@ -48,6 +48,7 @@ export function staticPrompt(ctx: StrategyContext, mode: OutputMode): string {
     '',
     '# Objective',
     `${describeObjective(objective)}. A trial over a limit is infeasible: kept, never chosen. Budget: ${ctx.budget} trials in total.`,
+    ...(tc.accuracy ? ['Accuracy is measured in every trial with llama-perplexity against the source model: dppl_pct = perplexity drift in % (± its error), kld = mean KL divergence; it depends on the weight type and the KV cache types, not on threads or batch sizes.'] : []),
     '',
     '# Rules',
     '- Each measurement is mean ± sd over the repetitions; a difference within 2 sd of both is noise, not evidence.',
@@ -67,12 +68,14 @@ export function staticPrompt(ctx: StrategyContext, mode: OutputMode): string {
 const fmtStat = (s?: { mean: number; sd: number }) => (s ? `${s.mean.toFixed(2)}±${s.sd.toFixed(2)}` : '');
 
 /** Table rows for the given trials, in index order. */
-function rows(ctx: StrategyContext, trials: TrialRecord[], marks: Map<number, string>): string[] {
+function rows(ctx: StrategyContext, trials: TrialRecord[], marks: Map<number, string>, accuracy: boolean): string[] {
   return [...trials].sort((a, b) => a.index - b.index).map((t) => {
     const cfg = ctx.space.knobs.map((k) => String(t.config[k.name]));
     const mem = t.metrics.peakHostMemBytes !== undefined ? (t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0)) : undefined;
     const note = [marks.get(t.index), t.cause ? quoted(t.cause, 120) : ''].filter(Boolean).join(' ');
-    return [t.index, t.status, ...cfg, fmtStat(t.metrics.decode), fmtStat(t.metrics.prefill), mib(t.metrics.fileSizeBytes), mib(mem), note].join(',');
+    const a = t.metrics.accuracy;
+    const acc = accuracy ? [a ? `${a.dPplPct.toFixed(2)}±${(a.dPplPctErr ?? 0).toFixed(2)}` : '', a ? a.kld.toFixed(4) : ''] : [];
+    return [t.index, t.status, ...cfg, fmtStat(t.metrics.decode), fmtStat(t.metrics.prefill), mib(t.metrics.fileSizeBytes), mib(mem), ...acc, note].join(',');
   });
 }
 
@@ -101,7 +104,8 @@ export function dynamicPrompt(ctx: StrategyContext, history: TrialRecord[], o: D
   if (top) marks.set(top.index, pareto.some((p) => p.index === top.index) ? 'best pareto' : 'best');
   for (const f of findings) marks.set(f.trial, `${marks.get(f.trial) ?? ''} counterintuitive`.trim());
 
-  const header = `trial,status,${ctx.space.knobs.map((k) => k.name).join(',')},decode_tps,prefill_tps,size_mib,peak_mem_mib,note`;
+  const accuracy = history.some((t) => t.metrics.accuracy);
+  const header = `trial,status,${ctx.space.knobs.map((k) => k.name).join(',')},decode_tps,prefill_tps,size_mib,peak_mem_mib,${accuracy ? 'dppl_pct,kld,' : ''}note`;
   const head = [`# Trials so far: ${counted.length} measured of a budget of ${ctx.budget} (${left} left)${history.length > counted.length ? `, ${history.length - counted.length} cancelled (not counted, may be re-proposed)` : ''}`];
   const tail: string[] = [];
   tail.push('', top ? `# Best so far: trial #${top.index} (${ctx.objective.kind} ${fmtStat(top.metrics[ctx.objective.kind === 'prefill' ? 'prefill' : 'decode'])} t/s)` : '# Best so far: none feasible yet');
@@ -118,7 +122,7 @@ export function dynamicPrompt(ctx: StrategyContext, history: TrialRecord[], o: D
   tail.push('', left > 0 ? `Propose up to ${o.k} new configuration${o.k > 1 ? 's' : ''}, or decide "stop" with a reason.` : 'The budget is spent: decide "stop".');
 
   const render = (listed: TrialRecord[], summary: string[]) => [
-    ...head, ...(history.length ? [header, ...rows(ctx, listed, marks)] : ['(none yet)']), ...summary, ...tail,
+    ...head, ...(history.length ? [header, ...rows(ctx, listed, marks, accuracy)] : ['(none yet)']), ...summary, ...tail,
   ].join('\n');
   let text = render(history, []);
   if (estimateTokens(text) <= maxTokens) return text;

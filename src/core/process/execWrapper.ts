@@ -5,21 +5,27 @@
  *  - polls the child's peak resident memory (VmHWM) while it runs;
  *  - writes a result file {exitCode, signal, peakRssBytes} after the capture file is flushed and closed;
  *  - forwards SIGTERM/SIGINT/SIGHUP to the child and exits with its status.
- * Usage: node exec-wrapper.js <capture-file> <result-file> -- <argv...>
+ * Usage: node exec-wrapper.js <capture-file> <result-file> [--capture-stderr] -- <argv...>
+ * With --capture-stderr the child's stderr is also captured, into <capture-file>.err (kept apart from stdout, so
+ * neither stream's lines are cut by the other's), for tools that print their results on stderr.
  */
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 
-const [capture, resultFile, sep, ...argv] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const captureStderr = args[2] === '--capture-stderr';
+if (captureStderr) args.splice(2, 1);
+const [capture, resultFile, sep, ...argv] = args;
 if (!capture || !resultFile || sep !== '--' || argv.length === 0) {
-  process.stderr.write('usage: exec-wrapper <capture-file> <result-file> -- <argv...>\n');
+  process.stderr.write('usage: exec-wrapper <capture-file> <result-file> [--capture-stderr] -- <argv...>\n');
   process.exit(2);
 }
 
 const out = fs.openSync(capture, 'w');
+const err = captureStderr ? fs.openSync(`${capture}.err`, 'w') : undefined;
 let peak = 0;
 // Its own process group, so a signal reaches everything it started (a shell's children too).
-const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'inherit'], detached: true });
+const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', captureStderr ? 'pipe' : 'inherit'], detached: true });
 // The runner kills this pid too if the wrapper itself has to be killed.
 if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
 
@@ -39,9 +45,13 @@ function killGroup(sig: NodeJS.Signals): void {
   try { process.kill(-child.pid, sig); } catch { try { child.kill(sig); } catch { /* gone */ } }
 }
 
-child.stdout.on('data', (chunk: Buffer) => {
+child.stdout!.on('data', (chunk: Buffer) => {
   fs.writeSync(out, chunk);
   process.stdout.write(chunk);
+});
+child.stderr?.on('data', (chunk: Buffer) => {
+  if (err !== undefined) fs.writeSync(err, chunk);
+  process.stderr.write(chunk);
 });
 
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
@@ -55,6 +65,7 @@ function finish(exitCode: number | null, signal: NodeJS.Signals | null, error?: 
   clearInterval(timer);
   fs.fsyncSync(out);
   fs.closeSync(out);
+  if (err !== undefined) { fs.fsyncSync(err); fs.closeSync(err); }
   fs.writeFileSync(resultFile, JSON.stringify({ exitCode, signal, peakRssBytes: peak || undefined, error }));
   const code = error ? 127 : exitCode ?? 128;
   // Let stdout drain to the live view before exiting.

@@ -23,6 +23,8 @@ export interface RunOptions {
   onData?: (chunk: string) => void;
   /** The live output is appended here too. */
   logFile?: string;
+  /** Capture stderr with stdout (for tools that print their results on stderr, like llama-perplexity). */
+  captureStderr?: boolean;
 }
 
 export interface RunResult {
@@ -31,6 +33,8 @@ export interface RunResult {
   signal: string | null;
   /** The command's stdout, read from the capture file: complete, byte for byte. */
   stdout: string;
+  /** With captureStderr: its stderr, complete, from a capture file of its own. */
+  stderr?: string;
   /** The last 64 KiB of the live output (stderr included). */
   outputTail: string;
   timedOut: boolean;
@@ -106,7 +110,7 @@ export class ProcessRunner {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-run-'));
     const capture = path.join(tmp, 'stdout');
     const resultFile = path.join(tmp, 'result.json');
-    const wrapped = [process.execPath, wrapperPath(), capture, resultFile, '--', ...argv];
+    const wrapped = [process.execPath, wrapperPath(), capture, resultFile, ...(opts.captureStderr ? ['--capture-stderr'] : []), '--', ...argv];
     const env = { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' };
     const log = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
     if (log !== undefined) fs.writeSync(log, `$ ${argv.map(shellQuoteForDisplay).join(' ')}\n`);
@@ -162,6 +166,8 @@ export class ProcessRunner {
     try { info = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* wrapper killed before writing */ }
     let stdout = '';
     try { stdout = fs.readFileSync(capture, 'utf8'); } catch { /* nothing captured */ }
+    let stderr: string | undefined;
+    if (opts.captureStderr) { try { stderr = fs.readFileSync(`${capture}.err`, 'utf8'); } catch { stderr = ''; } }
     fs.rmSync(tmp, { recursive: true, force: true });
     if (log !== undefined) fs.closeSync(log);
 
@@ -170,6 +176,7 @@ export class ProcessRunner {
       exitCode: info.exitCode !== undefined ? info.exitCode : info.error ? null : code,
       signal: info.signal ?? (info.exitCode === undefined ? signal : null),
       stdout,
+      stderr,
       outputTail: tail,
       timedOut,
       cancelled,

@@ -10,9 +10,13 @@ import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolc
 import { benchArgs, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
 import type { LlamaTools } from './locate';
 import { llamaCppSpace } from './space';
+import { accuracyKey, accuracyMetrics, baseArgs, kldArgs, parsePerplexityOutput, type AccuracyOptions } from './accuracy';
 
 export interface LlamaCppOptions {
   workload: Workload;
+  /** Measure accuracy (llama-perplexity, KL divergence to the source) in every trial. */
+  accuracy?: AccuracyOptions;
+  accuracyTimeoutMs?: number;
   cacheDir?: string;
   quantizeTimeoutMs?: number;
   benchTimeoutMs?: number;
@@ -41,7 +45,8 @@ export class LlamaCppToolchain implements Toolchain {
   }
 
   info(): Record<string, unknown> {
-    return { toolchain: this.name, binDir: this.tools.binDir, source: this.tools.source, commit: this.tools.commit, backend: this.tools.backend, workload: this.opts.workload };
+    return { toolchain: this.name, binDir: this.tools.binDir, source: this.tools.source, commit: this.tools.commit, backend: this.tools.backend, workload: this.opts.workload,
+      accuracy: this.opts.accuracy ? { evalFile: this.opts.accuracy.evalFile, chunks: this.opts.accuracy.chunks, ctx: this.opts.accuracy.ctx } : null };
   }
 
   /** The file a trial benchmarks: the source itself when no quantization is needed, else a cached artifact. */
@@ -113,6 +118,80 @@ export class LlamaCppToolchain implements Toolchain {
     if (r.exitCode !== 0 || (!metrics.decode && this.opts.workload.genTokens > 0)) {
       return { status: 'failed', metrics, cause: `llama-bench ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}`, steps };
     }
+    if (this.opts.accuracy) {
+      const acc = await this.measureAccuracy(file, quant, config, ctx, steps, logFor);
+      if (acc.status !== 'done') return { status: acc.status, metrics, cause: acc.cause, steps };
+      metrics.accuracy = acc.metrics;
+    }
     return { status: 'done', metrics, steps };
   }
+
+  /** Runs one llama-perplexity, with the trial's log and the toolchain's failure diagnosis. */
+  private async perplexity(argv: string[], name: string, ctx: TrialContext, steps: StepRecord[], log: string, cached = false) {
+    const r = await ctx.runner.run(argv, { timeoutMs: this.opts.accuracyTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log, captureStderr: true });
+    steps.push({ name, seconds: r.durationMs / 1000, log, cached });
+    const text = `${r.stdout}\n${r.stderr ?? ''}`;
+    const cause = r.cancelled ? 'cancelled during llama-perplexity' : r.timedOut ? `llama-perplexity timed out after ${Math.round(r.durationMs / 1000)} s`
+      : r.spawnError ? `llama-perplexity could not start: ${r.spawnError}` : r.exitCode !== 0 ? `llama-perplexity ${perplexityFailure(text, r.outputTail, r.exitCode, r.signal)}` : undefined;
+    return { r, cause, parsed: parsePerplexityOutput(text) };
+  }
+
+  /**
+   * Accuracy of `file` against the source: the source's logits once (cached by model, text, ctx, chunks), then one
+   * --kl-divergence run per (artifact, KV cache types), cached beside the artifact and reused across runtime knobs.
+   */
+  private async measureAccuracy(file: string, quant: string, config: Config, ctx: TrialContext, steps: StepRecord[], logFor: (s: string) => string):
+    Promise<{ status: 'done' | 'failed' | 'cancelled'; metrics?: Record<string, number>; cause?: string }> {
+    const o = this.opts.accuracy!;
+    const tool = this.tools.perplexity;
+    if (!tool) return { status: 'failed', cause: 'llama-perplexity is missing from the llama.cpp tools (fix: `haqa toolchain build`, or --accuracy off)' };
+    const gpu = this.hw.gpus.length > 0;
+    const threads = this.hw.cpu.cores;
+    try {
+      const src = await this.artifacts.digest(this.model.path);
+      const evalDigest = (await this.artifacts.digest(o.evalFile)).slice(0, 16);
+      const recipe = { eval: evalDigest, ctx: o.ctx, chunks: o.chunks };
+      const baseFile = this.artifacts.pathFor(src, { kind: 'kld-base', ...recipe }, '.kld');
+      if (!fs.existsSync(baseFile)) {
+        ctx.onProgress?.('accuracy: logits of the source model (once)');
+        this.artifacts.ensureFreeSpace(o.chunks * o.ctx * this.model.vocabSize * 2 + (64 << 20));
+        fs.mkdirSync(path.dirname(baseFile), { recursive: true });
+        const tmp = `${baseFile}.part-${process.pid}`;
+        const b = await this.perplexity(baseArgs(tool, this.model.path, tmp, o, threads, gpu), 'accuracy-base', ctx, steps, logFor('accuracy-base'));
+        if (b.cause || !fs.existsSync(tmp)) { fs.rmSync(tmp, { force: true }); return { status: b.r.cancelled ? 'cancelled' : 'failed', cause: b.cause ?? 'llama-perplexity wrote no base logits' }; }
+        fs.renameSync(tmp, baseFile);
+      }
+      const resultFile = this.artifacts.pathFor(src, { kind: 'accuracy', quant, ...accuracyKey(config), ...recipe }, '.json');
+      if (fs.existsSync(resultFile)) {
+        try {
+          const cachedMetrics = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as Record<string, number>;
+          steps.push({ name: 'accuracy', seconds: 0, cached: true });
+          return { status: 'done', metrics: cachedMetrics };
+        } catch { /* unreadable: measure again */ }
+      }
+      ctx.onProgress?.('accuracy: llama-perplexity --kl-divergence');
+      let k = await this.perplexity(kldArgs(tool, file, baseFile, o, threads, gpu, config), 'accuracy', ctx, steps, logFor('accuracy'));
+      if (k.cause) return { status: k.r.cancelled ? 'cancelled' : 'failed', cause: k.cause };
+      // llama.cpp logs from a worker thread and now and then loses the last lines at exit: run once more if so.
+      if (k.parsed.sameTopPct === undefined || !accuracyMetrics(k.parsed)) {
+        ctx.onProgress?.('accuracy: statistics incomplete, running llama-perplexity again');
+        const again = await this.perplexity(kldArgs(tool, file, baseFile, o, threads, gpu, config), 'accuracy', ctx, steps, logFor('accuracy'));
+        if (again.cause) return { status: again.r.cancelled ? 'cancelled' : 'failed', cause: again.cause };
+        if (accuracyMetrics(again.parsed) && (again.parsed.sameTopPct !== undefined || !accuracyMetrics(k.parsed))) k = again;
+      }
+      const m = accuracyMetrics(k.parsed);
+      if (!m) return { status: 'failed', cause: 'llama-perplexity printed no KL-divergence statistics (see the trial log)' };
+      fs.writeFileSync(resultFile, JSON.stringify(m));
+      return { status: 'done', metrics: m };
+    } catch (e) {
+      return { status: 'failed', cause: isHaqaError(e) ? `${e.message} (fix: ${e.fix})` : `accuracy step failed: ${errorMessage(e)}` };
+    }
+  }
+}
+
+/** llama-perplexity's own complaints, in words a user can act on. */
+function perplexityFailure(text: string, tail: string, code: number | null, signal: string | null): string {
+  const few = /you need at least (\d+) tokens/i.exec(text);
+  if (few) return `needs at least ${few[1]} tokens of evaluation text: give a longer --eval-text, or lower --eval-chunks`;
+  return diagnoseFailure(tail, code, signal);
 }

@@ -1,0 +1,66 @@
+/**
+ * Accuracy on a model with trained weights (test/fixtures/trained): real llama-quantize, llama-bench and
+ * llama-perplexity with KL divergence against the F16 source.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { probeHardware } from '../../src/core/hardware';
+import { inspectModel } from '../../src/core/model';
+import { ProcessRunner } from '../../src/core/process/runner';
+import { builtinEvalText } from '../../src/core/toolchains/llamacpp/accuracy';
+import { locateTools, withToolInfo } from '../../src/core/toolchains/llamacpp/locate';
+import { LlamaCppToolchain } from '../../src/core/toolchains/llamacpp/toolchain';
+import { CLI, FIXTURES, tmpDir } from '../helpers/fixtures';
+
+const MODEL = path.join(FIXTURES, 'trained', 'haqa-tiny-pystdlib-f16.gguf');
+
+test('the trained fixture: PPL far below its vocabulary, and ΔPPL / KLD ordered Q8_0 < Q4_K_M < Q2_K, each beyond noise', async () => {
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const info = await inspectModel(MODEL);
+  assert.equal(info.arch, 'llama');
+  assert.ok(info.layers >= 4 && info.embeddingLength % 256 === 0 && info.feedForwardLength % 256 === 0);
+  const tc = new LlamaCppToolchain(await withToolInfo(runner, locateTools()!), probeHardware(), info, {
+    workload: { promptTokens: 32, genTokens: 8, depth: 0, repetitions: 1 }, cacheDir: tmpDir(),
+    accuracy: { evalFile: builtinEvalText()!, chunks: 16, ctx: 512 },
+  });
+  const acc: Record<string, Record<string, number>> = {};
+  for (const quant of ['Q8_0', 'Q4_K_M', 'Q2_K']) {
+    const out = await tc.runTrial({ ...tc.space.defaults(), quant }, { runner, logDir: tmpDir(), trialIndex: 1 });
+    assert.equal(out.status, 'done', out.cause);
+    acc[quant] = out.metrics.accuracy!;
+  }
+  const base = acc.Q8_0.pplBase;
+  assert.ok(base > 5 && base < 100, `PPL of the F16 model ${base} is not far below the 4096-token vocabulary`);
+  const beyond = (a: Record<string, number>, b: Record<string, number>) => b.dPplPct - a.dPplPct > 2 * (a.dPplPctErr + b.dPplPctErr);
+  assert.ok(beyond(acc.Q8_0, acc.Q4_K_M), `ΔPPL Q8_0 ${acc.Q8_0.dPplPct} vs Q4_K_M ${acc.Q4_K_M.dPplPct}`);
+  assert.ok(beyond(acc.Q4_K_M, acc.Q2_K), `ΔPPL Q4_K_M ${acc.Q4_K_M.dPplPct} vs Q2_K ${acc.Q2_K.dPplPct}`);
+  assert.ok(acc.Q8_0.kld + 2 * acc.Q8_0.kldErr < acc.Q4_K_M.kld - 2 * acc.Q4_K_M.kldErr);
+  assert.ok(acc.Q4_K_M.kld + 2 * acc.Q4_K_M.kldErr < acc.Q2_K.kld - 2 * acc.Q2_K.kldErr);
+  assert.ok(acc.Q8_0.sameTopPct > acc.Q4_K_M.sameTopPct && acc.Q4_K_M.sameTopPct > acc.Q2_K.sameTopPct, JSON.stringify(acc));
+});
+
+test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the best is the fastest feasible; runtime-only changes reuse accuracy', () => {
+  const dir = tmpDir();
+  const r = spawnSync(process.execPath, [CLI, 'optimize', '--model', MODEL, '--strategy', 'builtin', '--budget', '6', '--max-dppl', '5',
+    '--prompt-tokens', '64', '--gen-tokens', '32', '--repetitions', '2', '--session-dir', dir, '--cache-dir', dir, '--json'], { encoding: 'utf8', timeout: 600_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  type T = { index: number; status: string; cause?: string; config: Record<string, unknown>; metrics: { decode: { mean: number }; accuracy?: Record<string, number> }; steps: { name: string; cached?: boolean }[] };
+  const trials: T[] = s.trials;
+  const byQuant = (q: string) => trials.filter((t) => t.config.quant === q);
+  assert.ok(byQuant('Q2_K').length > 0 && byQuant('Q2_K').every((t) => t.status === 'infeasible' && /ΔPPL [\d.]+ % > max 5 %/.test(t.cause!)), 'Q2_K not excluded');
+  assert.ok(byQuant('Q8_0').some((t) => t.status === 'done'), 'Q8_0 not kept');
+  const feasible = trials.filter((t) => t.status === 'done');
+  assert.ok(feasible.every((t) => t.metrics.accuracy!.dPplPct <= 5));
+  assert.equal(s.best.metrics.decode.mean, Math.max(...feasible.map((t) => t.metrics.decode.mean)));
+  assert.ok(s.best.metrics.accuracy.dPplPct <= 5);
+  // The base logits are computed once per session; a trial that changes only runtime knobs reuses its artifact's accuracy.
+  assert.equal(trials.flatMap((t) => t.steps).filter((st) => st.name === 'accuracy-base').length, 1);
+  const runtimeOnly = trials.filter((t, i) => trials.slice(0, i).some((o) => o.config.quant === t.config.quant
+    && o.config.cache_type_k === t.config.cache_type_k && o.config.cache_type_v === t.config.cache_type_v));
+  assert.ok(runtimeOnly.length > 0, 'no trial repeated an artifact with other runtime knobs');
+  for (const t of runtimeOnly) assert.ok(t.steps.some((st) => st.name === 'accuracy' && st.cached), `trial #${t.index} measured accuracy again`);
+  assert.match(r.stderr, /ΔPPL [\d.]+ ± [\d.]+ %, KLD/);
+});
