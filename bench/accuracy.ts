@@ -31,22 +31,23 @@ async function main() {
   const rows: string[] = [];
   const t0 = Date.now();
   try {
-    for (const quant of (process.env.HAQA_BENCH_QUANTS?.split(',') ?? tc.space.knob('quant')!.values.map(String))) {
-      const config = { ...tc.space.defaults(), quant, threads: hw.cpu.cores };
+    for (const quant of (process.env.HAQA_BENCH_QUANTS?.split(',') ?? tc.space.knob('quant')!.values.map(String))) for (const imatrix of quant === 'F16' ? ['none'] : ['none', 'builtin']) {
+      const config = { ...tc.space.defaults(), quant, threads: hw.cpu.cores, imatrix, imatrix_chunks: imatrix === 'none' ? 32 : 128 };
       const out = await tc.runTrial(config, { runner, logDir: cacheDir, trialIndex: 1 });
       if (process.env.HAQA_BENCH_DEBUG && out.status !== "done") process.stderr.write(fs.readdirSync(cacheDir).map((f) => f.endsWith(".log") ? `${f}:\n${fs.readFileSync(path.join(cacheDir, f), "utf8").slice(-1500)}` : f).join("\n"));
-      if (out.status !== 'done') { rows.push(`| ${quant} | failed: ${out.cause} | | | | | |`); continue; }
+      const label = `${quant}${imatrix === 'none' ? '' : ' + imatrix'}`;
+      if (out.status !== 'done') { rows.push(`| ${label} | failed: ${out.cause} | | | | | | |`); continue; }
       const m = out.metrics;
       const a = m.accuracy!;
       const f = (x: number | undefined, d: number) => (x === undefined ? '-' : x.toFixed(d));
-      rows.push(`| ${quant} | ${((m.fileSizeBytes ?? 0) / 2 ** 20).toFixed(2)} | ${m.decode!.mean.toFixed(0)} ± ${m.decode!.sd.toFixed(0)} | ${m.prefill!.mean.toFixed(0)} ± ${m.prefill!.sd.toFixed(0)} | ${a.dPplPct.toFixed(2)} ± ${a.dPplPctErr.toFixed(2)} | ${a.kld.toFixed(4)} ± ${a.kldErr.toFixed(4)} | ${f(a.kld99, 3)} | ${f(a.sameTopPct, 1)} |`);
+      rows.push(`| ${label} | ${((m.fileSizeBytes ?? 0) / 2 ** 20).toFixed(2)} | ${m.decode!.mean.toFixed(0)} ± ${m.decode!.sd.toFixed(0)} | ${m.prefill!.mean.toFixed(0)} ± ${m.prefill!.sd.toFixed(0)} | ${a.dPplPct.toFixed(2)} ± ${a.dPplPctErr.toFixed(2)} | ${a.kld.toFixed(4)} ± ${a.kldErr.toFixed(4)} | ${f(a.kld99, 3)} | ${f(a.sameTopPct, 1)} |`);
       process.stderr.write(`${rows[rows.length - 1]}\n`);
     }
   } finally {
     fs.rmSync(cacheDir, { recursive: true, force: true });
   }
   const text = [
-    `Fixture ${path.basename(MODEL)} (${(info.parameterCount / 1e6).toFixed(1)}M parameters, F16 PPL on the evaluation text in the ΔPPL base); ${describeHardware(hw).split('\n')[0]}; ${hw.cpu.cores} threads, flash attention on, f16 KV; llama-bench pp512/tg128 × 3; llama-perplexity over the whole built-in evaluation text (93 chunks × 512 tokens) against the F16 logits. ${((Date.now() - t0) / 1000).toFixed(0)} s.`,
+    `Fixture ${path.basename(MODEL)} (${(info.parameterCount / 1e6).toFixed(1)}M parameters, F16 PPL on the evaluation text in the ΔPPL base); ${describeHardware(hw).split('\n')[0]}; ${hw.cpu.cores} threads, flash attention on, f16 KV; llama-bench pp512/tg128 × 3; llama-perplexity over the whole built-in evaluation text (93 chunks × 512 tokens) against the F16 logits; "+ imatrix": quantized with an importance matrix from llama-imatrix on the built-in calibration text (128 chunks × 512 tokens asked; other stdlib modules than the evaluation text). ${((Date.now() - t0) / 1000).toFixed(0)} s.`,
     '',
     '| type | size MiB | decode t/s | prefill t/s | ΔPPL % | mean KLD | p99 KLD | same top token % |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',

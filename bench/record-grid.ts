@@ -33,7 +33,7 @@ async function main() {
   const tc = new LlamaCppToolchain(tools, hw, model, { workload: WORKLOAD });
   const files: string[] = [];
   for (const q of validQuantTypes(model).filter((x) => GRID_QUANTS.includes(x))) {
-    const a = await tc.artifactFor(q);
+    const a = await tc.artifactFor({ quant: q });
     if (a.needsQuantize) {
       const r = await runner.run([tools.quantize, model.path, a.file, q, String(hw.cpu.threads)]);
       if (r.exitCode !== 0) throw new Error(`quantize ${q} failed`);

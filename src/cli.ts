@@ -55,6 +55,7 @@ optimize options:
   --accuracy on|off      measure accuracy in every trial with llama-perplexity (default on)
   --eval-text FILE       evaluation text (default: the built-in sample, Python stdlib source)
   --eval-chunks N        512-token chunks of it to evaluate (default 8)
+  --calibration-text FILE   calibration text for importance matrices (repeatable; default: the built-in sample)
   --seed N               strategy seed (default 0)
   --prompt-tokens N --gen-tokens N --depth N --repetitions N    the workload (default 512/128/0, 3 reps)
   --session-dir DIR      the .haqa root (default ./.haqa)
@@ -81,7 +82,7 @@ const OPTIONS = {
   seed: { type: 'string' }, 'session-dir': { type: 'string' }, resume: { type: 'string' }, replay: { type: 'string', multiple: true },
   json: { type: 'boolean' }, 'prompt-tokens': { type: 'string' }, 'gen-tokens': { type: 'string' }, depth: { type: 'string' },
   repetitions: { type: 'string' }, 'cache-dir': { type: 'string' }, 'llamacpp-bin': { type: 'string' }, backend: { type: 'string' },
-  'max-dppl': { type: 'string' }, 'max-kld': { type: 'string' }, accuracy: { type: 'string' }, 'eval-text': { type: 'string' }, 'eval-chunks': { type: 'string' },
+  'max-dppl': { type: 'string' }, 'max-kld': { type: 'string' }, accuracy: { type: 'string' }, 'eval-text': { type: 'string' }, 'calibration-text': { type: 'string', multiple: true }, 'eval-chunks': { type: 'string' },
   'llm-base-url': { type: 'string' }, 'llm-model': { type: 'string' }, 'llm-temperature': { type: 'string' }, 'llm-timeout': { type: 'string' },
   'llm-max-retries': { type: 'string' }, 'llm-max-prompt-tokens': { type: 'string' }, 'llm-proposals': { type: 'string' },
   'llm-repair-rounds': { type: 'string' }, 'llm-price-in': { type: 'string' }, 'llm-price-out': { type: 'string' }, 'show-prompt': { type: 'boolean' }, verbose: { type: 'boolean' }, toolchain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -157,6 +158,20 @@ function accuracyFrom(flags: Flags, defaultChunks = 8): { evalFile: string; chun
   return { evalFile, chunks: int(flags, 'eval-chunks', defaultChunks, 1)! };
 }
 
+/** Calibration texts for the imatrix knob, by name (file stem); undefined = the built-in sample. */
+function calibrationsFrom(flags: Flags): Record<string, string> | undefined {
+  const files = flags['calibration-text'];
+  if (!files?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const f of files) {
+    const p = path.resolve(f);
+    if (!fs.existsSync(p)) throw new HaqaError(`calibration text not found: ${p}`, 'pass an existing UTF-8 text file to --calibration-text', 'input');
+    const name = path.basename(p).replace(/\.[^.]*$/, '').replace(/[^\w.-]/g, '_').slice(0, 40) || 'calibration';
+    out[out[name] ? `${name}-${Object.keys(out).length}` : name] = p;
+  }
+  return out;
+}
+
 /** LLM settings from flags, the environment and (on resume) the session; undefined when no endpoint is configured. */
 function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSettings | undefined {
   const baseUrl = flags['llm-base-url'] ?? stored?.baseUrl ?? process.env.HAQA_LLM_BASE_URL;
@@ -206,7 +221,8 @@ function printEvent(e: SessionEvent): void {
       const m = t.status === 'done' || t.status === 'infeasible'
         ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB${t.metrics.accuracy ? `, ${accuracyText(t.metrics.accuracy)}` : ''}`
         : t.cause ?? '';
-      log(`        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`);
+      const steps = (t.steps ?? []).filter((st) => st.name !== 'replay').map((st) => `${st.name} ${st.cached ? 'cached' : `${st.seconds.toFixed(1)} s`}`).join(', ');
+      log(`        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}${steps ? `: ${steps}` : ''}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`);
       for (const f of (t.findings ?? []).slice(0, 1)) log(`        counterintuitive, measured: ${f.evidence}\n          likely why: ${f.explanation}`);
       break;
     }
@@ -237,7 +253,7 @@ async function prepare(opts: Record<string, unknown>, flags: Flags, runner: Proc
   const t = await withToolInfo(runner, await tools(flags, runner));
   const acc = opts.accuracy as { evalFile: string; chunks: number } | null | undefined;
   const accuracy = acc ? { ...acc, ctx: Math.min(512, model.contextLength || 512) } : undefined;
-  return { toolchain: new LlamaCppToolchain(t, hardware, model, { workload, accuracy, cacheDir: opts.cacheDir as string | undefined }), model, hardware, tools: t, workload };
+  return { toolchain: new LlamaCppToolchain(t, hardware, model, { workload, accuracy, calibrations: opts.calibrations as Record<string, string> | undefined, cacheDir: opts.cacheDir as string | undefined }), model, hardware, tools: t, workload };
 }
 
 function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
@@ -267,6 +283,7 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
       timeBudgetMin: int(flags, 'time-budget', undefined), objective: objectiveFrom(flags),
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD), cacheDir: flags['cache-dir'],
       accuracy: accuracyFrom(flags, defaults.evalChunks),
+      calibrations: calibrationsFrom(flags),
     };
   }
   // The key is read here and passed on; it is never stored in the session, printed or logged.
@@ -308,7 +325,7 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
   }
   let server: string[] | undefined;
   if (summary.best && p.tools && p.toolchain instanceof LlamaCppToolchain) {
-    const a = await p.toolchain.artifactFor(String(summary.best.config.quant));
+    const a = await p.toolchain.artifactFor(summary.best.config);
     server = serverArgv(p.tools.server ?? 'llama-server', a.file, summary.best.config, p.workload);
   }
   if (flags.json) {

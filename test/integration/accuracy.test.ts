@@ -64,3 +64,38 @@ test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the best is the f
   for (const t of runtimeOnly) assert.ok(t.steps.some((st) => st.name === 'accuracy' && st.cached), `trial #${t.index} measured accuracy again`);
   assert.match(r.stderr, /ΔPPL [\d.]+ ± [\d.]+ %, KLD/);
 });
+
+test('imatrix and mixed precision are quantization knobs: real flags, their own cached artifacts, measurable accuracy gains', async () => {
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const started: string[][] = [];
+  runner.subscribe((e) => { if (e.type === 'start') started.push(e.argv); });
+  const info = await inspectModel(MODEL);
+  const tc = new LlamaCppToolchain(await withToolInfo(runner, locateTools()!), probeHardware(), info, {
+    workload: { promptTokens: 32, genTokens: 8, depth: 0, repetitions: 1 }, cacheDir: tmpDir(),
+    accuracy: { evalFile: builtinEvalText()!, chunks: 16, ctx: 512 },
+  });
+  const run = async (extra: Record<string, unknown>) => {
+    const out = await tc.runTrial({ ...tc.space.defaults(), quant: 'Q2_K', ...extra }, { runner, logDir: tmpDir(), trialIndex: 1 });
+    assert.equal(out.status, 'done', out.cause);
+    return out;
+  };
+  const plain = await run({});
+  const imat = await run({ imatrix: 'builtin', imatrix_chunks: 32 });
+  const over = await run({ tensor_overrides: 'attn_v=q8_0,ffn_down=q8_0' });
+  const k = (o: typeof plain) => o.metrics.accuracy!;
+  // The importance matrix protects what matters: Q2_K's KL divergence drops beyond noise, at the same size.
+  assert.ok(k(imat).kld + 2 * k(imat).kldErr < k(plain).kld - 2 * k(plain).kldErr, `imatrix KLD ${k(imat).kld} vs plain ${k(plain).kld}`);
+  assert.ok(Math.abs(imat.metrics.fileSizeBytes! / plain.metrics.fileSizeBytes! - 1) < 0.001, 'an imatrix changes values, not the size (a few bytes of metadata)');
+  // q8_0 attn_v + ffn_down: bigger file, lower divergence.
+  assert.ok(over.metrics.fileSizeBytes! > plain.metrics.fileSizeBytes!);
+  assert.ok(k(over).kld < k(plain).kld - 2 * k(plain).kldErr);
+  const quantizes = started.filter((a) => a[0].endsWith('llama-quantize'));
+  assert.ok(quantizes.some((a) => a.includes('--imatrix')));
+  assert.ok(quantizes.some((a) => a.join(' ').includes('--tensor-type attn_v=q8_0 --tensor-type ffn_down=q8_0')));
+  assert.equal(started.filter((a) => a[0].endsWith('llama-imatrix')).length, 1);
+  // A second imatrix trial (another type, same calibration and chunks) reuses the matrix.
+  const again = await tc.runTrial({ ...tc.space.defaults(), quant: 'Q3_K_M', imatrix: 'builtin', imatrix_chunks: 32 }, { runner, logDir: tmpDir(), trialIndex: 2 });
+  assert.equal(again.status, 'done', again.cause);
+  assert.ok(again.steps.some((s) => s.name === 'imatrix' && s.cached));
+  assert.equal(started.filter((a) => a[0].endsWith('llama-imatrix')).length, 1);
+});

@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { accuracyMetrics, builtinEvalText, kldArgs, parsePerplexityOutput } from '../../src/core/toolchains/llamacpp/accuracy';
 import { paretoFront, violations } from '../../src/core/objective';
-import type { TrialRecord } from '../../src/core/types';
+import type { ModelInfo, TrialRecord } from '../../src/core/types';
+import { quantRecipe, quantizeFlags } from '../../src/core/toolchains/llamacpp/toolchain';
+import { llamaCppSpace } from '../../src/core/toolchains/llamacpp/space';
 import { FIXTURES } from '../helpers/fixtures';
 
 const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
@@ -46,4 +48,23 @@ test('accuracy limits make trials infeasible; the Pareto front adds accuracy whe
   const accurate = t(2, 90, 20, 0.001);
   assert.deepEqual(paretoFront({ kind: 'decode' }, [fast, accurate]).map((x) => x.index), [1, 2]);
   assert.deepEqual(paretoFront({ kind: 'decode' }, [t(1, 100, 10), t(2, 90, 20)]).map((x) => x.index), [1]);
+});
+
+test('quantization recipe: knobs at their defaults keep the plain cache key; the rest become llama-quantize flags', () => {
+  assert.deepEqual(quantRecipe({ quant: 'Q4_0', imatrix: 'none', imatrix_chunks: 32, output_type: 'default', embd_type: 'default', tensor_overrides: 'none', threads: 2 }), { quant: 'Q4_0' });
+  const r = quantRecipe({ quant: 'Q2_K', imatrix: 'builtin', imatrix_chunks: 128, output_type: 'q8_0', embd_type: 'f16', tensor_overrides: 'attn_v=q8_0,ffn_down=q8_0' });
+  assert.deepEqual(quantizeFlags(r, '/c/im.gguf'), ['--imatrix', '/c/im.gguf', '--output-tensor-type', 'q8_0', '--token-embedding-type', 'f16',
+    '--tensor-type', 'attn_v=q8_0', '--tensor-type', 'ffn_down=q8_0']);
+});
+
+test('the recipe knobs exist for 16/32-bit sources only; imatrix_chunks varies only with an imatrix', () => {
+  const hw = { cpu: { model: 'x', cores: 2, threads: 2, flags: [] }, memoryBytes: 1, gpus: [], os: 'Linux', arch: 'x64' };
+  const f16 = llamaCppSpace(hw, { rowSizes: [256], fileType: 'F16', layers: 4 } as ModelInfo, { calibrations: ['builtin', 'docs'] });
+  assert.deepEqual(f16.knob('imatrix')!.values, ['none', 'builtin', 'docs']);
+  for (const k of ['imatrix_chunks', 'output_type', 'embd_type', 'tensor_overrides']) assert.ok(f16.knob(k), k);
+  const base = f16.defaults();
+  assert.deepEqual(f16.validate({ ...base, imatrix_chunks: 128 }), ['imatrix-chunks-only-with-imatrix: imatrix_chunks = 128 without an importance matrix']);
+  assert.deepEqual(f16.validate({ ...base, imatrix: 'docs', imatrix_chunks: 128 }), []);
+  const q4 = llamaCppSpace(hw, { rowSizes: [256], fileType: 'Q4_K_M', layers: 4 } as ModelInfo);
+  assert.equal(q4.knob('imatrix'), undefined);
 });

@@ -63,6 +63,7 @@ test('enumerate yields exactly the valid configurations, each once', () => {
   assert.ok(all.every((c) => s.isValid(c)));
   assert.equal(new Set(all.map((c) => s.key(c))).size, all.length);
   // 12 quants × 2 threads × batch/ubatch pairs (3+3+... valid: b256:{128,256}, b512:{128,256,512}, b2048:{128,256,512} = 8)
-  // × KV: fa off → ctv f16 only (3 ctk), fa on → 9 ⇒ 12.
-  assert.equal(all.length, 12 * 2 * 8 * 12);
+  // × KV: fa off → ctv f16 only (3 ctk), fa on → 9 ⇒ 12; × recipe: imatrix (none, or builtin × 2 chunk counts = 3)
+  // × output type 3 × embedding type 3 × tensor overrides 4 = 108.
+  assert.equal(all.length, 12 * 2 * 8 * 12 * 108);
 });

@@ -1,5 +1,5 @@
 import { best, score } from '../objective';
-import { estimatedFileBytes } from '../ggml';
+import { estimatedFileBytes, quantType } from '../ggml';
 import type { Knob } from '../space';
 import type { Config, ConfigValue, TrialRecord } from '../types';
 import { ALL_LAYERS } from '../toolchains/llamacpp/space';
@@ -44,6 +44,9 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
     set('ubatch', Math.min(maxOf('ubatch'), Number(c.batch)));
     set('cache_type_k', 'f16');
     set('cache_type_v', 'f16');
+    // Below 4 bits an importance matrix is the cheapest accuracy there is (same size, same speed).
+    const imatrix = K('imatrix');
+    if (imatrix && imatrix.values.length > 1 && (quantType(quant)?.bpw ?? 16) < 4) c.imatrix = imatrix.values[1];
     return c;
   };
   const smallest = [...quants].reverse().find((q) => q !== 'F16');
@@ -60,7 +63,8 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   const design: Proposal[] = [];
   for (const q of [...new Set(order)]) {
     if (!quants.includes(q) || !sizeOk(q) || !memOk(q)) continue;
-    design.push({ config: base(q), rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : ''}` });
+    const c = base(q);
+    design.push({ config: c, rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : ''}${c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : ''}` });
   }
   if (design.length === 0 && quants.length) design.push({ config: base(quants[quants.length - 1]), rationale: 'the smallest type: nothing else meets the size/memory limits by estimate' });
 

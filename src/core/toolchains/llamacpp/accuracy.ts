@@ -90,13 +90,18 @@ export function kldArgs(tool: string, model: string, baseFile: string, o: Accura
 /** The part of a configuration accuracy depends on, beside the artifact. */
 export const accuracyKey = (config: Config) => ({ ctk: String(config.cache_type_k ?? 'f16'), ctv: String(config.cache_type_v ?? 'f16') });
 
-/** The evaluation sample HAQA ships (Python standard library source, PSF License 2.0), found from the code's folder up. */
-export function builtinEvalText(from = __dirname): string | undefined {
+/** A text HAQA ships under assets/, found from the code's folder up (dist/ in the bundle, src/… in tests). */
+function asset(name: string, from = __dirname): string | undefined {
   let d = from;
   for (let i = 0; i < 6; i++) {
-    const f = path.join(d, 'assets', 'eval-python-stdlib.txt');
+    const f = path.join(d, 'assets', name);
     if (fs.existsSync(f)) return f;
     d = path.dirname(d);
   }
   return undefined;
 }
+
+/** The built-in evaluation text (held-out Python standard library modules, PSF License 2.0). */
+export const builtinEvalText = () => asset('eval-python-stdlib.txt');
+/** The built-in calibration text for importance matrices (other standard library modules; never the evaluation text). */
+export const builtinCalibrationText = () => asset('calib-python-stdlib.txt');

@@ -31,9 +31,38 @@ export const UBATCH_LE_BATCH: Constraint = {
   check: (c) => (Number(c.ubatch) > Number(c.batch) ? `ubatch ${String(c.ubatch)} > batch ${String(c.batch)}` : undefined),
 };
 
+/** Per-tensor type overrides offered as one knob (`--tensor-type NAME=TYPE`, comma-separated here). */
+export const TENSOR_OVERRIDES = ['none', 'attn_v=q8_0', 'ffn_down=q8_0', 'attn_v=q8_0,ffn_down=q8_0'];
+/** Importance-matrix chunk counts (512 tokens each) of the calibration text. */
+export const IMATRIX_CHUNKS = [32, 128];
+
+export const IMATRIX_CHUNKS_ONLY_WITH_IMATRIX: Constraint = {
+  id: 'imatrix-chunks-only-with-imatrix',
+  description: `imatrix_chunks only varies with an importance matrix (with imatrix = none it stays ${IMATRIX_CHUNKS[0]})`,
+  check: (c) => (c.imatrix === 'none' && c.imatrix_chunks !== undefined && c.imatrix_chunks !== IMATRIX_CHUNKS[0]
+    ? `imatrix_chunks = ${String(c.imatrix_chunks)} without an importance matrix` : undefined),
+};
+
+/** The quantization recipe beyond the type: imatrix, output / embedding types, per-tensor overrides. */
+export function recipeKnobs(calibrations: string[]): Knob[] {
+  return [
+    { name: 'imatrix', kind: 'enum', values: ['none', ...calibrations], default: 'none', stage: 'quantize', ordinal: false,
+      meaning: 'importance matrix from llama-imatrix on a calibration text (--imatrix); protects the weights that matter, most useful at 2-4 bits' },
+    { name: 'imatrix_chunks', kind: 'int', values: IMATRIX_CHUNKS, default: IMATRIX_CHUNKS[0], stage: 'quantize', ordinal: true,
+      meaning: 'chunks of 512 calibration tokens the importance matrix is computed on (more: better estimate, slower)' },
+    { name: 'output_type', kind: 'enum', values: ['default', 'q8_0', 'f16'], default: 'default', stage: 'quantize', ordinal: false,
+      meaning: 'type of the output (lm_head) tensor (--output-tensor-type); higher precision here costs little size and often buys accuracy' },
+    { name: 'embd_type', kind: 'enum', values: ['default', 'q8_0', 'f16'], default: 'default', stage: 'quantize', ordinal: false,
+      meaning: 'type of the token-embedding tensor (--token-embedding-type)' },
+    { name: 'tensor_overrides', kind: 'enum', values: TENSOR_OVERRIDES, default: 'none', stage: 'quantize', ordinal: false,
+      meaning: 'per-tensor types (--tensor-type NAME=TYPE): keep the most sensitive tensors (attn_v, ffn_down) at q8_0' },
+  ];
+}
+
 /** The knobs llama.cpp offers for this hardware and model, with the rules llama.cpp imposes. */
-export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo): SearchSpace {
-  const quants = UNQUANTIZED_FILE_TYPES.has(model.fileType) ? validQuantTypes(model) : [model.fileType];
+export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo, opts: { calibrations?: string[] } = {}): SearchSpace {
+  const unquantized = UNQUANTIZED_FILE_TYPES.has(model.fileType);
+  const quants = unquantized ? validQuantTypes(model) : [model.fileType];
   const threads = threadCandidates(hw);
   const knobs: Knob[] = [
     {
@@ -47,6 +76,8 @@ export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo): SearchSpac
       meaning: 'CPU threads for computation (-t); decode is memory-bound and often peaks at the physical core count',
     },
   ];
+  // Re-quantizing an already-quantized file loses accuracy, so its recipe is fixed.
+  if (unquantized) knobs.push(...recipeKnobs(opts.calibrations ?? ['builtin']));
   if (hw.gpus.length > 0) {
     const L = model.layers;
     const layers = [...new Set([0, Math.round(L / 4), Math.round(L / 2), Math.round((3 * L) / 4), ALL_LAYERS])].sort((a, b) => a - b);
@@ -67,5 +98,5 @@ export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo): SearchSpac
     { name: 'cache_type_v', kind: 'enum', values: KV_TYPES, default: 'f16', stage: 'runtime', ordinal: true,
       meaning: 'KV cache type for V (-ctv); quantized types need flash attention' },
   );
-  return new SearchSpace(knobs, [QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH]);
+  return new SearchSpace(knobs, [QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH, ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : [])]);
 }

@@ -10,10 +10,12 @@ import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolc
 import { benchArgs, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
 import type { LlamaTools } from './locate';
 import { llamaCppSpace } from './space';
-import { accuracyKey, accuracyMetrics, baseArgs, kldArgs, parsePerplexityOutput, type AccuracyOptions } from './accuracy';
+import { accuracyKey, accuracyMetrics, baseArgs, builtinCalibrationText, kldArgs, parsePerplexityOutput, type AccuracyOptions } from './accuracy';
 
 export interface LlamaCppOptions {
   workload: Workload;
+  /** Calibration texts for the importance matrix, by the name the `imatrix` knob uses (default: builtin → the shipped sample). */
+  calibrations?: Record<string, string>;
   /** Measure accuracy (llama-perplexity, KL divergence to the source) in every trial. */
   accuracy?: AccuracyOptions;
   accuracyTimeoutMs?: number;
@@ -40,7 +42,7 @@ export class LlamaCppToolchain implements Toolchain {
   private readonly artifacts: ArtifactCache;
 
   constructor(readonly tools: LlamaTools, readonly hw: HardwareProfile, readonly model: ModelInfo, readonly opts: LlamaCppOptions) {
-    this.space = llamaCppSpace(hw, model);
+    this.space = llamaCppSpace(hw, model, { calibrations: Object.keys(this.calibrations()) });
     this.artifacts = new ArtifactCache(opts.cacheDir);
   }
 
@@ -49,12 +51,43 @@ export class LlamaCppToolchain implements Toolchain {
       accuracy: this.opts.accuracy ? { evalFile: this.opts.accuracy.evalFile, chunks: this.opts.accuracy.chunks, ctx: this.opts.accuracy.ctx } : null };
   }
 
+  private calibrations(): Record<string, string> {
+    if (this.opts.calibrations) return this.opts.calibrations;
+    const f = builtinCalibrationText();
+    return f ? { builtin: f } : {};
+  }
+
   /** The file a trial benchmarks: the source itself when no quantization is needed, else a cached artifact. */
-  async artifactFor(quant: string): Promise<{ file: string; needsQuantize: boolean }> {
-    if (quant === this.model.fileType) return { file: this.model.path, needsQuantize: false };
+  async artifactFor(config: Config): Promise<{ file: string; needsQuantize: boolean; recipe: Record<string, string | number> }> {
+    const recipe = quantRecipe(config);
+    if (Object.keys(recipe).length === 1 && recipe.quant === this.model.fileType) return { file: this.model.path, needsQuantize: false, recipe };
     const digest = await this.artifacts.digest(this.model.path);
-    const file = this.artifacts.pathFor(digest, { quant });
-    return { file, needsQuantize: !fs.existsSync(file) };
+    const file = this.artifacts.pathFor(digest, recipe);
+    return { file, needsQuantize: !fs.existsSync(file), recipe };
+  }
+
+  /** The importance matrix for a calibration text and chunk count: computed once with llama-imatrix, then cached. */
+  private async ensureImatrix(name: string, chunks: number, ctx: TrialContext, steps: StepRecord[], log: string): Promise<{ file?: string; cause?: string; cancelled?: boolean }> {
+    const text = this.calibrations()[name];
+    if (!text || !fs.existsSync(text)) return { cause: `calibration text "${name}" not found (fix: pass --calibration-text FILE)` };
+    if (!this.tools.imatrix) return { cause: 'llama-imatrix is missing from the llama.cpp tools (fix: `haqa toolchain build`)' };
+    const src = await this.artifacts.digest(this.model.path);
+    const file = this.artifacts.pathFor(src, { kind: 'imatrix', calibration: (await this.artifacts.digest(text)).slice(0, 16), chunks }, '.imatrix.gguf');
+    if (fs.existsSync(file)) { steps.push({ name: 'imatrix', seconds: 0, cached: true }); return { file }; }
+    ctx.onProgress?.(`imatrix on ${name} (${chunks} chunks)`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.part-${process.pid}.gguf`;
+    const argv = [this.tools.imatrix, '-m', this.model.path, '-f', text, '-o', tmp, '--chunks', String(chunks), '-c', '512', '-t', String(this.hw.cpu.cores),
+      ...(this.hw.gpus.length ? ['-ngl', '999'] : [])];
+    const r = await ctx.runner.run(argv, { timeoutMs: this.opts.quantizeTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log });
+    steps.push({ name: 'imatrix', seconds: r.durationMs / 1000, log });
+    if (r.cancelled) { fs.rmSync(tmp, { force: true }); return { cancelled: true, cause: 'cancelled during llama-imatrix' }; }
+    if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp)) {
+      fs.rmSync(tmp, { force: true });
+      return { cause: r.timedOut ? `llama-imatrix timed out after ${Math.round(r.durationMs / 1000)} s` : r.spawnError ? `llama-imatrix could not start: ${r.spawnError}` : `llama-imatrix ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}` };
+    }
+    fs.renameSync(tmp, file);
+    return { file };
   }
 
   async runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome> {
@@ -62,10 +95,19 @@ export class LlamaCppToolchain implements Toolchain {
     const quant = String(config.quant);
     const logFor = (step: string) => path.join(ctx.logDir, `trial-${String(ctx.trialIndex).padStart(3, '0')}-${step}.log`);
     let file: string;
+    let recipe: Record<string, string | number> = { quant };
     try {
-      const a = await this.artifactFor(quant);
+      const a = await this.artifactFor(config);
       file = a.file;
+      recipe = a.recipe;
       if (a.needsQuantize) {
+        let imatrixFile: string | undefined;
+        if (a.recipe.imatrix) {
+          const im = await this.ensureImatrix(String(a.recipe.imatrix), Number(a.recipe.imatrix_chunks), ctx, steps, logFor('imatrix'));
+          if (im.cancelled) return { status: 'cancelled', metrics: {}, cause: im.cause, steps };
+          if (!im.file) return { status: 'failed', metrics: {}, cause: im.cause, steps };
+          imatrixFile = im.file;
+        }
         const q = quantType(quant);
         const srcBits = this.model.fileType === 'F32' ? 32 : 16;
         const need = UNQUANTIZED_FILE_TYPES.has(this.model.fileType) && q ? (this.model.sizeBytes * q.bpw) / srcBits : this.model.sizeBytes;
@@ -74,7 +116,7 @@ export class LlamaCppToolchain implements Toolchain {
         const tmp = `${file}.part-${process.pid}`;
         ctx.onProgress?.(`quantize → ${quant}`);
         const log = logFor('quantize');
-        const r = await ctx.runner.run([this.tools.quantize, this.model.path, tmp, quant, String(this.hw.cpu.threads)],
+        const r = await ctx.runner.run([this.tools.quantize, ...quantizeFlags(a.recipe, imatrixFile), this.model.path, tmp, quant, String(this.hw.cpu.threads)],
           { timeoutMs: this.opts.quantizeTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log });
         steps.push({ name: 'quantize', seconds: r.durationMs / 1000, log });
         if (r.cancelled) { fs.rmSync(tmp, { force: true }); return { status: 'cancelled', metrics: {}, cause: 'cancelled during quantize', steps }; }
@@ -119,7 +161,7 @@ export class LlamaCppToolchain implements Toolchain {
       return { status: 'failed', metrics, cause: `llama-bench ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}`, steps };
     }
     if (this.opts.accuracy) {
-      const acc = await this.measureAccuracy(file, quant, config, ctx, steps, logFor);
+      const acc = await this.measureAccuracy(file, recipe, config, ctx, steps, logFor);
       if (acc.status !== 'done') return { status: acc.status, metrics, cause: acc.cause, steps };
       metrics.accuracy = acc.metrics;
     }
@@ -140,7 +182,7 @@ export class LlamaCppToolchain implements Toolchain {
    * Accuracy of `file` against the source: the source's logits once (cached by model, text, ctx, chunks), then one
    * --kl-divergence run per (artifact, KV cache types), cached beside the artifact and reused across runtime knobs.
    */
-  private async measureAccuracy(file: string, quant: string, config: Config, ctx: TrialContext, steps: StepRecord[], logFor: (s: string) => string):
+  private async measureAccuracy(file: string, quantRecipeOf: Record<string, string | number>, config: Config, ctx: TrialContext, steps: StepRecord[], logFor: (s: string) => string):
     Promise<{ status: 'done' | 'failed' | 'cancelled'; metrics?: Record<string, number>; cause?: string }> {
     const o = this.opts.accuracy!;
     const tool = this.tools.perplexity;
@@ -161,7 +203,7 @@ export class LlamaCppToolchain implements Toolchain {
         if (b.cause || !fs.existsSync(tmp)) { fs.rmSync(tmp, { force: true }); return { status: b.r.cancelled ? 'cancelled' : 'failed', cause: b.cause ?? 'llama-perplexity wrote no base logits' }; }
         fs.renameSync(tmp, baseFile);
       }
-      const resultFile = this.artifacts.pathFor(src, { kind: 'accuracy', quant, ...accuracyKey(config), ...recipe }, '.json');
+      const resultFile = this.artifacts.pathFor(src, { kind: 'accuracy', ...quantRecipeOf, ...accuracyKey(config), ...recipe }, '.json');
       if (fs.existsSync(resultFile)) {
         try {
           const cachedMetrics = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as Record<string, number>;
@@ -194,4 +236,27 @@ function perplexityFailure(text: string, tail: string, code: number | null, sign
   const few = /you need at least (\d+) tokens/i.exec(text);
   if (few) return `needs at least ${few[1]} tokens of evaluation text: give a longer --eval-text, or lower --eval-chunks`;
   return diagnoseFailure(tail, code, signal);
+}
+
+/**
+ * What an artifact is made of: the type, plus every recipe knob that is not at its default (so a plain type keeps
+ * the cache key it always had).
+ */
+export function quantRecipe(config: Config): Record<string, string | number> {
+  const r: Record<string, string | number> = { quant: String(config.quant) };
+  if (config.imatrix !== undefined && config.imatrix !== 'none') { r.imatrix = String(config.imatrix); r.imatrix_chunks = Number(config.imatrix_chunks); }
+  if (config.output_type !== undefined && config.output_type !== 'default') r.output_type = String(config.output_type);
+  if (config.embd_type !== undefined && config.embd_type !== 'default') r.embd_type = String(config.embd_type);
+  if (config.tensor_overrides !== undefined && config.tensor_overrides !== 'none') r.tensor_overrides = String(config.tensor_overrides);
+  return r;
+}
+
+/** llama-quantize flags for a recipe (argv values only; every value comes from a validated knob domain). */
+export function quantizeFlags(recipe: Record<string, string | number>, imatrixFile?: string): string[] {
+  const f: string[] = [];
+  if (imatrixFile) f.push('--imatrix', imatrixFile);
+  if (recipe.output_type) f.push('--output-tensor-type', String(recipe.output_type));
+  if (recipe.embd_type) f.push('--token-embedding-type', String(recipe.embd_type));
+  if (recipe.tensor_overrides) for (const o of String(recipe.tensor_overrides).split(',')) f.push('--tensor-type', o);
+  return f;
 }

@@ -52,7 +52,8 @@ export class ReplayToolchain implements Toolchain {
       { rowSizes: [256], fileType: 'F16', layers: 1 } as ModelInfo,
     );
     const quantOrder = QUANT_TYPES.map((q) => q.name);
-    const knobs: Knob[] = template.knobs.map((k) => {
+    // Knobs the recording does not vary (e.g. the quantization recipe beyond the type) are not part of its space.
+    const knobs: Knob[] = template.knobs.filter((k) => domains.has(k.name)).map((k) => {
       const seen = [...(domains.get(k.name) ?? [])];
       const values = k.name === 'quant'
         ? seen.sort((a, b) => quantOrder.indexOf(String(a)) - quantOrder.indexOf(String(b)))
