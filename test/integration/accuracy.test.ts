@@ -11,7 +11,8 @@ import { inspectModel } from '../../src/core/model';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { builtinEvalText } from '../../src/core/toolchains/llamacpp/accuracy';
 import { locateTools, withToolInfo } from '../../src/core/toolchains/llamacpp/locate';
-import { LlamaCppToolchain } from '../../src/core/toolchains/llamacpp/toolchain';
+import { LlamaCppToolchain, quantRecipe } from '../../src/core/toolchains/llamacpp/toolchain';
+import type { Config } from '../../src/core/types';
 import { CLI, FIXTURES, tmpDir } from '../helpers/fixtures';
 
 const MODEL = path.join(FIXTURES, 'trained', 'haqa-tiny-pystdlib-f16.gguf');
@@ -58,8 +59,9 @@ test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the best is the f
   assert.ok(s.best.metrics.accuracy.dPplPct <= 5);
   // The base logits are computed once per session; a trial that changes only runtime knobs reuses its artifact's accuracy.
   assert.equal(trials.flatMap((t) => t.steps).filter((st) => st.name === 'accuracy-base').length, 1);
-  const runtimeOnly = trials.filter((t, i) => trials.slice(0, i).some((o) => o.config.quant === t.config.quant
-    && o.config.cache_type_k === t.config.cache_type_k && o.config.cache_type_v === t.config.cache_type_v));
+  const same = (a: T, b: T) => JSON.stringify(quantRecipe(a.config as Config)) === JSON.stringify(quantRecipe(b.config as Config))
+    && a.config.cache_type_k === b.config.cache_type_k && a.config.cache_type_v === b.config.cache_type_v;
+  const runtimeOnly = trials.filter((t, i) => trials.slice(0, i).some((o) => o.status !== 'failed' && same(o, t)));
   assert.ok(runtimeOnly.length > 0, 'no trial repeated an artifact with other runtime knobs');
   for (const t of runtimeOnly) assert.ok(t.steps.some((st) => st.name === 'accuracy' && st.cached), `trial #${t.index} measured accuracy again`);
   assert.match(r.stderr, /ΔPPL [\d.]+ ± [\d.]+ %, KLD/);

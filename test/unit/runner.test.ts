@@ -59,7 +59,8 @@ test('live output reaches listeners and the log file; exit code and peak memory 
   const runner = new ProcessRunner();
   const seen: string[] = [];
   const off = runner.subscribe((e) => { if (e.type === 'data') seen.push(e.data); });
-  const r = await runner.run([process.execPath, '-e', 'const b = Buffer.alloc(64 << 20, 1); console.log("hello", b.length); console.error("to-stderr"); process.exit(3)'], { logFile });
+  // Peak memory is sampled every 50 ms: the child holds its 64 MiB long enough to be seen.
+  const r = await runner.run([process.execPath, '-e', 'const b = Buffer.alloc(64 << 20, 1); console.log("hello", b.length); console.error("to-stderr"); setTimeout(() => process.exit(3), 300)'], { logFile });
   off();
   assert.equal(r.exitCode, 3);
   assert.match(seen.join(''), /hello/);
