@@ -85,3 +85,18 @@ test('captureStderr: what a tool prints on stderr is captured completely too', a
     assert.equal(plain.stderr, undefined, 'stderr captured without captureStderr');
   }
 });
+
+test('stdoutDirect: the tool writes stdout straight to the capture file; listeners and the log still get it, after', async () => {
+  const dir = tmpDir();
+  const logFile = path.join(dir, 'x.log');
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const seen: string[] = [];
+  runner.subscribe((e) => { if (e.type === 'data') seen.push(e.data); });
+  const r = await runner.run([process.execPath, '-e', "process.stdout.write('y'.repeat(200000) + 'END'); process.stderr.write('progress')"], { logFile, stdoutDirect: true, captureStderr: true });
+  assert.equal(r.stdout.length, 200003);
+  assert.ok(r.stdout.endsWith('END'));
+  assert.equal(r.stderr, 'progress');
+  assert.ok(seen.join('').includes('END') && seen.join('').includes('progress'));
+  assert.ok(r.outputTail.endsWith('END'), 'the late output reaches the tail');
+  assert.ok(fs.readFileSync(logFile, 'utf8').includes('END'));
+});

@@ -8,13 +8,21 @@
  * Usage: node exec-wrapper.js <capture-file> <result-file> [--capture-stderr] -- <argv...>
  * With --capture-stderr the child's stderr is also captured, into <capture-file>.err (kept apart from stdout, so
  * neither stream's lines are cut by the other's), for tools that print their results on stderr.
+ * With --stdout-direct the child writes its stdout (and, with --capture-stderr, its stderr) straight into the capture
+ * files, not through pipes, so there is no live view of them while it runs: llama.cpp logs from a worker thread that
+ * is never joined at exit (common/log.cpp), and whatever it has not written by then is lost — behind a pipe, often
+ * the last lines, which hold llama-perplexity's results.
  */
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 
 const args = process.argv.slice(2);
-const captureStderr = args[2] === '--capture-stderr';
-if (captureStderr) args.splice(2, 1);
+let captureStderr = false;
+let stdoutDirect = false;
+while (args[2] === '--capture-stderr' || args[2] === '--stdout-direct') {
+  if (args[2] === '--capture-stderr') captureStderr = true; else stdoutDirect = true;
+  args.splice(2, 1);
+}
 const [capture, resultFile, sep, ...argv] = args;
 if (!capture || !resultFile || sep !== '--' || argv.length === 0) {
   process.stderr.write('usage: exec-wrapper <capture-file> <result-file> [--capture-stderr] -- <argv...>\n');
@@ -23,9 +31,10 @@ if (!capture || !resultFile || sep !== '--' || argv.length === 0) {
 
 const out = fs.openSync(capture, 'w');
 const err = captureStderr ? fs.openSync(`${capture}.err`, 'w') : undefined;
+const errTarget = captureStderr ? (stdoutDirect ? err! : 'pipe') : 'inherit';
 let peak = 0;
 // Its own process group, so a signal reaches everything it started (a shell's children too).
-const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', captureStderr ? 'pipe' : 'inherit'], detached: true });
+const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', stdoutDirect ? out : 'pipe', errTarget], detached: true });
 // The runner kills this pid too if the wrapper itself has to be killed.
 if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
 
@@ -45,7 +54,7 @@ function killGroup(sig: NodeJS.Signals): void {
   try { process.kill(-child.pid, sig); } catch { try { child.kill(sig); } catch { /* gone */ } }
 }
 
-child.stdout!.on('data', (chunk: Buffer) => {
+child.stdout?.on('data', (chunk: Buffer) => {
   fs.writeSync(out, chunk);
   process.stdout.write(chunk);
 });

@@ -23,8 +23,14 @@ export interface RunOptions {
   onData?: (chunk: string) => void;
   /** The live output is appended here too. */
   logFile?: string;
-  /** Capture stderr with stdout (for tools that print their results on stderr, like llama-perplexity). */
+  /** Capture stderr too (complete, into RunResult.stderr), for tools that print results there. */
   captureStderr?: boolean;
+  /**
+   * Let the tool write stdout (and a captured stderr) straight into files instead of pipes; they reach the live view
+   * and the log only after it exits. For llama.cpp tools, whose logger thread loses its last lines at exit when it is
+   * slowed by a pipe.
+   */
+  stdoutDirect?: boolean;
 }
 
 export interface RunResult {
@@ -110,7 +116,8 @@ export class ProcessRunner {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-run-'));
     const capture = path.join(tmp, 'stdout');
     const resultFile = path.join(tmp, 'result.json');
-    const wrapped = [process.execPath, wrapperPath(), capture, resultFile, ...(opts.captureStderr ? ['--capture-stderr'] : []), '--', ...argv];
+    const wrapped = [process.execPath, wrapperPath(), capture, resultFile, ...(opts.captureStderr ? ['--capture-stderr'] : []),
+      ...(opts.stdoutDirect ? ['--stdout-direct'] : []), '--', ...argv];
     const env = { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' };
     const log = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
     if (log !== undefined) fs.writeSync(log, `$ ${argv.map(shellQuoteForDisplay).join(' ')}\n`);
@@ -169,6 +176,16 @@ export class ProcessRunner {
     let stderr: string | undefined;
     if (opts.captureStderr) { try { stderr = fs.readFileSync(`${capture}.err`, 'utf8'); } catch { stderr = ''; } }
     fs.rmSync(tmp, { recursive: true, force: true });
+    if (opts.stdoutDirect) {
+      // Its output bypassed the live view: show it now, in the listeners and the log.
+      const late = `${opts.captureStderr ? stderr ?? '' : ''}${stdout}`;
+      if (late) {
+        if (log !== undefined) fs.writeSync(log, late);
+        tail = (tail + late).slice(-TAIL);
+        this.emit({ type: 'data', id, data: late });
+        opts.onData?.(late);
+      }
+    }
     if (log !== undefined) fs.closeSync(log);
 
     const result: RunResult = {

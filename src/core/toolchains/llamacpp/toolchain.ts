@@ -170,7 +170,7 @@ export class LlamaCppToolchain implements Toolchain {
 
   /** Runs one llama-perplexity, with the trial's log and the toolchain's failure diagnosis. */
   private async perplexity(argv: string[], name: string, ctx: TrialContext, steps: StepRecord[], log: string, cached = false) {
-    const r = await ctx.runner.run(argv, { timeoutMs: this.opts.accuracyTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log, captureStderr: true });
+    const r = await ctx.runner.run(argv, { timeoutMs: this.opts.accuracyTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log, captureStderr: true, stdoutDirect: true });
     steps.push({ name, seconds: r.durationMs / 1000, log, cached });
     const text = `${r.stdout}\n${r.stderr ?? ''}`;
     const cause = r.cancelled ? 'cancelled during llama-perplexity' : r.timedOut ? `llama-perplexity timed out after ${Math.round(r.durationMs / 1000)} s`
@@ -215,11 +215,11 @@ export class LlamaCppToolchain implements Toolchain {
       let k = await this.perplexity(kldArgs(tool, file, baseFile, o, threads, gpu, config), 'accuracy', ctx, steps, logFor('accuracy'));
       if (k.cause) return { status: k.r.cancelled ? 'cancelled' : 'failed', cause: k.cause };
       // llama.cpp logs from a worker thread and now and then loses the last lines at exit: run once more if so.
-      if (k.parsed.sameTopPct === undefined || !accuracyMetrics(k.parsed)) {
+      if (!accuracyMetrics(k.parsed)) {
         ctx.onProgress?.('accuracy: statistics incomplete, running llama-perplexity again');
         const again = await this.perplexity(kldArgs(tool, file, baseFile, o, threads, gpu, config), 'accuracy', ctx, steps, logFor('accuracy'));
         if (again.cause) return { status: again.r.cancelled ? 'cancelled' : 'failed', cause: again.cause };
-        if (accuracyMetrics(again.parsed) && (again.parsed.sameTopPct !== undefined || !accuracyMetrics(k.parsed))) k = again;
+        k = again;
       }
       const m = accuracyMetrics(k.parsed);
       if (!m) return { status: 'failed', cause: 'llama-perplexity printed no KL-divergence statistics (see the trial log)' };
