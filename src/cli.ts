@@ -176,13 +176,7 @@ function calibrationsFrom(flags: Flags): Record<string, string> | undefined {
 function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSettings | undefined {
   const baseUrl = flags['llm-base-url'] ?? stored?.baseUrl ?? process.env.HAQA_LLM_BASE_URL;
   if (!baseUrl) return undefined;
-  const num = (name: keyof Flags, def: number | undefined, min = 0) => {
-    const v = flags[name];
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (typeof v !== 'string' || !/^\d+(\.\d+)?$/.test(v) || n < min) throw usage(`--${name} must be a number ≥ ${min}, got "${String(v)}"`);
-    return n;
-  };
+  const num = (name: keyof Flags, def: number | undefined, min = 0) => int(flags, name, def, min);
   const temperature = num('llm-temperature', stored?.temperature);
   if (temperature !== undefined && temperature > 2) throw usage('--llm-temperature must be between 0 and 2');
   return {

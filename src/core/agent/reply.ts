@@ -64,7 +64,7 @@ export function cleanText(v: unknown, max = 400): string | undefined {
 /** The JSON value in a reply: the whole text, else a ```json fence, else the outermost {...}. */
 export function extractJson(text: string): { value?: unknown; error?: string } {
   const tries = [text.trim()];
-  const fence = /```(?:json)?\s*([\s\S]*?)```/i.exec(text);
+  const fence = text.match(/```(?:json)?\s*([\s\S]*?)```/i);
   if (fence) tries.push(fence[1].trim());
   const a = text.indexOf('{');
   const b = text.lastIndexOf('}');

@@ -35,7 +35,7 @@ const PM = '\\s*(?:±|\\+/-)\\s*';
 
 export function parsePerplexityOutput(text: string): PerplexityResult {
   const r: PerplexityResult = {};
-  const m = (re: string) => new RegExp(re, 'm').exec(text);
+  const m = (re: string) => text.match(new RegExp(re, 'm'));
   let x = m(`Final estimate: PPL = ${NUM}${PM}${NUM}`);
   if (x) { r.ppl = Number(x[1]); r.pplErr = Number(x[2]); }
   x = m(`Mean PPL\\(Q\\)\\s*:\\s*${NUM}${PM}${NUM}`);

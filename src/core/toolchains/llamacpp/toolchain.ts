@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { ArtifactCache } from '../../artifacts';
 import { errorMessage, isHaqaError } from '../../errors';
-import { quantType, UNQUANTIZED_FILE_TYPES } from '../../ggml';
+import { estimatedFileBytes } from '../../ggml';
+import type { RunResult } from '../../process/runner';
 import type { SearchSpace } from '../../space';
 import type { Config, HardwareProfile, ModelInfo, TrialMetrics, Workload } from '../../types';
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
@@ -84,7 +85,7 @@ export class LlamaCppToolchain implements Toolchain {
     if (r.cancelled) { fs.rmSync(tmp, { force: true }); return { cancelled: true, cause: 'cancelled during llama-imatrix' }; }
     if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp)) {
       fs.rmSync(tmp, { force: true });
-      return { cause: r.timedOut ? `llama-imatrix timed out after ${Math.round(r.durationMs / 1000)} s` : r.spawnError ? `llama-imatrix could not start: ${r.spawnError}` : `llama-imatrix ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}` };
+      return { cause: stepFailure('llama-imatrix', r) };
     }
     fs.renameSync(tmp, file);
     return { file };
@@ -108,10 +109,7 @@ export class LlamaCppToolchain implements Toolchain {
           if (!im.file) return { status: 'failed', metrics: {}, cause: im.cause, steps };
           imatrixFile = im.file;
         }
-        const q = quantType(quant);
-        const srcBits = this.model.fileType === 'F32' ? 32 : 16;
-        const need = UNQUANTIZED_FILE_TYPES.has(this.model.fileType) && q ? (this.model.sizeBytes * q.bpw) / srcBits : this.model.sizeBytes;
-        this.artifacts.ensureFreeSpace(Math.ceil(need * 1.1) + (64 << 20));
+        this.artifacts.ensureFreeSpace(Math.ceil(estimatedFileBytes(this.model, quant) * 1.1) + (64 << 20));
         fs.mkdirSync(path.dirname(file), { recursive: true });
         const tmp = `${file}.part-${process.pid}`;
         ctx.onProgress?.(`quantize → ${quant}`);
@@ -122,8 +120,7 @@ export class LlamaCppToolchain implements Toolchain {
         if (r.cancelled) { fs.rmSync(tmp, { force: true }); return { status: 'cancelled', metrics: {}, cause: 'cancelled during quantize', steps }; }
         if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp)) {
           fs.rmSync(tmp, { force: true });
-          const cause = r.timedOut ? `llama-quantize timed out after ${Math.round(r.durationMs / 1000)} s` : r.spawnError ? `llama-quantize could not start: ${r.spawnError}` : `llama-quantize ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}`;
-          return { status: 'failed', metrics: {}, cause, steps };
+          return { status: 'failed', metrics: {}, cause: stepFailure('llama-quantize', r), steps };
         }
         fs.renameSync(tmp, file);
       } else if (file !== this.model.path) {
@@ -173,8 +170,8 @@ export class LlamaCppToolchain implements Toolchain {
     const r = await ctx.runner.run(argv, { timeoutMs: this.opts.accuracyTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log, captureStderr: true, stdoutDirect: true });
     steps.push({ name, seconds: r.durationMs / 1000, log, cached });
     const text = `${r.stdout}\n${r.stderr ?? ''}`;
-    const cause = r.cancelled ? 'cancelled during llama-perplexity' : r.timedOut ? `llama-perplexity timed out after ${Math.round(r.durationMs / 1000)} s`
-      : r.spawnError ? `llama-perplexity could not start: ${r.spawnError}` : r.exitCode !== 0 ? `llama-perplexity ${perplexityFailure(text, r.outputTail, r.exitCode, r.signal)}` : undefined;
+    const cause = r.cancelled ? 'cancelled during llama-perplexity' : r.timedOut || r.spawnError || r.exitCode !== 0
+      ? stepFailure('llama-perplexity', r, (tail, code, signal) => perplexityFailure(text, tail, code, signal)) : undefined;
     return { r, cause, parsed: parsePerplexityOutput(text) };
   }
 
@@ -233,7 +230,7 @@ export class LlamaCppToolchain implements Toolchain {
 
 /** llama-perplexity's own complaints, in words a user can act on. */
 function perplexityFailure(text: string, tail: string, code: number | null, signal: string | null): string {
-  const few = /you need at least (\d+) tokens/i.exec(text);
+  const few = text.match(/you need at least (\d+) tokens/i);
   if (few) return `needs at least ${few[1]} tokens of evaluation text: give a longer --eval-text, or lower --eval-chunks`;
   return diagnoseFailure(tail, code, signal);
 }
@@ -259,4 +256,11 @@ export function quantizeFlags(recipe: Record<string, string | number>, imatrixFi
   if (recipe.embd_type) f.push('--token-embedding-type', String(recipe.embd_type));
   if (recipe.tensor_overrides) for (const o of String(recipe.tensor_overrides).split(',')) f.push('--tensor-type', o);
   return f;
+}
+
+/** Why a tool's run failed, in one phrase: timed out, could not start, or the diagnosis of its output. */
+function stepFailure(tool: string, r: RunResult, diagnose: (tail: string, code: number | null, signal: string | null) => string = diagnoseFailure): string {
+  if (r.timedOut) return `${tool} timed out after ${Math.round(r.durationMs / 1000)} s`;
+  if (r.spawnError) return `${tool} could not start: ${r.spawnError}`;
+  return `${tool} ${diagnose(r.outputTail, r.exitCode, r.signal)}`;
 }
