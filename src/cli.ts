@@ -11,7 +11,7 @@ import { describeModel, inspectModel } from './core/model';
 import { best, describeObjective, needsAccuracy, paretoFront, type ObjectiveKind, type ObjectiveSpec } from './core/objective';
 import { builtinEvalText } from './core/toolchains/llamacpp/accuracy';
 import { ProcessRunner } from './core/process/runner';
-import { journalExplanations, runOptimize, type SessionEvent, type SessionSummary } from './core/session';
+import { journalSummary, runOptimize, type SessionEvent, type SessionSummary } from './core/session';
 import { SessionStore } from './core/store';
 import { resolveStrategy, type Strategy, type StrategyContext } from './core/strategies';
 import { AgentStrategy, LlmStrategy } from './core/agent/agent';
@@ -395,7 +395,7 @@ async function report(flags: Flags, target?: string): Promise<number> {
   const pareto = paretoFront(objective, trials);
   const summary: SessionSummary = { sessionId: store.id, sessionPath: store.dir, strategy: store.meta.strategy,
     status: store.meta.status === 'running' ? 'stopped' : store.meta.status, stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
-    objective, trials, best: b, pareto, llm: llmUsage(store.readJournal()), explanations: journalExplanations(store.readJournal()) };
+    objective, trials, best: b, pareto, ...journalSummary(store.readJournal()) };
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index), llm: summary.llm ?? null }, null, 2)}\n`);
   } else {

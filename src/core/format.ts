@@ -1,4 +1,5 @@
 import { score, type ObjectiveSpec } from './objective';
+import { quantRecipe } from './toolchains/llamacpp/space';
 import type { Config, Stat, TrialRecord } from './types';
 
 export const mib = (b?: number) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1));
@@ -6,11 +7,12 @@ export const stat = (s?: Stat) => (s ? `${s.mean.toFixed(1)} ± ${s.sd.toFixed(1
 
 /** A compact one-line form of a configuration, e.g. "Q4_0 t=2 fa=on b=2048/512 kv=f16/f16". */
 export function shortConfig(c: Config): string {
-  let q = String(c.quant);
-  if (c.imatrix !== undefined && c.imatrix !== 'none') q += `+imatrix(${String(c.imatrix)},${String(c.imatrix_chunks)})`;
-  if (c.output_type !== undefined && c.output_type !== 'default') q += `+out=${String(c.output_type)}`;
-  if (c.embd_type !== undefined && c.embd_type !== 'default') q += `+embd=${String(c.embd_type)}`;
-  if (c.tensor_overrides !== undefined && c.tensor_overrides !== 'none') q += `+${String(c.tensor_overrides)}`;
+  const r = quantRecipe(c);
+  let q = String(r.quant);
+  if (r.imatrix) q += `+imatrix(${r.imatrix},${r.imatrix_chunks})`;
+  if (r.output_type) q += `+out=${r.output_type}`;
+  if (r.embd_type) q += `+embd=${r.embd_type}`;
+  if (r.tensor_overrides) q += `+${r.tensor_overrides}`;
   const parts = [q, `t=${String(c.threads)}`];
   if (c.gpu_layers !== undefined) parts.push(`ngl=${String(c.gpu_layers)}`);
   parts.push(`fa=${c.flash_attn ? 'on' : 'off'}`, `b=${String(c.batch)}/${String(c.ubatch)}`, `kv=${String(c.cache_type_k)}/${String(c.cache_type_v)}`);

@@ -4,7 +4,7 @@ import { findingsFor, objectiveMetrics } from './priors';
 import { best, paretoFront, score, violations, type ObjectiveSpec } from './objective';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
-import type { ResolvedStrategy, Proposal, StrategyContext, StrategyEvent } from './strategies';
+import { measuredKeys, type ResolvedStrategy, type Proposal, type StrategyContext, type StrategyEvent } from './strategies';
 import type { Toolchain, TrialOutcome } from './toolchains/toolchain';
 import type { Config, HardwareProfile, ModelInfo, TrialRecord, Workload } from './types';
 
@@ -31,6 +31,11 @@ export interface SessionSummary {
   llm?: LlmUsage;
   /** The agent's explanations of measured counterintuitive trials, by trial index. */
   explanations?: Record<number, string>;
+}
+
+/** What a session's journal adds to its summary: the agent's token use and its explanations. */
+export function journalSummary(journal: Record<string, unknown>[]): Pick<SessionSummary, 'llm' | 'explanations'> {
+  return { llm: llmUsage(journal), explanations: journalExplanations(journal) };
 }
 
 /** The agent's explanations in a session journal, by trial (the latest wins). */
@@ -83,9 +88,10 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       o.store.appendJournal(e.type === 'llm-call' ? { type: e.type, ...e.call } : { ...e });
     } catch (err) { emit({ type: 'info', message: `could not write the agent journal: ${errorMessage(err)}` }); }
   };
+  const toolchainInfo = o.toolchain.info();
   const ctx: StrategyContext = {
     space, hardware: o.hardware, model: o.model, objective: o.objective, seed: o.seed, budget: o.budget,
-    workload: o.workload ?? (o.toolchain.info().workload as Workload | undefined), toolchain: o.toolchain.info(), signal: o.signal, onEvent: onStrategyEvent,
+    workload: o.workload ?? (toolchainInfo.workload as Workload | undefined), toolchain: toolchainInfo, signal: o.signal, onEvent: onStrategyEvent,
   };
   const started = Date.now();
   const durations: number[] = [];
@@ -105,7 +111,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     }
     if (o.signal?.aborted) { stopReason = 'stopped by the user'; status = 'stopped'; break; }
     if (proposals.length === 0) { stopReason = o.strategy.strategy.stopReason ?? 'search space exhausted: every valid configuration is measured'; break; }
-    const measured = new Set(history.filter((t) => t.status !== 'cancelled').map((t) => space.key(t.config)));
+    const measured = measuredKeys(space, history);
     const valid: Proposal[] = [];
     for (const p of proposals) {
       const reasons = space.validate(p.config);
@@ -157,8 +163,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     sessionId: o.store.id, sessionPath: o.store.dir,
     strategy: { requested: o.strategy.requested, used: o.strategy.strategy.name, note: o.strategy.note },
     status, stopReason, objective: o.objective, trials: history,
-    best: best(o.objective, history), pareto: paretoFront(o.objective, history), llm: llmUsage(o.store.readJournal()),
-    explanations: journalExplanations(o.store.readJournal()),
+    best: best(o.objective, history), pareto: paretoFront(o.objective, history), ...journalSummary(o.store.readJournal()),
   };
   o.store.updateMeta({ status, stopReason });
   emit({ type: 'end', summary });

@@ -11,7 +11,8 @@ import { inspectModel } from '../../src/core/model';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { builtinEvalText } from '../../src/core/toolchains/llamacpp/accuracy';
 import { locateTools, withToolInfo } from '../../src/core/toolchains/llamacpp/locate';
-import { LlamaCppToolchain, quantRecipe } from '../../src/core/toolchains/llamacpp/toolchain';
+import { LlamaCppToolchain } from '../../src/core/toolchains/llamacpp/toolchain';
+import { quantRecipe } from '../../src/core/toolchains/llamacpp/space';
 import type { Config } from '../../src/core/types';
 import { CLI, FIXTURES, tmpDir } from '../helpers/fixtures';
 

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { accuracyMetrics, builtinEvalText, kldArgs, parsePerplexityOutput } from '../../src/core/toolchains/llamacpp/accuracy';
 import { paretoFront, violations } from '../../src/core/objective';
 import type { ModelInfo, TrialRecord } from '../../src/core/types';
-import { quantRecipe, quantizeFlags } from '../../src/core/toolchains/llamacpp/toolchain';
-import { llamaCppSpace } from '../../src/core/toolchains/llamacpp/space';
+import { quantizeFlags } from '../../src/core/toolchains/llamacpp/toolchain';
+import { llamaCppSpace, quantRecipe } from '../../src/core/toolchains/llamacpp/space';
 import { FIXTURES } from '../helpers/fixtures';
 
 const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');

@@ -1,6 +1,6 @@
 import { QUANT_TYPES, UNQUANTIZED_FILE_TYPES } from '../../ggml';
 import { SearchSpace, type Constraint, type Knob } from '../../space';
-import type { HardwareProfile, ModelInfo } from '../../types';
+import type { Config, HardwareProfile, ModelInfo } from '../../types';
 
 export const KV_TYPES = ['f16', 'q8_0', 'q4_0'];
 /** gpu_layers value meaning "every layer, output included" (llama.cpp clamps it). */
@@ -99,4 +99,17 @@ export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo, opts: { cal
       meaning: 'KV cache type for V (-ctv); quantized types need flash attention' },
   );
   return new SearchSpace(knobs, [QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH, ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : [])]);
+}
+
+/**
+ * What an artifact is made of: the type, plus every recipe knob that is not at its default (so a plain type keeps
+ * the cache key it always had).
+ */
+export function quantRecipe(config: Config): Record<string, string | number> {
+  const r: Record<string, string | number> = { quant: String(config.quant) };
+  if (config.imatrix !== undefined && config.imatrix !== 'none') { r.imatrix = String(config.imatrix); r.imatrix_chunks = Number(config.imatrix_chunks); }
+  if (config.output_type !== undefined && config.output_type !== 'default') r.output_type = String(config.output_type);
+  if (config.embd_type !== undefined && config.embd_type !== 'default') r.embd_type = String(config.embd_type);
+  if (config.tensor_overrides !== undefined && config.tensor_overrides !== 'none') r.tensor_overrides = String(config.tensor_overrides);
+  return r;
 }

@@ -10,7 +10,7 @@ import type { Config, HardwareProfile, ModelInfo, TrialMetrics, Workload } from 
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
 import { benchArgs, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
 import type { LlamaTools } from './locate';
-import { llamaCppSpace } from './space';
+import { llamaCppSpace, quantRecipe } from './space';
 import { accuracyKey, accuracyMetrics, baseArgs, builtinCalibrationText, kldArgs, parsePerplexityOutput, type AccuracyOptions } from './accuracy';
 
 export interface LlamaCppOptions {
@@ -166,9 +166,9 @@ export class LlamaCppToolchain implements Toolchain {
   }
 
   /** Runs one llama-perplexity, with the trial's log and the toolchain's failure diagnosis. */
-  private async perplexity(argv: string[], name: string, ctx: TrialContext, steps: StepRecord[], log: string, cached = false) {
+  private async perplexity(argv: string[], name: string, ctx: TrialContext, steps: StepRecord[], log: string) {
     const r = await ctx.runner.run(argv, { timeoutMs: this.opts.accuracyTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log, captureStderr: true, stdoutDirect: true });
-    steps.push({ name, seconds: r.durationMs / 1000, log, cached });
+    steps.push({ name, seconds: r.durationMs / 1000, log });
     const text = `${r.stdout}\n${r.stderr ?? ''}`;
     const cause = r.cancelled ? 'cancelled during llama-perplexity' : r.timedOut || r.spawnError || r.exitCode !== 0
       ? stepFailure('llama-perplexity', r, (tail, code, signal) => perplexityFailure(text, tail, code, signal)) : undefined;
@@ -233,19 +233,6 @@ function perplexityFailure(text: string, tail: string, code: number | null, sign
   const few = text.match(/you need at least (\d+) tokens/i);
   if (few) return `needs at least ${few[1]} tokens of evaluation text: give a longer --eval-text, or lower --eval-chunks`;
   return diagnoseFailure(tail, code, signal);
-}
-
-/**
- * What an artifact is made of: the type, plus every recipe knob that is not at its default (so a plain type keeps
- * the cache key it always had).
- */
-export function quantRecipe(config: Config): Record<string, string | number> {
-  const r: Record<string, string | number> = { quant: String(config.quant) };
-  if (config.imatrix !== undefined && config.imatrix !== 'none') { r.imatrix = String(config.imatrix); r.imatrix_chunks = Number(config.imatrix_chunks); }
-  if (config.output_type !== undefined && config.output_type !== 'default') r.output_type = String(config.output_type);
-  if (config.embd_type !== undefined && config.embd_type !== 'default') r.embd_type = String(config.embd_type);
-  if (config.tensor_overrides !== undefined && config.tensor_overrides !== 'none') r.tensor_overrides = String(config.tensor_overrides);
-  return r;
 }
 
 /** llama-quantize flags for a recipe (argv values only; every value comes from a validated knob domain). */
