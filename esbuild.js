@@ -1,4 +1,4 @@
-// Bundles the extension host, the CLI, the exec wrapper and (when present) the webview.
+// Bundles the extension host, the CLI, the exec wrapper and the session webview (script + stylesheet).
 // `vscode` and native modules stay external: they are loaded at run time from the host / node_modules.
 const esbuild = require('esbuild');
 const fs = require('node:fs');
@@ -20,8 +20,9 @@ const builds = [
   { ...common, entryPoints: ['src/core/process/execWrapper.ts'], outfile: 'dist/exec-wrapper.js' },
 ];
 if (fs.existsSync('webview/main.ts')) {
-  builds.push({ ...common, platform: 'browser', format: 'iife', target: 'es2022', external: [],
+  builds.push({ ...common, platform: 'browser', format: 'iife', target: 'es2022', external: [], minify: !watch,
     entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' });
+  builds.push({ ...common, platform: 'browser', external: [], entryPoints: ['webview/style.css'], outfile: 'dist/webview.css' });
 }
 
 (async () => {

@@ -8,22 +8,21 @@ import { ArtifactCache } from './core/artifacts';
 import { HaqaError, errorMessage, isHaqaError } from './core/errors';
 import { describeHardware, formatBytes, probeHardware } from './core/hardware';
 import { describeModel, inspectModel } from './core/model';
-import { best, describeObjective, needsAccuracy, paretoFront, type ObjectiveKind, type ObjectiveSpec } from './core/objective';
+import { best, describeObjective, paretoFront, type ObjectiveKind, type ObjectiveSpec } from './core/objective';
 import { builtinEvalText } from './core/toolchains/llamacpp/accuracy';
 import { ProcessRunner } from './core/process/runner';
 import { journalSummary, runOptimize, type SessionEvent, type SessionSummary } from './core/session';
 import { SessionStore } from './core/store';
 import { resolveStrategy, type Strategy, type StrategyContext } from './core/strategies';
-import { AgentStrategy, LlmStrategy } from './core/agent/agent';
+import { promptPreview } from './core/agent/agent';
+import { prepareSession, tools, type Prepared, type SessionOptions, type ToolOptions } from './core/prepare';
 import { describeUsage, llmUsage } from './core/agent/journal';
 import { DEFAULT_LLM, DEFAULT_MODEL, apiKeyFromEnv, checkBaseUrl, type LlmSettings } from './core/agent/settings';
 import { buildToolchain, defaultBackend, ensureSource, type Backend } from './core/toolchains/llamacpp/build';
 import { serverArgv } from './core/toolchains/llamacpp/deploy';
-import { ensureTools, locateTools, withToolInfo, type LlamaTools } from './core/toolchains/llamacpp/locate';
+import { locateTools, withToolInfo } from './core/toolchains/llamacpp/locate';
 import { LlamaCppToolchain } from './core/toolchains/llamacpp/toolchain';
-import { ReplayToolchain } from './core/toolchains/replay/replay';
-import type { Toolchain } from './core/toolchains/toolchain';
-import { DEFAULT_WORKLOAD, type HardwareProfile, type ModelInfo, type Workload } from './core/types';
+import { DEFAULT_WORKLOAD, type Workload } from './core/types';
 import { accuracyText, formatDuration, shortConfig, stat, mib, trialsTable } from './core/format';
 import { cacheRoot, toolchainRoot } from './core/paths';
 import { shellQuoteForDisplay } from './core/process/runner';
@@ -114,9 +113,8 @@ function makeRunner(flags: Flags): ProcessRunner {
   return runner;
 }
 
-async function tools(flags: Flags, runner: ProcessRunner): Promise<LlamaTools> {
-  return ensureTools({ binDir: flags['llamacpp-bin'], backend: backendFlag(flags), runner, onProgress: (m) => log(`haqa: ${m}`),
-    logFile: path.join(toolchainRoot(), 'build.log') });
+function toolOptions(flags: Flags, runner: ProcessRunner): ToolOptions {
+  return { binDir: flags['llamacpp-bin'], backend: backendFlag(flags), runner, onProgress: (m) => log(`haqa: ${m}`) };
 }
 
 function objectiveFrom(flags: Flags): ObjectiveSpec {
@@ -224,32 +222,6 @@ function printEvent(e: SessionEvent): void {
   }
 }
 
-interface Prepared {
-  toolchain: Toolchain;
-  model: ModelInfo;
-  hardware: HardwareProfile;
-  tools?: LlamaTools;
-  workload: Workload;
-}
-
-async function prepare(opts: Record<string, unknown>, flags: Flags, runner: ProcessRunner): Promise<Prepared> {
-  const hardware = probeHardware();
-  const workload = opts.workload as Workload;
-  const replay = opts.replay as string[] | undefined;
-  if (replay?.length) {
-    if (needsAccuracy(opts.objective as ObjectiveSpec)) throw usage('--max-dppl / --max-kld need measured accuracy, which replayed llama-bench rows do not hold');
-    const tc = new ReplayToolchain(replay);
-    return { toolchain: tc, model: tc.modelInfo(), hardware, workload };
-  }
-  const modelPath = opts.model as string | undefined;
-  if (!modelPath) throw usage('optimize needs --model FILE.gguf (or --replay FILE... or --resume ID)');
-  const model = await inspectModel(modelPath);
-  const t = await withToolInfo(runner, await tools(flags, runner));
-  const acc = opts.accuracy as { evalFile: string; chunks: number } | null | undefined;
-  const accuracy = acc ? { ...acc, ctx: Math.min(512, model.contextLength || 512) } : undefined;
-  return { toolchain: new LlamaCppToolchain(t, hardware, model, { workload, accuracy, calibrations: opts.calibrations as Record<string, string> | undefined, cacheDir: opts.cacheDir as string | undefined }), model, hardware, tools: t, workload };
-}
-
 function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
   const pick = (t?: SessionSummary['best']) => (t ? { index: t.index, config: t.config, metrics: t.metrics } : null);
   return {
@@ -288,7 +260,7 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
     if (usage?.mode) llm.mode = usage.mode;
   }
   const strategy = resolveStrategy(String(opts.strategy), { llm, apiKey: apiKeyFromEnv() });
-  const p = await prepare(opts, flags, runner);
+  const p = await prepareSession(opts as unknown as SessionOptions, toolOptions(flags, runner));
   if (flags['show-prompt']) return showPrompt(flags, opts, p, strategy.strategy, resumed);
   const store = resumed ?? SessionStore.create(root, {
     options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
@@ -351,29 +323,19 @@ function printSummary(s: SessionSummary, server?: string[]): void {
 
 /** `--show-prompt`: the exact next request, printed and not sent; no session is created or changed. */
 function showPrompt(flags: Flags, opts: Record<string, unknown>, p: Prepared, strategy: Strategy, resumed?: SessionStore): number {
-  const stored = opts.llm as LlmSettings | undefined;
-  const settings: LlmSettings = stored ?? { ...DEFAULT_LLM, baseUrl: '', model: flags['llm-model'] ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL };
-  const agent = strategy instanceof AgentStrategy ? strategy.llm : new LlmStrategy(settings, undefined);
-  const history = resumed?.readTrials().trials ?? [];
   const ctx: StrategyContext = {
     space: p.toolchain.space, hardware: p.hardware, model: p.model, objective: opts.objective as ObjectiveSpec, seed: Number(opts.seed),
     budget: Number(opts.budget), workload: p.workload, toolchain: p.toolchain.info(),
   };
-  const body = agent.nextRequest(ctx, history);
-  const key = apiKeyFromEnv();
-  process.stdout.write(`${JSON.stringify({
-    schema: 'haqa.prompt.v1',
-    url: settings.baseUrl ? agent.url : null,
-    note: settings.baseUrl ? 'not sent' : 'no endpoint configured (--llm-base-url or HAQA_LLM_BASE_URL): this is what would be sent',
-    headers: { Authorization: key ? 'Bearer <the key from the environment, not shown>' : 'Bearer no-key (no key in the environment)' },
-    body,
-  }, null, 2)}\n`);
+  const preview = promptPreview({ strategy, settings: opts.llm as LlmSettings | undefined, model: flags['llm-model'] ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
+    hasKey: !!apiKeyFromEnv(), ctx, history: resumed?.readTrials().trials ?? [] });
+  process.stdout.write(`${JSON.stringify(preview, null, 2)}\n`);
   return 0;
 }
 
 async function demo(flags: Flags): Promise<number> {
   const runner = makeRunner(flags);
-  await tools(flags, runner);
+  await tools(toolOptions(flags, runner));
   const src = await ensureSource({ runner, onProgress: (m) => log(`haqa: ${m}`) });
   const file = path.join(cacheRoot(flags['cache-dir']), 'models', `haqa-demo-llama-h${DEMO_SHAPE.hidden}-l${DEMO_SHAPE.layers}.gguf`);
   if (!fs.existsSync(file)) {

@@ -6,7 +6,7 @@ import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
 import { measuredKeys, type ResolvedStrategy, type Proposal, type StrategyContext, type StrategyEvent } from './strategies';
 import type { Toolchain, TrialOutcome } from './toolchains/toolchain';
-import type { Config, HardwareProfile, ModelInfo, TrialRecord, Workload } from './types';
+import { countsTowardBudget, type Config, type HardwareProfile, type ModelInfo, type TrialRecord, type Workload } from './types';
 
 export type SessionEvent =
   | { type: 'info'; message: string }
@@ -59,6 +59,22 @@ export interface OptimizeOptions {
   runner: ProcessRunner;
   signal?: AbortSignal;
   onEvent?: (e: SessionEvent) => void;
+  /**
+   * Review before each trial runs (the extension's `haqa.review` = each): accept, run an override instead, or skip.
+   * An override is validated here again; an invalid one is rejected and the proposal is not run.
+   */
+  review?: (proposal: Proposal & { index: number }) => Promise<ReviewDecision>;
+  /** A signal that cancels only the trial about to run (Ctrl+C in the terminal); the session itself goes on. */
+  trialSignal?: (index: number) => AbortSignal | undefined;
+}
+
+export type ReviewDecision = { action: 'accept' } | { action: 'override'; config: Config } | { action: 'skip' };
+
+/** A proposal as the user overrode it: the config they chose, its validation against the space and history. */
+export function checkOverride(space: Toolchain['space'], history: TrialRecord[], config: unknown): string[] {
+  const reasons = space.validate(config);
+  if (!reasons.length && measuredKeys(space, history).has(space.key(config as Config))) reasons.push('this configuration is already measured in this session');
+  return reasons;
 }
 
 /** Consecutive proposal rounds without a single valid configuration before the session gives up. */
@@ -75,7 +91,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   if (loaded.tornBytes) emit({ type: 'info', message: `set aside a torn last line (${loaded.tornBytes} bytes) of an interrupted append` });
   if (loaded.badLines) emit({ type: 'info', message: `${loaded.badLines} unreadable line(s) in trials.jsonl skipped` });
   const history: TrialRecord[] = loaded.trials;
-  const counted = () => history.filter((t) => t.status !== 'cancelled').length;
+  const counted = () => history.filter(countsTowardBudget).length;
   if (history.length) emit({ type: 'info', message: `resuming with ${counted()} measured trial(s)` });
   if (o.strategy.note) emit({ type: 'info', message: o.strategy.note });
   o.store.updateMeta({ status: 'running', stopReason: undefined });
@@ -124,20 +140,51 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       continue;
     }
     emptyRounds = 0;
-    for (const p of valid) {
+    for (let p of valid) {
       if (counted() >= o.budget) break;
       const index = history.length + 1;
+      if (o.review) {
+        let d: ReviewDecision;
+        try {
+          d = await o.review({ ...p, index });
+        } catch (e) {
+          if (o.signal?.aborted) break;
+          throw e;
+        }
+        if (o.signal?.aborted) break;
+        if (d.action === 'skip') {
+          const now = new Date().toISOString();
+          const rec: TrialRecord = { type: 'trial', index, key: space.key(p.config), config: p.config, status: 'skipped', metrics: {}, cause: 'skipped by the user',
+            rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, strategy: p.source ?? o.strategy.strategy.name,
+            startedAt: now, endedAt: now, durationMs: 0 };
+          o.store.appendTrial(rec);
+          history.push(rec);
+          emit({ type: 'trial-end', trial: rec, counted: counted(), budget: o.budget });
+          continue;
+        }
+        if (d.action === 'override') {
+          const reasons = checkOverride(space, history, d.config);
+          if (reasons.length) { emit({ type: 'rejected', config: d.config, reasons }); continue; }
+          const was = p;
+          p = { config: space.canonical(d.config), source: 'user', rationale: `overridden by the user (proposed by ${was.source ?? o.strategy.strategy.name}: ${space.key(was.config)})${was.rationale ? `; the proposal's reason: ${was.rationale}` : ''}` };
+        }
+      }
       emit({ type: 'trial-start', index, config: p.config, rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, source: p.source, counted: counted(), budget: o.budget });
       const startedAt = new Date();
       let out: TrialOutcome;
       try {
+        const own = o.trialSignal?.(index);
+        const signal = own && o.signal ? AbortSignal.any([o.signal, own]) : own ?? o.signal;
         out = await o.toolchain.runTrial(p.config, {
-          runner: o.runner, logDir: o.store.logsDir, trialIndex: index, signal: o.signal,
+          runner: o.runner, logDir: o.store.logsDir, trialIndex: index, signal,
           onProgress: (message) => emit({ type: 'progress', index, message }),
         });
       } catch (e) {
         out = { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
       }
+      // Cancelled on its own while the session goes on (Ctrl+C): the user declined it, so it is never proposed again.
+      // (Cancelled because the session stopped, it stays `cancelled` and a resume runs it again.)
+      if (out.status === 'cancelled' && !o.signal?.aborted) out = { ...out, status: 'skipped', cause: `cancelled by the user while running (${out.cause ?? 'cancelled'})` };
       const rec: TrialRecord = {
         type: 'trial', index, key: space.key(p.config), config: p.config, status: out.status, metrics: out.metrics, cause: out.cause,
         rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive,
@@ -153,7 +200,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       if (findings.length) rec.findings = findings;
       o.store.appendTrial(rec);
       history.push(rec);
-      if (rec.status !== 'cancelled') durations.push(rec.durationMs);
+      if (countsTowardBudget(rec)) durations.push(rec.durationMs);
       const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : undefined;
       emit({ type: 'trial-end', trial: rec, counted: counted(), budget: o.budget, etaMs: mean !== undefined ? mean * (o.budget - counted()) : undefined });
     }

@@ -65,7 +65,12 @@ export interface TrialMetrics {
   accuracy?: Record<string, number>;
 }
 
-export type TrialStatus = 'done' | 'failed' | 'infeasible' | 'cancelled';
+/** `cancelled`: stopped while running (not counted, may be proposed again); `skipped`: the user declined it in review
+ * (not counted, never proposed again). */
+export type TrialStatus = 'done' | 'failed' | 'infeasible' | 'cancelled' | 'skipped';
+
+/** Whether a trial counts toward the budget (it ran to an outcome). */
+export const countsTowardBudget = (t: { status: TrialStatus }) => t.status !== 'cancelled' && t.status !== 'skipped';
 
 export interface TrialRecord {
   type: 'trial';

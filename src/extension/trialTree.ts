@@ -1,45 +1,80 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SessionStore, type SessionMeta } from '../core/store';
-import type { TrialRecord } from '../core/types';
+import { best, paretoFront, type ObjectiveSpec } from '../core/objective';
+import type { Config, TrialRecord, TrialStatus } from '../core/types';
 import { shortConfig, trialDetails } from '../core/format';
+import type { SessionRun } from './sessionRun';
 
-type Node = { kind: 'session'; root: string; meta: SessionMeta } | { kind: 'trial'; trial: TrialRecord };
+export type TreeNode =
+  | { kind: 'session'; root: string; meta: SessionMeta }
+  | { kind: 'trial'; root: string; sessionId: string; trial: TrialRecord; mark?: 'best' | 'pareto' }
+  | { kind: 'live'; root: string; sessionId: string; state: 'running' | 'queued'; index: number; config: Config; message?: string };
 
-const ICONS: Record<TrialRecord['status'], string> = { done: 'pass', failed: 'error', infeasible: 'circle-slash', cancelled: 'debug-stop' };
+const ICONS: Record<TrialStatus, [string, string?]> = {
+  done: ['pass', 'testing.iconPassed'], failed: ['error', 'testing.iconFailed'], infeasible: ['circle-slash', 'list.warningForeground'],
+  cancelled: ['debug-stop'], skipped: ['debug-step-over'],
+};
 
-/** Sessions → trials, read from the workspace folders' `.haqa` roots. */
-export class TrialTreeProvider implements vscode.TreeDataProvider<Node> {
+/** Sessions → trials, read from the `.haqa` roots, with this window's running sessions' live trials on top. */
+export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(private readonly roots: () => string[], private readonly runFor: (id: string) => SessionRun | undefined) {}
 
   refresh(): void {
     this.changed.fire();
   }
 
-  private roots(): string[] {
-    return (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.haqa'));
-  }
-
-  getChildren(node?: Node): Node[] {
+  getChildren(node?: TreeNode): TreeNode[] {
     if (!node) return this.roots().flatMap((root) => SessionStore.list(root).reverse().map((meta) => ({ kind: 'session' as const, root, meta })));
-    if (node.kind === 'session') return SessionStore.open(node.root, node.meta.id).readTrials().trials.map((trial) => ({ kind: 'trial' as const, trial }));
-    return [];
+    if (node.kind !== 'session') return [];
+    const run = this.runFor(node.meta.id);
+    const trials = run?.store ? run.trials : SessionStore.open(node.root, node.meta.id).readTrials().trials;
+    const objective = node.meta.options.objective as ObjectiveSpec;
+    const b = best(objective, trials)?.index;
+    const front = new Set(paretoFront(objective, trials).map((t) => t.index));
+    const out: TreeNode[] = trials.map((trial) => ({ kind: 'trial' as const, root: node.root, sessionId: node.meta.id, trial,
+      mark: trial.index === b ? 'best' as const : front.has(trial.index) ? 'pareto' as const : undefined }));
+    if (run?.running) out.push({ kind: 'live', root: node.root, sessionId: node.meta.id, state: 'running', index: run.running.index, config: run.running.config, message: run.running.message });
+    if (run?.pending) out.push({ kind: 'live', root: node.root, sessionId: node.meta.id, state: 'queued', index: run.pending.id, config: run.pending.config });
+    return out;
   }
 
-  getTreeItem(node: Node): vscode.TreeItem {
+  getTreeItem(node: TreeNode): vscode.TreeItem {
     if (node.kind === 'session') {
-      const item = new vscode.TreeItem(`Session ${node.meta.id}`, vscode.TreeItemCollapsibleState.Collapsed);
-      item.description = `${node.meta.status} · ${node.meta.strategy.used}`;
-      item.contextValue = 'haqaSession';
+      const run = this.runFor(node.meta.id);
+      const status = run?.store ? run.status : node.meta.status === 'running' ? 'interrupted' : node.meta.status;
+      const item = new vscode.TreeItem(`Session ${node.meta.id}`, run?.live ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+      const model = node.meta.model as { name?: string } | undefined;
+      item.description = `${status} · ${node.meta.strategy.used}${model?.name ? ` · ${model.name}` : ''}`;
+      item.tooltip = `${path.join(node.root, 'sessions', node.meta.id)}\n${node.meta.stopReason ?? ''}`;
+      item.iconPath = new vscode.ThemeIcon(run?.live ? 'loading~spin' : 'beaker');
+      item.contextValue = run?.live ? 'haqaSessionLive' : 'haqaSession';
+      item.command = { command: 'haqa.openSession', title: 'Open Session', arguments: [node] };
+      item.id = `session:${node.root}:${node.meta.id}`;
+      return item;
+    }
+    if (node.kind === 'live') {
+      const item = new vscode.TreeItem(`#${node.index} ${shortConfig(node.config)}`, vscode.TreeItemCollapsibleState.None);
+      item.description = node.state === 'running' ? `running${node.message ? ` · ${node.message}` : ''}` : 'queued · awaiting review';
+      item.iconPath = new vscode.ThemeIcon(node.state === 'running' ? 'loading~spin' : 'clock');
+      item.contextValue = node.state === 'running' ? 'haqaTrialRunning' : 'haqaTrialQueued';
+      item.id = `live:${node.sessionId}:${node.index}:${node.state}`;
       return item;
     }
     const t = node.trial;
     const item = new vscode.TreeItem(`#${t.index} ${shortConfig(t.config)}`, vscode.TreeItemCollapsibleState.None);
-    item.description = `${t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status}${t.findings?.length ? ' · counterintuitive' : ''}`;
-    item.tooltip = trialDetails(t);
-    item.iconPath = new vscode.ThemeIcon(ICONS[t.status]);
-    item.contextValue = 'haqaTrial';
+    const mark = node.mark === 'best' ? '★ best · ' : node.mark === 'pareto' ? 'Pareto · ' : '';
+    item.description = `${mark}${t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status}${t.findings?.length ? ' · counterintuitive' : ''}`;
+    const md = new vscode.MarkdownString();
+    md.appendCodeblock(trialDetails(t), 'text');
+    item.tooltip = md;
+    const [icon, color] = node.mark === 'best' ? ['star-full', 'charts.yellow'] : ICONS[t.status];
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    item.contextValue = t.status === 'done' || t.status === 'infeasible' ? 'haqaTrialMeasured' : 'haqaTrial';
+    item.id = `trial:${node.sessionId}:${t.index}`;
     return item;
   }
 }

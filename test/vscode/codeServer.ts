@@ -68,7 +68,7 @@ export interface RunningServer {
 }
 
 /** Starts code-server; retries on another port if the chosen one is taken meanwhile. */
-export async function startCodeServer(opts: { workspace: string; extensionsDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; preferredPort?: number }): Promise<RunningServer> {
+export async function startCodeServer(opts: { workspace: string; extensionsDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; preferredPort?: number; settings?: Record<string, unknown> }): Promise<RunningServer> {
   const bin = ensureCodeServer((s) => process.stderr.write(`${s}\n`));
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-cs-'));
   const userDataDir = path.join(root, 'user-data');
@@ -76,7 +76,7 @@ export async function startCodeServer(opts: { workspace: string; extensionsDir?:
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({
     'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none', 'extensions.autoUpdate': false, 'workbench.tips.enabled': false,
+    'update.mode': 'none', 'extensions.autoUpdate': false, 'workbench.tips.enabled': false, ...opts.settings,
   }));
   for (let attempt = 0; attempt < 4; attempt++) {
     const port = attempt === 0 && opts.preferredPort ? opts.preferredPort : await freePort();

@@ -11,7 +11,7 @@ import { launchBrowser } from './browser';
 import { buildSuite } from './buildSuite';
 
 const ROOT = path.resolve(__dirname, '../..');
-const TIMEOUT_MS = Number(process.env.HAQA_VSCODE_TIMEOUT_MS ?? 240_000);
+const TIMEOUT_MS = Number(process.env.HAQA_VSCODE_TIMEOUT_MS ?? 600_000);
 
 async function main(): Promise<number> {
   const suite = await buildSuite(ROOT);

@@ -21,7 +21,8 @@ export async function runCommand(page: Page, title: string): Promise<void> {
 export async function openViewContainer(page: Page, title: string): Promise<void> {
   const item = page.locator(`.activitybar .action-item a[aria-label^="${title}"]`).first();
   await item.waitFor({ timeout: 30_000 });
-  await item.click();
+  // A count badge (e.g. "1 unsaved file") sits over the icon and takes the pointer; the click is meant for the item.
+  await item.click({ force: true });
 }
 
 /** Finds a tree item by its label text in the side bar. */

@@ -5,11 +5,11 @@
 import { BuiltinStrategy } from '../strategies/heuristic';
 import { measuredKeys, type LlmCallRecord, type Proposal, type Strategy, type StrategyContext } from '../strategies/strategy';
 import { best } from '../objective';
-import type { TrialRecord } from '../types';
+import { countsTowardBudget, type TrialRecord } from '../types';
 import { LlmClient, LlmError, type ChatMessage, type ChatRequest } from './client';
 import { buildRequest } from './prompt';
 import { parseReply } from './reply';
-import { OUTPUT_MODES, type LlmSettings, type OutputMode } from './settings';
+import { DEFAULT_LLM, OUTPUT_MODES, type LlmSettings, type OutputMode } from './settings';
 
 /** Longest earlier reply sent back in a repair round. */
 const MAX_ECHO = 4000;
@@ -32,7 +32,7 @@ export class LlmStrategy implements Strategy {
 
   /** Proposals to ask for now: the per-call maximum, never more than the budget left. */
   private k(ctx: StrategyContext, history: TrialRecord[]): number {
-    const left = ctx.budget - history.filter((t) => t.status !== 'cancelled').length;
+    const left = ctx.budget - history.filter(countsTowardBudget).length;
     return Math.max(1, Math.min(this.settings.proposalsPerCall, left));
   }
 
@@ -162,4 +162,20 @@ export class AgentStrategy implements Strategy {
   private async builtin(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
     return (await this.fallback.propose(ctx, history, n)).map((p) => ({ ...p, source: 'builtin' }));
   }
+}
+
+/** The exact next request the agent would send (schema haqa.prompt.v1), built and not sent; the key is never shown. */
+export function promptPreview(o: {
+  strategy: unknown; settings?: LlmSettings; model: string; hasKey: boolean; ctx: StrategyContext; history: TrialRecord[];
+}): Record<string, unknown> {
+  const settings: LlmSettings = o.settings ?? { ...DEFAULT_LLM, baseUrl: '', model: o.model };
+  const agent = o.strategy instanceof AgentStrategy ? o.strategy.llm : new LlmStrategy(settings, undefined);
+  const body = agent.nextRequest(o.ctx, o.history);
+  return {
+    schema: 'haqa.prompt.v1',
+    url: settings.baseUrl ? agent.url : null,
+    note: settings.baseUrl ? 'not sent' : 'no endpoint configured (--llm-base-url / HAQA_LLM_BASE_URL / haqa.llm.baseUrl): this is what would be sent',
+    headers: { Authorization: o.hasKey ? 'Bearer <the key, not shown>' : 'Bearer no-key (no key configured)' },
+    body,
+  };
 }

@@ -7,7 +7,7 @@
 import { describeObjective, paretoFront, best, score } from '../objective';
 import { allFindings, objectiveMetrics } from '../priors';
 import type { StrategyContext } from '../strategies/strategy';
-import type { TrialRecord } from '../types';
+import { countsTowardBudget, type TrialRecord } from '../types';
 import type { ChatMessage, ChatRequest } from './client';
 import { REPLY_NAME, cleanText, replySchema } from './reply';
 import type { LlmSettings, OutputMode } from './settings';
@@ -94,7 +94,7 @@ export interface DynamicOptions {
  * the rest summarised per quantization type.
  */
 export function dynamicPrompt(ctx: StrategyContext, history: TrialRecord[], o: DynamicOptions, maxTokens: number): string {
-  const counted = history.filter((t) => t.status !== 'cancelled');
+  const counted = history.filter(countsTowardBudget);
   const left = Math.max(0, ctx.budget - counted.length);
   const top = best(ctx.objective, history);
   const pareto = paretoFront(ctx.objective, history);

@@ -1,7 +1,7 @@
 import { best, score } from '../objective';
 import { estimatedFileBytes, quantType } from '../ggml';
 import type { Knob } from '../space';
-import type { Config, ConfigValue, TrialRecord } from '../types';
+import { countsTowardBudget, type Config, type ConfigValue, type TrialRecord } from '../types';
 import { ALL_LAYERS } from '../toolchains/llamacpp/space';
 import { rng } from './rng';
 import { measuredKeys, randomUnmeasured, type Proposal, type Strategy, type StrategyContext } from './strategy';
@@ -146,7 +146,7 @@ export class BuiltinStrategy implements Strategy {
   private readonly tpe = new TpeStrategy({ startup: FIRST_DESIGN_SIZE });
 
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
-    const observed = history.filter((t) => t.status !== 'cancelled').length;
+    const observed = history.filter(countsTowardBudget).length;
     if (observed < FIRST_DESIGN_SIZE) {
       const design = firstDesign(ctx, history).slice(0, Math.min(n, FIRST_DESIGN_SIZE - observed));
       if (design.length) return design;

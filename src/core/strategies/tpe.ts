@@ -1,6 +1,6 @@
 import { score } from '../objective';
 import type { Knob } from '../space';
-import type { Config, TrialRecord } from '../types';
+import { countsTowardBudget, type Config, type TrialRecord } from '../types';
 import { rng, type Rng } from './rng';
 import { measuredKeys, randomUnmeasured, type Proposal, type Strategy, type StrategyContext } from './strategy';
 
@@ -61,7 +61,7 @@ export class TpeStrategy implements Strategy {
     const r = rng(ctx.seed, 'tpe', history.length);
     const { space } = ctx;
     const done = measuredKeys(space, history);
-    const observed = history.filter((t) => t.status !== 'cancelled');
+    const observed = history.filter(countsTowardBudget);
     const out: Proposal[] = [];
     const picked = new Set<string>();
     if (observed.length < this.o.startup) {

@@ -19,7 +19,7 @@ export interface StepRecord {
 }
 
 export interface TrialOutcome {
-  status: 'done' | 'failed' | 'cancelled';
+  status: 'done' | 'failed' | 'cancelled' | 'skipped';
   metrics: TrialMetrics;
   cause?: string;
   steps: StepRecord[];

@@ -1,25 +1,217 @@
+/**
+ * The extension in a real VS Code extension host (code-server): the command flow to a finished session on the trained
+ * fixture model with the real llama.cpp tools, review with a validated override and a skip, the tree's items and states,
+ * Ctrl+C in the HAQA terminal, Accept → diff → Apply / Discard / stale base, Try it, the API key and the agent prompt.
+ */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { HaqaApi } from '../../../src/extension/extension';
+import type { SessionRun } from '../../../src/extension/sessionRun';
+import type { TreeNode } from '../../../src/extension/trialTree';
 
 const ID = 'haqa.haqa';
+const FAST = { promptTokens: 64, genTokens: 16, repetitions: 2 };
+let api: HaqaApi;
+let ws: string;
+let model: string;
 
-describe('HAQA in the extension host', () => {
-  it('is installed and activates', async () => {
-    const ext = vscode.extensions.getExtension(ID);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+const runOf = (id: string): SessionRun => api.runs.get(id)!;
+const treeChildren = (n?: TreeNode) => api.tree.getChildren(n) as TreeNode[];
+
+describe('HAQA in the extension host', function () {
+  this.timeout(300_000);
+
+  before(async () => {
+    const ext = vscode.extensions.getExtension<HaqaApi>(ID);
     assert.ok(ext, `extension ${ID} not found`);
-    await ext.activate();
-    assert.equal(ext.isActive, true);
+    api = await ext.activate();
+    ws = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    fs.mkdirSync(path.join(ws, 'models'), { recursive: true });
+    model = path.join(ws, 'models', 'tiny-pystdlib-f16.gguf');
+    fs.copyFileSync(path.join(ext.extensionPath, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'), model);
   });
 
-  it('registers its commands', async () => {
+  it('is active and registers its commands', async () => {
+    assert.notEqual(api.ptySource, 'none', 'no node-pty could be loaded in the extension host');
     const all = await vscode.commands.getCommands(true);
-    for (const c of ['haqa.showHardwareProfile', 'haqa.refreshTrials']) assert.ok(all.includes(c), `${c} is not registered`);
+    for (const c of ['haqa.optimizeModel', 'haqa.stopSession', 'haqa.resumeSession', 'haqa.acceptConfiguration', 'haqa.buildToolchain', 'haqa.showHardwareProfile',
+      'haqa.setApiKey', 'haqa.showAgentPrompt', 'haqa.tryIt', 'haqa.applyDeployChange', 'haqa.discardDeployChange', 'haqa.refreshTrials', 'haqa.openTrialLog',
+      'haqa.rerunTrial', 'haqa.compareWithBest', 'haqa.deleteSession']) assert.ok(all.includes(c), `${c} is not registered`);
   });
 
   it('"Show Hardware Profile" opens the profile of this machine', async () => {
     const text = await vscode.commands.executeCommand<string>('haqa.showHardwareProfile');
     assert.match(text, /^CPU\s+\S/m);
     assert.match(text, /cores\s+\d+ physical/);
-    assert.match(vscode.window.activeTextEditor?.document.getText() ?? '', /memory/);
+  });
+
+  let sessionId: string;
+  it('"Optimize Model" runs a session to the end on a real model, with accuracy, and the tree shows it', async () => {
+    const r = await vscode.commands.executeCommand<{ sessionId: string; status: string }>('haqa.optimizeModel',
+      { model, budget: 3, strategy: 'builtin', review: 'auto', evalChunks: 2, workload: FAST, maxDppl: 50, wait: true });
+    assert.ok(r?.sessionId, 'no session was created');
+    sessionId = r.sessionId;
+    const run = runOf(sessionId);
+    assert.equal(run.status, 'completed', run.stopReason);
+    assert.equal(run.trials.length, 3);
+    for (const t of run.trials) assert.ok(['done', 'infeasible'].includes(t.status), `${t.status}: ${t.cause}`);
+    assert.ok(run.trials.some((t) => t.metrics.accuracy?.kld !== undefined), 'accuracy was not measured');
+    assert.ok(fs.existsSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl')));
+    // The tree: the session, its trials with icons and the best marked.
+    const sessions = treeChildren();
+    const node = sessions.find((n) => n.kind === 'session' && n.meta.id === sessionId)!;
+    assert.ok(node, 'session missing from the tree');
+    const items = treeChildren(node).map((n) => api.tree.getTreeItem(n));
+    assert.equal(items.length, 3);
+    assert.ok(items.some((i) => String(i.description).startsWith('★ best')), 'no best mark');
+    assert.ok(items.every((i) => i.iconPath instanceof vscode.ThemeIcon));
+    assert.ok(items.some((i) => i.contextValue === 'haqaTrialMeasured'));
+    // The panel for it is open and was sent the full state.
+    const panel = await until('the panel', () => api.panels.panels.get(sessionId));
+    await until('the webview to say ready', () => panel.handled.some((m) => m.type === 'ready'), 60_000);
+    const state = panel.sent.find((m) => m.type === 'state');
+    assert.ok(state && state.type === 'state' && state.state.trials.length >= 1);
+  });
+
+  it('review: an invalid override comes back with reasons, a valid one runs as the user\'s, a skip is recorded; the tree shows queued and running', async () => {
+    const started = await vscode.commands.executeCommand<{ sessionId: string }>('haqa.optimizeModel',
+      { model, budget: 2, strategy: 'heuristic', review: 'each', accuracy: false, workload: FAST });
+    const run = runOf(started!.sessionId);
+    const panel = await until('the panel', () => api.panels.panels.get(run.id!));
+    const first = await until('a pending proposal', () => run.pending);
+    const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === run.id)!;
+    const queued = treeChildren(session).map((n) => api.tree.getTreeItem(n)).find((i) => i.contextValue === 'haqaTrialQueued');
+    assert.ok(queued, 'the pending proposal is not shown as queued');
+    assert.match(String(queued.description), /awaiting review/);
+    // ubatch above batch breaks a rule of the space.
+    const bad = { ...first.config, batch: 256, ubatch: 512 };
+    panel.receive({ type: 'override', id: first.id, config: bad });
+    const res = panel.sent.filter((m) => m.type === 'override-result').pop();
+    assert.ok(res && res.type === 'override-result' && !res.ok, 'the invalid override was not refused');
+    assert.match(res.reasons.join(' '), /ubatch/);
+    assert.ok(run.pending, 'the proposal must still wait after a refused override');
+    // An out-of-domain value (a shell string) is refused too.
+    panel.receive({ type: 'override', id: first.id, config: { ...first.config, quant: 'Q4_0; rm -rf ~' } });
+    const res2 = panel.sent.filter((m) => m.type === 'override-result').pop();
+    assert.ok(res2 && res2.type === 'override-result' && !res2.ok && /outside its domain/.test(res2.reasons.join(' ')));
+    const good = { ...first.config, threads: first.config.threads === 1 ? 2 : 1 };
+    panel.receive({ type: 'override', id: first.id, config: good });
+    assert.ok((panel.sent.filter((m) => m.type === 'override-result').pop() as { ok: boolean }).ok);
+    await until('the running trial in the tree', () => treeChildren(session).map((n) => api.tree.getTreeItem(n)).find((i) => i.contextValue === 'haqaTrialRunning'), 30_000);
+    const second = await until('the next proposal', () => run.pending?.id === 2 && run.pending);
+    assert.equal(run.trials[0].strategy, 'user');
+    assert.deepEqual(run.trials[0].config.threads, good.threads);
+    panel.receive({ type: 'proposal', action: 'skip', id: second.id });
+    const third = await until('a proposal after the skip', () => run.pending?.id === 3 && run.pending);
+    assert.equal(run.trials[1].status, 'skipped');
+    panel.receive({ type: 'control', action: 'pause' });
+    assert.equal(run.status, 'paused');
+    assert.ok(panel.sent.some((m) => m.type === 'status' && m.status === 'paused'));
+    panel.receive({ type: 'control', action: 'resume' });
+    assert.equal(run.status, 'running');
+    panel.receive({ type: 'proposal', action: 'accept', id: third.id });
+    const summary = await run.finished();
+    assert.equal(summary?.status, 'completed');
+    assert.deepEqual(run.trials.map((t) => t.status), ['done', 'skipped', 'done']);
+  });
+
+  it('Ctrl+C in the HAQA terminal cancels the running trial; the session pauses, then resumes and can be stopped', async () => {
+    const started = await vscode.commands.executeCommand<{ sessionId: string }>('haqa.optimizeModel',
+      { model, budget: 3, strategy: 'random', seed: 7, review: 'auto', accuracy: false, workload: { promptTokens: 512, genTokens: 256, repetitions: 5 } });
+    const run = runOf(started!.sessionId);
+    const pty = api.terminal();
+    let written = '';
+    const sub = pty.onDidWrite((d) => { written += d; });
+    await until('a running trial', () => run.running, 60_000);
+    await sleep(300);
+    pty.handleInput('\x03');
+    const cancelled = await until('the cancelled trial', () => run.trials.find((t) => t.status === 'skipped'), 60_000);
+    assert.match(cancelled.cause ?? '', /cancelled by the user while running/);
+    await until('pause', () => run.status === 'paused');
+    assert.match(written, /\^C/);
+    run.resume();
+    await until('the next trial to run', () => run.running && run.trials.length === 1 && run.running.index === 2, 60_000);
+    await until('the next tool\'s command line in the terminal', () => /\$ \S*llama-(quantize|bench)/.test(written), 30_000)
+      .catch((e) => { throw new Error(`${e.message}; the terminal got: ${JSON.stringify(written.slice(-600))}`); });
+    await vscode.commands.executeCommand('haqa.stopSession');
+    const s = await run.finished();
+    sub.dispose();
+    assert.equal(s?.status, 'stopped');
+    assert.equal(s?.stopReason, 'stopped by the user');
+  });
+
+  const deployFile = () => path.join(ws, 'haqa.deploy.json');
+  it('Accept → diff → Discard leaves the deploy file untouched', async () => {
+    fs.writeFileSync(deployFile(), '{"mine": true}\n');
+    const r = await vscode.commands.executeCommand<{ files: string[]; trial: number }>('haqa.acceptConfiguration', { root: path.join(ws, '.haqa'), sessionId });
+    assert.ok(r?.files.includes(deployFile()));
+    const diffs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff);
+    assert.ok(diffs.some((t) => t.label.includes('haqa.deploy.json')), `no diff tab: ${diffs.map((t) => t.label).join(', ')}`);
+    assert.equal(await vscode.commands.executeCommand('haqa.discardDeployChange'), 'discarded');
+    assert.equal(fs.readFileSync(deployFile(), 'utf8'), '{"mine": true}\n');
+    assert.ok(!fs.existsSync(path.join(ws, 'haqa-serve.sh')));
+  });
+
+  it('Accept → diff → Apply writes the deploy config and launch script; a stale base is re-diffed, not overwritten', async () => {
+    await vscode.commands.executeCommand('haqa.acceptConfiguration', { root: path.join(ws, '.haqa'), sessionId });
+    fs.writeFileSync(deployFile(), '{"changed": "meanwhile"}\n');
+    assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'stale');
+    assert.equal(fs.readFileSync(deployFile(), 'utf8'), '{"changed": "meanwhile"}\n');
+    assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'applied');
+    const cfg = JSON.parse(fs.readFileSync(deployFile(), 'utf8'));
+    assert.equal(cfg.$schema, 'haqa.deploy.v1');
+    assert.equal(cfg.session.id, sessionId);
+    assert.equal(cfg.model.source, model);
+    assert.ok(fs.existsSync(cfg.model.file), `the deployed model file ${cfg.model.file} does not exist`);
+    assert.ok(cfg.measured.decodeTokensPerSecond.mean > 0);
+    assert.ok(Array.isArray(cfg.server.argv) && cfg.server.argv.includes('-m'));
+    const script = fs.readFileSync(path.join(ws, 'haqa-serve.sh'), 'utf8');
+    assert.match(script, /^#!\/bin\/sh/);
+    assert.match(script, /llama-server/);
+    assert.ok((fs.statSync(path.join(ws, 'haqa-serve.sh')).mode & 0o111) !== 0, 'launch script not executable');
+  });
+
+  it('"Try it" serves the best trial with llama-server on a free port and measures tokens/s', async () => {
+    const r = await vscode.commands.executeCommand<{ decodeTokensPerSecond: number; tokens: number; port: number }>('haqa.tryIt', { root: path.join(ws, '.haqa'), sessionId });
+    assert.ok(r, 'Try it failed (see the HAQA output)');
+    assert.ok(r.decodeTokensPerSecond > 0);
+    assert.ok(r.tokens > 0);
+  });
+
+  it('"Set API Key" keeps the key in the secret storage; "Show Agent Prompt" shows the request without it', async () => {
+    await vscode.commands.executeCommand('haqa.setApiKey', 'sk-test-secret-123');
+    const text = await vscode.commands.executeCommand<string>('haqa.showAgentPrompt', { root: path.join(ws, '.haqa'), sessionId });
+    const p = JSON.parse(text);
+    assert.equal(p.schema, 'haqa.prompt.v1');
+    assert.match(p.headers.Authorization, /not shown/);
+    assert.ok(!text.includes('sk-test-secret-123'));
+    assert.ok(p.body.messages.length >= 2);
+    for (const dir of [path.join(ws, '.haqa')]) {
+      for (const f of walk(dir)) assert.ok(!fs.readFileSync(f, 'utf8').includes('sk-test-secret-123'), `the key leaked into ${f}`);
+    }
+    await vscode.commands.executeCommand('haqa.setApiKey', '');
+  });
+
+  it('"Compare with Best" and "Open Log" open editors for a trial', async () => {
+    const r = await vscode.commands.executeCommand<number[]>('haqa.compareWithBest', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
+    assert.equal(r?.length, 2);
+    const logs = await vscode.commands.executeCommand<string[]>('haqa.openTrialLog', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
+    assert.ok(logs && logs.length >= 1, 'no log for trial 1');
   });
 });
+
+function walk(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}

@@ -1,0 +1,65 @@
+/**
+ * What a session needs before its first trial, shared by the CLI and the extension: the hardware profile, the model's
+ * facts, the llama.cpp tools (built once when missing) and the toolchain over them — or a replay toolchain.
+ */
+import * as path from 'node:path';
+import { HaqaError } from './errors';
+import { probeHardware } from './hardware';
+import { inspectModel } from './model';
+import { needsAccuracy, type ObjectiveSpec } from './objective';
+import { toolchainRoot } from './paths';
+import type { ProcessRunner } from './process/runner';
+import type { Backend } from './toolchains/llamacpp/build';
+import { ensureTools, withToolInfo, type LlamaTools } from './toolchains/llamacpp/locate';
+import { LlamaCppToolchain } from './toolchains/llamacpp/toolchain';
+import { ReplayToolchain } from './toolchains/replay/replay';
+import type { Toolchain } from './toolchains/toolchain';
+import type { HardwareProfile, ModelInfo, Workload } from './types';
+
+export interface Prepared {
+  toolchain: Toolchain;
+  model: ModelInfo;
+  hardware: HardwareProfile;
+  tools?: LlamaTools;
+  workload: Workload;
+}
+
+/** The options a session records (session.json `options`) that decide how it is prepared. */
+export interface SessionOptions {
+  model?: string;
+  replay?: string[];
+  objective: ObjectiveSpec;
+  workload: Workload;
+  accuracy?: { evalFile: string; chunks: number } | null;
+  calibrations?: Record<string, string>;
+  cacheDir?: string;
+}
+
+export interface ToolOptions {
+  binDir?: string;
+  backend?: Backend;
+  runner: ProcessRunner;
+  onProgress?: (m: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The llama.cpp tools: found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache) or built once into the cache. */
+export function tools(o: ToolOptions): Promise<LlamaTools> {
+  return ensureTools({ ...o, logFile: path.join(toolchainRoot(), 'build.log') });
+}
+
+export async function prepareSession(opts: SessionOptions, t: ToolOptions): Promise<Prepared> {
+  const hardware = probeHardware();
+  const { workload } = opts;
+  if (opts.replay?.length) {
+    if (needsAccuracy(opts.objective)) throw new HaqaError('a ΔPPL / KLD limit needs measured accuracy, which replayed llama-bench rows do not hold', 'drop the accuracy limit, or optimize a real model', 'usage');
+    const tc = new ReplayToolchain(opts.replay);
+    return { toolchain: tc, model: tc.modelInfo(), hardware, workload };
+  }
+  if (!opts.model) throw new HaqaError('no model to optimize', 'pass --model FILE.gguf (or --replay FILE... or --resume ID)', 'usage');
+  const model = await inspectModel(opts.model);
+  const found = await withToolInfo(t.runner, await tools(t));
+  const accuracy = opts.accuracy ? { ...opts.accuracy, ctx: Math.min(512, model.contextLength || 512) } : undefined;
+  const toolchain = new LlamaCppToolchain(found, hardware, model, { workload, accuracy, calibrations: opts.calibrations, cacheDir: opts.cacheDir });
+  return { toolchain, model, hardware, tools: found, workload };
+}

@@ -1,0 +1,264 @@
+/**
+ * One optimization session run by this window: the core loop (runOptimize) with the extension's review gate, pause,
+ * stop and per-trial cancel, and the state every view (tree, webview, status bar, terminal) draws from. Sessions that
+ * only exist on disk are read through `storedState`.
+ */
+import * as vscode from 'vscode';
+import { describeUsage, llmUsage } from '../core/agent/journal';
+import { DEFAULT_LLM, DEFAULT_MODEL, checkBaseUrl, type LlmSettings } from '../core/agent/settings';
+import { errorMessage, isHaqaError } from '../core/errors';
+import { describeHardware } from '../core/hardware';
+import { best, describeObjective, paretoFront, type ObjectiveSpec } from '../core/objective';
+import { prepareSession, type Prepared, type SessionOptions } from '../core/prepare';
+import type { ProcessRunner } from '../core/process/runner';
+import { checkOverride, journalExplanations, runOptimize, type ReviewDecision, type SessionEvent, type SessionSummary } from '../core/session';
+import { SessionStore, type SessionMeta } from '../core/store';
+import { resolveStrategy } from '../core/strategies';
+import type { Config, HardwareProfile, TrialRecord, Workload } from '../core/types';
+import type { HostMessage, ProposalView, RunningView, SessionState, SessionStatus } from '../../webview/protocol';
+import type { HaqaSettings, ReviewMode } from './settings';
+
+export interface StartRequest {
+  root: string;
+  model?: string;
+  replay?: string[];
+  objective: ObjectiveSpec;
+  budget: number;
+  strategy: string;
+  seed?: number;
+  accuracy: boolean;
+  evalChunks: number;
+  evalFile?: string;
+  workload: Workload;
+  review: ReviewMode;
+}
+
+type Pending = ProposalView & { resolve: (d: ReviewDecision) => void };
+
+export class SessionRun {
+  private readonly changed = new vscode.EventEmitter<HostMessage>();
+  /** Increments for the views (the webview's protocol messages). */
+  readonly onDidChange = this.changed.event;
+  status: SessionStatus = 'preparing';
+  stopReason?: string;
+  review: ReviewMode;
+  trials: TrialRecord[] = [];
+  pending?: Pending;
+  running?: RunningView;
+  prepared?: Prepared;
+  store?: SessionStore;
+  summary?: SessionSummary;
+  private readonly ac = new AbortController();
+  private trialAc?: AbortController;
+  private paused?: { promise: Promise<void>; release: () => void };
+  private readonly done: Promise<SessionSummary | undefined>;
+  private resolveDone!: (s: SessionSummary | undefined) => void;
+
+  constructor(readonly request: StartRequest, private readonly runner: ProcessRunner, private readonly settings: HaqaSettings,
+    private readonly apiKey: string | undefined, private readonly log: vscode.LogOutputChannel, private readonly say: (line: string) => void) {
+    this.review = request.review;
+    this.done = new Promise((r) => { this.resolveDone = r; });
+  }
+
+  get id(): string | undefined { return this.store?.id; }
+  get objective(): ObjectiveSpec { return this.request.objective; }
+  get live(): boolean { return ['preparing', 'running', 'paused'].includes(this.status); }
+  /** Resolves when the session ends (undefined when it never started). */
+  finished(): Promise<SessionSummary | undefined> { return this.done; }
+
+  /** Prepares (model, tools, toolchain), creates the session under the root and runs it; resolves when it is created. */
+  async start(onCreated: (run: SessionRun) => void, resume?: SessionStore): Promise<void> {
+    const r = this.request;
+    try {
+      const opts: SessionOptions & Record<string, unknown> = resume ? resume.meta.options as SessionOptions & Record<string, unknown> : {
+        model: r.model, replay: r.replay, objective: r.objective, workload: r.workload, strategy: r.strategy, budget: r.budget, seed: r.seed ?? 0,
+        accuracy: r.accuracy && !r.replay?.length ? { evalFile: r.evalFile!, chunks: r.evalChunks } : null, cacheDir: this.settings.cacheDir,
+      };
+      if (resume) opts.budget = r.budget;
+      this.prepared = await prepareSession(opts, { binDir: this.settings.binDir, runner: this.runner, onProgress: (m) => this.log.info(m), signal: this.ac.signal });
+      const llm = this.llmSettings();
+      if (llm) opts.llm = { ...llm, mode: undefined };
+      const strategy = resolveStrategy(String(opts.strategy), { llm, apiKey: this.apiKey });
+      const p = this.prepared;
+      this.store = resume ?? SessionStore.create(r.root, {
+        options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
+        hardware: p.hardware, model: p.model, toolchain: p.toolchain.info(), space: p.toolchain.space.describe(),
+      });
+      if (resume) {
+        const usage = llmUsage(resume.readJournal());
+        if (llm && usage?.mode) llm.mode = usage.mode;
+        this.trials = resume.readTrials().trials;
+      }
+      this.status = 'running';
+      this.log.info(`session ${this.store.id}: ${describeObjective(r.objective)}; strategy ${strategy.requested} → ${strategy.strategy.name}; budget ${String(opts.budget)}`);
+      onCreated(this);
+      void this.loop(strategy, Number(opts.budget), Number(opts.seed ?? 0));
+    } catch (e) {
+      this.status = 'failed';
+      this.stopReason = errorMessage(e);
+      this.resolveDone(undefined);
+      throw e;
+    }
+  }
+
+  private llmSettings(): LlmSettings | undefined {
+    const l = this.settings.llm;
+    if (!l.baseUrl) return undefined;
+    return { ...DEFAULT_LLM, baseUrl: checkBaseUrl(l.baseUrl), model: l.model ?? DEFAULT_MODEL, temperature: l.temperature,
+      maxPromptTokens: l.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens };
+  }
+
+  private async loop(strategy: ReturnType<typeof resolveStrategy>, budget: number, seed: number): Promise<void> {
+    const p = this.prepared!;
+    let summary: SessionSummary | undefined;
+    try {
+      summary = await runOptimize({
+        toolchain: p.toolchain, hardware: p.hardware, model: p.model, strategy, objective: this.objective, budget, seed,
+        workload: p.workload, store: this.store!, runner: this.runner, signal: this.ac.signal,
+        onEvent: (e) => this.onEvent(e),
+        review: (proposal) => this.reviewGate(proposal),
+        trialSignal: () => { this.trialAc = new AbortController(); return this.trialAc.signal; },
+      });
+      this.status = summary.status;
+      this.stopReason = summary.stopReason;
+    } catch (e) {
+      this.status = 'failed';
+      this.stopReason = `${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fix})` : ''}`;
+      this.log.error(`session ${this.id}: ${this.stopReason}`);
+    }
+    this.summary = summary;
+    this.pending = undefined;
+    this.running = undefined;
+    this.changed.fire({ type: 'pending' });
+    this.changed.fire({ type: 'running' });
+    this.changed.fire({ type: 'status', status: this.status, stopReason: this.stopReason, review: this.review });
+    this.resolveDone(summary);
+  }
+
+  private onEvent(e: SessionEvent): void {
+    switch (e.type) {
+      case 'info': this.log.info(e.message); this.say(`haqa: ${e.message}`); break;
+      case 'rejected': this.log.warn(`rejected proposal ${JSON.stringify(e.config)?.slice(0, 300)}: ${e.reasons.join('; ')}`); break;
+      case 'agent': this.log.info(`agent: ${JSON.stringify(e.event).slice(0, 500)}`); break;
+      case 'trial-start':
+        this.running = { index: e.index, config: e.config, rationale: e.rationale };
+        this.say(`[${e.counted + 1}/${e.budget}] trial #${e.index} ${JSON.stringify(e.config)}${e.rationale ? `\n  why: ${e.rationale}` : ''}`);
+        this.changed.fire({ type: 'running', running: this.running });
+        break;
+      case 'progress':
+        if (this.running) { this.running = { ...this.running, message: e.message }; this.changed.fire({ type: 'running', running: this.running }); }
+        break;
+      case 'trial-end': {
+        this.trials.push(e.trial);
+        this.running = undefined;
+        const t = e.trial;
+        this.say(`  ${t.status}${t.metrics.decode ? `: decode ${t.metrics.decode.mean.toFixed(1)} t/s` : ''}${t.cause ? ` (${t.cause})` : ''}`);
+        this.log.info(`trial #${t.index} ${t.status}${t.cause ? `: ${t.cause}` : ''}`);
+        this.changed.fire({ type: 'running' });
+        this.changed.fire({ type: 'trial', trial: t, best: best(this.objective, this.trials)?.index, pareto: paretoFront(this.objective, this.trials).map((x) => x.index) });
+        if (t.status === 'skipped' && t.cause?.startsWith('cancelled by the user while running') && !this.ac.signal.aborted) {
+          this.pause();
+          void vscode.window.showWarningMessage(`HAQA: trial #${t.index} cancelled; the session is paused.`, 'Resume', 'Stop').then((a) => {
+            if (a === 'Resume') this.resume();
+            else if (a === 'Stop') this.stop();
+          });
+        }
+        break;
+      }
+      case 'end': break;
+    }
+  }
+
+  private async reviewGate(p: { index: number; config: Config; rationale?: string; expectedEffect?: string; counterintuitive?: string; source?: string }): Promise<ReviewDecision> {
+    while (this.paused && !this.ac.signal.aborted) await this.paused.promise;
+    if (this.ac.signal.aborted) return { action: 'skip' };
+    if (this.review === 'auto') return { action: 'accept' };
+    return new Promise<ReviewDecision>((resolve) => {
+      this.pending = { id: p.index, config: p.config, rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, source: p.source, resolve };
+      const { resolve: _r, ...view } = this.pending;
+      this.changed.fire({ type: 'pending', pending: view });
+      this.changed.fire({ type: 'status', status: this.status, review: this.review });
+    });
+  }
+
+  /** The user's word on the pending proposal. An override is validated first; its reasons come back when it is not valid. */
+  decide(id: number, d: ReviewDecision | { action: 'accept-all' }): string[] {
+    const p = this.pending;
+    if (!p || p.id !== id) return [`proposal #${id} is no longer pending`];
+    if (d.action === 'override') {
+      const reasons = checkOverride(this.prepared!.toolchain.space, this.trials, d.config);
+      if (reasons.length) return reasons;
+    }
+    if (d.action === 'accept-all') this.review = 'auto';
+    this.pending = undefined;
+    this.changed.fire({ type: 'pending' });
+    this.changed.fire({ type: 'status', status: this.status, review: this.review });
+    p.resolve(d.action === 'accept-all' ? { action: 'accept' } : d);
+    return [];
+  }
+
+  pause(): void {
+    if (!this.live || this.paused) return;
+    let release!: () => void;
+    const promise = new Promise<void>((r) => { release = r; });
+    this.paused = { promise, release };
+    this.status = 'paused';
+    this.changed.fire({ type: 'status', status: this.status, review: this.review });
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    const p = this.paused;
+    this.paused = undefined;
+    if (this.live) this.status = 'running';
+    p.release();
+    this.changed.fire({ type: 'status', status: this.status, review: this.review });
+  }
+
+  stop(): void {
+    this.ac.abort();
+    this.resume();
+    const p = this.pending;
+    if (p) { this.pending = undefined; p.resolve({ action: 'skip' }); }
+  }
+
+  /** Ctrl+C: cancels the running trial only; false when none runs. */
+  cancelTrial(): boolean {
+    if (!this.running || !this.trialAc) return false;
+    this.trialAc.abort();
+    return true;
+  }
+
+  state(): SessionState {
+    const p = this.prepared;
+    const base = storedState(this.request.root, this.store!, this.trials);
+    const { resolve: _r, ...pending } = this.pending ?? { resolve: undefined };
+    return {
+      ...base, status: this.status, stopReason: this.stopReason, review: this.review, live: this.live,
+      hardware: p ? describeHardware(p.hardware) : base.hardware,
+      knobs: p ? p.toolchain.space.knobs.map((k) => ({ name: k.name, values: k.values, meaning: k.meaning, stage: k.stage })) : base.knobs,
+      pending: this.pending ? pending as ProposalView : undefined, running: this.running,
+    };
+  }
+}
+
+/** The state of a session as stored on disk (what the panel shows for a session this window does not run). */
+export function storedState(root: string, store: SessionStore, trials = store.readTrials().trials): SessionState {
+  const meta: SessionMeta = store.meta;
+  const o = meta.options as { objective: ObjectiveSpec; budget?: number };
+  const journal = store.readJournal();
+  const usage = llmUsage(journal);
+  const model = meta.model as { name?: string; path?: string } | undefined;
+  const tc = meta.toolchain ?? {};
+  return {
+    sessionId: store.id, root, model: model?.name ?? model?.path ?? '?',
+    hardware: meta.hardware ? describeHardware(meta.hardware as HardwareProfile) : '',
+    toolchain: `${String(tc.toolchain ?? 'llama.cpp')} ${String(tc.commit ?? '').slice(0, 7)} ${String(tc.backend ?? '')}`.trim(),
+    objective: describeObjective(o.objective), strategy: `${meta.strategy.requested}${meta.strategy.requested !== meta.strategy.used ? ` → ${meta.strategy.used}` : ''}`,
+    status: meta.status === 'running' ? 'idle' : meta.status, stopReason: meta.stopReason ?? (meta.status === 'running' ? 'interrupted: resume it with "HAQA: Resume Session"' : undefined),
+    review: 'auto', live: false, budget: Number(o.budget ?? trials.length), trials,
+    best: best(o.objective, trials)?.index, pareto: paretoFront(o.objective, trials).map((t) => t.index),
+    knobs: [], explanations: journalExplanations(journal), llmUsage: usage ? describeUsage(usage) : undefined,
+    limits: { maxSizeMiB: o.objective.maxSizeBytes !== undefined ? o.objective.maxSizeBytes / 2 ** 20 : undefined, maxDeltaPplPct: o.objective.maxDeltaPplPct, maxKld: o.objective.maxKld },
+  };
+}

@@ -1,0 +1,39 @@
+/** The extension's settings (`haqa.*`), read fresh each time. Names mirror the CLI's flags. */
+import * as vscode from 'vscode';
+import type { ObjectiveKind } from '../core/objective';
+
+export type ReviewMode = 'each' | 'auto';
+
+export interface HaqaSettings {
+  review: ReviewMode;
+  strategy: string;
+  budget: number;
+  objective: ObjectiveKind;
+  accuracy: boolean;
+  evalChunks: number;
+  deployConfigPath: string;
+  ollamaModelfile: boolean;
+  llm: { baseUrl?: string; model?: string; temperature?: number; maxPromptTokens?: number };
+  /** Machine-scoped: a workspace cannot point these elsewhere. */
+  binDir?: string;
+  cacheDir?: string;
+}
+
+export function readSettings(): HaqaSettings {
+  const c = vscode.workspace.getConfiguration('haqa');
+  const str = (k: string) => { const v = c.get<string>(k); return v && v.trim() ? v.trim() : undefined; };
+  return {
+    review: c.get<ReviewMode>('review', 'each'),
+    strategy: c.get<string>('strategy', 'auto'),
+    budget: c.get<number>('budget', 12),
+    objective: c.get<ObjectiveKind>('objective', 'decode'),
+    accuracy: c.get<boolean>('accuracy', true),
+    evalChunks: c.get<number>('evalChunks', 8),
+    deployConfigPath: c.get<string>('deployConfigPath', 'haqa.deploy.json'),
+    ollamaModelfile: c.get<boolean>('deploy.ollamaModelfile', false),
+    llm: { baseUrl: str('llm.baseUrl'), model: str('llm.model'), temperature: c.get<number | null>('llm.temperature') ?? undefined,
+      maxPromptTokens: c.get<number>('llm.maxPromptTokens') },
+    binDir: str('llamacpp.binDir'),
+    cacheDir: str('cacheDir'),
+  };
+}
