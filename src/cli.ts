@@ -13,9 +13,9 @@ import { builtinEvalText } from './core/toolchains/llamacpp/accuracy';
 import { ProcessRunner } from './core/process/runner';
 import { journalSummary, runOptimize, type SessionEvent, type SessionSummary } from './core/session';
 import { SessionStore } from './core/store';
-import { resolveStrategy, type Strategy, type StrategyContext } from './core/strategies';
+import { resolveStrategy, type Strategy } from './core/strategies';
 import { promptPreview } from './core/agent/agent';
-import { prepareSession, tools, type Prepared, type SessionOptions, type ToolOptions } from './core/prepare';
+import { prepareSession, strategyContext, tools, type Prepared, type SessionOptions, type ToolOptions } from './core/prepare';
 import { describeUsage, llmUsage } from './core/agent/journal';
 import { DEFAULT_LLM, DEFAULT_MODEL, apiKeyFromEnv, checkBaseUrl, type LlmSettings } from './core/agent/settings';
 import { buildToolchain, defaultBackend, ensureSource, type Backend } from './core/toolchains/llamacpp/build';
@@ -323,12 +323,8 @@ function printSummary(s: SessionSummary, server?: string[]): void {
 
 /** `--show-prompt`: the exact next request, printed and not sent; no session is created or changed. */
 function showPrompt(flags: Flags, opts: Record<string, unknown>, p: Prepared, strategy: Strategy, resumed?: SessionStore): number {
-  const ctx: StrategyContext = {
-    space: p.toolchain.space, hardware: p.hardware, model: p.model, objective: opts.objective as ObjectiveSpec, seed: Number(opts.seed),
-    budget: Number(opts.budget), workload: p.workload, toolchain: p.toolchain.info(),
-  };
   const preview = promptPreview({ strategy, settings: opts.llm as LlmSettings | undefined, model: flags['llm-model'] ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
-    hasKey: !!apiKeyFromEnv(), ctx, history: resumed?.readTrials().trials ?? [] });
+    hasKey: !!apiKeyFromEnv(), ctx: strategyContext(p, opts as { objective: ObjectiveSpec }), history: resumed?.readTrials().trials ?? [] });
   process.stdout.write(`${JSON.stringify(preview, null, 2)}\n`);
   return 0;
 }

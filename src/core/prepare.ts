@@ -14,6 +14,7 @@ import { ensureTools, withToolInfo, type LlamaTools } from './toolchains/llamacp
 import { LlamaCppToolchain } from './toolchains/llamacpp/toolchain';
 import { ReplayToolchain } from './toolchains/replay/replay';
 import type { Toolchain } from './toolchains/toolchain';
+import type { StrategyContext } from './strategies';
 import type { HardwareProfile, ModelInfo, Workload } from './types';
 
 export interface Prepared {
@@ -62,4 +63,10 @@ export async function prepareSession(opts: SessionOptions, t: ToolOptions): Prom
   const accuracy = opts.accuracy ? { ...opts.accuracy, ctx: Math.min(512, model.contextLength || 512) } : undefined;
   const toolchain = new LlamaCppToolchain(found, hardware, model, { workload, accuracy, calibrations: opts.calibrations, cacheDir: opts.cacheDir });
   return { toolchain, model, hardware, tools: found, workload };
+}
+
+/** A strategy's view of a prepared session (what `--show-prompt` and "Show Agent Prompt" build the prompt from). */
+export function strategyContext(p: Prepared, o: { objective: ObjectiveSpec; seed?: number; budget?: number }): StrategyContext {
+  return { space: p.toolchain.space, hardware: p.hardware, model: p.model, objective: o.objective, seed: Number(o.seed ?? 0), budget: Number(o.budget ?? 12),
+    workload: p.workload, toolchain: p.toolchain.info() };
 }

@@ -7,20 +7,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { promptPreview } from '../core/agent/agent';
-import { DEFAULT_LLM, DEFAULT_MODEL } from '../core/agent/settings';
+import { DEFAULT_LLM, DEFAULT_MODEL, checkBaseUrl } from '../core/agent/settings';
 import { HaqaError, errorMessage, isHaqaError } from '../core/errors';
 import { describeHardware, probeHardware } from '../core/hardware';
-import { best } from '../core/objective';
-import { prepareSession, type Prepared, type SessionOptions } from '../core/prepare';
+import { best, type ObjectiveSpec } from '../core/objective';
+import { prepareSession, strategyContext, type Prepared, type SessionOptions } from '../core/prepare';
 import { ProcessRunner } from '../core/process/runner';
-import { resolveStrategy } from '../core/strategies';
 import { SessionStore } from '../core/store';
 import { buildToolchain, defaultBackend } from '../core/toolchains/llamacpp/build';
 import { locateTools } from '../core/toolchains/llamacpp/locate';
 import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
 import { tryIt, type TryItResult } from '../core/toolchains/llamacpp/tryIt';
 import { toolchainRoot } from '../core/paths';
-import type { TrialRecord } from '../core/types';
+import { countsTowardBudget, type TrialRecord } from '../core/types';
 import { DeployReview } from './deployReview';
 import { optimizeRequest, sessionRoot, type OptimizeArgs } from './optimizeFlow';
 import { loadPty } from './pty';
@@ -77,7 +76,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
   const updateStatus = () => {
     const r = current() ?? [...runs.values()].pop();
     if (!r?.store) { status.hide(); return; }
-    const counted = r.trials.filter((t) => t.status !== 'cancelled' && t.status !== 'skipped').length;
+    const counted = r.trials.filter(countsTowardBudget).length;
     const b = best(r.objective, r.trials);
     const icon = r.status === 'running' ? '$(loading~spin)' : r.status === 'paused' ? '$(debug-pause)' : '$(beaker)';
     status.text = `${icon} HAQA ${counted}/${r.request.budget}${b?.metrics.decode ? ` · best ${b.metrics.decode.mean.toFixed(1)} t/s` : ''}${r.pending ? ' · review' : ''}`;
@@ -290,12 +289,10 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       const r = need(t);
       const { store, prepared } = await preparedFor(r.root, r.sessionId);
       const s = readSettings();
-      const o = store.meta.options as { objective: never; seed?: number; budget?: number };
       const key = await getApiKey(context.secrets);
-      const llm = s.llm.baseUrl ? { ...DEFAULT_LLM, baseUrl: s.llm.baseUrl, model: s.llm.model ?? DEFAULT_MODEL, temperature: s.llm.temperature } : undefined;
-      const strategy = resolveStrategy('llm', { llm: llm ?? { ...DEFAULT_LLM, baseUrl: 'http://127.0.0.1:9/v1', model: s.llm.model ?? DEFAULT_MODEL }, apiKey: key }).strategy;
-      const preview = promptPreview({ strategy, settings: llm, model: s.llm.model ?? DEFAULT_MODEL, hasKey: !!key, history: runs.get(store.id)?.trials ?? store.readTrials().trials,
-        ctx: { space: prepared.toolchain.space, hardware: prepared.hardware, model: prepared.model, objective: o.objective, seed: Number(o.seed ?? 0), budget: Number(o.budget ?? 12), workload: prepared.workload, toolchain: prepared.toolchain.info() } });
+      const llm = s.llm.baseUrl ? { ...DEFAULT_LLM, baseUrl: checkBaseUrl(s.llm.baseUrl), model: s.llm.model ?? DEFAULT_MODEL, temperature: s.llm.temperature } : undefined;
+      const preview = promptPreview({ strategy: undefined, settings: llm, model: s.llm.model ?? DEFAULT_MODEL, hasKey: !!key, history: runs.get(store.id)?.trials ?? store.readTrials().trials,
+        ctx: strategyContext(prepared, store.meta.options as { objective: ObjectiveSpec }) });
       const doc = await vscode.workspace.openTextDocument({ content: JSON.stringify(preview, null, 2), language: 'json' });
       await vscode.window.showTextDocument(doc);
       return doc.getText();

@@ -5,12 +5,12 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import { spawn } from 'node:child_process';
 import { DEFAULT_LLM } from '../../src/core/agent/settings';
 import { writeDemoModel } from '../../src/core/demoModel';
 import { probeHardware } from '../../src/core/hardware';
 import { inspectModel } from '../../src/core/model';
+import { freeLoopbackPort } from '../../src/core/toolchains/llamacpp/tryIt';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { runOptimize } from '../../src/core/session';
 import { SessionStore } from '../../src/core/store';
@@ -78,19 +78,10 @@ test('agent on the real toolchain: hostile proposals never become processes; the
   assert.equal(bench[bench.indexOf('-t') + 1], '1');
 });
 
-/** A free loopback port. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 test('a real OpenAI-compatible server (llama.cpp llama-server): the agent negotiates the output mode and the session completes', async () => {
   const server = locateTools()!.server;
   assert.ok(server, 'llama-server is part of the toolchain build');
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   // The random-weight model cannot write sensible JSON: this checks the protocol, not the agent's judgement.
   const proc = spawn(server!, ['-m', serverModel, '--host', '127.0.0.1', '--port', String(port), '-c', '4096', '-n', '48', '-t', '2'], { stdio: 'ignore', detached: true });
   try {

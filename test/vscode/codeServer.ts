@@ -3,11 +3,11 @@
  * into the user cache from the npm registry, started on a free loopback port with throwaway data dirs.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cacheRoot } from '../../src/core/paths';
+import { freeLoopbackPort } from '../../src/core/toolchains/llamacpp/tryIt';
 
 export const CODE_SERVER_VERSION = '4.100.3';
 const RG_CACHE_NAME = 'vscode-ripgrep-cache-1.15.11';
@@ -46,17 +46,6 @@ export function ensureCodeServer(log: (s: string) => void = () => {}): string {
   return bin;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface RunningServer {
   url: string;
   port: number;
@@ -79,7 +68,7 @@ export async function startCodeServer(opts: { workspace: string; extensionsDir?:
     'update.mode': 'none', 'extensions.autoUpdate': false, 'workbench.tips.enabled': false, ...opts.settings,
   }));
   for (let attempt = 0; attempt < 4; attempt++) {
-    const port = attempt === 0 && opts.preferredPort ? opts.preferredPort : await freePort();
+    const port = attempt === 0 && opts.preferredPort ? opts.preferredPort : await freeLoopbackPort();
     let out = '';
     const child: ChildProcess = spawn(bin, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir,
       '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', opts.workspace],
