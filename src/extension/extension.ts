@@ -335,7 +335,8 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       const r = need(t);
       if (runs.get(r.sessionId)?.live) throw new HaqaError('the session is running', 'stop it first', 'input');
       const dir = SessionStore.open(r.root, r.sessionId).dir;
-      const ok = t && 'confirmed' in (t as object) ? true : (await vscode.window.showWarningMessage(`Delete HAQA session ${r.sessionId} and its logs (${dir})? Cached quantized files stay.`, { modal: true }, 'Delete')) === 'Delete';
+      // A caller (script, test) that already asked may pass { confirmed: true }; the UI always asks.
+      const ok = t && (t as { confirmed?: boolean }).confirmed === true ? true : (await vscode.window.showWarningMessage(`Delete HAQA session ${r.sessionId} and its logs (${dir})? Cached quantized files stay.`, { modal: true }, 'Delete')) === 'Delete';
       if (!ok) return false;
       fs.rmSync(dir, { recursive: true, force: true });
       runs.delete(r.sessionId);

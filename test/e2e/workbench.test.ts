@@ -193,7 +193,11 @@ test('Accept from the panel opens the deploy diff; Apply writes haqa.deploy.json
 }));
 
 test('a window reload restores the session panel with its trials and its sort order', shot('reload', async () => {
-  await page.reload();
+  await sessionFrame();
+  // Developer: Reload Window shuts the workbench down properly (its state, the webview's included, is saved first);
+  // a bare page reload races the browser's storage flush.
+  await runCommand(page, 'Developer: Reload Window');
+  await page.waitForEvent('load', { timeout: 60_000 });
   await waitForWorkbench(page);
   const f = await sessionFrame();
   await f.waitForSelector('#trial-table tbody tr[data-index="2"]', { timeout: 60_000 });

@@ -6,15 +6,32 @@ export async function waitForWorkbench(page: Page): Promise<void> {
   await page.waitForSelector('.statusbar', { timeout: 60_000 });
 }
 
-/** Opens the command palette and runs a command by its title ("HAQA: Show Hardware Profile"). */
+/**
+ * Opens the command palette and runs a command by its title ("HAQA: Show Hardware Profile"). Tries again when the
+ * palette closes under it (a webview or notification taking focus as it opens).
+ */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 15_000 });
-  await input.fill(`>${title}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ timeout: 30_000 });
-  await row.click();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('F1');
+      try {
+        await input.waitFor({ state: 'visible', timeout: 3_000 });
+      } catch {
+        // Keys go to a focused webview's frame, not the workbench: open quick access from the title bar instead.
+        await page.locator('.command-center .action-label, .command-center').first().click();
+        await input.waitFor({ state: 'visible', timeout: 10_000 });
+      }
+      await input.fill(`>${title}`, { timeout: 5_000 });
+      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click({ timeout: 5_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await page.keyboard.press('Escape').catch(() => {});
+    }
+  }
 }
 
 /** Clicks an activity-bar container by its title (e.g. "HAQA"). */

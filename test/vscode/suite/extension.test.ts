@@ -204,6 +204,23 @@ describe('HAQA in the extension host', function () {
     await vscode.commands.executeCommand('haqa.setApiKey', '');
   });
 
+  it('"Re-run Trial" measures a trial again and appends it to its session; "Delete Session" removes a stopped session', async () => {
+    const before = fs.readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8').trim().split('\n').length;
+    const index = await vscode.commands.executeCommand<number>('haqa.rerunTrial', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
+    assert.equal(index, before + 1);
+    const lines = fs.readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const again = lines.find((t) => t.index === index);
+    assert.equal(again.strategy, 'user');
+    assert.match(again.rationale, /re-run of trial #1/);
+    assert.equal(again.key, lines.find((t) => t.index === 1).key);
+    assert.equal(again.status, 'done');
+    const stopped = [...api.runs.values()].find((r) => r.status === 'stopped')!;
+    const dir = stopped.store!.dir;
+    assert.equal(await vscode.commands.executeCommand('haqa.deleteSession', { root: path.join(ws, '.haqa'), sessionId: stopped.id, confirmed: true }), true);
+    assert.ok(!fs.existsSync(dir));
+    assert.ok(!treeChildren().some((n) => n.kind === 'session' && n.meta.id === stopped.id));
+  });
+
   it('"Compare with Best" and "Open Log" open editors for a trial', async () => {
     const r = await vscode.commands.executeCommand<number[]>('haqa.compareWithBest', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
     assert.equal(r?.length, 2);
