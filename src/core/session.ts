@@ -91,6 +91,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   if (loaded.tornBytes) emit({ type: 'info', message: `set aside a torn last line (${loaded.tornBytes} bytes) of an interrupted append` });
   if (loaded.badLines) emit({ type: 'info', message: `${loaded.badLines} unreadable line(s) in trials.jsonl skipped` });
   const history: TrialRecord[] = loaded.trials;
+  let lastIndex = loaded.lastIndex;
   const counted = () => history.filter(countsTowardBudget).length;
   if (history.length) emit({ type: 'info', message: `resuming with ${counted()} measured trial(s)` });
   if (o.strategy.note) emit({ type: 'info', message: o.strategy.note });
@@ -142,7 +143,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     emptyRounds = 0;
     for (let p of valid) {
       if (counted() >= o.budget) break;
-      const index = history.length + 1;
+      const index = lastIndex + 1;
       if (o.review) {
         let d: ReviewDecision;
         try {
@@ -158,6 +159,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
             rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, strategy: p.source ?? o.strategy.strategy.name,
             startedAt: now, endedAt: now, durationMs: 0 };
           o.store.appendTrial(rec);
+          lastIndex = index;
           history.push(rec);
           emit({ type: 'trial-end', trial: rec, counted: counted(), budget: o.budget });
           continue;
@@ -199,6 +201,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       const findings = findingsFor(rec, history, objectiveMetrics(o.objective.kind));
       if (findings.length) rec.findings = findings;
       o.store.appendTrial(rec);
+      lastIndex = index;
       history.push(rec);
       if (countsTowardBudget(rec)) durations.push(rec.durationMs);
       const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : undefined;

@@ -25,6 +25,8 @@ export interface LoadedTrials {
   tornBytes: number;
   /** Lines in the middle that could not be parsed (kept in the file, skipped). */
   badLines: number;
+  /** The highest trial index ever written, deleted trials included (the next trial is lastIndex + 1). */
+  lastIndex: number;
 }
 
 function writeAtomic(file: string, text: string): void {
@@ -125,7 +127,7 @@ export class SessionStore {
   /** Parses trials.jsonl; `keep` is the character offset where a torn tail starts (text.length when none). */
   private parse(): { loaded: LoadedTrials; text: string; keep: number } {
     let text = '';
-    try { text = fs.readFileSync(this.trialsFile, 'utf8'); } catch { return { loaded: { trials: [], tornBytes: 0, badLines: 0 }, text, keep: 0 }; }
+    try { text = fs.readFileSync(this.trialsFile, 'utf8'); } catch { return { loaded: { trials: [], tornBytes: 0, badLines: 0, lastIndex: 0 }, text, keep: 0 }; }
     let keep = text.lastIndexOf('\n') + 1;
     const lines = text.slice(0, keep).split('\n').filter((l) => l.length > 0);
     // A last complete line that does not parse is torn too (e.g. a newline written inside a partial flush).
@@ -135,15 +137,20 @@ export class SessionStore {
         lines.pop();
       }
     }
-    const trials: TrialRecord[] = [];
+    const all: TrialRecord[] = [];
+    const deleted = new Set<number>();
     let badLines = 0;
     for (const l of lines) {
       try {
         const r = JSON.parse(l);
-        if (r && r.type === 'trial') trials.push(r); else badLines++;
+        if (r && r.type === 'trial') all.push(r);
+        else if (r && r.type === 'deleted' && typeof r.index === 'number') deleted.add(r.index);
+        else badLines++;
       } catch { badLines++; }
     }
-    return { loaded: { trials, tornBytes: Buffer.byteLength(text.slice(keep)), badLines }, text, keep };
+    const trials = deleted.size ? all.filter((t) => !deleted.has(t.index)) : all;
+    const lastIndex = all.reduce((m, t) => Math.max(m, Number(t.index) || 0), 0);
+    return { loaded: { trials, tornBytes: Buffer.byteLength(text.slice(keep)), badLines, lastIndex }, text, keep };
   }
 
   /** Appends one trial and fsyncs before returning: once this resolves the trial survives a crash. */
@@ -151,6 +158,20 @@ export class SessionStore {
     const fd = fs.openSync(this.trialsFile, 'a');
     try {
       fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Forgets a measured trial (the user judged it wrong, e.g. disturbed by other load): an appended `deleted` record, so
+   * the file stays append-only. A deleted trial is gone for viewers, strategies and resumes; its index is not reused.
+   */
+  deleteTrial(index: number): void {
+    const fd = fs.openSync(this.trialsFile, 'a');
+    try {
+      fs.writeSync(fd, `${JSON.stringify({ type: 'deleted', index, at: new Date().toISOString() })}\n`);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -179,8 +179,14 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
     return { store, prepared };
   };
 
+  /** A session's trials: from this window's run while it runs, else from disk (which re-runs and deletions change). */
+  const currentTrials = (store: SessionStore): TrialRecord[] => {
+    const run = runs.get(store.id);
+    return run?.live ? run.trials : store.readTrials().trials;
+  };
+
   const trialOf = (store: SessionStore, index?: number): TrialRecord => {
-    const trials = runs.get(store.id)?.trials ?? store.readTrials().trials;
+    const trials = currentTrials(store);
     const t = index !== undefined ? trials.find((x) => x.index === index) : best(store.meta.options.objective as never, trials);
     if (!t) throw new HaqaError(index !== undefined ? `session ${store.id} has no trial #${index}` : `session ${store.id} has no feasible trial yet`, 'pick a finished trial in the HAQA view', 'input');
     return t;
@@ -291,7 +297,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       const s = readSettings();
       const key = await getApiKey(context.secrets);
       const llm = s.llm.baseUrl ? { ...DEFAULT_LLM, baseUrl: checkBaseUrl(s.llm.baseUrl), model: s.llm.model ?? DEFAULT_MODEL, temperature: s.llm.temperature } : undefined;
-      const preview = promptPreview({ strategy: undefined, settings: llm, model: s.llm.model ?? DEFAULT_MODEL, hasKey: !!key, history: runs.get(store.id)?.trials ?? store.readTrials().trials,
+      const preview = promptPreview({ strategy: undefined, settings: llm, model: s.llm.model ?? DEFAULT_MODEL, hasKey: !!key, history: currentTrials(store),
         ctx: strategyContext(prepared, store.meta.options as { objective: ObjectiveSpec }) });
       const doc = await vscode.workspace.openTextDocument({ content: JSON.stringify(preview, null, 2), language: 'json' });
       await vscode.window.showTextDocument(doc);
@@ -320,7 +326,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       if (runs.get(r.sessionId)?.live) throw new HaqaError('the session is running', 'stop it first, or wait for it to finish', 'input');
       const { store, prepared } = await preparedFor(r.root, r.sessionId);
       const trial = trialOf(store, r.trial);
-      const index = store.readTrials().trials.length + 1;
+      const index = store.readTrials().lastIndex + 1;
       terminal().line(`re-run of trial #${trial.index} as #${index}`);
       const startedAt = new Date();
       const out = await prepared.toolchain.runTrial(trial.config, { runner, logDir: store.logsDir, trialIndex: index });
@@ -342,6 +348,19 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       runs.delete(r.sessionId);
       panels.panels.get(r.sessionId)?.panel.dispose();
       tree.refresh();
+      return true;
+    })),
+    vscode.commands.registerCommand('haqa.deleteTrial', guard(async (t?: Target) => {
+      const r = need(t);
+      if (r.trial === undefined) throw new HaqaError('no trial chosen', 'right-click a trial in the HAQA view', 'input');
+      if (runs.get(r.sessionId)?.live) throw new HaqaError('the session is running', 'stop it first, or wait for it to finish', 'input');
+      // A caller (script, test) that already asked may pass { confirmed: true }; the UI always asks.
+      const ok = (t as { confirmed?: boolean }).confirmed === true || (await vscode.window.showWarningMessage(
+        `Delete trial #${r.trial} of session ${r.sessionId}? Its measurement is forgotten (strategies may propose it again); the line stays in trials.jsonl, marked deleted.`, { modal: true }, 'Delete')) === 'Delete';
+      if (!ok) return false;
+      SessionStore.open(r.root, r.sessionId).deleteTrial(r.trial);
+      tree.refresh();
+      panels.panels.get(r.sessionId)?.postState();
       return true;
     })),
     vscode.commands.registerCommand('haqa.showTerminal', () => { terminal(); term?.terminal.show(); }),

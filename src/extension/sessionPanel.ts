@@ -50,7 +50,7 @@ export class SessionPanel {
 
   postState(): void {
     const run = this.actions.runFor(this.sessionId);
-    const state = run?.store ? run.state() : storedState(this.root, SessionStore.open(this.root, this.sessionId));
+    const state = run?.live && run.store ? run.state() : storedState(this.root, SessionStore.open(this.root, this.sessionId));
     this.post({ type: 'state', state });
   }
 

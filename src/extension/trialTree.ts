@@ -31,7 +31,7 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     if (!node) return this.roots().flatMap((root) => SessionStore.list(root).reverse().map((meta) => ({ kind: 'session' as const, root, meta })));
     if (node.kind !== 'session') return [];
     const run = this.runFor(node.meta.id);
-    const trials = run?.store ? run.trials : SessionStore.open(node.root, node.meta.id).readTrials().trials;
+    const trials = run?.live ? run.trials : SessionStore.open(node.root, node.meta.id).readTrials().trials;
     const objective = node.meta.options.objective as ObjectiveSpec;
     const b = best(objective, trials)?.index;
     const front = new Set(paretoFront(objective, trials).map((t) => t.index));

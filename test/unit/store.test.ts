@@ -104,3 +104,19 @@ test('CLI: a session killed mid-run resumes with --resume to its full budget', a
   assert.equal(new Set(summary.trials.map((t: TrialRecord) => t.key)).size, 20);
   assert.equal(summary.status, 'completed');
 });
+
+test('a deleted trial is gone for readers and resumes, its index is not reused, and the file stays append-only', async () => {
+  const root = tmpDir();
+  const { store } = await replaySession(root, 'grid', 3);
+  const before = fs.readFileSync(path.join(store.dir, 'trials.jsonl'), 'utf8');
+  store.deleteTrial(2);
+  const after = fs.readFileSync(path.join(store.dir, 'trials.jsonl'), 'utf8');
+  assert.ok(after.startsWith(before), 'the file was rewritten, not appended to');
+  const r = store.readTrials();
+  assert.deepEqual(r.trials.map((t) => t.index), [1, 3]);
+  assert.equal(r.badLines, 0);
+  assert.equal(r.lastIndex, 3);
+  // Resuming: the budget counts what is left (2 of 3), the next trial is #4, and the forgotten config may come back.
+  const { summary } = await replaySession(root, 'grid', 3, 0, SessionStore.open(root, store.id));
+  assert.deepEqual(summary.trials.map((t) => t.index), [1, 3, 4]);
+});

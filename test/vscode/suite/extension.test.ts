@@ -204,7 +204,7 @@ describe('HAQA in the extension host', function () {
     await vscode.commands.executeCommand('haqa.setApiKey', '');
   });
 
-  it('"Re-run Trial" measures a trial again and appends it to its session; "Delete Session" removes a stopped session', async () => {
+  it('"Re-run Trial" measures a trial again and appends it; "Delete Trial" forgets it; "Delete Session" removes a stopped session', async () => {
     const before = fs.readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8').trim().split('\n').length;
     const index = await vscode.commands.executeCommand<number>('haqa.rerunTrial', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
     assert.equal(index, before + 1);
@@ -214,6 +214,10 @@ describe('HAQA in the extension host', function () {
     assert.match(again.rationale, /re-run of trial #1/);
     assert.equal(again.key, lines.find((t) => t.index === 1).key);
     assert.equal(again.status, 'done');
+    assert.equal(await vscode.commands.executeCommand('haqa.deleteTrial', { root: path.join(ws, '.haqa'), sessionId, trial: index, confirmed: true }), true);
+    const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === sessionId)!;
+    assert.ok(!treeChildren(session).some((n) => n.kind === 'trial' && n.trial.index === index), 'the deleted trial is still in the tree');
+    assert.ok(fs.readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8').includes('"type":"deleted"'));
     const stopped = [...api.runs.values()].find((r) => r.status === 'stopped')!;
     const dir = stopped.store!.dir;
     assert.equal(await vscode.commands.executeCommand('haqa.deleteSession', { root: path.join(ws, '.haqa'), sessionId: stopped.id, confirmed: true }), true);
