@@ -289,8 +289,10 @@ document.addEventListener('click', (ev) => {
     const column = th.dataset.col!;
     if (column === 'actions') return;
     const cur = persisted.sort ?? { column: 'index', descending: false };
-    persisted = { ...persisted, sort: { column, descending: cur.column === column ? !cur.descending : column !== 'index' && column !== 'config' && column !== 'status' } };
+    const sort = { column, descending: cur.column === column ? !cur.descending : column !== 'index' && column !== 'config' && column !== 'status' };
+    persisted = { ...persisted, sort };
     vscode.setState(persisted);
+    post({ type: 'view-state', sort });
     renderTable();
     return;
   }

@@ -73,7 +73,9 @@ export type ViewMessage =
   | { type: 'override'; id: number; config: Config }
   | { type: 'control'; action: 'pause' | 'resume' | 'stop' }
   | { type: 'accept-config'; trial: number }
-  | { type: 'try-it'; trial: number };
+  | { type: 'try-it'; trial: number }
+  /** The view's own state (sort order), kept by the host too, in case VS Code's copy is lost (a browser refresh). */
+  | { type: 'view-state'; sort: NonNullable<ViewPersisted['sort']> };
 
 /** What the webview keeps across hide/show and window reloads (vscode.setState; the serializer reads it). */
 export interface ViewPersisted {

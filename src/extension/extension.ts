@@ -86,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
   };
 
   const panels = new SessionPanels(context.extensionUri, {
-    runFor: (id) => runs.get(id), log,
+    runFor: (id) => runs.get(id), log, memento: context.workspaceState,
     acceptConfiguration: (root, sessionId, trial) => vscode.commands.executeCommand('haqa.acceptConfiguration', { root, sessionId, trial }),
     tryIt: (root, sessionId, trial) => vscode.commands.executeCommand('haqa.tryIt', { root, sessionId, trial }),
   });

@@ -13,6 +13,8 @@ export interface PanelActions {
   acceptConfiguration(root: string, sessionId: string, trial: number): Thenable<unknown>;
   tryIt(root: string, sessionId: string, trial: number): Thenable<unknown>;
   log: vscode.LogOutputChannel;
+  /** Where the host keeps each session's view state (workspace storage). */
+  memento: vscode.Memento;
 }
 
 export class SessionPanel {
@@ -77,6 +79,7 @@ export class SessionPanel {
         break;
       case 'accept-config': void this.actions.acceptConfiguration(this.root, this.sessionId, m.trial); break;
       case 'try-it': void this.actions.tryIt(this.root, this.sessionId, m.trial); break;
+      case 'view-state': void this.actions.memento.update(`haqa.view.${this.sessionId}`, { sort: m.sort }); break;
       default: this.actions.log.warn(`webview: unknown message ${JSON.stringify(m).slice(0, 200)}`);
     }
   }
@@ -86,7 +89,8 @@ export class SessionPanel {
     const nonce = crypto.randomBytes(16).toString('base64');
     const script = w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js'));
     const style = w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.css'));
-    const persisted: ViewPersisted = { sessionId: this.sessionId, root: this.root };
+    const kept = this.actions.memento.get<Pick<ViewPersisted, 'sort'>>(`haqa.view.${this.sessionId}`);
+    const persisted: ViewPersisted = { sessionId: this.sessionId, root: this.root, sort: kept?.sort };
     return `<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -161,7 +161,7 @@ test('an invalid Override shows the reason and runs nothing; Accept all remainin
   assert.equal(await frame.locator('#trial-table tbody tr[data-index]').count(), 2);
 }));
 
-test('the table sorts by a column, the chart plots the trials, and the panel is drawn in light and dark themes without CSP errors', shot('table-chart', async () => {
+test('the table sorts by a column, the chart plots the trials, and the panel is drawn in light, dark and high-contrast themes without CSP errors', shot('table-chart', async () => {
   await frame.locator('#trial-table th[data-col="decode"]').click();
   const rows = (await readTable(frame, '#trial-table')).filter((r) => r.length > 0);
   const decode = rows.slice(1).map((r) => parseFloat(r[3]));
@@ -178,6 +178,13 @@ test('the table sorts by a column, the chart plots the trials, and the panel is 
   await frame.waitForFunction(() => document.body.classList.contains('vscode-dark'), undefined, { timeout: 30_000 });
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(RESULTS, 'session-panel-dark.png') });
+  await runCommand(page, 'Preferences: Color Theme');
+  await page.locator('.quick-input-widget input').fill('Dark High Contrast');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark High Contrast' }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await frame.waitForFunction(() => document.body.classList.contains('vscode-high-contrast'), undefined, { timeout: 30_000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(RESULTS, 'session-panel-high-contrast.png') });
   assert.deepEqual(cspErrors, []);
 }));
 
