@@ -134,8 +134,13 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
     else if (a === 'Not now') await context.workspaceState.update('haqa.gitignoreDeclined', true);
   };
 
+  /** Everything that starts a process (trials, builds, servers) asks first: an untrusted workspace runs none. */
+  const requireTrust = () => {
+    if (!vscode.workspace.isTrusted) throw new HaqaError('HAQA runs no trials in an untrusted workspace (it would start llama.cpp processes on its files)', 'trust this workspace (Workspaces: Manage Workspace Trust) and run it again', 'input');
+  };
+
   const startRun = async (req: NonNullable<Awaited<ReturnType<typeof optimizeRequest>>>, resume?: SessionStore): Promise<SessionRun> => {
-    if (!vscode.workspace.isTrusted) throw new HaqaError('HAQA runs no trials in an untrusted workspace', 'trust this workspace (Workspaces: Manage Workspace Trust) and run it again', 'input');
+    requireTrust();
     const settings = readSettings();
     const pty = terminal();
     term?.terminal.show(true);
@@ -210,6 +215,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       return doc.getText();
     }),
     vscode.commands.registerCommand('haqa.optimizeModel', guard(async (arg?: vscode.Uri | OptimizeArgs) => {
+      requireTrust();
       const args: OptimizeArgs = arg instanceof vscode.Uri ? { model: arg.fsPath } : arg ?? {};
       const interactive = !(arg && !(arg instanceof vscode.Uri));
       const req = await optimizeRequest(args, readSettings(), ensureToolchain, interactive);
@@ -272,6 +278,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
     })),
     vscode.commands.registerCommand('haqa.discardDeployChange', guard(() => review.discard())),
     vscode.commands.registerCommand('haqa.tryIt', guard(async (t?: Target): Promise<TryItResult & { benchmark?: number } | undefined> => {
+      requireTrust();
       const r = need(t);
       const { store, prepared } = await preparedFor(r.root, r.sessionId);
       const trial = trialOf(store, r.trial);
@@ -289,7 +296,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       log.info(`try it: trial #${trial.index} ${res.decodeTokensPerSecond.toFixed(1)} t/s (bench ${bench?.toFixed(1)}), text: ${JSON.stringify(res.text.slice(0, 200))}`);
       return { ...res, benchmark: bench };
     })),
-    vscode.commands.registerCommand('haqa.buildToolchain', guard(buildTools)),
+    vscode.commands.registerCommand('haqa.buildToolchain', guard(async () => { requireTrust(); return buildTools(); })),
     vscode.commands.registerCommand('haqa.setApiKey', (value?: string) => setApiKey(context.secrets, typeof value === 'string' ? value : undefined)),
     vscode.commands.registerCommand('haqa.showAgentPrompt', guard(async (t?: Target) => {
       const r = need(t);
@@ -322,6 +329,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       return [b.index, trial.index];
     })),
     vscode.commands.registerCommand('haqa.rerunTrial', guard(async (t?: Target) => {
+      requireTrust();
       const r = need(t);
       if (runs.get(r.sessionId)?.live) throw new HaqaError('the session is running', 'stop it first, or wait for it to finish', 'input');
       const { store, prepared } = await preparedFor(r.root, r.sessionId);

@@ -219,3 +219,30 @@ async function waitFor(f: () => boolean, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+test('in an untrusted workspace (Restricted Mode) "Optimize Model" runs nothing and says why', shot('untrusted', async () => {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-e2e-untrusted-'));
+  fs.copyFileSync(path.join(ROOT, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'), path.join(ws, 'model.gguf'));
+  const restricted = await startCodeServer({ workspace: ws, extensionsDir: server.extensionsDir, trust: true });
+  const p = await browser.context.newPage();
+  try {
+    await p.goto(`${restricted.url}/?folder=${encodeURIComponent(ws)}`);
+    await waitForWorkbench(p);
+    const no = p.locator('.monaco-dialog-box .monaco-button', { hasText: /No, I don.t trust/ }).first();
+    await no.waitFor({ timeout: 30_000 });
+    await no.click();
+    await runCommand(p, 'HAQA: Optimize Model');
+    const toast = p.locator('.notification-toast', { hasText: 'untrusted workspace' }).first();
+    await toast.waitFor({ timeout: 30_000 });
+    assert.match(await toast.innerText(), /Manage Workspace Trust/);
+    assert.ok(!fs.existsSync(path.join(ws, '.haqa')), 'a session folder was created in an untrusted workspace');
+  } catch (e) {
+    fs.mkdirSync(RESULTS, { recursive: true });
+    await p.screenshot({ path: path.join(RESULTS, 'untrusted-page.png') }).catch(() => {});
+    throw e;
+  } finally {
+    await p.close();
+    await restricted.stop();
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
+}));

@@ -57,21 +57,21 @@ export interface RunningServer {
 }
 
 /** Starts code-server; retries on another port if the chosen one is taken meanwhile. */
-export async function startCodeServer(opts: { workspace: string; extensionsDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; preferredPort?: number; settings?: Record<string, unknown> }): Promise<RunningServer> {
+export async function startCodeServer(opts: { workspace: string; extensionsDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; preferredPort?: number; settings?: Record<string, unknown>; trust?: boolean }): Promise<RunningServer> {
   const bin = ensureCodeServer((s) => process.stderr.write(`${s}\n`));
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-cs-'));
   const userDataDir = path.join(root, 'user-data');
   const extensionsDir = opts.extensionsDir ?? path.join(root, 'extensions');
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({
-    'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off',
+    'security.workspace.trust.enabled': !!opts.trust, 'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off',
     'update.mode': 'none', 'extensions.autoUpdate': false, 'workbench.tips.enabled': false, ...opts.settings,
   }));
   for (let attempt = 0; attempt < 4; attempt++) {
     const port = attempt === 0 && opts.preferredPort ? opts.preferredPort : await freeLoopbackPort();
     let out = '';
     const child: ChildProcess = spawn(bin, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir,
-      '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', opts.workspace],
+      '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check', ...(opts.trust ? [] : ['--disable-workspace-trust']), opts.workspace],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     child.stdout!.on('data', (d) => { out += d; });
     child.stderr!.on('data', (d) => { out += d; });
