@@ -38,6 +38,7 @@ before(async () => {
   assert.equal(r.status, 0, r.stderr);
   sessionId = JSON.parse(r.stdout).sessionId;
   fs.mkdirSync(path.join(workspace, 'models'));
+  fs.writeFileSync(path.join(workspace, '.gitignore'), 'node_modules/\n');
   fs.copyFileSync(path.join(ROOT, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'), path.join(workspace, 'models', 'tiny-pystdlib-f16.gguf'));
   const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-e2e-ext-'));
   installVsix(vsix, extensionsDir);
@@ -128,6 +129,12 @@ test('"HAQA: Optimize Model" with Enter through the defaults opens the session p
   await quickInputTitle('(6/6)');
   await page.keyboard.press('Enter');
   frame = await sessionFrame();
+  // The first session offers to keep .haqa/ out of git.
+  const offer = page.locator('.notification-toast', { hasText: 'Add it to .gitignore?' }).first();
+  await offer.waitFor({ timeout: 30_000 });
+  await offer.locator('.monaco-button', { hasText: /^Add$/ }).click();
+  await waitFor(() => fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa'), 10_000);
+  assert.equal(fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8'), 'node_modules/\n.haqa/\n');
   await frame.waitForSelector('#proposal-accept', { timeout: 120_000 });
   const text = await frame.locator('#pending').innerText();
   assert.match(text, /Proposal #1/);
