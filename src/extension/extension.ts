@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { promptPreview } from '../core/agent/agent';
-import { DEFAULT_LLM, DEFAULT_MODEL, checkBaseUrl } from '../core/agent/settings';
+import { DEFAULT_MODEL } from '../core/agent/settings';
 import { HaqaError, errorMessage, isHaqaError } from '../core/errors';
 import { describeHardware, probeHardware } from '../core/hardware';
 import { best, type ObjectiveSpec } from '../core/objective';
@@ -26,7 +26,7 @@ import { loadPty } from './pty';
 import { getApiKey, setApiKey } from './secrets';
 import { SessionPanels } from './sessionPanel';
 import { SessionRun } from './sessionRun';
-import { readSettings } from './settings';
+import { llmSettingsFrom, readSettings } from './settings';
 import { TrialPty } from './trialTerminal';
 import { TrialTreeProvider, type TreeNode } from './trialTree';
 import { VIEW_TYPE } from '../../webview/protocol';
@@ -303,7 +303,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
       const { store, prepared } = await preparedFor(r.root, r.sessionId);
       const s = readSettings();
       const key = await getApiKey(context.secrets);
-      const llm = s.llm.baseUrl ? { ...DEFAULT_LLM, baseUrl: checkBaseUrl(s.llm.baseUrl), model: s.llm.model ?? DEFAULT_MODEL, temperature: s.llm.temperature } : undefined;
+      const llm = llmSettingsFrom(s);
       const preview = promptPreview({ strategy: undefined, settings: llm, model: s.llm.model ?? DEFAULT_MODEL, hasKey: !!key, history: currentTrials(store),
         ctx: strategyContext(prepared, store.meta.options as { objective: ObjectiveSpec }) });
       const doc = await vscode.workspace.openTextDocument({ content: JSON.stringify(preview, null, 2), language: 'json' });

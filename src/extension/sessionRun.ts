@@ -5,7 +5,6 @@
  */
 import * as vscode from 'vscode';
 import { describeUsage, llmUsage } from '../core/agent/journal';
-import { DEFAULT_LLM, DEFAULT_MODEL, checkBaseUrl, type LlmSettings } from '../core/agent/settings';
 import { errorMessage, isHaqaError } from '../core/errors';
 import { describeHardware } from '../core/hardware';
 import { best, describeObjective, paretoFront, type ObjectiveSpec } from '../core/objective';
@@ -16,7 +15,7 @@ import { SessionStore, type SessionMeta } from '../core/store';
 import { resolveStrategy } from '../core/strategies';
 import type { Config, HardwareProfile, TrialRecord, Workload } from '../core/types';
 import type { HostMessage, ProposalView, RunningView, SessionState, SessionStatus } from '../../webview/protocol';
-import type { HaqaSettings, ReviewMode } from './settings';
+import { llmSettingsFrom, type HaqaSettings, type ReviewMode } from './settings';
 
 export interface StartRequest {
   root: string;
@@ -76,7 +75,7 @@ export class SessionRun {
       };
       if (resume) opts.budget = r.budget;
       this.prepared = await prepareSession(opts, { binDir: this.settings.binDir, runner: this.runner, onProgress: (m) => this.log.info(m), signal: this.ac.signal });
-      const llm = this.llmSettings();
+      const llm = llmSettingsFrom(this.settings);
       if (llm) opts.llm = { ...llm, mode: undefined };
       const strategy = resolveStrategy(String(opts.strategy), { llm, apiKey: this.apiKey });
       const p = this.prepared;
@@ -101,12 +100,6 @@ export class SessionRun {
     }
   }
 
-  private llmSettings(): LlmSettings | undefined {
-    const l = this.settings.llm;
-    if (!l.baseUrl) return undefined;
-    return { ...DEFAULT_LLM, baseUrl: checkBaseUrl(l.baseUrl), model: l.model ?? DEFAULT_MODEL, temperature: l.temperature,
-      maxPromptTokens: l.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens };
-  }
 
   private async loop(strategy: ReturnType<typeof resolveStrategy>, budget: number, seed: number): Promise<void> {
     const p = this.prepared!;

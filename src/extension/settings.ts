@@ -1,5 +1,6 @@
 /** The extension's settings (`haqa.*`), read fresh each time. Names mirror the CLI's flags. */
 import * as vscode from 'vscode';
+import { DEFAULT_LLM, DEFAULT_MODEL, checkBaseUrl, type LlmSettings } from '../core/agent/settings';
 import type { ObjectiveKind } from '../core/objective';
 
 export type ReviewMode = 'each' | 'auto';
@@ -36,4 +37,12 @@ export function readSettings(): HaqaSettings {
     binDir: str('llamacpp.binDir'),
     cacheDir: str('cacheDir'),
   };
+}
+
+/** The agent's settings from `haqa.llm.*`; undefined when no endpoint is configured. */
+export function llmSettingsFrom(s: HaqaSettings): LlmSettings | undefined {
+  const l = s.llm;
+  if (!l.baseUrl) return undefined;
+  return { ...DEFAULT_LLM, baseUrl: checkBaseUrl(l.baseUrl), model: l.model ?? DEFAULT_MODEL, temperature: l.temperature,
+    maxPromptTokens: l.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens };
 }

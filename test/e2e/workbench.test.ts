@@ -77,6 +77,16 @@ async function quickInputTitle(contains: string): Promise<void> {
   await page.waitForFunction((t) => Array.from(document.querySelectorAll('.quick-input-widget .quick-input-title')).some((e) => (e.textContent ?? '').includes(t)), contains, { timeout: 60_000 });
 }
 
+/** Picks a colour theme the way a person does and waits until the session webview has it. */
+async function switchTheme(theme: string, bodyClass: string): Promise<void> {
+  await runCommand(page, 'Preferences: Color Theme');
+  await page.locator('.quick-input-widget input').fill(theme);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await frame.waitForFunction((c) => document.body.classList.contains(c), bodyClass, { timeout: 30_000 });
+  await page.waitForTimeout(500);
+}
+
 async function sessionFrame(): Promise<Frame> {
   const f = await webviewFrame(page, 'HAQA');
   await f.waitForSelector('#trials', { timeout: 60_000 });
@@ -178,19 +188,9 @@ test('the table sorts by a column, the chart plots the trials, and the panel is 
   assert.ok(Number(await frame.locator('#chart-size').getAttribute('data-points')) >= 1, 'the chart has no points');
   assert.match(rows[0].join(' '), /ΔPPL %/);
   await page.screenshot({ path: path.join(RESULTS, 'session-panel-light.png') });
-  await runCommand(page, 'Preferences: Color Theme');
-  await page.locator('.quick-input-widget input').fill('Dark Modern');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark Modern' }).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
-  await frame.waitForFunction(() => document.body.classList.contains('vscode-dark'), undefined, { timeout: 30_000 });
-  await page.waitForTimeout(500);
+  await switchTheme('Dark Modern', 'vscode-dark');
   await page.screenshot({ path: path.join(RESULTS, 'session-panel-dark.png') });
-  await runCommand(page, 'Preferences: Color Theme');
-  await page.locator('.quick-input-widget input').fill('Dark High Contrast');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark High Contrast' }).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
-  await frame.waitForFunction(() => document.body.classList.contains('vscode-high-contrast'), undefined, { timeout: 30_000 });
-  await page.waitForTimeout(500);
+  await switchTheme('Dark High Contrast', 'vscode-high-contrast');
   await page.screenshot({ path: path.join(RESULTS, 'session-panel-high-contrast.png') });
   assert.deepEqual(cspErrors, []);
 }));
