@@ -20,9 +20,23 @@ const builds = [
   { ...common, entryPoints: ['src/core/process/execWrapper.ts'], outfile: 'dist/exec-wrapper.js' },
 ];
 if (fs.existsSync('webview/main.ts')) {
-  builds.push({ ...common, platform: 'browser', format: 'iife', target: 'es2022', external: [], minify: !watch,
-    entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' });
-  builds.push({ ...common, platform: 'browser', external: [], entryPoints: ['webview/style.css'], outfile: 'dist/webview.css' });
+  builds.push({
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    external: [],
+    minify: !watch,
+    entryPoints: ['webview/main.ts'],
+    outfile: 'dist/webview.js',
+  });
+  builds.push({
+    ...common,
+    platform: 'browser',
+    external: [],
+    entryPoints: ['webview/style.css'],
+    outfile: 'dist/webview.css',
+  });
 }
 
 (async () => {
@@ -32,4 +46,7 @@ if (fs.existsSync('webview/main.ts')) {
     await Promise.all(builds.map((b) => esbuild.build(b)));
     fs.chmodSync('dist/cli.js', 0o755);
   }
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

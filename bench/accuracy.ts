@@ -26,23 +26,45 @@ async function main() {
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-acc-'));
   // 93 chunks = the whole evaluation text at 512 tokens.
   const tc = new LlamaCppToolchain(await withToolInfo(runner, tools), hw, info, {
-    workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 }, cacheDir, accuracy: { evalFile, chunks: 93, ctx: 512 },
+    workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 },
+    cacheDir,
+    accuracy: { evalFile, chunks: 93, ctx: 512 },
   });
   const rows: string[] = [];
   const t0 = Date.now();
   try {
-    for (const quant of (process.env.HAQA_BENCH_QUANTS?.split(',') ?? tc.space.knob('quant')!.values.map(String))) for (const imatrix of quant === 'F16' ? ['none'] : ['none', 'builtin']) {
-      const config = { ...tc.space.defaults(), quant, threads: hw.cpu.cores, imatrix, imatrix_chunks: imatrix === 'none' ? 32 : 128 };
-      const out = await tc.runTrial(config, { runner, logDir: cacheDir, trialIndex: 1 });
-      if (process.env.HAQA_BENCH_DEBUG && out.status !== "done") process.stderr.write(fs.readdirSync(cacheDir).map((f) => f.endsWith(".log") ? `${f}:\n${fs.readFileSync(path.join(cacheDir, f), "utf8").slice(-1500)}` : f).join("\n"));
-      const label = `${quant}${imatrix === 'none' ? '' : ' + imatrix'}`;
-      if (out.status !== 'done') { rows.push(`| ${label} | failed: ${out.cause} | | | | | | |`); continue; }
-      const m = out.metrics;
-      const a = m.accuracy!;
-      const f = (x: number | undefined, d: number) => (x === undefined ? '-' : x.toFixed(d));
-      rows.push(`| ${label} | ${((m.fileSizeBytes ?? 0) / 2 ** 20).toFixed(2)} | ${m.decode!.mean.toFixed(0)} ± ${m.decode!.sd.toFixed(0)} | ${m.prefill!.mean.toFixed(0)} ± ${m.prefill!.sd.toFixed(0)} | ${a.dPplPct.toFixed(2)} ± ${a.dPplPctErr.toFixed(2)} | ${a.kld.toFixed(4)} ± ${a.kldErr.toFixed(4)} | ${f(a.kld99, 3)} | ${f(a.sameTopPct, 1)} |`);
-      process.stderr.write(`${rows[rows.length - 1]}\n`);
-    }
+    for (const quant of process.env.HAQA_BENCH_QUANTS?.split(',') ?? tc.space.knob('quant')!.values.map(String))
+      for (const imatrix of quant === 'F16' ? ['none'] : ['none', 'builtin']) {
+        const config = {
+          ...tc.space.defaults(),
+          quant,
+          threads: hw.cpu.cores,
+          imatrix,
+          imatrix_chunks: imatrix === 'none' ? 32 : 128,
+        };
+        const out = await tc.runTrial(config, { runner, logDir: cacheDir, trialIndex: 1 });
+        if (process.env.HAQA_BENCH_DEBUG && out.status !== 'done')
+          process.stderr.write(
+            fs
+              .readdirSync(cacheDir)
+              .map((f) =>
+                f.endsWith('.log') ? `${f}:\n${fs.readFileSync(path.join(cacheDir, f), 'utf8').slice(-1500)}` : f,
+              )
+              .join('\n'),
+          );
+        const label = `${quant}${imatrix === 'none' ? '' : ' + imatrix'}`;
+        if (out.status !== 'done') {
+          rows.push(`| ${label} | failed: ${out.cause} | | | | | | |`);
+          continue;
+        }
+        const m = out.metrics;
+        const a = m.accuracy!;
+        const f = (x: number | undefined, d: number) => (x === undefined ? '-' : x.toFixed(d));
+        rows.push(
+          `| ${label} | ${((m.fileSizeBytes ?? 0) / 2 ** 20).toFixed(2)} | ${m.decode!.mean.toFixed(0)} ± ${m.decode!.sd.toFixed(0)} | ${m.prefill!.mean.toFixed(0)} ± ${m.prefill!.sd.toFixed(0)} | ${a.dPplPct.toFixed(2)} ± ${a.dPplPctErr.toFixed(2)} | ${a.kld.toFixed(4)} ± ${a.kldErr.toFixed(4)} | ${f(a.kld99, 3)} | ${f(a.sameTopPct, 1)} |`,
+        );
+        process.stderr.write(`${rows[rows.length - 1]}\n`);
+      }
   } finally {
     fs.rmSync(cacheDir, { recursive: true, force: true });
   }
@@ -58,4 +80,7 @@ async function main() {
   process.stdout.write(`${text}\n`);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -27,36 +27,95 @@ const TARGET = 0.02;
 /** A looser target: the decode grid's top rows differ by less than their own noise (sd 3-8 %), see BENCHMARKS.md. */
 const LOOSE = 0.05;
 
-export interface Dataset { name: string; file: string; hw: HardwareProfile; machine: string }
+export interface Dataset {
+  name: string;
+  file: string;
+  hw: HardwareProfile;
+  machine: string;
+}
 export const DATASETS: Dataset[] = [
-  { name: 'cpu-grid', file: 'bench/data/cpu-grid-epyc-2c.jsonl', machine: 'AMD EPYC, 2 cores, AVX2, 24 GiB (this project\'s dev/CI machine)',
-    hw: { cpu: { model: 'AMD EPYC', cores: 2, threads: 2, flags: ['avx', 'avx2', 'f16c', 'fma'] }, memoryBytes: 24 * 2 ** 30, gpus: [], os: 'Linux', arch: 'x64' } },
-  { name: 'gpu-grid', file: 'bench/data/gpu-grid-h200.jsonl', machine: 'NVIDIA H200 (lent device machine), 16 cores',
-    hw: { cpu: { model: 'x86', cores: 16, threads: 16, flags: ['avx2'] }, memoryBytes: 128 * 2 ** 30, os: 'Linux', arch: 'x64',
-      gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }] } },
+  {
+    name: 'cpu-grid',
+    file: 'bench/data/cpu-grid-epyc-2c.jsonl',
+    machine: "AMD EPYC, 2 cores, AVX2, 24 GiB (this project's dev/CI machine)",
+    hw: {
+      cpu: { model: 'AMD EPYC', cores: 2, threads: 2, flags: ['avx', 'avx2', 'f16c', 'fma'] },
+      memoryBytes: 24 * 2 ** 30,
+      gpus: [],
+      os: 'Linux',
+      arch: 'x64',
+    },
+  },
+  {
+    name: 'gpu-grid',
+    file: 'bench/data/gpu-grid-h200.jsonl',
+    machine: 'NVIDIA H200 (lent device machine), 16 cores',
+    hw: {
+      cpu: { model: 'x86', cores: 16, threads: 16, flags: ['avx2'] },
+      memoryBytes: 128 * 2 ** 30,
+      os: 'Linux',
+      arch: 'x64',
+      gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }],
+    },
+  },
 ];
 
 /** One contender: a strategy name, and for the LLM its settings (temperature). */
-export interface Contender { label: string; strategy: string; llm?: LlmSettings; apiKey?: string; seeds: number[] }
+export interface Contender {
+  label: string;
+  strategy: string;
+  llm?: LlmSettings;
+  apiKey?: string;
+  seeds: number[];
+}
 
-export interface RunResult { seed: number; curve: number[]; reach: number; reachLoose: number; calls?: number; tokens?: number; fallbacks?: number }
+export interface RunResult {
+  seed: number;
+  curve: number[];
+  reach: number;
+  reachLoose: number;
+  calls?: number;
+  tokens?: number;
+  fallbacks?: number;
+}
 export interface Evaluation {
-  dataset: Dataset; objective: ObjectiveKind; configs: number; optimum: number; cap: number; results: Record<string, RunResult[]>;
+  dataset: Dataset;
+  objective: ObjectiveKind;
+  configs: number;
+  optimum: number;
+  cap: number;
+  results: Record<string, RunResult[]>;
   /** Measured contradictions of naive priors in the whole grid (one-knob pairs, beyond 2 sd), by prior. */
   surprises: Record<string, number>;
 }
 
 /** Runs every contender × seed on one dataset and objective; regret = (optimum − best found) / optimum after each trial. */
-export async function evaluate(ds: Dataset, objective: ObjectiveKind, contenders: Contender[], cap: number): Promise<Evaluation> {
+export async function evaluate(
+  ds: Dataset,
+  objective: ObjectiveKind,
+  contenders: Contender[],
+  cap: number,
+): Promise<Evaluation> {
   const tc = new ReplayToolchain([ds.file]);
   const runner = new ProcessRunner({ mode: 'pipe' });
   const obj = { kind: objective };
   const all = await Promise.all(tc.recorded().map((c) => tc.runTrial(c, { runner, logDir: '', trialIndex: 0 })));
   const optimum = Math.max(...all.map((o) => score(obj, o.metrics) ?? -Infinity));
-  const asTrials: TrialRecord[] = tc.recorded().map((config, i) => ({ type: 'trial', index: i + 1, key: tc.space.key(config), config, status: all[i].status === 'done' ? 'done' : 'failed',
-    metrics: all[i].metrics, strategy: 'grid', startedAt: '', endedAt: '', durationMs: 0 }));
+  const asTrials: TrialRecord[] = tc.recorded().map((config, i) => ({
+    type: 'trial',
+    index: i + 1,
+    key: tc.space.key(config),
+    config,
+    status: all[i].status === 'done' ? 'done' : 'failed',
+    metrics: all[i].metrics,
+    strategy: 'grid',
+    startedAt: '',
+    endedAt: '',
+    durationMs: 0,
+  }));
   const surprises: Record<string, number> = {};
-  for (const { finding } of allFindings(asTrials, objectiveMetrics(objective))) surprises[finding.prior] = (surprises[finding.prior] ?? 0) + 1;
+  for (const { finding } of allFindings(asTrials, objectiveMetrics(objective)))
+    surprises[finding.prior] = (surprises[finding.prior] ?? 0) + 1;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-bench-'));
   const results: Record<string, RunResult[]> = {};
   try {
@@ -65,20 +124,39 @@ export async function evaluate(ds: Dataset, objective: ObjectiveKind, contenders
       for (const seed of c.seeds) {
         const store = SessionStore.create(tmp, { options: {}, strategy: { requested: c.strategy, used: c.strategy } });
         const s = await runOptimize({
-          toolchain: tc, hardware: ds.hw, model: tc.modelInfo(), strategy: resolveStrategy(c.strategy, { llm: c.llm, apiKey: c.apiKey }), objective: obj,
-          budget: cap, seed, store, runner, workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 },
+          toolchain: tc,
+          hardware: ds.hw,
+          model: tc.modelInfo(),
+          strategy: resolveStrategy(c.strategy, { llm: c.llm, apiKey: c.apiKey }),
+          objective: obj,
+          budget: cap,
+          seed,
+          store,
+          runner,
+          workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 },
         });
         let bestSoFar = -Infinity;
         const curve: number[] = [];
         for (const t of s.trials.filter((x) => x.status !== 'cancelled')) {
-          bestSoFar = Math.max(bestSoFar, t.status === 'done' ? score(obj, t.metrics) ?? -Infinity : -Infinity);
+          bestSoFar = Math.max(bestSoFar, t.status === 'done' ? (score(obj, t.metrics) ?? -Infinity) : -Infinity);
           curve.push(Number.isFinite(bestSoFar) ? (optimum - bestSoFar) / optimum : 1);
         }
         // A run that stopped early (an agent's stop decision, an exhausted space) keeps its last regret.
         while (curve.length < cap) curve.push(curve.length ? curve[curve.length - 1] : 1);
-        const first = (x: number) => { const i = curve.findIndex((r) => r <= x); return i < 0 ? Infinity : i + 1; };
+        const first = (x: number) => {
+          const i = curve.findIndex((r) => r <= x);
+          return i < 0 ? Infinity : i + 1;
+        };
         const u = llmUsage(store.readJournal());
-        results[c.label].push({ seed, curve, reach: first(TARGET), reachLoose: first(LOOSE), calls: u?.calls, tokens: u ? u.promptTokens + u.completionTokens : undefined, fallbacks: u?.fallbacks });
+        results[c.label].push({
+          seed,
+          curve,
+          reach: first(TARGET),
+          reachLoose: first(LOOSE),
+          calls: u?.calls,
+          tokens: u ? u.promptTokens + u.completionTokens : undefined,
+          fallbacks: u?.fallbacks,
+        });
       }
     }
   } finally {
@@ -87,25 +165,38 @@ export async function evaluate(ds: Dataset, objective: ObjectiveKind, contenders
   return { dataset: ds, objective, configs: tc.recorded().length, optimum, cap, results, surprises };
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs: number[]) => { const m = mean(xs); return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
+const sd = (xs: number[]) => {
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+};
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 export function table(e: Evaluation): string {
   const fmt = (x: number) => (Number.isFinite(x) ? String(x) : `>${e.cap}`);
   const at = (r: RunResult[], n: number) => r.map((x) => x.curve[Math.min(n, e.cap) - 1]);
   const lines = [
-    `### ${e.dataset.name}, objective ${e.objective} (${e.configs} configurations, optimum ${e.optimum.toFixed(1)} t/s; ${e.dataset.machine})`, '',
+    `### ${e.dataset.name}, objective ${e.objective} (${e.configs} configurations, optimum ${e.optimum.toFixed(1)} t/s; ${e.dataset.machine})`,
+    '',
     `| strategy | seeds | median trials to ≤ ${TARGET * 100} % regret | per seed | median trials to ≤ ${LOOSE * 100} % | regret @ 5 (mean ± sd) | regret @ 10 (mean ± sd) | regret @ 20 (mean ± sd) |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [label, r] of Object.entries(e.results)) {
     const cell = (n: number) => `${pct(mean(at(r, n)))} ± ${pct(sd(at(r, n)))}`;
-    lines.push(`| ${label} | ${r.length} | ${fmt(median(r.map((x) => x.reach)))} | ${r.map((x) => fmt(x.reach)).join(' ')} | ${fmt(median(r.map((x) => x.reachLoose)))} | ${cell(5)} | ${cell(10)} | ${cell(20)} |`);
+    lines.push(
+      `| ${label} | ${r.length} | ${fmt(median(r.map((x) => x.reach)))} | ${r.map((x) => fmt(x.reach)).join(' ')} | ${fmt(median(r.map((x) => x.reachLoose)))} | ${cell(5)} | ${cell(10)} | ${cell(20)} |`,
+    );
   }
   const s = Object.entries(e.surprises);
-  lines.push('', `Counterintuitive, measured, in the whole grid (later trial of each one-knob pair against the naive prior, beyond 2 sd; ≤ 3 per trial): ${s.length ? s.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}.`);
+  lines.push(
+    '',
+    `Counterintuitive, measured, in the whole grid (later trial of each one-knob pair against the naive prior, beyond 2 sd; ≤ 3 per trial): ${s.length ? s.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}.`,
+  );
   return lines.join('\n');
 }
 
@@ -116,7 +207,11 @@ export function curvesCsv(e: Evaluation): string {
     for (let t = 1; t <= e.cap; t++) {
       const xs = r.map((x) => x.curve[t - 1]).sort((a, b) => a - b);
       const q = (p: number) => xs[Math.min(xs.length - 1, Math.floor(p * (xs.length - 1) + 0.5))];
-      out.push([e.dataset.name, e.objective, label, t, mean(xs), median(xs), sd(xs), q(0.25), q(0.75), xs.length].map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(5) : String(v))).join(','));
+      out.push(
+        [e.dataset.name, e.objective, label, t, mean(xs), median(xs), sd(xs), q(0.25), q(0.75), xs.length]
+          .map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(5) : String(v)))
+          .join(','),
+      );
     }
   }
   return `${out.join('\n')}\n`;
@@ -126,24 +221,45 @@ const PALETTE = ['#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e', '#e6ab02
 
 /** A plain SVG line chart of mean regret (log scale) against trials, one line per contender. */
 export function curvesSvg(e: Evaluation): string {
-  const W = 720, H = 420, L = 60, R = 170, T = 40, B = 50;
+  const W = 720,
+    H = 420,
+    L = 60,
+    R = 170,
+    T = 40,
+    B = 50;
   const floor = 0.001;
   const x = (t: number) => L + ((t - 1) / (e.cap - 1)) * (W - L - R);
-  const y = (r: number) => T + (1 - (Math.log10(Math.max(r, floor)) - Math.log10(floor)) / -Math.log10(floor)) * (H - T - B);
+  const y = (r: number) =>
+    T + (1 - (Math.log10(Math.max(r, floor)) - Math.log10(floor)) / -Math.log10(floor)) * (H - T - B);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${L}" y="22" font-size="14">Mean regret vs trials: ${e.dataset.name}, ${e.objective} (mean over seeds; log scale, 0 drawn at 0.1 %)</text>`,
   ];
   for (const r of [1, 0.1, 0.01, 0.001]) {
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(r)}" y2="${y(r)}" stroke="#ddd"/>`, `<text x="${L - 6}" y="${y(r) + 4}" text-anchor="end">${r * 100} %</text>`);
+    parts.push(
+      `<line x1="${L}" x2="${W - R}" y1="${y(r)}" y2="${y(r)}" stroke="#ddd"/>`,
+      `<text x="${L - 6}" y="${y(r) + 4}" text-anchor="end">${r * 100} %</text>`,
+    );
   }
-  for (let t = 10; t <= e.cap; t += 10) parts.push(`<text x="${x(t)}" y="${H - B + 18}" text-anchor="middle">${t}</text>`);
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">trials</text>`, `<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/>`, `<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>`);
+  for (let t = 10; t <= e.cap; t += 10)
+    parts.push(`<text x="${x(t)}" y="${H - B + 18}" text-anchor="middle">${t}</text>`);
+  parts.push(
+    `<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">trials</text>`,
+    `<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/>`,
+    `<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>`,
+  );
   Object.entries(e.results).forEach(([label, r], i) => {
-    const pts = Array.from({ length: e.cap }, (_, t) => `${x(t + 1).toFixed(1)},${y(mean(r.map((s) => s.curve[t]))).toFixed(1)}`).join(' ');
+    const pts = Array.from(
+      { length: e.cap },
+      (_, t) => `${x(t + 1).toFixed(1)},${y(mean(r.map((s) => s.curve[t]))).toFixed(1)}`,
+    ).join(' ');
     const c = PALETTE[i % PALETTE.length];
-    parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>`, `<rect x="${W - R + 12}" y="${T + i * 18}" width="12" height="3" fill="${c}"/>`, `<text x="${W - R + 30}" y="${T + i * 18 + 5}">${label.replace(/[<&]/g, '')}</text>`);
+    parts.push(
+      `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>`,
+      `<rect x="${W - R + 12}" y="${T + i * 18}" width="12" height="3" fill="${c}"/>`,
+      `<text x="${W - R + 30}" y="${T + i * 18 + 5}">${label.replace(/[<&]/g, '')}</text>`,
+    );
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
@@ -161,12 +277,19 @@ async function main() {
   const outDir = arg('out', 'bench/results');
   const contenders: Contender[] = BUILTIN_STRATEGIES.map((s) => ({ label: s, strategy: s, seeds }));
   const base = process.env.HAQA_LLM_BASE_URL;
-  let llmNote = 'LLM agent: not measured — no endpoint configured (HAQA_LLM_BASE_URL); no LLM endpoint is reachable from the machines this project runs on.';
+  let llmNote =
+    'LLM agent: not measured — no endpoint configured (HAQA_LLM_BASE_URL); no LLM endpoint is reachable from the machines this project runs on.';
   if (base) {
     const llmSeeds = Array.from({ length: Number(arg('llm-seeds', '5')) }, (_, i) => i);
     const model = process.env.HAQA_LLM_MODEL ?? 'gpt-4o-mini';
     for (const t of arg('temperatures', '0,0.7,1').split(',').map(Number)) {
-      contenders.push({ label: `llm T=${t}`, strategy: 'llm', seeds: llmSeeds, apiKey: apiKeyFromEnv(), llm: { ...DEFAULT_LLM, baseUrl: checkBaseUrl(base), model, temperature: t } });
+      contenders.push({
+        label: `llm T=${t}`,
+        strategy: 'llm',
+        seeds: llmSeeds,
+        apiKey: apiKeyFromEnv(),
+        llm: { ...DEFAULT_LLM, baseUrl: checkBaseUrl(base), model, temperature: t },
+      });
     }
     llmNote = `LLM agent: model ${model} at ${base}, ${llmSeeds.length} seeds per temperature.`;
   }
@@ -182,7 +305,11 @@ async function main() {
       fs.writeFileSync(path.join(outDir, `${stem}.csv`), curvesCsv(e));
       fs.writeFileSync(path.join(outDir, `${stem}.svg`), curvesSvg(e));
       for (const [label, r] of Object.entries(e.results)) {
-        if (r[0]?.calls !== undefined) sections.push(`${label}: ${mean(r.map((x) => x.calls ?? 0)).toFixed(1)} calls and ${mean(r.map((x) => x.tokens ?? 0)).toFixed(0)} tokens per run, ${mean(r.map((x) => x.fallbacks ?? 0)).toFixed(1)} fallbacks per run`, '');
+        if (r[0]?.calls !== undefined)
+          sections.push(
+            `${label}: ${mean(r.map((x) => x.calls ?? 0)).toFixed(1)} calls and ${mean(r.map((x) => x.tokens ?? 0)).toFixed(0)} tokens per run, ${mean(r.map((x) => x.fallbacks ?? 0)).toFixed(1)} fallbacks per run`,
+            '',
+          );
       }
       if (ds.name === 'cpu-grid') {
         const b = e.results.builtin;
@@ -191,15 +318,29 @@ async function main() {
         const f = (x: number) => (Number.isFinite(x) ? String(x) : `>${cap}`);
         verdict += `cpu-grid/${objective}: builtin reaches ≤2 % regret in ${f(median(b.map((x) => x.reach)))} trials (median) vs random ${f(median(rd.map((x) => x.reach)))}, ≤5 % in ${f(median(b.map((x) => x.reachLoose)))} vs ${f(median(rd.map((x) => x.reachLoose)))}; mean regret @10 ${pct(r10(b))} vs ${pct(r10(rd))}\n`;
         // builtin must be strictly better at budget 10 and to the 5 % target, and never worse to the 2 % target.
-        if (!(r10(b) < r10(rd) && median(b.map((x) => x.reachLoose)) < median(rd.map((x) => x.reachLoose)) && median(b.map((x) => x.reach)) <= median(rd.map((x) => x.reach)))) ok = false;
+        if (!(
+          r10(b) < r10(rd) &&
+          median(b.map((x) => x.reachLoose)) < median(rd.map((x) => x.reachLoose)) &&
+          median(b.map((x) => x.reach)) <= median(rd.map((x) => x.reach))
+        ))
+          ok = false;
       }
     }
   }
-  sections.push(`Seeds ${seeds[0]}..${seeds[seeds.length - 1]}, cap ${cap} trials (">${cap}" = not reached). Regret = (optimum − best found) / optimum; ± is the sd across seeds. ${llmNote}`);
+  sections.push(
+    `Seeds ${seeds[0]}..${seeds[seeds.length - 1]}, cap ${cap} trials (">${cap}" = not reached). Regret = (optimum − best found) / optimum; ± is the sd across seeds. ${llmNote}`,
+  );
   const text = sections.join('\n');
   fs.writeFileSync(path.join(outDir, 'agent.md'), `${text}\n`);
   process.stdout.write(`${text}\n\n${verdict}`);
-  if (check && !ok) { process.stderr.write('bench:agent: builtin does not beat random on the CPU grid\n'); process.exit(1); }
+  if (check && !ok) {
+    process.stderr.write('bench:agent: builtin does not beat random on the CPU grid\n');
+    process.exit(1);
+  }
 }
 
-if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });
+if (require.main === module)
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -41,8 +41,26 @@ async function main() {
     files.push(a.file);
   }
   const threads = [...new Set([1, hw.cpu.cores, hw.cpu.threads])].join(',');
-  const common = ['-m', files.join(','), '-p', String(WORKLOAD.promptTokens), '-n', String(WORKLOAD.genTokens), '-r', String(WORKLOAD.repetitions),
-    '-t', threads, '-b', '2048', '-ub', '128,512', '-ngl', '0', '-o', 'jsonl'];
+  const common = [
+    '-m',
+    files.join(','),
+    '-p',
+    String(WORKLOAD.promptTokens),
+    '-n',
+    String(WORKLOAD.genTokens),
+    '-r',
+    String(WORKLOAD.repetitions),
+    '-t',
+    threads,
+    '-b',
+    '2048',
+    '-ub',
+    '128,512',
+    '-ngl',
+    '0',
+    '-o',
+    'jsonl',
+  ];
   const runs = [
     [...common, '-fa', 'off', '-ctk', 'f16,q8_0,q4_0', '-ctv', 'f16'],
     [...common, '-fa', 'on', '-ctk', 'f16,q8_0,q4_0', '-ctv', 'f16,q8_0,q4_0'],
@@ -54,14 +72,21 @@ async function main() {
     const r = await runner.run([tools.bench, ...args], { onData: (d) => process.stderr.write(d) });
     if (r.exitCode !== 0) throw new Error(`llama-bench failed: ${r.outputTail.slice(-2000)}`);
     // Keep rows machine-independent of the cache path: the model file name is enough to identify the quant.
-    const rows = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => {
-      const o = JSON.parse(l);
-      o.model_filename = `haqa-demo-llama-h512-l4-${quantFromModelType(o.model_type)}.gguf`;
-      return JSON.stringify(o);
-    });
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => {
+        const o = JSON.parse(l);
+        o.model_filename = `haqa-demo-llama-h512-l4-${quantFromModelType(o.model_type)}.gguf`;
+        return JSON.stringify(o);
+      });
     fs.appendFileSync(out, `${rows.join('\n')}\n`);
   }
   console.error(`recorded ${out} in ${Math.round((Date.now() - t0) / 1000)} s`);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -15,7 +15,14 @@ import { journalSummary, runOptimize, type SessionEvent, type SessionSummary } f
 import { SessionStore } from './core/store';
 import { resolveStrategy, type Strategy } from './core/strategies';
 import { promptPreview } from './core/agent/agent';
-import { prepareSession, strategyContext, tools, type Prepared, type SessionOptions, type ToolOptions } from './core/prepare';
+import {
+  prepareSession,
+  strategyContext,
+  tools,
+  type Prepared,
+  type SessionOptions,
+  type ToolOptions,
+} from './core/prepare';
 import { describeUsage, llmUsage } from './core/agent/journal';
 import { DEFAULT_LLM, DEFAULT_MODEL, apiKeyFromEnv, checkBaseUrl, type LlmSettings } from './core/agent/settings';
 import { buildToolchain, defaultBackend, ensureSource, type Backend } from './core/toolchains/llamacpp/build';
@@ -76,18 +83,55 @@ LLM agent (strategy auto/llm; the key comes from $HAQA_LLM_API_KEY or $OPENAI_AP
 `;
 
 const OPTIONS = {
-  model: { type: 'string' }, strategy: { type: 'string' }, budget: { type: 'string' }, 'time-budget': { type: 'string' },
-  objective: { type: 'string' }, 'decode-weight': { type: 'string' }, 'max-size-mb': { type: 'string' }, 'max-mem-mb': { type: 'string' },
-  seed: { type: 'string' }, 'session-dir': { type: 'string' }, resume: { type: 'string' }, replay: { type: 'string', multiple: true },
-  json: { type: 'boolean' }, 'prompt-tokens': { type: 'string' }, 'gen-tokens': { type: 'string' }, depth: { type: 'string' },
-  repetitions: { type: 'string' }, 'cache-dir': { type: 'string' }, 'llamacpp-bin': { type: 'string' }, backend: { type: 'string' },
-  'max-dppl': { type: 'string' }, 'max-kld': { type: 'string' }, accuracy: { type: 'string' }, 'eval-text': { type: 'string' }, 'calibration-text': { type: 'string', multiple: true }, 'eval-chunks': { type: 'string' },
-  'llm-base-url': { type: 'string' }, 'llm-model': { type: 'string' }, 'llm-temperature': { type: 'string' }, 'llm-timeout': { type: 'string' },
-  'llm-max-retries': { type: 'string' }, 'llm-max-prompt-tokens': { type: 'string' }, 'llm-proposals': { type: 'string' },
-  'llm-repair-rounds': { type: 'string' }, 'llm-price-in': { type: 'string' }, 'llm-price-out': { type: 'string' }, 'show-prompt': { type: 'boolean' }, verbose: { type: 'boolean' }, toolchain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  model: { type: 'string' },
+  strategy: { type: 'string' },
+  budget: { type: 'string' },
+  'time-budget': { type: 'string' },
+  objective: { type: 'string' },
+  'decode-weight': { type: 'string' },
+  'max-size-mb': { type: 'string' },
+  'max-mem-mb': { type: 'string' },
+  seed: { type: 'string' },
+  'session-dir': { type: 'string' },
+  resume: { type: 'string' },
+  replay: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  'prompt-tokens': { type: 'string' },
+  'gen-tokens': { type: 'string' },
+  depth: { type: 'string' },
+  repetitions: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'llamacpp-bin': { type: 'string' },
+  backend: { type: 'string' },
+  'max-dppl': { type: 'string' },
+  'max-kld': { type: 'string' },
+  accuracy: { type: 'string' },
+  'eval-text': { type: 'string' },
+  'calibration-text': { type: 'string', multiple: true },
+  'eval-chunks': { type: 'string' },
+  'llm-base-url': { type: 'string' },
+  'llm-model': { type: 'string' },
+  'llm-temperature': { type: 'string' },
+  'llm-timeout': { type: 'string' },
+  'llm-max-retries': { type: 'string' },
+  'llm-max-prompt-tokens': { type: 'string' },
+  'llm-proposals': { type: 'string' },
+  'llm-repair-rounds': { type: 'string' },
+  'llm-price-in': { type: 'string' },
+  'llm-price-out': { type: 'string' },
+  'show-prompt': { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  toolchain: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
-type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+type Flags = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof OPTIONS)[K]['type'] extends 'boolean'
+      ? boolean
+      : string;
+};
 
 const usage = (msg: string) => new HaqaError(msg, 'see `haqa --help`', 'usage');
 
@@ -95,7 +139,8 @@ function int(flags: Flags, name: keyof Flags, def: number | undefined, min = 0):
   const v = flags[name];
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min || (typeof v === 'string' && !/^\d+(\.\d+)?$/.test(v))) throw usage(`--${name} must be a number ≥ ${min}, got "${String(v)}"`);
+  if (!Number.isFinite(n) || n < min || (typeof v === 'string' && !/^\d+(\.\d+)?$/.test(v)))
+    throw usage(`--${name} must be a number ≥ ${min}, got "${String(v)}"`);
   return n;
 }
 
@@ -103,13 +148,17 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 function backendFlag(flags: Flags): Backend | undefined {
   if (flags.backend === undefined) return undefined;
-  if (flags.backend !== 'cpu' && flags.backend !== 'cuda') throw usage(`--backend must be cpu or cuda, got "${flags.backend}"`);
+  if (flags.backend !== 'cpu' && flags.backend !== 'cuda')
+    throw usage(`--backend must be cpu or cuda, got "${flags.backend}"`);
   return flags.backend;
 }
 
 function makeRunner(flags: Flags): ProcessRunner {
   const runner = new ProcessRunner();
-  if (flags.verbose) runner.subscribe((e) => { if (e.type === 'data') process.stderr.write(e.data); });
+  if (flags.verbose)
+    runner.subscribe((e) => {
+      if (e.type === 'data') process.stderr.write(e.data);
+    });
   return runner;
 }
 
@@ -119,17 +168,25 @@ function toolOptions(flags: Flags, runner: ProcessRunner): ToolOptions {
 
 function objectiveFrom(flags: Flags): ObjectiveSpec {
   const kind = (flags.objective ?? 'decode') as ObjectiveKind;
-  if (!['decode', 'prefill', 'balanced'].includes(kind)) throw usage(`--objective must be decode, prefill or balanced, got "${kind}"`);
+  if (!['decode', 'prefill', 'balanced'].includes(kind))
+    throw usage(`--objective must be decode, prefill or balanced, got "${kind}"`);
   const w = flags['decode-weight'] !== undefined ? Number(flags['decode-weight']) : undefined;
   if (w !== undefined && !(w >= 0 && w <= 1)) throw usage('--decode-weight must be between 0 and 1');
   const size = int(flags, 'max-size-mb', undefined, 1);
   const mem = int(flags, 'max-mem-mb', undefined, 1);
   const dppl = flags['max-dppl'] !== undefined ? Number(flags['max-dppl']) : undefined;
-  if (dppl !== undefined && !(dppl >= 0)) throw usage(`--max-dppl must be a percentage ≥ 0, got "${flags['max-dppl']}"`);
+  if (dppl !== undefined && !(dppl >= 0))
+    throw usage(`--max-dppl must be a percentage ≥ 0, got "${flags['max-dppl']}"`);
   const kld = flags['max-kld'] !== undefined ? Number(flags['max-kld']) : undefined;
   if (kld !== undefined && !(kld >= 0)) throw usage(`--max-kld must be a number ≥ 0, got "${flags['max-kld']}"`);
-  return { kind, decodeWeight: w, maxSizeBytes: size !== undefined ? size * 2 ** 20 : undefined, maxMemBytes: mem !== undefined ? mem * 2 ** 20 : undefined,
-    maxDeltaPplPct: dppl, maxKld: kld };
+  return {
+    kind,
+    decodeWeight: w,
+    maxSizeBytes: size !== undefined ? size * 2 ** 20 : undefined,
+    maxMemBytes: mem !== undefined ? mem * 2 ** 20 : undefined,
+    maxDeltaPplPct: dppl,
+    maxKld: kld,
+  };
 }
 
 function workloadFrom(flags: Flags, def: Workload): Workload {
@@ -146,12 +203,17 @@ function accuracyFrom(flags: Flags, defaultChunks = 8): { evalFile: string; chun
   const mode = flags.accuracy ?? 'on';
   if (mode !== 'on' && mode !== 'off') throw usage(`--accuracy must be on or off, got "${mode}"`);
   if (mode === 'off' || flags.replay?.length) {
-    if (mode === 'off' && (flags['max-dppl'] !== undefined || flags['max-kld'] !== undefined)) throw usage('--max-dppl / --max-kld need --accuracy on');
+    if (mode === 'off' && (flags['max-dppl'] !== undefined || flags['max-kld'] !== undefined))
+      throw usage('--max-dppl / --max-kld need --accuracy on');
     return null;
   }
   const evalFile = flags['eval-text'] ? path.resolve(flags['eval-text']) : builtinEvalText();
   if (!evalFile || !fs.existsSync(evalFile)) {
-    throw new HaqaError(`evaluation text not found: ${evalFile ?? 'the built-in sample (assets/eval-python-stdlib.txt)'}`, 'pass --eval-text FILE (plain UTF-8 text, a few hundred KB), or --accuracy off', 'input');
+    throw new HaqaError(
+      `evaluation text not found: ${evalFile ?? 'the built-in sample (assets/eval-python-stdlib.txt)'}`,
+      'pass --eval-text FILE (plain UTF-8 text, a few hundred KB), or --accuracy off',
+      'input',
+    );
   }
   return { evalFile, chunks: int(flags, 'eval-chunks', defaultChunks, 1)! };
 }
@@ -163,8 +225,18 @@ function calibrationsFrom(flags: Flags): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   for (const f of files) {
     const p = path.resolve(f);
-    if (!fs.existsSync(p)) throw new HaqaError(`calibration text not found: ${p}`, 'pass an existing UTF-8 text file to --calibration-text', 'input');
-    const name = path.basename(p).replace(/\.[^.]*$/, '').replace(/[^\w.-]/g, '_').slice(0, 40) || 'calibration';
+    if (!fs.existsSync(p))
+      throw new HaqaError(
+        `calibration text not found: ${p}`,
+        'pass an existing UTF-8 text file to --calibration-text',
+        'input',
+      );
+    const name =
+      path
+        .basename(p)
+        .replace(/\.[^.]*$/, '')
+        .replace(/[^\w.-]/g, '_')
+        .slice(0, 40) || 'calibration';
     out[out[name] ? `${name}-${Object.keys(out).length}` : name] = p;
   }
   return out;
@@ -178,7 +250,8 @@ function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSettings |
   const temperature = num('llm-temperature', stored?.temperature);
   if (temperature !== undefined && temperature > 2) throw usage('--llm-temperature must be between 0 and 2');
   return {
-    ...DEFAULT_LLM, ...stored,
+    ...DEFAULT_LLM,
+    ...stored,
     baseUrl: checkBaseUrl(baseUrl),
     model: flags['llm-model'] ?? stored?.model ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
     temperature,
@@ -194,45 +267,86 @@ function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSettings |
 
 function printEvent(e: SessionEvent): void {
   switch (e.type) {
-    case 'info': log(`haqa: ${e.message}`); break;
-    case 'rejected': log(`haqa: rejected proposal ${JSON.stringify(e.config)?.slice(0, 300)}: ${e.reasons.join('; ')}`); break;
+    case 'info':
+      log(`haqa: ${e.message}`);
+      break;
+    case 'rejected':
+      log(`haqa: rejected proposal ${JSON.stringify(e.config)?.slice(0, 300)}: ${e.reasons.join('; ')}`);
+      break;
     case 'agent': {
       const a = e.event;
       if (a.type === 'llm-call') {
         const c = a.call;
-        log(`haqa: LLM call (${c.mode}${c.round ? `, repair round ${c.round}` : ''}): ${c.outcome}${c.promptTokens !== undefined ? `, ${c.promptTokens}+${c.completionTokens ?? 0} tokens` : ''}${c.costUsd !== undefined ? `, $${c.costUsd.toFixed(4)}` : ''}, ${(c.ms / 1000).toFixed(1)} s${c.valid !== undefined ? `, ${c.valid} valid / ${c.rejected ?? 0} rejected` : ''}${c.error ? `: ${c.error}` : ''}`);
+        log(
+          `haqa: LLM call (${c.mode}${c.round ? `, repair round ${c.round}` : ''}): ${c.outcome}${c.promptTokens !== undefined ? `, ${c.promptTokens}+${c.completionTokens ?? 0} tokens` : ''}${c.costUsd !== undefined ? `, $${c.costUsd.toFixed(4)}` : ''}, ${(c.ms / 1000).toFixed(1)} s${c.valid !== undefined ? `, ${c.valid} valid / ${c.rejected ?? 0} rejected` : ''}${c.error ? `: ${c.error}` : ''}`,
+        );
       } else if (a.type === 'explanation') log(`haqa: agent on trial #${a.trial}: ${a.why}`);
-      else if (a.type === 'fallback') log(`haqa: LLM agent failed: ${a.cause}\n      → the built-in strategy proposes ${a.permanent ? 'for the rest of this session' : 'this round'}`);
+      else if (a.type === 'fallback')
+        log(
+          `haqa: LLM agent failed: ${a.cause}\n      → the built-in strategy proposes ${a.permanent ? 'for the rest of this session' : 'this round'}`,
+        );
       else if (a.type === 'stop') log(`haqa: the agent decided to stop: ${a.reason}`);
       break;
     }
-    case 'trial-start': log(`[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${e.source ? ` (${e.source})` : ''}${e.rationale ? `\n        why: ${e.rationale}` : ''}${e.expectedEffect ? `\n        expect: ${e.expectedEffect}` : ''}${e.counterintuitive ? `\n        counterintuitive: ${e.counterintuitive}` : ''}`); break;
-    case 'progress': break;
+    case 'trial-start':
+      log(
+        `[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${e.source ? ` (${e.source})` : ''}${e.rationale ? `\n        why: ${e.rationale}` : ''}${e.expectedEffect ? `\n        expect: ${e.expectedEffect}` : ''}${e.counterintuitive ? `\n        counterintuitive: ${e.counterintuitive}` : ''}`,
+      );
+      break;
+    case 'progress':
+      break;
     case 'trial-end': {
       const t = e.trial;
-      const m = t.status === 'done' || t.status === 'infeasible'
-        ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB${t.metrics.accuracy ? `, ${accuracyText(t.metrics.accuracy)}` : ''}`
-        : t.cause ?? '';
-      const steps = (t.steps ?? []).filter((st) => st.name !== 'replay').map((st) => `${st.name} ${st.cached ? 'cached' : `${st.seconds.toFixed(1)} s`}`).join(', ');
-      log(`        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}${steps ? `: ${steps}` : ''}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`);
-      for (const f of (t.findings ?? []).slice(0, 1)) log(`        counterintuitive, measured: ${f.evidence}\n          likely why: ${f.explanation}`);
+      const m =
+        t.status === 'done' || t.status === 'infeasible'
+          ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB${t.metrics.accuracy ? `, ${accuracyText(t.metrics.accuracy)}` : ''}`
+          : (t.cause ?? '');
+      const steps = (t.steps ?? [])
+        .filter((st) => st.name !== 'replay')
+        .map((st) => `${st.name} ${st.cached ? 'cached' : `${st.seconds.toFixed(1)} s`}`)
+        .join(', ');
+      log(
+        `        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}${steps ? `: ${steps}` : ''}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`,
+      );
+      for (const f of (t.findings ?? []).slice(0, 1))
+        log(`        counterintuitive, measured: ${f.evidence}\n          likely why: ${f.explanation}`);
       break;
     }
-    case 'end': break;
+    case 'end':
+      break;
   }
 }
 
 function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
   const pick = (t?: SessionSummary['best']) => (t ? { index: t.index, config: t.config, metrics: t.metrics } : null);
   return {
-    schema: 'haqa.optimize.v1', sessionId: s.sessionId, sessionPath: s.sessionPath, status: s.status, stopReason: s.stopReason,
-    strategy: s.strategy, objective: s.objective, toolchain: p.toolchain.info(),
-    model: { name: p.model.name, path: p.model.path, fileType: p.model.fileType, sizeBytes: p.model.sizeBytes, parameterCount: p.model.parameterCount },
-    trials: s.trials, best: pick(s.best), pareto: s.pareto.map((t) => t.index), llm: s.llm ?? null, serverCommand: server ?? null,
+    schema: 'haqa.optimize.v1',
+    sessionId: s.sessionId,
+    sessionPath: s.sessionPath,
+    status: s.status,
+    stopReason: s.stopReason,
+    strategy: s.strategy,
+    objective: s.objective,
+    toolchain: p.toolchain.info(),
+    model: {
+      name: p.model.name,
+      path: p.model.path,
+      fileType: p.model.fileType,
+      sizeBytes: p.model.sizeBytes,
+      parameterCount: p.model.parameterCount,
+    },
+    trials: s.trials,
+    best: pick(s.best),
+    pareto: s.pareto.map((t) => t.index),
+    llm: s.llm ?? null,
+    serverCommand: server ?? null,
   };
 }
 
-async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: number; model?: string; evalChunks?: number } = {}): Promise<number> {
+async function optimize(
+  flags: Flags,
+  defaults: { workload?: Workload; budget?: number; model?: string; evalChunks?: number } = {},
+): Promise<number> {
   const root = path.resolve(flags['session-dir'] ?? '.haqa');
   const runner = makeRunner(flags);
   let resumed: SessionStore | undefined;
@@ -244,10 +358,15 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
     log(`haqa: resuming session ${resumed.id} (${resumed.dir})`);
   } else {
     opts = {
-      model: flags.model ? path.resolve(flags.model) : defaults.model, replay: flags.replay?.map((f) => path.resolve(f)),
-      strategy: flags.strategy ?? 'auto', budget: int(flags, 'budget', defaults.budget ?? 12, 1), seed: int(flags, 'seed', 0),
-      timeBudgetMin: int(flags, 'time-budget', undefined), objective: objectiveFrom(flags),
-      workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD), cacheDir: flags['cache-dir'],
+      model: flags.model ? path.resolve(flags.model) : defaults.model,
+      replay: flags.replay?.map((f) => path.resolve(f)),
+      strategy: flags.strategy ?? 'auto',
+      budget: int(flags, 'budget', defaults.budget ?? 12, 1),
+      seed: int(flags, 'seed', 0),
+      timeBudgetMin: int(flags, 'time-budget', undefined),
+      objective: objectiveFrom(flags),
+      workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD),
+      cacheDir: flags['cache-dir'],
       accuracy: accuracyFrom(flags, defaults.evalChunks),
       calibrations: calibrationsFrom(flags),
     };
@@ -262,19 +381,30 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
   const strategy = resolveStrategy(String(opts.strategy), { llm, apiKey: apiKeyFromEnv() });
   const p = await prepareSession(opts as unknown as SessionOptions, toolOptions(flags, runner));
   if (flags['show-prompt']) return showPrompt(flags, opts, p, strategy.strategy, resumed);
-  const store = resumed ?? SessionStore.create(root, {
-    options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
-    hardware: p.hardware, model: p.model, toolchain: p.toolchain.info(), space: p.toolchain.space.describe(),
-  });
+  const store =
+    resumed ??
+    SessionStore.create(root, {
+      options: opts,
+      strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
+      hardware: p.hardware,
+      model: p.model,
+      toolchain: p.toolchain.info(),
+      space: p.toolchain.space.describe(),
+    });
   const objective = opts.objective as ObjectiveSpec;
   log(`haqa: session ${store.id} → ${store.dir}`);
   log(`haqa: model ${describeModel(p.model)}`);
-  log(`haqa: ${describeObjective(objective)}; strategy ${strategy.requested}${strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : ''}; budget ${String(opts.budget)} trials`);
+  log(
+    `haqa: ${describeObjective(objective)}; strategy ${strategy.requested}${strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : ''}; budget ${String(opts.budget)} trials`,
+  );
 
   const ac = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
-    if (++interrupts > 1) { log('haqa: second Ctrl+C: exiting now'); process.exit(130); }
+    if (++interrupts > 1) {
+      log('haqa: second Ctrl+C: exiting now');
+      process.exit(130);
+    }
     log('haqa: Ctrl+C: cancelling the running trial and stopping (resume with --resume); press again to exit at once');
     ac.abort();
   };
@@ -282,9 +412,19 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
   let summary: SessionSummary;
   try {
     summary = await runOptimize({
-      toolchain: p.toolchain, hardware: p.hardware, model: p.model, strategy, objective, budget: Number(opts.budget),
-      timeBudgetMs: opts.timeBudgetMin !== undefined ? Number(opts.timeBudgetMin) * 60_000 : undefined, seed: Number(opts.seed),
-      workload: p.workload, store, runner, signal: ac.signal, onEvent: printEvent,
+      toolchain: p.toolchain,
+      hardware: p.hardware,
+      model: p.model,
+      strategy,
+      objective,
+      budget: Number(opts.budget),
+      timeBudgetMs: opts.timeBudgetMin !== undefined ? Number(opts.timeBudgetMin) * 60_000 : undefined,
+      seed: Number(opts.seed),
+      workload: p.workload,
+      store,
+      runner,
+      signal: ac.signal,
+      onEvent: printEvent,
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -304,16 +444,29 @@ async function optimize(flags: Flags, defaults: { workload?: Workload; budget?: 
 
 function printSummary(s: SessionSummary, server?: string[]): void {
   const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto), ''];
-  out.push(`session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : ''}`);
-  out.push(`★ best, P Pareto front (${s.objective.kind} speed × file size${s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : ''})`);
-  const surprises = s.trials.flatMap((t) => (t.findings ?? []).map((f) => ({ t, f }))).sort((a, b) => Math.abs(b.f.change) - Math.abs(a.f.change)).slice(0, 5);
+  out.push(
+    `session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : ''}`,
+  );
+  out.push(
+    `★ best, P Pareto front (${s.objective.kind} speed × file size${s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : ''})`,
+  );
+  const surprises = s.trials
+    .flatMap((t) => (t.findings ?? []).map((f) => ({ t, f })))
+    .sort((a, b) => Math.abs(b.f.change) - Math.abs(a.f.change))
+    .slice(0, 5);
   if (surprises.length) {
     out.push('counterintuitive, measured (beyond 2 sd):');
-    for (const { t, f } of surprises) out.push(`  #${t.index}: ${f.evidence}`, `      why: ${s.explanations?.[t.index] ? `${s.explanations[t.index]} (agent)` : f.explanation}`);
+    for (const { t, f } of surprises)
+      out.push(
+        `  #${t.index}: ${f.evidence}`,
+        `      why: ${s.explanations?.[t.index] ? `${s.explanations[t.index]} (agent)` : f.explanation}`,
+      );
   }
   if (s.llm) out.push(describeUsage(s.llm));
   if (s.best) {
-    out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB${s.best.metrics.accuracy ? `, ${accuracyText(s.best.metrics.accuracy)}` : ''}`);
+    out.push(
+      `best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB${s.best.metrics.accuracy ? `, ${accuracyText(s.best.metrics.accuracy)}` : ''}`,
+    );
     if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
   } else {
     out.push('no feasible trial: nothing to recommend (see the causes above; logs in the session folder)');
@@ -322,9 +475,21 @@ function printSummary(s: SessionSummary, server?: string[]): void {
 }
 
 /** `--show-prompt`: the exact next request, printed and not sent; no session is created or changed. */
-function showPrompt(flags: Flags, opts: Record<string, unknown>, p: Prepared, strategy: Strategy, resumed?: SessionStore): number {
-  const preview = promptPreview({ strategy, settings: opts.llm as LlmSettings | undefined, model: flags['llm-model'] ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
-    hasKey: !!apiKeyFromEnv(), ctx: strategyContext(p, opts as { objective: ObjectiveSpec }), history: resumed?.readTrials().trials ?? [] });
+function showPrompt(
+  flags: Flags,
+  opts: Record<string, unknown>,
+  p: Prepared,
+  strategy: Strategy,
+  resumed?: SessionStore,
+): number {
+  const preview = promptPreview({
+    strategy,
+    settings: opts.llm as LlmSettings | undefined,
+    model: flags['llm-model'] ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
+    hasKey: !!apiKeyFromEnv(),
+    ctx: strategyContext(p, opts as { objective: ObjectiveSpec }),
+    history: resumed?.readTrials().trials ?? [],
+  });
   process.stdout.write(`${JSON.stringify(preview, null, 2)}\n`);
   return 0;
 }
@@ -333,29 +498,56 @@ async function demo(flags: Flags): Promise<number> {
   const runner = makeRunner(flags);
   await tools(toolOptions(flags, runner));
   const src = await ensureSource({ runner, onProgress: (m) => log(`haqa: ${m}`) });
-  const file = path.join(cacheRoot(flags['cache-dir']), 'models', `haqa-demo-llama-h${DEMO_SHAPE.hidden}-l${DEMO_SHAPE.layers}.gguf`);
+  const file = path.join(
+    cacheRoot(flags['cache-dir']),
+    'models',
+    `haqa-demo-llama-h${DEMO_SHAPE.hidden}-l${DEMO_SHAPE.layers}.gguf`,
+  );
   if (!fs.existsSync(file)) {
-    log(`haqa: writing the demo model (Llama shape, random weights, ${DEMO_SHAPE.layers} layers, hidden ${DEMO_SHAPE.hidden}) → ${file}`);
+    log(
+      `haqa: writing the demo model (Llama shape, random weights, ${DEMO_SHAPE.layers} layers, hidden ${DEMO_SHAPE.hidden}) → ${file}`,
+    );
     await writeDemoModel(file, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'));
   }
   log('haqa: demo: the weights are random, so speeds are real but the text it would write is noise');
-  return optimize(flags, { model: file, budget: 6, evalChunks: 4, workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 } });
+  return optimize(flags, {
+    model: file,
+    budget: 6,
+    evalChunks: 4,
+    workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 },
+  });
 }
 
 async function report(flags: Flags, target?: string): Promise<number> {
   const root = path.resolve(flags['session-dir'] ?? '.haqa');
   const id = target ?? SessionStore.list(root).pop()?.id;
-  if (!id) throw new HaqaError(`no sessions under ${root}`, 'run `haqa optimize` or `haqa demo` first, or pass --session-dir', 'input');
+  if (!id)
+    throw new HaqaError(
+      `no sessions under ${root}`,
+      'run `haqa optimize` or `haqa demo` first, or pass --session-dir',
+      'input',
+    );
   const store = SessionStore.open(root, id);
   const { trials } = store.readTrials();
   const objective = store.meta.options.objective as ObjectiveSpec;
   const b = best(objective, trials);
   const pareto = paretoFront(objective, trials);
-  const summary: SessionSummary = { sessionId: store.id, sessionPath: store.dir, strategy: store.meta.strategy,
-    status: store.meta.status === 'running' ? 'stopped' : store.meta.status, stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
-    objective, trials, best: b, pareto, ...journalSummary(store.readJournal()) };
+  const summary: SessionSummary = {
+    sessionId: store.id,
+    sessionPath: store.dir,
+    strategy: store.meta.strategy,
+    status: store.meta.status === 'running' ? 'stopped' : store.meta.status,
+    stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
+    objective,
+    trials,
+    best: b,
+    pareto,
+    ...journalSummary(store.readJournal()),
+  };
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index), llm: summary.llm ?? null }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index), llm: summary.llm ?? null }, null, 2)}\n`,
+    );
   } else {
     printSummary(summary);
   }
@@ -367,8 +559,15 @@ async function toolchainCmd(flags: Flags, sub?: string): Promise<number> {
   if (sub === 'build') {
     const backend = backendFlag(flags) ?? defaultBackend();
     const t0 = Date.now();
-    const m = await buildToolchain({ backend, runner, onProgress: (s) => log(`haqa: ${s}`), logFile: path.join(toolchainRoot(), 'build.log') });
-    log(`haqa: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) ready in ${m.binDir}${Date.now() - t0 < 2000 ? ' (already built)' : ` after ${formatDuration(Date.now() - t0)}`}`);
+    const m = await buildToolchain({
+      backend,
+      runner,
+      onProgress: (s) => log(`haqa: ${s}`),
+      logFile: path.join(toolchainRoot(), 'build.log'),
+    });
+    log(
+      `haqa: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) ready in ${m.binDir}${Date.now() - t0 < 2000 ? ' (already built)' : ` after ${formatDuration(Date.now() - t0)}`}`,
+    );
     if (flags.json) process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
     return 0;
   }
@@ -376,13 +575,30 @@ async function toolchainCmd(flags: Flags, sub?: string): Promise<number> {
     const found = locateTools({ binDir: flags['llamacpp-bin'], backend: backendFlag(flags) });
     if (!found) {
       if (flags.json) process.stdout.write(`${JSON.stringify({ found: false })}\n`);
-      else log('llama.cpp tools: not found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache)\n  fix: run `haqa toolchain build`');
+      else
+        log(
+          'llama.cpp tools: not found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache)\n  fix: run `haqa toolchain build`',
+        );
       return 1;
     }
     const t = await withToolInfo(runner, found);
-    const out = { found: true, source: t.source, binDir: t.binDir, commit: t.commit, backend: t.backend ?? 'unknown', tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server } };
+    const out = {
+      found: true,
+      source: t.source,
+      binDir: t.binDir,
+      commit: t.commit,
+      backend: t.backend ?? 'unknown',
+      tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server },
+    };
     if (flags.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    else process.stdout.write(`llama.cpp tools (${out.source}): ${out.binDir}\nversion ${out.commit ?? 'unknown'}, backend ${out.backend}\n${Object.entries(out.tools).map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`).join('\n')}\n`);
+    else
+      process.stdout.write(
+        `llama.cpp tools (${out.source}): ${out.binDir}\nversion ${out.commit ?? 'unknown'}, backend ${out.backend}\n${Object.entries(
+          out.tools,
+        )
+          .map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`)
+          .join('\n')}\n`,
+      );
     return 0;
   }
   throw usage('toolchain needs a subcommand: build or status');
@@ -398,7 +614,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const flags = parsed.values as Flags;
   const [cmd, ...rest] = parsed.positionals;
-  if (flags.help || !cmd || cmd === 'help') { process.stdout.write(USAGE); return cmd || flags.help ? 0 : 2; }
+  if (flags.help || !cmd || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd || flags.help ? 0 : 2;
+  }
   try {
     switch (cmd) {
       case 'optimize':
@@ -406,9 +625,12 @@ export async function main(argv: string[]): Promise<number> {
         if (rest.length && !flags.replay) throw usage(`unexpected argument "${rest[0]}"`);
         if (rest.length) flags.replay = [...(flags.replay ?? []), ...rest];
         return await optimize(flags);
-      case 'demo': return await demo(flags);
-      case 'report': return await report(flags, rest[0]);
-      case 'toolchain': return await toolchainCmd(flags, rest[0]);
+      case 'demo':
+        return await demo(flags);
+      case 'report':
+        return await report(flags, rest[0]);
+      case 'toolchain':
+        return await toolchainCmd(flags, rest[0]);
       case 'hardware': {
         const hw = probeHardware();
         process.stdout.write(flags.json ? `${JSON.stringify(hw, null, 2)}\n` : `${describeHardware(hw)}\n`);
@@ -423,7 +645,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'clean': {
         const c = new ArtifactCache(flags['cache-dir']);
         log(`haqa: removed ${formatBytes(c.clean())} of cached artifacts from ${c.dir}`);
-        if (flags.toolchain) { fs.rmSync(toolchainRoot(), { recursive: true, force: true }); log(`haqa: removed the llama.cpp build in ${toolchainRoot()}`); }
+        if (flags.toolchain) {
+          fs.rmSync(toolchainRoot(), { recursive: true, force: true });
+          log(`haqa: removed the llama.cpp build in ${toolchainRoot()}`);
+        }
         return 0;
       }
       default:
@@ -440,5 +665,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -18,12 +18,19 @@ export class ArtifactCache {
     const st = fs.statSync(file);
     const memoFile = path.join(this.dir, 'digests.json');
     let memo: Record<string, string> = {};
-    try { memo = JSON.parse(fs.readFileSync(memoFile, 'utf8')); } catch { /* first time */ }
+    try {
+      memo = JSON.parse(fs.readFileSync(memoFile, 'utf8'));
+    } catch {
+      /* first time */
+    }
     const id = `${path.resolve(file)}|${st.size}|${st.mtimeMs}`;
     if (memo[id]) return memo[id];
     const h = createHash('sha256');
     await new Promise<void>((resolve, reject) => {
-      fs.createReadStream(file, { highWaterMark: 4 << 20 }).on('data', (d) => h.update(d)).on('end', resolve).on('error', reject);
+      fs.createReadStream(file, { highWaterMark: 4 << 20 })
+        .on('data', (d) => h.update(d))
+        .on('end', resolve)
+        .on('error', reject);
     });
     const digest = h.digest('hex');
     memo[id] = digest;
@@ -35,8 +42,14 @@ export class ArtifactCache {
 
   /** Where the artifact made from `sourceDigest` by `recipe` lives (whether or not it exists yet). */
   pathFor(sourceDigest: string, recipe: Record<string, unknown>, ext = '.gguf'): string {
-    const r = createHash('sha256').update(JSON.stringify(recipe, Object.keys(recipe).sort())).digest('hex').slice(0, 16);
-    const label = Object.values(recipe).filter((v) => typeof v === 'string').join('-').replace(/[^\w.-]/g, '_');
+    const r = createHash('sha256')
+      .update(JSON.stringify(recipe, Object.keys(recipe).sort()))
+      .digest('hex')
+      .slice(0, 16);
+    const label = Object.values(recipe)
+      .filter((v) => typeof v === 'string')
+      .join('-')
+      .replace(/[^\w.-]/g, '_');
     return path.join(this.dir, sourceDigest.slice(0, 16), `${label}-${r}${ext}`);
   }
 
@@ -46,8 +59,11 @@ export class ArtifactCache {
     const s = fs.statfsSync(this.dir);
     const free = Number(s.bavail) * Number(s.bsize);
     if (free < needBytes) {
-      throw new HaqaError(`not enough disk space in ${this.dir}: ${formatBytes(free)} free, ${formatBytes(needBytes)} needed for the quantized model`,
-        'free some space, run `haqa clean`, or point the cache elsewhere (--cache-dir / HAQA_CACHE_DIR)', 'runtime');
+      throw new HaqaError(
+        `not enough disk space in ${this.dir}: ${formatBytes(free)} free, ${formatBytes(needBytes)} needed for the quantized model`,
+        'free some space, run `haqa clean`, or point the cache elsewhere (--cache-dir / HAQA_CACHE_DIR)',
+        'runtime',
+      );
     }
   }
 
@@ -57,7 +73,8 @@ export class ArtifactCache {
       if (!fs.existsSync(d)) return;
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
-        if (e.isDirectory()) walk(p); else total += fs.statSync(p).size;
+        if (e.isDirectory()) walk(p);
+        else total += fs.statSync(p).size;
       }
     };
     walk(this.dir);

@@ -21,7 +21,11 @@ function fillHalfRandom(seed: number) {
   let s = seed >>> 0 || 1;
   return (buf: Buffer) => {
     for (let i = 0; i + 1 < buf.length; i += 2) {
-      s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+      s ^= s << 13;
+      s >>>= 0;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      s >>>= 0;
       // F16 with exponent 5..10 (magnitudes ~1e-3 .. 6e-2), random mantissa and sign.
       const exp = 5 + (s % 6);
       const mant = (s >>> 8) & 0x3ff;
@@ -31,7 +35,9 @@ function fillHalfRandom(seed: number) {
   };
 }
 
-const ones = (buf: Buffer) => { for (let i = 0; i < buf.length; i += 4) buf.writeFloatLE(1, i); };
+const ones = (buf: Buffer) => {
+  for (let i = 0; i < buf.length; i += 4) buf.writeFloatLE(1, i);
+};
 
 /**
  * Writes a random-weight Llama model in real GGUF format, with the tokenizer copied from a vocab-only GGUF
@@ -40,7 +46,10 @@ const ones = (buf: Buffer) => { for (let i = 0; i < buf.length; i += 4) buf.writ
  */
 export async function writeDemoModel(out: string, vocabGguf: string, shape: DemoShape = DEMO_SHAPE): Promise<void> {
   if (!fs.existsSync(vocabGguf)) {
-    throw new HaqaError(`vocab file not found: ${vocabGguf}`, 'run `haqa toolchain build` so the llama.cpp source (with its vocab files) is in the cache');
+    throw new HaqaError(
+      `vocab file not found: ${vocabGguf}`,
+      'run `haqa toolchain build` so the llama.cpp source (with its vocab files) is in the cache',
+    );
   }
   const vocab = await gguf(vocabGguf, { allowLocalFile: true, typedMetadata: true });
   const kv: Record<string, { value: unknown; type: GGUFValueType; subType?: GGUFValueType }> = {
@@ -62,18 +71,39 @@ export async function writeDemoModel(out: string, vocabGguf: string, shape: Demo
     kv[k] = v as (typeof kv)[string];
     if (k === 'tokenizer.ggml.tokens') nVocab = (v as { value: unknown[] }).value.length;
   }
-  if (!nVocab) throw new HaqaError(`${vocabGguf} holds no tokenizer.ggml.tokens`, 'use a llama.cpp vocab GGUF such as models/ggml-vocab-llama-spm.gguf');
+  if (!nVocab)
+    throw new HaqaError(
+      `${vocabGguf} holds no tokenizer.ggml.tokens`,
+      'use a llama.cpp vocab GGUF such as models/ggml-vocab-llama-spm.gguf',
+    );
 
   const { hidden: h, ffn: f, layers } = shape;
   const kvDim = (h / shape.heads) * shape.headsKv;
   let seed = 1;
-  const w = (name: string, cols: number, rows: number): TensorSpec => ({ name, shape: [cols, rows], dtype: 1, fill: fillHalfRandom(seed++) });
+  const w = (name: string, cols: number, rows: number): TensorSpec => ({
+    name,
+    shape: [cols, rows],
+    dtype: 1,
+    fill: fillHalfRandom(seed++),
+  });
   const norm = (name: string): TensorSpec => ({ name, shape: [h], dtype: 0, fill: ones });
-  const tensors: TensorSpec[] = [w('token_embd.weight', h, nVocab), norm('output_norm.weight'), w('output.weight', h, nVocab)];
+  const tensors: TensorSpec[] = [
+    w('token_embd.weight', h, nVocab),
+    norm('output_norm.weight'),
+    w('output.weight', h, nVocab),
+  ];
   for (let i = 0; i < layers; i++) {
-    tensors.push(norm(`blk.${i}.attn_norm.weight`), w(`blk.${i}.attn_q.weight`, h, h), w(`blk.${i}.attn_k.weight`, h, kvDim),
-      w(`blk.${i}.attn_v.weight`, h, kvDim), w(`blk.${i}.attn_output.weight`, h, h), norm(`blk.${i}.ffn_norm.weight`),
-      w(`blk.${i}.ffn_gate.weight`, h, f), w(`blk.${i}.ffn_up.weight`, h, f), w(`blk.${i}.ffn_down.weight`, f, h));
+    tensors.push(
+      norm(`blk.${i}.attn_norm.weight`),
+      w(`blk.${i}.attn_q.weight`, h, h),
+      w(`blk.${i}.attn_k.weight`, h, kvDim),
+      w(`blk.${i}.attn_v.weight`, h, kvDim),
+      w(`blk.${i}.attn_output.weight`, h, h),
+      norm(`blk.${i}.ffn_norm.weight`),
+      w(`blk.${i}.ffn_gate.weight`, h, f),
+      w(`blk.${i}.ffn_up.weight`, h, f),
+      w(`blk.${i}.ffn_down.weight`, f, h),
+    );
   }
   fs.mkdirSync(path.dirname(out), { recursive: true });
   writeGguf(out, kv, tensors);

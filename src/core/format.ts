@@ -1,5 +1,5 @@
 import { score, type ObjectiveSpec } from './objective';
-import { quantRecipe } from './toolchains/llamacpp/space';
+import { quantRecipe } from './knobs';
 import type { Config, Stat, TrialRecord } from './types';
 
 export const mib = (b?: number) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1));
@@ -15,7 +15,11 @@ export function shortConfig(c: Config): string {
   if (r.tensor_overrides) q += `+${r.tensor_overrides}`;
   const parts = [q, `t=${String(c.threads)}`];
   if (c.gpu_layers !== undefined) parts.push(`ngl=${String(c.gpu_layers)}`);
-  parts.push(`fa=${c.flash_attn ? 'on' : 'off'}`, `b=${String(c.batch)}/${String(c.ubatch)}`, `kv=${String(c.cache_type_k)}/${String(c.cache_type_v)}`);
+  parts.push(
+    `fa=${c.flash_attn ? 'on' : 'off'}`,
+    `b=${String(c.batch)}/${String(c.ubatch)}`,
+    `kv=${String(c.cache_type_k)}/${String(c.cache_type_v)}`,
+  );
   return parts.join(' ');
 }
 
@@ -29,20 +33,55 @@ export function formatDuration(ms: number): string {
 
 function table(rows: string[][]): string {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(w[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The results table: config, metrics ± sd, Pareto (P) and best (★) marks, failure causes. */
-export function trialsTable(o: ObjectiveSpec, trials: TrialRecord[], bestT?: TrialRecord, pareto: TrialRecord[] = []): string {
+export function trialsTable(
+  o: ObjectiveSpec,
+  trials: TrialRecord[],
+  bestT?: TrialRecord,
+  pareto: TrialRecord[] = [],
+): string {
   const acc = trials.some((t) => t.metrics.accuracy);
-  const head = ['#', 'status', 'config', 'decode t/s', 'prefill t/s', 'size MiB', 'peak mem MiB', ...(acc ? ['ΔPPL %', 'KLD'] : []), 'mark', 'note'];
+  const head = [
+    '#',
+    'status',
+    'config',
+    'decode t/s',
+    'prefill t/s',
+    'size MiB',
+    'peak mem MiB',
+    ...(acc ? ['ΔPPL %', 'KLD'] : []),
+    'mark',
+    'note',
+  ];
   const ps = new Set(pareto.map((t) => t.index));
-  const rows = [...trials].sort((a, b) => (score(o, b.metrics) ?? -1) - (score(o, a.metrics) ?? -1) || a.index - b.index).map((t) => [
-    String(t.index), t.status, shortConfig(t.config), stat(t.metrics.decode), stat(t.metrics.prefill), mib(t.metrics.fileSizeBytes),
-    mib(t.metrics.peakHostMemBytes !== undefined ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0) : undefined),
-    ...(acc ? accuracyCells(t) : []),
-    `${t.index === bestT?.index ? '★' : ''}${ps.has(t.index) ? 'P' : ''}`, t.cause ? t.cause.slice(0, 80) : '',
-  ]);
+  const rows = [...trials]
+    .sort((a, b) => (score(o, b.metrics) ?? -1) - (score(o, a.metrics) ?? -1) || a.index - b.index)
+    .map((t) => [
+      String(t.index),
+      t.status,
+      shortConfig(t.config),
+      stat(t.metrics.decode),
+      stat(t.metrics.prefill),
+      mib(t.metrics.fileSizeBytes),
+      mib(
+        t.metrics.peakHostMemBytes !== undefined
+          ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0)
+          : undefined,
+      ),
+      ...(acc ? accuracyCells(t) : []),
+      `${t.index === bestT?.index ? '★' : ''}${ps.has(t.index) ? 'P' : ''}`,
+      t.cause ? t.cause.slice(0, 80) : '',
+    ]);
   return table([head, ...rows]);
 }
 
@@ -59,12 +98,16 @@ export function accuracyText(a?: Record<string, number>): string {
 
 /** Everything known about one trial, as plain text lines (tree tooltips, reports). */
 export function trialDetails(t: TrialRecord): string {
-  const out = [`#${t.index} ${t.status}${t.cause ? `: ${t.cause}` : ''} (proposed by ${t.strategy})`, shortConfig(t.config),
-    `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB`];
+  const out = [
+    `#${t.index} ${t.status}${t.cause ? `: ${t.cause}` : ''} (proposed by ${t.strategy})`,
+    shortConfig(t.config),
+    `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB`,
+  ];
   if (t.metrics.accuracy) out.push(accuracyText(t.metrics.accuracy));
   if (t.rationale) out.push(`why: ${t.rationale}`);
   if (t.expectedEffect) out.push(`expected: ${t.expectedEffect}`);
   if (t.counterintuitive) out.push(`flagged counterintuitive: ${t.counterintuitive}`);
-  for (const f of t.findings ?? []) out.push(`counterintuitive, measured: ${f.evidence}`, `  likely why: ${f.explanation}`);
+  for (const f of t.findings ?? [])
+    out.push(`counterintuitive, measured: ${f.evidence}`, `  likely why: ${f.explanation}`);
   return out.join('\n');
 }

@@ -3,8 +3,29 @@ import * as os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import type { GpuInfo, HardwareProfile } from './types';
 
-const INTERESTING_FLAGS = ['avx', 'avx2', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avxvnni',
-  'fma', 'f16c', 'sse3', 'ssse3', 'amx_tile', 'amx_int8', 'amx_bf16', 'neon', 'asimd', 'asimddp', 'sve', 'i8mm', 'dotprod'];
+const INTERESTING_FLAGS = [
+  'avx',
+  'avx2',
+  'avx512f',
+  'avx512bw',
+  'avx512vl',
+  'avx512_vnni',
+  'avx512_bf16',
+  'avxvnni',
+  'fma',
+  'f16c',
+  'sse3',
+  'ssse3',
+  'amx_tile',
+  'amx_int8',
+  'amx_bf16',
+  'neon',
+  'asimd',
+  'asimddp',
+  'sve',
+  'i8mm',
+  'dotprod',
+];
 
 /** Parses /proc/cpuinfo text into model, physical cores and the flags that matter for llama.cpp kernels. */
 export function parseCpuInfo(text: string): { model?: string; cores?: number; flags: string[] } {
@@ -31,22 +52,32 @@ export function parseCpuInfo(text: string): { model?: string; cores?: number; fl
 
 /** Parses `nvidia-smi --query-gpu=name,memory.total,compute_cap,driver_version --format=csv` output. */
 export function parseNvidiaSmiCsv(text: string): GpuInfo[] {
-  const lines = text.trim().split('\n').filter((l) => l.trim());
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim());
   const gpus: GpuInfo[] = [];
   for (const line of lines) {
     if (/^name\s*,/i.test(line)) continue; // header
     const [name, mem, cc, driver] = line.split(',').map((s) => s.trim());
     const mib = (mem ?? '').match(/([\d.]+)\s*MiB/i);
     if (!name || !mib) continue;
-    gpus.push({ name, vramBytes: Math.round(Number(mib[1]) * 1024 * 1024), computeCapability: cc ?? '', driver: driver ?? '' });
+    gpus.push({
+      name,
+      vramBytes: Math.round(Number(mib[1]) * 1024 * 1024),
+      computeCapability: cc ?? '',
+      driver: driver ?? '',
+    });
   }
   return gpus;
 }
 
 /** GPUs as nvidia-smi reports them; none when nvidia-smi is missing or lists nothing (nvcc alone means nothing). */
 export function probeGpus(): GpuInfo[] {
-  const r = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total,compute_cap,driver_version', '--format=csv'],
-    { encoding: 'utf8', timeout: 15000 });
+  const r = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total,compute_cap,driver_version', '--format=csv'], {
+    encoding: 'utf8',
+    timeout: 15000,
+  });
   if (r.error || r.status !== 0) return [];
   return parseNvidiaSmiCsv(r.stdout);
 }
@@ -78,7 +109,10 @@ export function formatBytes(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '-';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
@@ -91,6 +125,8 @@ export function describeHardware(hw: HardwareProfile): string {
     `os      ${hw.os} (${hw.arch})`,
   ];
   if (hw.gpus.length === 0) lines.push('GPUs    none (nvidia-smi lists no GPU)');
-  hw.gpus.forEach((g, i) => lines.push(`GPU ${i}   ${g.name}, ${formatBytes(g.vramBytes)}, compute ${g.computeCapability}, driver ${g.driver}`));
+  hw.gpus.forEach((g, i) =>
+    lines.push(`GPU ${i}   ${g.name}, ${formatBytes(g.vramBytes)}, compute ${g.computeCapability}, driver ${g.driver}`),
+  );
   return lines.join('\n');
 }

@@ -8,8 +8,11 @@ import type { ModelInfo } from './types';
 const GGUF_MAGIC = Buffer.from('GGUF');
 
 function notGguf(file: string, why: string): HaqaError {
-  return new HaqaError(`${file} is not a usable GGUF model: ${why}`,
-    'point --model at a complete .gguf file (llama.cpp format); re-download or re-convert it if it was cut short', 'input');
+  return new HaqaError(
+    `${file} is not a usable GGUF model: ${why}`,
+    'point --model at a complete .gguf file (llama.cpp format); re-download or re-convert it if it was cut short',
+    'input',
+  );
 }
 
 /** Reads the model facts from a GGUF header. Every way a file can be wrong becomes a HaqaError. */
@@ -71,7 +74,7 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
     const counts = new Map<number, number>();
     for (const t of parsed.tensorInfos) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + 1);
     const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
-    fileType = top ? GGML_TYPES[top[0]]?.[0] ?? 'unknown' : 'unknown';
+    fileType = top ? (GGML_TYPES[top[0]]?.[0] ?? 'unknown') : 'unknown';
   }
   const tokens = md['tokenizer.ggml.tokens'];
   return {
@@ -93,7 +96,10 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
 }
 
 export function describeModel(m: ModelInfo): string {
-  const p = m.parameterCount >= 1e9 ? `${(m.parameterCount / 1e9).toFixed(2)}B` : `${(m.parameterCount / 1e6).toFixed(1)}M`;
-  return `${m.name} (${m.arch}, ${p} params, ${m.layers} layers, hidden ${m.embeddingLength}, ffn ${m.feedForwardLength}, ` +
-    `heads ${m.headCount}/${m.headCountKv}, vocab ${m.vocabSize}, ${m.fileType}, ${(m.sizeBytes / 2 ** 20).toFixed(1)} MiB)`;
+  const p =
+    m.parameterCount >= 1e9 ? `${(m.parameterCount / 1e9).toFixed(2)}B` : `${(m.parameterCount / 1e6).toFixed(1)}M`;
+  return (
+    `${m.name} (${m.arch}, ${p} params, ${m.layers} layers, hidden ${m.embeddingLength}, ffn ${m.feedForwardLength}, ` +
+    `heads ${m.headCount}/${m.headCountKv}, vocab ${m.vocabSize}, ${m.fileType}, ${(m.sizeBytes / 2 ** 20).toFixed(1)} MiB)`
+  );
 }

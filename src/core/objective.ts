@@ -21,8 +21,10 @@ export function score(o: ObjectiveSpec, m: TrialMetrics): number | undefined {
   const d = m.decode?.mean;
   const p = m.prefill?.mean;
   switch (o.kind) {
-    case 'decode': return d;
-    case 'prefill': return p;
+    case 'decode':
+      return d;
+    case 'prefill':
+      return p;
     case 'balanced': {
       if (d === undefined || p === undefined) return undefined;
       const w = o.decodeWeight ?? 0.5;
@@ -32,7 +34,10 @@ export function score(o: ObjectiveSpec, m: TrialMetrics): number | undefined {
 }
 
 export function describeObjective(o: ObjectiveSpec): string {
-  const what = o.kind === 'balanced' ? `decode^${o.decodeWeight ?? 0.5} × prefill^${1 - (o.decodeWeight ?? 0.5)} (t/s)` : `${o.kind} t/s`;
+  const what =
+    o.kind === 'balanced'
+      ? `decode^${o.decodeWeight ?? 0.5} × prefill^${1 - (o.decodeWeight ?? 0.5)} (t/s)`
+      : `${o.kind} t/s`;
   const lim: string[] = [];
   if (o.maxSizeBytes) lim.push(`file ≤ ${(o.maxSizeBytes / 2 ** 20).toFixed(0)} MiB`);
   if (o.maxMemBytes) lim.push(`memory ≤ ${(o.maxMemBytes / 2 ** 20).toFixed(0)} MiB`);
@@ -52,7 +57,8 @@ export function violations(o: ObjectiveSpec, m: TrialMetrics): string[] {
   if (o.maxMemBytes !== undefined && mem > o.maxMemBytes) v.push(`peak memory ${mib(mem)} > max ${mib(o.maxMemBytes)}`);
   const a = m.accuracy;
   if (needsAccuracy(o) && !a) v.push('accuracy was not measured (an accuracy limit is set)');
-  if (a && o.maxDeltaPplPct !== undefined && a.dPplPct > o.maxDeltaPplPct) v.push(`ΔPPL ${a.dPplPct.toFixed(2)} % > max ${o.maxDeltaPplPct} %`);
+  if (a && o.maxDeltaPplPct !== undefined && a.dPplPct > o.maxDeltaPplPct)
+    v.push(`ΔPPL ${a.dPplPct.toFixed(2)} % > max ${o.maxDeltaPplPct} %`);
   if (a && o.maxKld !== undefined && a.kld > o.maxKld) v.push(`mean KLD ${a.kld.toFixed(4)} > max ${o.maxKld}`);
   return v;
 }
@@ -67,7 +73,10 @@ export function best(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord | und
   let topScore = -Infinity;
   for (const t of feasible(trials)) {
     const s = score(o, t.metrics);
-    if (s !== undefined && s > topScore) { top = t; topScore = s; }
+    if (s !== undefined && s > topScore) {
+      top = t;
+      topScore = s;
+    }
   }
   return top;
 }
@@ -78,7 +87,14 @@ export function best(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord | und
  */
 export function paretoFront(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord[] {
   const pts = feasible(trials)
-    .map((t) => ({ t, v: [score(o, t.metrics), -(t.metrics.fileSizeBytes ?? Infinity), t.metrics.accuracy ? -t.metrics.accuracy.kld : undefined] }))
+    .map((t) => ({
+      t,
+      v: [
+        score(o, t.metrics),
+        -(t.metrics.fileSizeBytes ?? Infinity),
+        t.metrics.accuracy ? -t.metrics.accuracy.kld : undefined,
+      ],
+    }))
     .filter((p) => p.v[0] !== undefined);
   const withAcc = pts.length > 0 && pts.every((p) => p.v[2] !== undefined);
   const vec = (p: (typeof pts)[number]) => (withAcc ? p.v : p.v.slice(0, 2)) as number[];

@@ -53,20 +53,42 @@ export async function prepareSession(opts: SessionOptions, t: ToolOptions): Prom
   const hardware = probeHardware();
   const { workload } = opts;
   if (opts.replay?.length) {
-    if (needsAccuracy(opts.objective)) throw new HaqaError('a ΔPPL / KLD limit needs measured accuracy, which replayed llama-bench rows do not hold', 'drop the accuracy limit, or optimize a real model', 'usage');
+    if (needsAccuracy(opts.objective))
+      throw new HaqaError(
+        'a ΔPPL / KLD limit needs measured accuracy, which replayed llama-bench rows do not hold',
+        'drop the accuracy limit, or optimize a real model',
+        'usage',
+      );
     const tc = new ReplayToolchain(opts.replay);
     return { toolchain: tc, model: tc.modelInfo(), hardware, workload };
   }
-  if (!opts.model) throw new HaqaError('no model to optimize', 'pass --model FILE.gguf (or --replay FILE... or --resume ID)', 'usage');
+  if (!opts.model)
+    throw new HaqaError('no model to optimize', 'pass --model FILE.gguf (or --replay FILE... or --resume ID)', 'usage');
   const model = await inspectModel(opts.model);
   const found = await withToolInfo(t.runner, await tools(t));
   const accuracy = opts.accuracy ? { ...opts.accuracy, ctx: Math.min(512, model.contextLength || 512) } : undefined;
-  const toolchain = new LlamaCppToolchain(found, hardware, model, { workload, accuracy, calibrations: opts.calibrations, cacheDir: opts.cacheDir });
+  const toolchain = new LlamaCppToolchain(found, hardware, model, {
+    workload,
+    accuracy,
+    calibrations: opts.calibrations,
+    cacheDir: opts.cacheDir,
+  });
   return { toolchain, model, hardware, tools: found, workload };
 }
 
 /** A strategy's view of a prepared session (what `--show-prompt` and "Show Agent Prompt" build the prompt from). */
-export function strategyContext(p: Prepared, o: { objective: ObjectiveSpec; seed?: number; budget?: number }): StrategyContext {
-  return { space: p.toolchain.space, hardware: p.hardware, model: p.model, objective: o.objective, seed: Number(o.seed ?? 0), budget: Number(o.budget ?? 12),
-    workload: p.workload, toolchain: p.toolchain.info() };
+export function strategyContext(
+  p: Prepared,
+  o: { objective: ObjectiveSpec; seed?: number; budget?: number },
+): StrategyContext {
+  return {
+    space: p.toolchain.space,
+    hardware: p.hardware,
+    model: p.model,
+    objective: o.objective,
+    seed: Number(o.seed ?? 0),
+    budget: Number(o.budget ?? 12),
+    workload: p.workload,
+    toolchain: p.toolchain.info(),
+  };
 }

@@ -4,27 +4,9 @@
  * both (≥ 2 sd of each, and at least 1 %). Every strategy gets these findings; the LLM agent also explains them.
  */
 import { quantType } from './ggml';
-import type { Config, ConfigValue, Stat, TrialRecord } from './types';
+import type { Config, ConfigValue, Finding, SpeedMetric, Stat, TrialRecord } from './types';
 
-export type SpeedMetric = 'decode' | 'prefill';
-
-export interface Finding {
-  /** Id of the prior that the measurement contradicts. */
-  prior: string;
-  metric: SpeedMetric;
-  /** The earlier trial this one was compared with. */
-  against: number;
-  knob: string;
-  /** The knob's value in the earlier trial and in this one. */
-  from: ConfigValue;
-  to: ConfigValue;
-  /** Relative change of the metric from the earlier trial to this one (−0.12 = 12 % slower). */
-  change: number;
-  /** The measured evidence, one sentence with the numbers. */
-  evidence: string;
-  /** Why it can happen (built-in text; the agent may add its own in the session journal). */
-  explanation: string;
-}
+export type { Finding, SpeedMetric } from './types';
 
 interface Prior {
   id: string;
@@ -38,11 +20,14 @@ interface Prior {
 }
 
 const num = (v: ConfigValue) => Number(v);
-const byNumber = (more: boolean) => (a: ConfigValue, b: ConfigValue) => (num(a) === num(b) ? undefined : (num(a) > num(b)) === more ? a : b);
+const byNumber = (more: boolean) => (a: ConfigValue, b: ConfigValue) =>
+  num(a) === num(b) ? undefined : num(a) > num(b) === more ? a : b;
 
 export const PRIORS: Prior[] = [
   {
-    id: 'fewer-bits-faster', knob: 'quant', metrics: ['decode', 'prefill'],
+    id: 'fewer-bits-faster',
+    knob: 'quant',
+    metrics: ['decode', 'prefill'],
     faster: (a, b) => {
       const qa = quantType(String(a))?.bpw;
       const qb = quantType(String(b))?.bpw;
@@ -50,34 +35,50 @@ export const PRIORS: Prior[] = [
       return qa < qb ? a : b;
     },
     expect: (f, s) => `fewer bits per weight (${String(f)}) should run faster than ${String(s)}`,
-    explanation: (m) => (m === 'decode'
-      ? 'decode is only memory-bound while the weights dominate the traffic; on this model and hardware dequantizing the lower-bit blocks costs more compute than the bytes it saves'
-      : 'prefill is compute-bound: F16/Q8_0 and the simple block formats use the fastest matrix kernels, lower-bit formats pay for dequantization in every tile'),
+    explanation: (m) =>
+      m === 'decode'
+        ? 'decode is only memory-bound while the weights dominate the traffic; on this model and hardware dequantizing the lower-bit blocks costs more compute than the bytes it saves'
+        : 'prefill is compute-bound: F16/Q8_0 and the simple block formats use the fastest matrix kernels, lower-bit formats pay for dequantization in every tile',
   },
   {
-    id: 'more-threads-faster', knob: 'threads', metrics: ['decode', 'prefill'], faster: byNumber(true),
+    id: 'more-threads-faster',
+    knob: 'threads',
+    metrics: ['decode', 'prefill'],
+    faster: byNumber(true),
     expect: (f, s) => `${String(f)} threads should run faster than ${String(s)}`,
-    explanation: () => 'threads beyond the physical cores share the same memory bandwidth and caches, and every extra thread adds synchronisation per token',
+    explanation: () =>
+      'threads beyond the physical cores share the same memory bandwidth and caches, and every extra thread adds synchronisation per token',
   },
   {
-    id: 'flash-attention-faster', knob: 'flash_attn', metrics: ['decode', 'prefill'],
+    id: 'flash-attention-faster',
+    knob: 'flash_attn',
+    metrics: ['decode', 'prefill'],
     faster: (a, b) => (a === b ? undefined : a === true ? a : b),
     expect: () => 'flash attention on should run faster than off',
-    explanation: () => 'the fused attention kernel pays off at long contexts; at this depth its setup costs about as much as the attention it replaces, and this backend\'s kernel may not be the tuned one',
+    explanation: () =>
+      "the fused attention kernel pays off at long contexts; at this depth its setup costs about as much as the attention it replaces, and this backend's kernel may not be the tuned one",
   },
   ...(['cache_type_k', 'cache_type_v'] as const).map((knob): Prior => ({
-    id: 'quantized-kv-faster', knob, metrics: ['decode'],
+    id: 'quantized-kv-faster',
+    knob,
+    metrics: ['decode'],
     faster: (a, b) => {
-      const bits = (v: ConfigValue) => ({ f16: 16, q8_0: 8.5, q4_0: 4.5 } as Record<string, number>)[String(v)] ?? 16;
+      const bits = (v: ConfigValue) => (({ f16: 16, q8_0: 8.5, q4_0: 4.5 }) as Record<string, number>)[String(v)] ?? 16;
       return bits(a) === bits(b) ? undefined : bits(a) < bits(b) ? a : b;
     },
-    expect: (f, s) => `a smaller ${knob === 'cache_type_k' ? 'K' : 'V'} cache (${String(f)}) should decode faster than ${String(s)}`,
-    explanation: () => 'a quantized KV cache saves memory, but every attention step dequantizes it; at short contexts the KV traffic is small, so the extra compute dominates',
+    expect: (f, s) =>
+      `a smaller ${knob === 'cache_type_k' ? 'K' : 'V'} cache (${String(f)}) should decode faster than ${String(s)}`,
+    explanation: () =>
+      'a quantized KV cache saves memory, but every attention step dequantizes it; at short contexts the KV traffic is small, so the extra compute dominates',
   })),
   {
-    id: 'full-offload-faster', knob: 'gpu_layers', metrics: ['decode', 'prefill'], faster: byNumber(true),
+    id: 'full-offload-faster',
+    knob: 'gpu_layers',
+    metrics: ['decode', 'prefill'],
+    faster: byNumber(true),
     expect: (f, s) => `${String(f)} GPU layers should run faster than ${String(s)}`,
-    explanation: () => 'layers split across CPU and GPU move activations over PCIe every token; for a small model the CPU path can be quicker than the transfers',
+    explanation: () =>
+      'layers split across CPU and GPU move activations over PCIe every token; for a small model the CPU path can be quicker than the transfers',
   },
 ];
 
@@ -113,7 +114,12 @@ export function objectiveMetrics(kind: 'decode' | 'prefill' | 'balanced'): Speed
  * The priors that `trial` contradicts against earlier measured trials, on the given metrics (largest effects first,
  * at most `limit`).
  */
-export function findingsFor(trial: TrialRecord, earlier: TrialRecord[], metrics: SpeedMetric[] = ['decode', 'prefill'], limit = 3): Finding[] {
+export function findingsFor(
+  trial: TrialRecord,
+  earlier: TrialRecord[],
+  metrics: SpeedMetric[] = ['decode', 'prefill'],
+  limit = 3,
+): Finding[] {
   if (!measured(trial)) return [];
   const out: Finding[] = [];
   for (const o of earlier) {
@@ -133,7 +139,13 @@ export function findingsFor(trial: TrialRecord, earlier: TrialRecord[], metrics:
         const before = o.metrics[metric]!;
         const after = trial.metrics[metric]!;
         out.push({
-          prior: p.id, metric, against: o.index, knob, from: o.config[knob], to: trial.config[knob], change: after.mean / before.mean - 1,
+          prior: p.id,
+          metric,
+          against: o.index,
+          knob,
+          from: o.config[knob],
+          to: trial.config[knob],
+          change: after.mean / before.mean - 1,
           evidence: `${p.expect(f, slowT.config[knob])}, but ${metric} measured ${fmt(fast)} t/s with ${String(f)} (trial #${fastT.index}) vs ${fmt(slow)} t/s with ${String(slowT.config[knob])} (trial #${slowT.index}): ${String(slowT.config[knob])} is ${((slow.mean / fast.mean - 1) * 100).toFixed(0)} % faster, beyond 2 sd of both`,
           explanation: p.explanation(metric),
         });
@@ -144,8 +156,13 @@ export function findingsFor(trial: TrialRecord, earlier: TrialRecord[], metrics:
 }
 
 /** Every finding of a session, each attached to the later trial of its pair. */
-export function allFindings(trials: TrialRecord[], metrics: SpeedMetric[] = ['decode', 'prefill']): { trial: number; finding: Finding }[] {
+export function allFindings(
+  trials: TrialRecord[],
+  metrics: SpeedMetric[] = ['decode', 'prefill'],
+): { trial: number; finding: Finding }[] {
   const out: { trial: number; finding: Finding }[] = [];
-  trials.forEach((t, i) => { for (const f of findingsFor(t, trials.slice(0, i), metrics)) out.push({ trial: t.index, finding: f }); });
+  trials.forEach((t, i) => {
+    for (const f of findingsFor(t, trials.slice(0, i), metrics)) out.push({ trial: t.index, finding: f });
+  });
   return out;
 }

@@ -4,15 +4,38 @@ import { findingsFor, objectiveMetrics } from './priors';
 import { best, paretoFront, score, violations, type ObjectiveSpec } from './objective';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
-import { measuredKeys, type ResolvedStrategy, type Proposal, type StrategyContext, type StrategyEvent } from './strategies';
+import {
+  measuredKeys,
+  type ResolvedStrategy,
+  type Proposal,
+  type StrategyContext,
+  type StrategyEvent,
+} from './strategies';
 import type { Toolchain, TrialOutcome } from './toolchains/toolchain';
-import { countsTowardBudget, type Config, type HardwareProfile, type ModelInfo, type TrialRecord, type Workload } from './types';
+import {
+  countsTowardBudget,
+  type Config,
+  type HardwareProfile,
+  type ModelInfo,
+  type TrialRecord,
+  type Workload,
+} from './types';
 
 export type SessionEvent =
   | { type: 'info'; message: string }
   | { type: 'rejected'; config: unknown; reasons: string[] }
   | { type: 'agent'; event: Exclude<StrategyEvent, { type: 'info' } | { type: 'rejected' }> }
-  | { type: 'trial-start'; index: number; config: Config; rationale?: string; expectedEffect?: string; counterintuitive?: string; source?: string; counted: number; budget: number }
+  | {
+      type: 'trial-start';
+      index: number;
+      config: Config;
+      rationale?: string;
+      expectedEffect?: string;
+      counterintuitive?: string;
+      source?: string;
+      counted: number;
+      budget: number;
+    }
   | { type: 'progress'; index: number; message: string }
   | { type: 'trial-end'; trial: TrialRecord; counted: number; budget: number; etaMs?: number }
   | { type: 'end'; summary: SessionSummary };
@@ -41,7 +64,8 @@ export function journalSummary(journal: Record<string, unknown>[]): Pick<Session
 /** The agent's explanations in a session journal, by trial (the latest wins). */
 export function journalExplanations(journal: Record<string, unknown>[]): Record<number, string> | undefined {
   const out: Record<number, string> = {};
-  for (const r of journal) if (r.type === 'explanation' && typeof r.trial === 'number' && typeof r.why === 'string') out[r.trial] = r.why;
+  for (const r of journal)
+    if (r.type === 'explanation' && typeof r.trial === 'number' && typeof r.why === 'string') out[r.trial] = r.why;
   return Object.keys(out).length ? out : undefined;
 }
 
@@ -73,7 +97,8 @@ export type ReviewDecision = { action: 'accept' } | { action: 'override'; config
 /** A proposal as the user overrode it: the config they chose, its validation against the space and history. */
 export function checkOverride(space: Toolchain['space'], history: TrialRecord[], config: unknown): string[] {
   const reasons = space.validate(config);
-  if (!reasons.length && measuredKeys(space, history).has(space.key(config as Config))) reasons.push('this configuration is already measured in this session');
+  if (!reasons.length && measuredKeys(space, history).has(space.key(config as Config)))
+    reasons.push('this configuration is already measured in this session');
   return reasons;
 }
 
@@ -85,10 +110,17 @@ const MAX_EMPTY_ROUNDS = 3;
  * configuration that is already measured, and each trial is on disk before the next begins.
  */
 export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
-  const emit = (e: SessionEvent) => { try { o.onEvent?.(e); } catch { /* a listener's failure is not the session's */ } };
+  const emit = (e: SessionEvent) => {
+    try {
+      o.onEvent?.(e);
+    } catch {
+      /* a listener's failure is not the session's */
+    }
+  };
   const { space } = o.toolchain;
   const loaded = o.store.loadTrials();
-  if (loaded.tornBytes) emit({ type: 'info', message: `set aside a torn last line (${loaded.tornBytes} bytes) of an interrupted append` });
+  if (loaded.tornBytes)
+    emit({ type: 'info', message: `set aside a torn last line (${loaded.tornBytes} bytes) of an interrupted append` });
   if (loaded.badLines) emit({ type: 'info', message: `${loaded.badLines} unreadable line(s) in trials.jsonl skipped` });
   const history: TrialRecord[] = loaded.trials;
   let lastIndex = loaded.lastIndex;
@@ -98,17 +130,30 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   o.store.updateMeta({ status: 'running', stopReason: undefined });
 
   const onStrategyEvent = (e: StrategyEvent) => {
-    if (e.type === 'info') { emit(e); return; }
+    if (e.type === 'info') {
+      emit(e);
+      return;
+    }
     if (e.type === 'rejected') emit({ type: 'rejected', config: e.config, reasons: e.reasons });
     else emit({ type: 'agent', event: e });
     try {
       o.store.appendJournal(e.type === 'llm-call' ? { type: e.type, ...e.call } : { ...e });
-    } catch (err) { emit({ type: 'info', message: `could not write the agent journal: ${errorMessage(err)}` }); }
+    } catch (err) {
+      emit({ type: 'info', message: `could not write the agent journal: ${errorMessage(err)}` });
+    }
   };
   const toolchainInfo = o.toolchain.info();
   const ctx: StrategyContext = {
-    space, hardware: o.hardware, model: o.model, objective: o.objective, seed: o.seed, budget: o.budget,
-    workload: o.workload ?? (toolchainInfo.workload as Workload | undefined), toolchain: toolchainInfo, signal: o.signal, onEvent: onStrategyEvent,
+    space,
+    hardware: o.hardware,
+    model: o.model,
+    objective: o.objective,
+    seed: o.seed,
+    budget: o.budget,
+    workload: o.workload ?? (toolchainInfo.workload as Workload | undefined),
+    toolchain: toolchainInfo,
+    signal: o.signal,
+    onEvent: onStrategyEvent,
   };
   const started = Date.now();
   const durations: number[] = [];
@@ -117,17 +162,37 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   let emptyRounds = 0;
 
   while (counted() < o.budget) {
-    if (o.signal?.aborted) { stopReason = 'stopped by the user'; status = 'stopped'; break; }
-    if (o.timeBudgetMs !== undefined && Date.now() - started >= o.timeBudgetMs) { stopReason = 'time budget reached'; break; }
+    if (o.signal?.aborted) {
+      stopReason = 'stopped by the user';
+      status = 'stopped';
+      break;
+    }
+    if (o.timeBudgetMs !== undefined && Date.now() - started >= o.timeBudgetMs) {
+      stopReason = 'time budget reached';
+      break;
+    }
     let proposals: Proposal[];
     try {
       proposals = await o.strategy.strategy.propose(ctx, history, 1);
     } catch (e) {
-      if (o.signal?.aborted) { stopReason = 'stopped by the user'; status = 'stopped'; break; }
-      stopReason = `strategy failed: ${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fix})` : ''}`; status = 'failed'; break;
+      if (o.signal?.aborted) {
+        stopReason = 'stopped by the user';
+        status = 'stopped';
+        break;
+      }
+      stopReason = `strategy failed: ${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fix})` : ''}`;
+      status = 'failed';
+      break;
     }
-    if (o.signal?.aborted) { stopReason = 'stopped by the user'; status = 'stopped'; break; }
-    if (proposals.length === 0) { stopReason = o.strategy.strategy.stopReason ?? 'search space exhausted: every valid configuration is measured'; break; }
+    if (o.signal?.aborted) {
+      stopReason = 'stopped by the user';
+      status = 'stopped';
+      break;
+    }
+    if (proposals.length === 0) {
+      stopReason = o.strategy.strategy.stopReason ?? 'search space exhausted: every valid configuration is measured';
+      break;
+    }
     const measured = measuredKeys(space, history);
     const valid: Proposal[] = [];
     for (const p of proposals) {
@@ -137,7 +202,11 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       else valid.push({ ...p, config: space.canonical(p.config) });
     }
     if (!valid.length) {
-      if (++emptyRounds >= MAX_EMPTY_ROUNDS) { stopReason = 'the strategy proposed no valid configuration'; status = 'failed'; break; }
+      if (++emptyRounds >= MAX_EMPTY_ROUNDS) {
+        stopReason = 'the strategy proposed no valid configuration';
+        status = 'failed';
+        break;
+      }
       continue;
     }
     emptyRounds = 0;
@@ -155,9 +224,22 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         if (o.signal?.aborted) break;
         if (d.action === 'skip') {
           const now = new Date().toISOString();
-          const rec: TrialRecord = { type: 'trial', index, key: space.key(p.config), config: p.config, status: 'skipped', metrics: {}, cause: 'skipped by the user',
-            rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, strategy: p.source ?? o.strategy.strategy.name,
-            startedAt: now, endedAt: now, durationMs: 0 };
+          const rec: TrialRecord = {
+            type: 'trial',
+            index,
+            key: space.key(p.config),
+            config: p.config,
+            status: 'skipped',
+            metrics: {},
+            cause: 'skipped by the user',
+            rationale: p.rationale,
+            expectedEffect: p.expectedEffect,
+            counterintuitive: p.counterintuitive,
+            strategy: p.source ?? o.strategy.strategy.name,
+            startedAt: now,
+            endedAt: now,
+            durationMs: 0,
+          };
           o.store.appendTrial(rec);
           lastIndex = index;
           history.push(rec);
@@ -166,19 +248,39 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         }
         if (d.action === 'override') {
           const reasons = checkOverride(space, history, d.config);
-          if (reasons.length) { emit({ type: 'rejected', config: d.config, reasons }); continue; }
+          if (reasons.length) {
+            emit({ type: 'rejected', config: d.config, reasons });
+            continue;
+          }
           const was = p;
-          p = { config: space.canonical(d.config), source: 'user', rationale: `overridden by the user (proposed by ${was.source ?? o.strategy.strategy.name}: ${space.key(was.config)})${was.rationale ? `; the proposal's reason: ${was.rationale}` : ''}` };
+          p = {
+            config: space.canonical(d.config),
+            source: 'user',
+            rationale: `overridden by the user (proposed by ${was.source ?? o.strategy.strategy.name}: ${space.key(was.config)})${was.rationale ? `; the proposal's reason: ${was.rationale}` : ''}`,
+          };
         }
       }
-      emit({ type: 'trial-start', index, config: p.config, rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, source: p.source, counted: counted(), budget: o.budget });
+      emit({
+        type: 'trial-start',
+        index,
+        config: p.config,
+        rationale: p.rationale,
+        expectedEffect: p.expectedEffect,
+        counterintuitive: p.counterintuitive,
+        source: p.source,
+        counted: counted(),
+        budget: o.budget,
+      });
       const startedAt = new Date();
       let out: TrialOutcome;
       try {
         const own = o.trialSignal?.(index);
-        const signal = own && o.signal ? AbortSignal.any([o.signal, own]) : own ?? o.signal;
+        const signal = own && o.signal ? AbortSignal.any([o.signal, own]) : (own ?? o.signal);
         out = await o.toolchain.runTrial(p.config, {
-          runner: o.runner, logDir: o.store.logsDir, trialIndex: index, signal,
+          runner: o.runner,
+          logDir: o.store.logsDir,
+          trialIndex: index,
+          signal,
           onProgress: (message) => emit({ type: 'progress', index, message }),
         });
       } catch (e) {
@@ -186,17 +288,34 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       }
       // Cancelled on its own while the session goes on (Ctrl+C): the user declined it, so it is never proposed again.
       // (Cancelled because the session stopped, it stays `cancelled` and a resume runs it again.)
-      if (out.status === 'cancelled' && !o.signal?.aborted) out = { ...out, status: 'skipped', cause: `cancelled by the user while running (${out.cause ?? 'cancelled'})` };
+      if (out.status === 'cancelled' && !o.signal?.aborted)
+        out = { ...out, status: 'skipped', cause: `cancelled by the user while running (${out.cause ?? 'cancelled'})` };
       const rec: TrialRecord = {
-        type: 'trial', index, key: space.key(p.config), config: p.config, status: out.status, metrics: out.metrics, cause: out.cause,
-        rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive,
-        strategy: p.source ?? o.strategy.strategy.name, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
-        durationMs: Date.now() - startedAt.getTime(), steps: out.steps,
+        type: 'trial',
+        index,
+        key: space.key(p.config),
+        config: p.config,
+        status: out.status,
+        metrics: out.metrics,
+        cause: out.cause,
+        rationale: p.rationale,
+        expectedEffect: p.expectedEffect,
+        counterintuitive: p.counterintuitive,
+        strategy: p.source ?? o.strategy.strategy.name,
+        startedAt: startedAt.toISOString(),
+        endedAt: new Date().toISOString(),
+        durationMs: Date.now() - startedAt.getTime(),
+        steps: out.steps,
       };
       if (rec.status === 'done') {
         const v = violations(o.objective, rec.metrics);
-        if (v.length) { rec.status = 'infeasible'; rec.cause = v.join('; '); }
-        else if (score(o.objective, rec.metrics) === undefined) { rec.status = 'failed'; rec.cause = `no ${o.objective.kind} measurement in the output`; }
+        if (v.length) {
+          rec.status = 'infeasible';
+          rec.cause = v.join('; ');
+        } else if (score(o.objective, rec.metrics) === undefined) {
+          rec.status = 'failed';
+          rec.cause = `no ${o.objective.kind} measurement in the output`;
+        }
       }
       const findings = findingsFor(rec, history, objectiveMetrics(o.objective.kind));
       if (findings.length) rec.findings = findings;
@@ -205,15 +324,27 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       history.push(rec);
       if (countsTowardBudget(rec)) durations.push(rec.durationMs);
       const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : undefined;
-      emit({ type: 'trial-end', trial: rec, counted: counted(), budget: o.budget, etaMs: mean !== undefined ? mean * (o.budget - counted()) : undefined });
+      emit({
+        type: 'trial-end',
+        trial: rec,
+        counted: counted(),
+        budget: o.budget,
+        etaMs: mean !== undefined ? mean * (o.budget - counted()) : undefined,
+      });
     }
   }
 
   const summary: SessionSummary = {
-    sessionId: o.store.id, sessionPath: o.store.dir,
+    sessionId: o.store.id,
+    sessionPath: o.store.dir,
     strategy: { requested: o.strategy.requested, used: o.strategy.strategy.name, note: o.strategy.note },
-    status, stopReason, objective: o.objective, trials: history,
-    best: best(o.objective, history), pareto: paretoFront(o.objective, history), ...journalSummary(o.store.readJournal()),
+    status,
+    stopReason,
+    objective: o.objective,
+    trials: history,
+    best: best(o.objective, history),
+    pareto: paretoFront(o.objective, history),
+    ...journalSummary(o.store.readJournal()),
   };
   o.store.updateMeta({ status, stopReason });
   emit({ type: 'end', summary });

@@ -25,7 +25,10 @@ export interface Constraint {
 
 /** The knobs and the rules that tie them: the only door through which a proposal becomes a process. */
 export class SearchSpace {
-  constructor(readonly knobs: Knob[], readonly constraints: Constraint[] = []) {}
+  constructor(
+    readonly knobs: Knob[],
+    readonly constraints: Constraint[] = [],
+  ) {}
 
   knob(name: string): Knob | undefined {
     return this.knobs.find((k) => k.name === name);
@@ -33,19 +36,33 @@ export class SearchSpace {
 
   /** Every reason `config` is not a valid point of this space; empty when it is. */
   validate(config: unknown): string[] {
-    if (config === null || typeof config !== 'object' || Array.isArray(config)) return ['a configuration must be an object of knob → value'];
+    if (config === null || typeof config !== 'object' || Array.isArray(config))
+      return ['a configuration must be an object of knob → value'];
     const errors: string[] = [];
     const c = config as Record<string, unknown>;
     for (const name of Object.keys(c)) {
       if (!this.knob(name)) errors.push(`unknown knob "${name}" (known: ${this.knobs.map((k) => k.name).join(', ')})`);
     }
     for (const k of this.knobs) {
-      if (!(k.name in c)) { errors.push(`knob "${k.name}" is missing`); continue; }
+      if (!(k.name in c)) {
+        errors.push(`knob "${k.name}" is missing`);
+        continue;
+      }
       const v = c[k.name];
-      const plain = (k.kind === 'bool' && typeof v === 'boolean') || (k.kind === 'int' && typeof v === 'number' && Number.isInteger(v))
-        || (k.kind === 'enum' && typeof v === 'string');
-      if (!plain) { errors.push(`knob "${k.name}" must be a plain ${k.kind === 'enum' ? 'string' : k.kind === 'int' ? 'integer' : 'boolean'}, got ${describeValue(v)}`); continue; }
-      if (!k.values.includes(v as ConfigValue)) errors.push(`knob "${k.name}" = ${JSON.stringify(v)} is outside its domain {${k.values.map((x) => JSON.stringify(x)).join(', ')}}`);
+      const plain =
+        (k.kind === 'bool' && typeof v === 'boolean') ||
+        (k.kind === 'int' && typeof v === 'number' && Number.isInteger(v)) ||
+        (k.kind === 'enum' && typeof v === 'string');
+      if (!plain) {
+        errors.push(
+          `knob "${k.name}" must be a plain ${k.kind === 'enum' ? 'string' : k.kind === 'int' ? 'integer' : 'boolean'}, got ${describeValue(v)}`,
+        );
+        continue;
+      }
+      if (!k.values.includes(v as ConfigValue))
+        errors.push(
+          `knob "${k.name}" = ${JSON.stringify(v)} is outside its domain {${k.values.map((x) => JSON.stringify(x)).join(', ')}}`,
+        );
     }
     if (errors.length) return errors;
     for (const con of this.constraints) {
@@ -86,7 +103,9 @@ export class SearchSpace {
     const n = this.productSize();
     for (let i = 0; i < n; i++) {
       const c: Config = {};
-      this.knobs.forEach((k, j) => { c[k.name] = k.values[idx[j]]; });
+      this.knobs.forEach((k, j) => {
+        c[k.name] = k.values[idx[j]];
+      });
       if (this.isValid(c)) yield c;
       for (let j = this.knobs.length - 1; j >= 0; j--) {
         if (++idx[j] < this.knobs[j].values.length) break;
@@ -97,7 +116,10 @@ export class SearchSpace {
 
   /** A short text of every knob and constraint, for `haqa` output and the agent's static prompt. */
   describe(): string {
-    const lines = this.knobs.map((k) => `${k.name} [${k.stage}] {${k.values.map((v) => String(v)).join(', ')}} (default ${String(k.default)}): ${k.meaning}`);
+    const lines = this.knobs.map(
+      (k) =>
+        `${k.name} [${k.stage}] {${k.values.map((v) => String(v)).join(', ')}} (default ${String(k.default)}): ${k.meaning}`,
+    );
     for (const c of this.constraints) lines.push(`constraint ${c.id}: ${c.description}`);
     return lines.join('\n');
   }

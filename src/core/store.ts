@@ -49,13 +49,24 @@ export function newSessionId(now = new Date()): string {
  * and nothing half-written is read.
  */
 export class SessionStore {
-  private constructor(readonly dir: string, public meta: SessionMeta) {}
+  private constructor(
+    readonly dir: string,
+    public meta: SessionMeta,
+  ) {}
 
-  get id(): string { return this.meta.id; }
-  get trialsFile(): string { return path.join(this.dir, 'trials.jsonl'); }
-  get logsDir(): string { return path.join(this.dir, 'logs'); }
+  get id(): string {
+    return this.meta.id;
+  }
+  get trialsFile(): string {
+    return path.join(this.dir, 'trials.jsonl');
+  }
+  get logsDir(): string {
+    return path.join(this.dir, 'logs');
+  }
   /** The agent's journal: one JSON line per LLM call, rejection, explanation, fallback (never prompt text or keys). */
-  get journalFile(): string { return path.join(this.dir, 'agent.jsonl'); }
+  get journalFile(): string {
+    return path.join(this.dir, 'agent.jsonl');
+  }
 
   static create(root: string, meta: Omit<SessionMeta, 'id' | 'createdAt' | 'updatedAt' | 'status'>): SessionStore {
     const id = newSessionId();
@@ -79,12 +90,20 @@ export class SessionStore {
       try {
         meta = JSON.parse(fs.readFileSync(mf, 'utf8'));
       } catch (e) {
-        throw new HaqaError(`${mf} is not valid JSON (${(e as Error).message})`, 'restore it from a backup, or start a new session', 'input');
+        throw new HaqaError(
+          `${mf} is not valid JSON (${(e as Error).message})`,
+          'restore it from a backup, or start a new session',
+          'input',
+        );
       }
       fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
       return new SessionStore(dir, meta);
     }
-    throw new HaqaError(`no session "${idOrPath}" under ${path.resolve(root, 'sessions')}`, 'give a session id from `haqa report` / the sessions folder, or the session folder path', 'input');
+    throw new HaqaError(
+      `no session "${idOrPath}" under ${path.resolve(root, 'sessions')}`,
+      'give a session id from `haqa report` / the sessions folder, or the session folder path',
+      'input',
+    );
   }
 
   static list(root: string): SessionMeta[] {
@@ -92,7 +111,11 @@ export class SessionStore {
     if (!fs.existsSync(dir)) return [];
     const out: SessionMeta[] = [];
     for (const d of fs.readdirSync(dir).sort()) {
-      try { out.push(JSON.parse(fs.readFileSync(path.join(dir, d, 'session.json'), 'utf8'))); } catch { /* not a session */ }
+      try {
+        out.push(JSON.parse(fs.readFileSync(path.join(dir, d, 'session.json'), 'utf8')));
+      } catch {
+        /* not a session */
+      }
     }
     return out;
   }
@@ -127,12 +150,21 @@ export class SessionStore {
   /** Parses trials.jsonl; `keep` is the character offset where a torn tail starts (text.length when none). */
   private parse(): { loaded: LoadedTrials; text: string; keep: number } {
     let text = '';
-    try { text = fs.readFileSync(this.trialsFile, 'utf8'); } catch { return { loaded: { trials: [], tornBytes: 0, badLines: 0, lastIndex: 0 }, text, keep: 0 }; }
+    try {
+      text = fs.readFileSync(this.trialsFile, 'utf8');
+    } catch {
+      return { loaded: { trials: [], tornBytes: 0, badLines: 0, lastIndex: 0 }, text, keep: 0 };
+    }
     let keep = text.lastIndexOf('\n') + 1;
-    const lines = text.slice(0, keep).split('\n').filter((l) => l.length > 0);
+    const lines = text
+      .slice(0, keep)
+      .split('\n')
+      .filter((l) => l.length > 0);
     // A last complete line that does not parse is torn too (e.g. a newline written inside a partial flush).
     if (lines.length) {
-      try { JSON.parse(lines[lines.length - 1]); } catch {
+      try {
+        JSON.parse(lines[lines.length - 1]);
+      } catch {
         keep = text.lastIndexOf('\n', keep - 2) + 1;
         lines.pop();
       }
@@ -146,7 +178,9 @@ export class SessionStore {
         if (r && r.type === 'trial') all.push(r);
         else if (r && r.type === 'deleted' && typeof r.index === 'number') deleted.add(r.index);
         else badLines++;
-      } catch { badLines++; }
+      } catch {
+        badLines++;
+      }
     }
     const trials = deleted.size ? all.filter((t) => !deleted.has(t.index)) : all;
     const lastIndex = all.reduce((m, t) => Math.max(m, Number(t.index) || 0), 0);
@@ -185,12 +219,20 @@ export class SessionStore {
 
   /** Every complete journal record (unparsable lines skipped). */
   readJournal(): Record<string, unknown>[] {
-    let text = '';
-    try { text = fs.readFileSync(this.journalFile, 'utf8'); } catch { return []; }
+    let text: string;
+    try {
+      text = fs.readFileSync(this.journalFile, 'utf8');
+    } catch {
+      return [];
+    }
     const out: Record<string, unknown>[] = [];
     for (const l of text.split('\n')) {
       if (!l) continue;
-      try { out.push(JSON.parse(l)); } catch { /* a torn line */ }
+      try {
+        out.push(JSON.parse(l));
+      } catch {
+        /* a torn line */
+      }
     }
     return out;
   }

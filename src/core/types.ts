@@ -1,5 +1,4 @@
-/** Shared engine types. Nothing here imports `vscode`. */
-import type { Finding } from './priors';
+/** Shared engine types: the bottom layer. This file imports nothing (a lint rule keeps it so). */
 
 export interface GpuInfo {
   name: string;
@@ -96,3 +95,24 @@ export interface TrialRecord {
   /** Per-step seconds, e.g. quantize, bench. */
   steps?: { name: string; seconds: number; cached?: boolean; log?: string }[];
 }
+
+/** A measured contradiction of a naive prior (see priors.ts). */
+export interface Finding {
+  /** Id of the prior that the measurement contradicts. */
+  prior: string;
+  metric: SpeedMetric;
+  /** The earlier trial this one was compared with. */
+  against: number;
+  knob: string;
+  /** The knob's value in the earlier trial and in this one. */
+  from: ConfigValue;
+  to: ConfigValue;
+  /** Relative change of the metric from the earlier trial to this one (−0.12 = 12 % slower). */
+  change: number;
+  /** The measured evidence, one sentence with the numbers. */
+  evidence: string;
+  /** Why it can happen (built-in text; the agent may add its own in the session journal). */
+  explanation: string;
+}
+
+export type SpeedMetric = 'decode' | 'prefill';

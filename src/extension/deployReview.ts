@@ -32,30 +32,69 @@ export interface PendingReview {
 }
 
 const hash = (s: string | null) => (s === null ? 'absent' : crypto.createHash('sha256').update(s).digest('hex'));
-const read = (f: string): string | null => { try { return fs.readFileSync(f, 'utf8'); } catch { return null; } };
+const read = (f: string): string | null => {
+  try {
+    return fs.readFileSync(f, 'utf8');
+  } catch {
+    return null;
+  }
+};
 
 export class DeployReview {
   pending?: PendingReview;
 
-  constructor(private readonly docs: VirtualDocs, private readonly log: vscode.LogOutputChannel) {}
+  constructor(
+    private readonly docs: VirtualDocs,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
 
   /** Computes the proposed files for a trial and opens the diff; resolves once the diff is shown (not on the user's word). */
-  async propose(o: { prepared: Prepared; sessionId: string; trial: TrialRecord; workspaceDir: string; configPath: string; modelfile: boolean }): Promise<PendingReview> {
+  async propose(o: {
+    prepared: Prepared;
+    sessionId: string;
+    trial: TrialRecord;
+    workspaceDir: string;
+    configPath: string;
+    modelfile: boolean;
+  }): Promise<PendingReview> {
     const { prepared: p, trial } = o;
-    if (!(p.toolchain instanceof LlamaCppToolchain) || !p.tools) throw new HaqaError('this session replays recorded measurements: it has no model file to deploy', 'accept a trial of a session that optimized a real model', 'input');
-    if (trial.status !== 'done' && trial.status !== 'infeasible') throw new HaqaError(`trial #${trial.index} is ${trial.status}: there is nothing measured to accept`, 'accept a trial that finished (done)', 'input');
+    if (!(p.toolchain instanceof LlamaCppToolchain) || !p.tools)
+      throw new HaqaError(
+        'this session replays recorded measurements: it has no model file to deploy',
+        'accept a trial of a session that optimized a real model',
+        'input',
+      );
+    if (trial.status !== 'done' && trial.status !== 'infeasible')
+      throw new HaqaError(
+        `trial #${trial.index} is ${trial.status}: there is nothing measured to accept`,
+        'accept a trial that finished (done)',
+        'input',
+      );
     const warnings: string[] = [];
-    if (trial.status === 'infeasible') warnings.push(`trial #${trial.index} violates the session's limits (${trial.cause})`);
+    if (trial.status === 'infeasible')
+      warnings.push(`trial #${trial.index} violates the session's limits (${trial.cause})`);
     const artifact = await p.toolchain.artifactFor(trial.config);
-    if (artifact.needsQuantize) warnings.push(`the quantized file is no longer in the cache (${artifact.file}): re-run trial #${trial.index} to rebuild it before serving`);
+    if (artifact.needsQuantize)
+      warnings.push(
+        `the quantized file is no longer in the cache (${artifact.file}): re-run trial #${trial.index} to rebuild it before serving`,
+      );
     if (!p.tools.server) warnings.push('llama-server is missing from the llama.cpp tools: run "HAQA: Build Toolchain"');
     const input: DeployInput = {
-      sessionId: o.sessionId, trial, sourceModel: p.model.path, modelFile: artifact.file, serverBin: p.tools.server ?? 'llama-server',
-      workload: p.workload, hardware: describeHardware(p.hardware).split('\n').slice(0, 3).join('; '), toolchain: { commit: p.tools.commit, backend: p.tools.backend },
+      sessionId: o.sessionId,
+      trial,
+      sourceModel: p.model.path,
+      modelFile: artifact.file,
+      serverBin: p.tools.server ?? 'llama-server',
+      workload: p.workload,
+      hardware: describeHardware(p.hardware).split('\n').slice(0, 3).join('; '),
+      toolchain: { commit: p.tools.commit, backend: p.tools.backend },
     };
     const configPath = path.isAbsolute(o.configPath) ? o.configPath : path.join(o.workspaceDir, o.configPath);
     const files = deployFiles(input, { configPath, modelfile: o.modelfile }).map((f) => ({
-      file: f.path, base: read(f.path), proposed: f.content, proposedUri: this.docs.put(path.basename(f.path), f.content, 'proposed'),
+      file: f.path,
+      base: read(f.path),
+      proposed: f.content,
+      proposedUri: this.docs.put(path.basename(f.path), f.content, 'proposed'),
     }));
     this.clear();
     this.pending = { sessionId: o.sessionId, trial: trial.index, files, warnings };
@@ -67,8 +106,13 @@ export class DeployReview {
   private async showDiffs(r: PendingReview): Promise<void> {
     for (const f of [...r.files].reverse()) {
       const left = f.base === null ? this.docs.put(path.basename(f.file), '', 'absent') : vscode.Uri.file(f.file);
-      await vscode.commands.executeCommand('vscode.diff', left, f.proposedUri,
-        `${path.basename(f.file)}: ${f.base === null ? 'new file' : 'current'} ↔ proposed (trial #${r.trial})`, { preview: false });
+      await vscode.commands.executeCommand(
+        'vscode.diff',
+        left,
+        f.proposedUri,
+        `${path.basename(f.file)}: ${f.base === null ? 'new file' : 'current'} ↔ proposed (trial #${r.trial})`,
+        { preview: false },
+      );
     }
   }
 
@@ -79,10 +123,14 @@ export class DeployReview {
     const stale = r.files.filter((f) => hash(read(f.file)) !== hash(f.base));
     if (stale.length) {
       for (const f of stale) f.base = read(f.file);
-      this.log.warn(`deploy review: ${stale.map((f) => f.file).join(', ')} changed since the diff was shown; showing it again`);
+      this.log.warn(
+        `deploy review: ${stale.map((f) => f.file).join(', ')} changed since the diff was shown; showing it again`,
+      );
       await this.closeDiffs();
       await this.showDiffs(r);
-      void vscode.window.showWarningMessage(`HAQA: ${stale.map((f) => path.basename(f.file)).join(', ')} changed since the diff was shown. Review the new diff, then Apply again.`);
+      void vscode.window.showWarningMessage(
+        `HAQA: ${stale.map((f) => path.basename(f.file)).join(', ')} changed since the diff was shown. Review the new diff, then Apply again.`,
+      );
       return 'stale';
     }
     for (const f of r.files) {
@@ -90,7 +138,9 @@ export class DeployReview {
       await vscode.workspace.fs.writeFile(vscode.Uri.file(f.file), Buffer.from(f.proposed, 'utf8'));
       if (f.file.endsWith('.sh')) fs.chmodSync(f.file, 0o755);
     }
-    this.log.info(`deploy review: wrote ${r.files.map((f) => f.file).join(', ')} (session ${r.sessionId}, trial #${r.trial})`);
+    this.log.info(
+      `deploy review: wrote ${r.files.map((f) => f.file).join(', ')} (session ${r.sessionId}, trial #${r.trial})`,
+    );
     await this.closeDiffs();
     this.clear();
     return 'applied';
@@ -98,14 +148,18 @@ export class DeployReview {
 
   async discard(): Promise<'discarded' | 'none'> {
     if (!this.pending) return 'none';
-    this.log.info(`deploy review: discarded trial #${this.pending.trial} of session ${this.pending.sessionId}; nothing written`);
+    this.log.info(
+      `deploy review: discarded trial #${this.pending.trial} of session ${this.pending.sessionId}; nothing written`,
+    );
     await this.closeDiffs();
     this.clear();
     return 'discarded';
   }
 
   private async closeDiffs(): Promise<void> {
-    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === SCHEME);
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === SCHEME);
     if (tabs.length) await vscode.window.tabGroups.close(tabs);
   }
 

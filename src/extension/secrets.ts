@@ -9,13 +9,19 @@ export async function getApiKey(secrets: vscode.SecretStorage): Promise<string |
 }
 
 export async function setApiKey(secrets: vscode.SecretStorage, value?: string): Promise<boolean> {
-  const key = value ?? await vscode.window.showInputBox({
-    title: 'HAQA: Set API Key', prompt: 'API key of the OpenAI-compatible endpoint (stored in VS Code\'s secret storage; empty clears it)',
-    password: true, ignoreFocusOut: true,
-  });
+  const key =
+    value ??
+    (await vscode.window.showInputBox({
+      title: 'HAQA: Set API Key',
+      prompt: "API key of the OpenAI-compatible endpoint (stored in VS Code's secret storage; empty clears it)",
+      password: true,
+      ignoreFocusOut: true,
+    }));
   if (key === undefined) return false;
   if (key.trim()) await secrets.store(KEY, key.trim());
   else await secrets.delete(KEY);
-  vscode.window.showInformationMessage(key.trim() ? 'HAQA: API key stored in the secret storage.' : 'HAQA: API key removed.');
+  vscode.window.showInformationMessage(
+    key.trim() ? 'HAQA: API key stored in the secret storage.' : 'HAQA: API key removed.',
+  );
   return true;
 }

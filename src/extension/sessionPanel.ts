@@ -25,8 +25,14 @@ export class SessionPanel {
   readonly handled: ViewMessage[] = [];
   readonly sent: HostMessage[] = [];
 
-  constructor(readonly panel: vscode.WebviewPanel, readonly root: string, readonly sessionId: string, private readonly extensionUri: vscode.Uri,
-    private readonly actions: PanelActions, private readonly onDispose: () => void) {
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    readonly root: string,
+    readonly sessionId: string,
+    private readonly extensionUri: vscode.Uri,
+    private readonly actions: PanelActions,
+    private readonly onDispose: () => void,
+  ) {
     panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')] };
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'haqa.svg');
     panel.webview.html = this.html();
@@ -52,7 +58,8 @@ export class SessionPanel {
 
   postState(): void {
     const run = this.actions.runFor(this.sessionId);
-    const state = run?.live && run.store ? run.state() : storedState(this.root, SessionStore.open(this.root, this.sessionId));
+    const state =
+      run?.live && run.store ? run.state() : storedState(this.root, SessionStore.open(this.root, this.sessionId));
     this.post({ type: 'state', state });
   }
 
@@ -62,25 +69,44 @@ export class SessionPanel {
     if (this.handled.length > 200) this.handled.splice(0, this.handled.length - 200);
     const run = this.actions.runFor(this.sessionId);
     switch (m.type) {
-      case 'ready': this.ready = true; this.postState(); break;
+      case 'ready':
+        this.ready = true;
+        this.postState();
+        break;
       case 'proposal': {
-        const reasons = run ? run.decide(m.id, m.action === 'accept-all' ? { action: 'accept-all' } : { action: m.action }) : ['the session is not running in this window'];
+        const reasons = run
+          ? run.decide(m.id, m.action === 'accept-all' ? { action: 'accept-all' } : { action: m.action })
+          : ['the session is not running in this window'];
         if (reasons.length) this.post({ type: 'notice', text: reasons.join('; '), level: 'error' });
         break;
       }
       case 'override': {
-        const reasons = run ? run.decide(m.id, { action: 'override', config: m.config }) : ['the session is not running in this window'];
+        const reasons = run
+          ? run.decide(m.id, { action: 'override', config: m.config })
+          : ['the session is not running in this window'];
         this.post({ type: 'override-result', id: m.id, ok: reasons.length === 0, reasons });
         break;
       }
       case 'control':
-        if (!run) { this.post({ type: 'notice', text: 'the session is not running in this window', level: 'error' }); break; }
-        if (m.action === 'pause') run.pause(); else if (m.action === 'resume') run.resume(); else run.stop();
+        if (!run) {
+          this.post({ type: 'notice', text: 'the session is not running in this window', level: 'error' });
+          break;
+        }
+        if (m.action === 'pause') run.pause();
+        else if (m.action === 'resume') run.resume();
+        else run.stop();
         break;
-      case 'accept-config': void this.actions.acceptConfiguration(this.root, this.sessionId, m.trial); break;
-      case 'try-it': void this.actions.tryIt(this.root, this.sessionId, m.trial); break;
-      case 'view-state': void this.actions.memento.update(`haqa.view.${this.sessionId}`, { sort: m.sort }); break;
-      default: this.actions.log.warn(`webview: unknown message ${JSON.stringify(m).slice(0, 200)}`);
+      case 'accept-config':
+        void this.actions.acceptConfiguration(this.root, this.sessionId, m.trial);
+        break;
+      case 'try-it':
+        void this.actions.tryIt(this.root, this.sessionId, m.trial);
+        break;
+      case 'view-state':
+        void this.actions.memento.update(`haqa.view.${this.sessionId}`, { sort: m.sort });
+        break;
+      default:
+        this.actions.log.warn(`webview: unknown message ${JSON.stringify(m).slice(0, 200)}`);
     }
   }
 
@@ -117,17 +143,29 @@ export class SessionPanel {
 export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersisted> {
   readonly panels = new Map<string, SessionPanel>();
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly actions: PanelActions) {}
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly actions: PanelActions,
+  ) {}
 
   show(root: string, sessionId: string): SessionPanel {
     const open = this.panels.get(sessionId);
-    if (open) { open.attach(); open.panel.reveal(); return open; }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, `HAQA ${sessionId}`, vscode.ViewColumn.Active, { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist')] });
+    if (open) {
+      open.attach();
+      open.panel.reveal();
+      return open;
+    }
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, `HAQA ${sessionId}`, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist')],
+    });
     return this.adopt(panel, root, sessionId);
   }
 
   private adopt(panel: vscode.WebviewPanel, root: string, sessionId: string): SessionPanel {
-    const p = new SessionPanel(panel, root, sessionId, this.extensionUri, this.actions, () => this.panels.delete(sessionId));
+    const p = new SessionPanel(panel, root, sessionId, this.extensionUri, this.actions, () =>
+      this.panels.delete(sessionId),
+    );
     this.panels.set(sessionId, p);
     return p;
   }
@@ -135,11 +173,17 @@ export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersiste
   /** A new run of a session: panels already open follow it. */
   attachRun(sessionId: string): void {
     const p = this.panels.get(sessionId);
-    if (p) { p.attach(); p.postState(); }
+    if (p) {
+      p.attach();
+      p.postState();
+    }
   }
 
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: ViewPersisted | undefined): Promise<void> {
-    if (!state?.sessionId || !state.root) { panel.dispose(); return; }
+    if (!state?.sessionId || !state.root) {
+      panel.dispose();
+      return;
+    }
     try {
       SessionStore.open(state.root, state.sessionId);
     } catch {

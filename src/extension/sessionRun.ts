@@ -10,7 +10,14 @@ import { describeHardware } from '../core/hardware';
 import { best, describeObjective, paretoFront, type ObjectiveSpec } from '../core/objective';
 import { prepareSession, type Prepared, type SessionOptions } from '../core/prepare';
 import type { ProcessRunner } from '../core/process/runner';
-import { checkOverride, journalExplanations, runOptimize, type ReviewDecision, type SessionEvent, type SessionSummary } from '../core/session';
+import {
+  checkOverride,
+  journalExplanations,
+  runOptimize,
+  type ReviewDecision,
+  type SessionEvent,
+  type SessionSummary,
+} from '../core/session';
 import { SessionStore, type SessionMeta } from '../core/store';
 import { resolveStrategy } from '../core/strategies';
 import type { Config, HardwareProfile, TrialRecord, Workload } from '../core/types';
@@ -53,43 +60,81 @@ export class SessionRun {
   private readonly done: Promise<SessionSummary | undefined>;
   private resolveDone!: (s: SessionSummary | undefined) => void;
 
-  constructor(readonly request: StartRequest, private readonly runner: ProcessRunner, private readonly settings: HaqaSettings,
-    private readonly apiKey: string | undefined, private readonly log: vscode.LogOutputChannel, private readonly say: (line: string) => void) {
+  constructor(
+    readonly request: StartRequest,
+    private readonly runner: ProcessRunner,
+    private readonly settings: HaqaSettings,
+    private readonly apiKey: string | undefined,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly say: (line: string) => void,
+  ) {
     this.review = request.review;
-    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
   }
 
-  get id(): string | undefined { return this.store?.id; }
-  get objective(): ObjectiveSpec { return this.request.objective; }
-  get live(): boolean { return ['preparing', 'running', 'paused'].includes(this.status); }
+  get id(): string | undefined {
+    return this.store?.id;
+  }
+  get objective(): ObjectiveSpec {
+    return this.request.objective;
+  }
+  get live(): boolean {
+    return ['preparing', 'running', 'paused'].includes(this.status);
+  }
   /** Resolves when the session ends (undefined when it never started). */
-  finished(): Promise<SessionSummary | undefined> { return this.done; }
+  finished(): Promise<SessionSummary | undefined> {
+    return this.done;
+  }
 
   /** Prepares (model, tools, toolchain), creates the session under the root and runs it; resolves when it is created. */
   async start(onCreated: (run: SessionRun) => void, resume?: SessionStore): Promise<void> {
     const r = this.request;
     try {
-      const opts: SessionOptions & Record<string, unknown> = resume ? resume.meta.options as SessionOptions & Record<string, unknown> : {
-        model: r.model, replay: r.replay, objective: r.objective, workload: r.workload, strategy: r.strategy, budget: r.budget, seed: r.seed ?? 0,
-        accuracy: r.accuracy && !r.replay?.length ? { evalFile: r.evalFile!, chunks: r.evalChunks } : null, cacheDir: this.settings.cacheDir,
-      };
+      const opts: SessionOptions & Record<string, unknown> = resume
+        ? (resume.meta.options as SessionOptions & Record<string, unknown>)
+        : {
+            model: r.model,
+            replay: r.replay,
+            objective: r.objective,
+            workload: r.workload,
+            strategy: r.strategy,
+            budget: r.budget,
+            seed: r.seed ?? 0,
+            accuracy: r.accuracy && !r.replay?.length ? { evalFile: r.evalFile!, chunks: r.evalChunks } : null,
+            cacheDir: this.settings.cacheDir,
+          };
       if (resume) opts.budget = r.budget;
-      this.prepared = await prepareSession(opts, { binDir: this.settings.binDir, runner: this.runner, onProgress: (m) => this.log.info(m), signal: this.ac.signal });
+      this.prepared = await prepareSession(opts, {
+        binDir: this.settings.binDir,
+        runner: this.runner,
+        onProgress: (m) => this.log.info(m),
+        signal: this.ac.signal,
+      });
       const llm = llmSettingsFrom(this.settings);
       if (llm) opts.llm = { ...llm, mode: undefined };
       const strategy = resolveStrategy(String(opts.strategy), { llm, apiKey: this.apiKey });
       const p = this.prepared;
-      this.store = resume ?? SessionStore.create(r.root, {
-        options: opts, strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
-        hardware: p.hardware, model: p.model, toolchain: p.toolchain.info(), space: p.toolchain.space.describe(),
-      });
+      this.store =
+        resume ??
+        SessionStore.create(r.root, {
+          options: opts,
+          strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
+          hardware: p.hardware,
+          model: p.model,
+          toolchain: p.toolchain.info(),
+          space: p.toolchain.space.describe(),
+        });
       if (resume) {
         const usage = llmUsage(resume.readJournal());
         if (llm && usage?.mode) llm.mode = usage.mode;
         this.trials = resume.readTrials().trials;
       }
       this.status = 'running';
-      this.log.info(`session ${this.store.id}: ${describeObjective(r.objective)}; strategy ${strategy.requested} → ${strategy.strategy.name}; budget ${String(opts.budget)}`);
+      this.log.info(
+        `session ${this.store.id}: ${describeObjective(r.objective)}; strategy ${strategy.requested} → ${strategy.strategy.name}; budget ${String(opts.budget)}`,
+      );
       onCreated(this);
       void this.loop(strategy, Number(opts.budget), Number(opts.seed ?? 0));
     } catch (e) {
@@ -100,17 +145,28 @@ export class SessionRun {
     }
   }
 
-
   private async loop(strategy: ReturnType<typeof resolveStrategy>, budget: number, seed: number): Promise<void> {
     const p = this.prepared!;
     let summary: SessionSummary | undefined;
     try {
       summary = await runOptimize({
-        toolchain: p.toolchain, hardware: p.hardware, model: p.model, strategy, objective: this.objective, budget, seed,
-        workload: p.workload, store: this.store!, runner: this.runner, signal: this.ac.signal,
+        toolchain: p.toolchain,
+        hardware: p.hardware,
+        model: p.model,
+        strategy,
+        objective: this.objective,
+        budget,
+        seed,
+        workload: p.workload,
+        store: this.store!,
+        runner: this.runner,
+        signal: this.ac.signal,
         onEvent: (e) => this.onEvent(e),
         review: (proposal) => this.reviewGate(proposal),
-        trialSignal: () => { this.trialAc = new AbortController(); return this.trialAc.signal; },
+        trialSignal: () => {
+          this.trialAc = new AbortController();
+          return this.trialAc.signal;
+        },
       });
       this.status = summary.status;
       this.stopReason = summary.stopReason;
@@ -130,44 +186,85 @@ export class SessionRun {
 
   private onEvent(e: SessionEvent): void {
     switch (e.type) {
-      case 'info': this.log.info(e.message); this.say(`haqa: ${e.message}`); break;
-      case 'rejected': this.log.warn(`rejected proposal ${JSON.stringify(e.config)?.slice(0, 300)}: ${e.reasons.join('; ')}`); break;
-      case 'agent': this.log.info(`agent: ${JSON.stringify(e.event).slice(0, 500)}`); break;
+      case 'info':
+        this.log.info(e.message);
+        this.say(`haqa: ${e.message}`);
+        break;
+      case 'rejected':
+        this.log.warn(`rejected proposal ${JSON.stringify(e.config)?.slice(0, 300)}: ${e.reasons.join('; ')}`);
+        break;
+      case 'agent':
+        this.log.info(`agent: ${JSON.stringify(e.event).slice(0, 500)}`);
+        break;
       case 'trial-start':
         this.running = { index: e.index, config: e.config, rationale: e.rationale };
-        this.say(`[${e.counted + 1}/${e.budget}] trial #${e.index} ${JSON.stringify(e.config)}${e.rationale ? `\n  why: ${e.rationale}` : ''}`);
+        this.say(
+          `[${e.counted + 1}/${e.budget}] trial #${e.index} ${JSON.stringify(e.config)}${e.rationale ? `\n  why: ${e.rationale}` : ''}`,
+        );
         this.changed.fire({ type: 'running', running: this.running });
         break;
       case 'progress':
-        if (this.running) { this.running = { ...this.running, message: e.message }; this.changed.fire({ type: 'running', running: this.running }); }
+        if (this.running) {
+          this.running = { ...this.running, message: e.message };
+          this.changed.fire({ type: 'running', running: this.running });
+        }
         break;
       case 'trial-end': {
         this.trials.push(e.trial);
         this.running = undefined;
         const t = e.trial;
-        this.say(`  ${t.status}${t.metrics.decode ? `: decode ${t.metrics.decode.mean.toFixed(1)} t/s` : ''}${t.cause ? ` (${t.cause})` : ''}`);
+        this.say(
+          `  ${t.status}${t.metrics.decode ? `: decode ${t.metrics.decode.mean.toFixed(1)} t/s` : ''}${t.cause ? ` (${t.cause})` : ''}`,
+        );
         this.log.info(`trial #${t.index} ${t.status}${t.cause ? `: ${t.cause}` : ''}`);
         this.changed.fire({ type: 'running' });
-        this.changed.fire({ type: 'trial', trial: t, best: best(this.objective, this.trials)?.index, pareto: paretoFront(this.objective, this.trials).map((x) => x.index) });
-        if (t.status === 'skipped' && t.cause?.startsWith('cancelled by the user while running') && !this.ac.signal.aborted) {
+        this.changed.fire({
+          type: 'trial',
+          trial: t,
+          best: best(this.objective, this.trials)?.index,
+          pareto: paretoFront(this.objective, this.trials).map((x) => x.index),
+        });
+        if (
+          t.status === 'skipped' &&
+          t.cause?.startsWith('cancelled by the user while running') &&
+          !this.ac.signal.aborted
+        ) {
           this.pause();
-          void vscode.window.showWarningMessage(`HAQA: trial #${t.index} cancelled; the session is paused.`, 'Resume', 'Stop').then((a) => {
-            if (a === 'Resume') this.resume();
-            else if (a === 'Stop') this.stop();
-          });
+          void vscode.window
+            .showWarningMessage(`HAQA: trial #${t.index} cancelled; the session is paused.`, 'Resume', 'Stop')
+            .then((a) => {
+              if (a === 'Resume') this.resume();
+              else if (a === 'Stop') this.stop();
+            });
         }
         break;
       }
-      case 'end': break;
+      case 'end':
+        break;
     }
   }
 
-  private async reviewGate(p: { index: number; config: Config; rationale?: string; expectedEffect?: string; counterintuitive?: string; source?: string }): Promise<ReviewDecision> {
+  private async reviewGate(p: {
+    index: number;
+    config: Config;
+    rationale?: string;
+    expectedEffect?: string;
+    counterintuitive?: string;
+    source?: string;
+  }): Promise<ReviewDecision> {
     while (this.paused && !this.ac.signal.aborted) await this.paused.promise;
     if (this.ac.signal.aborted) return { action: 'skip' };
     if (this.review === 'auto') return { action: 'accept' };
     return new Promise<ReviewDecision>((resolve) => {
-      this.pending = { id: p.index, config: p.config, rationale: p.rationale, expectedEffect: p.expectedEffect, counterintuitive: p.counterintuitive, source: p.source, resolve };
+      this.pending = {
+        id: p.index,
+        config: p.config,
+        rationale: p.rationale,
+        expectedEffect: p.expectedEffect,
+        counterintuitive: p.counterintuitive,
+        source: p.source,
+        resolve,
+      };
       const { resolve: _r, ...view } = this.pending;
       this.changed.fire({ type: 'pending', pending: view });
       this.changed.fire({ type: 'status', status: this.status, review: this.review });
@@ -193,7 +290,9 @@ export class SessionRun {
   pause(): void {
     if (!this.live || this.paused) return;
     let release!: () => void;
-    const promise = new Promise<void>((r) => { release = r; });
+    const promise = new Promise<void>((r) => {
+      release = r;
+    });
     this.paused = { promise, release };
     this.status = 'paused';
     this.changed.fire({ type: 'status', status: this.status, review: this.review });
@@ -212,7 +311,10 @@ export class SessionRun {
     this.ac.abort();
     this.resume();
     const p = this.pending;
-    if (p) { this.pending = undefined; p.resolve({ action: 'skip' }); }
+    if (p) {
+      this.pending = undefined;
+      p.resolve({ action: 'skip' });
+    }
   }
 
   /** Ctrl+C: cancels the running trial only; false when none runs. */
@@ -227,10 +329,17 @@ export class SessionRun {
     const base = storedState(this.request.root, this.store!, this.trials);
     const { resolve: _r, ...pending } = this.pending ?? { resolve: undefined };
     return {
-      ...base, status: this.status, stopReason: this.stopReason, review: this.review, live: this.live,
+      ...base,
+      status: this.status,
+      stopReason: this.stopReason,
+      review: this.review,
+      live: this.live,
       hardware: p ? describeHardware(p.hardware) : base.hardware,
-      knobs: p ? p.toolchain.space.knobs.map((k) => ({ name: k.name, values: k.values, meaning: k.meaning, stage: k.stage })) : base.knobs,
-      pending: this.pending ? pending as ProposalView : undefined, running: this.running,
+      knobs: p
+        ? p.toolchain.space.knobs.map((k) => ({ name: k.name, values: k.values, meaning: k.meaning, stage: k.stage }))
+        : base.knobs,
+      pending: this.pending ? (pending as ProposalView) : undefined,
+      running: this.running,
     };
   }
 }
@@ -244,14 +353,30 @@ export function storedState(root: string, store: SessionStore, trials = store.re
   const model = meta.model as { name?: string; path?: string } | undefined;
   const tc = meta.toolchain ?? {};
   return {
-    sessionId: store.id, root, model: model?.name ?? model?.path ?? '?',
+    sessionId: store.id,
+    root,
+    model: model?.name ?? model?.path ?? '?',
     hardware: meta.hardware ? describeHardware(meta.hardware as HardwareProfile) : '',
-    toolchain: `${String(tc.toolchain ?? 'llama.cpp')} ${String(tc.commit ?? '').slice(0, 7)} ${String(tc.backend ?? '')}`.trim(),
-    objective: describeObjective(o.objective), strategy: `${meta.strategy.requested}${meta.strategy.requested !== meta.strategy.used ? ` → ${meta.strategy.used}` : ''}`,
-    status: meta.status === 'running' ? 'idle' : meta.status, stopReason: meta.stopReason ?? (meta.status === 'running' ? 'interrupted: resume it with "HAQA: Resume Session"' : undefined),
-    review: 'auto', live: false, budget: Number(o.budget ?? trials.length), trials,
-    best: best(o.objective, trials)?.index, pareto: paretoFront(o.objective, trials).map((t) => t.index),
-    knobs: [], explanations: journalExplanations(journal), llmUsage: usage ? describeUsage(usage) : undefined,
-    limits: { maxSizeMiB: o.objective.maxSizeBytes !== undefined ? o.objective.maxSizeBytes / 2 ** 20 : undefined, maxDeltaPplPct: o.objective.maxDeltaPplPct, maxKld: o.objective.maxKld },
+    toolchain:
+      `${String(tc.toolchain ?? 'llama.cpp')} ${String(tc.commit ?? '').slice(0, 7)} ${String(tc.backend ?? '')}`.trim(),
+    objective: describeObjective(o.objective),
+    strategy: `${meta.strategy.requested}${meta.strategy.requested !== meta.strategy.used ? ` → ${meta.strategy.used}` : ''}`,
+    status: meta.status === 'running' ? 'idle' : meta.status,
+    stopReason:
+      meta.stopReason ?? (meta.status === 'running' ? 'interrupted: resume it with "HAQA: Resume Session"' : undefined),
+    review: 'auto',
+    live: false,
+    budget: Number(o.budget ?? trials.length),
+    trials,
+    best: best(o.objective, trials)?.index,
+    pareto: paretoFront(o.objective, trials).map((t) => t.index),
+    knobs: [],
+    explanations: journalExplanations(journal),
+    llmUsage: usage ? describeUsage(usage) : undefined,
+    limits: {
+      maxSizeMiB: o.objective.maxSizeBytes !== undefined ? o.objective.maxSizeBytes / 2 ** 20 : undefined,
+      maxDeltaPplPct: o.objective.maxDeltaPplPct,
+      maxKld: o.objective.maxKld,
+    },
   };
 }

@@ -22,7 +22,10 @@ export interface HaqaSettings {
 
 export function readSettings(): HaqaSettings {
   const c = vscode.workspace.getConfiguration('haqa');
-  const str = (k: string) => { const v = c.get<string>(k); return v && v.trim() ? v.trim() : undefined; };
+  const str = (k: string) => {
+    const v = c.get<string>(k);
+    return v && v.trim() ? v.trim() : undefined;
+  };
   return {
     review: c.get<ReviewMode>('review', 'each'),
     strategy: c.get<string>('strategy', 'auto'),
@@ -32,8 +35,12 @@ export function readSettings(): HaqaSettings {
     evalChunks: c.get<number>('evalChunks', 8),
     deployConfigPath: c.get<string>('deployConfigPath', 'haqa.deploy.json'),
     ollamaModelfile: c.get<boolean>('deploy.ollamaModelfile', false),
-    llm: { baseUrl: str('llm.baseUrl'), model: str('llm.model'), temperature: c.get<number | null>('llm.temperature') ?? undefined,
-      maxPromptTokens: c.get<number>('llm.maxPromptTokens') },
+    llm: {
+      baseUrl: str('llm.baseUrl'),
+      model: str('llm.model'),
+      temperature: c.get<number | null>('llm.temperature') ?? undefined,
+      maxPromptTokens: c.get<number>('llm.maxPromptTokens'),
+    },
     binDir: str('llamacpp.binDir'),
     cacheDir: str('cacheDir'),
   };
@@ -43,6 +50,11 @@ export function readSettings(): HaqaSettings {
 export function llmSettingsFrom(s: HaqaSettings): LlmSettings | undefined {
   const l = s.llm;
   if (!l.baseUrl) return undefined;
-  return { ...DEFAULT_LLM, baseUrl: checkBaseUrl(l.baseUrl), model: l.model ?? DEFAULT_MODEL, temperature: l.temperature,
-    maxPromptTokens: l.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens };
+  return {
+    ...DEFAULT_LLM,
+    baseUrl: checkBaseUrl(l.baseUrl),
+    model: l.model ?? DEFAULT_MODEL,
+    temperature: l.temperature,
+    maxPromptTokens: l.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens,
+  };
 }

@@ -21,7 +21,11 @@ export class TrialPty implements vscode.Pseudoterminal {
   private open_ = false;
   private readonly unsubscribe: () => void;
 
-  constructor(runner: ProcessRunner, private readonly onInterrupt: () => boolean, notice?: string) {
+  constructor(
+    runner: ProcessRunner,
+    private readonly onInterrupt: () => boolean,
+    notice?: string,
+  ) {
     this.unsubscribe = runner.subscribe((e) => this.onRunner(e));
     if (notice) this.write(`${DIM}${notice}${RESET}\r\n`);
   }
@@ -52,7 +56,10 @@ export class TrialPty implements vscode.Pseudoterminal {
   private onRunner(e: RunnerEvent): void {
     if (e.type === 'start') this.write(`${DIM}$ ${e.argv.map(shellQuoteForDisplay).join(' ')}${RESET}\r\n`);
     else if (e.type === 'data') this.write(toCrlf(e.data));
-    else this.write(`${DIM}[exit ${e.result.cancelled ? 'cancelled' : e.result.timedOut ? 'timed out' : e.result.exitCode ?? e.result.signal}, ${(e.result.durationMs / 1000).toFixed(1)} s]${RESET}\r\n`);
+    else
+      this.write(
+        `${DIM}[exit ${e.result.cancelled ? 'cancelled' : e.result.timedOut ? 'timed out' : (e.result.exitCode ?? e.result.signal)}, ${(e.result.durationMs / 1000).toFixed(1)} s]${RESET}\r\n`,
+      );
   }
 
   private write(s: string): void {

@@ -9,11 +9,22 @@ import type { SessionRun } from './sessionRun';
 export type TreeNode =
   | { kind: 'session'; root: string; meta: SessionMeta }
   | { kind: 'trial'; root: string; sessionId: string; trial: TrialRecord; mark?: 'best' | 'pareto' }
-  | { kind: 'live'; root: string; sessionId: string; state: 'running' | 'queued'; index: number; config: Config; message?: string };
+  | {
+      kind: 'live';
+      root: string;
+      sessionId: string;
+      state: 'running' | 'queued';
+      index: number;
+      config: Config;
+      message?: string;
+    };
 
 const ICONS: Record<TrialStatus, [string, string?]> = {
-  done: ['pass', 'testing.iconPassed'], failed: ['error', 'testing.iconFailed'], infeasible: ['circle-slash', 'list.warningForeground'],
-  cancelled: ['debug-stop'], skipped: ['debug-step-over'],
+  done: ['pass', 'testing.iconPassed'],
+  failed: ['error', 'testing.iconFailed'],
+  infeasible: ['circle-slash', 'list.warningForeground'],
+  cancelled: ['debug-stop'],
+  skipped: ['debug-step-over'],
 };
 
 /** Sessions → trials, read from the `.haqa` roots, with this window's running sessions' live trials on top. */
@@ -21,24 +32,54 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly roots: () => string[], private readonly runFor: (id: string) => SessionRun | undefined) {}
+  constructor(
+    private readonly roots: () => string[],
+    private readonly runFor: (id: string) => SessionRun | undefined,
+  ) {}
 
   refresh(): void {
     this.changed.fire();
   }
 
   getChildren(node?: TreeNode): TreeNode[] {
-    if (!node) return this.roots().flatMap((root) => SessionStore.list(root).reverse().map((meta) => ({ kind: 'session' as const, root, meta })));
+    if (!node)
+      return this.roots().flatMap((root) =>
+        SessionStore.list(root)
+          .reverse()
+          .map((meta) => ({ kind: 'session' as const, root, meta })),
+      );
     if (node.kind !== 'session') return [];
     const run = this.runFor(node.meta.id);
     const trials = run?.live ? run.trials : SessionStore.open(node.root, node.meta.id).readTrials().trials;
     const objective = node.meta.options.objective as ObjectiveSpec;
     const b = best(objective, trials)?.index;
     const front = new Set(paretoFront(objective, trials).map((t) => t.index));
-    const out: TreeNode[] = trials.map((trial) => ({ kind: 'trial' as const, root: node.root, sessionId: node.meta.id, trial,
-      mark: trial.index === b ? 'best' as const : front.has(trial.index) ? 'pareto' as const : undefined }));
-    if (run?.running) out.push({ kind: 'live', root: node.root, sessionId: node.meta.id, state: 'running', index: run.running.index, config: run.running.config, message: run.running.message });
-    if (run?.pending) out.push({ kind: 'live', root: node.root, sessionId: node.meta.id, state: 'queued', index: run.pending.id, config: run.pending.config });
+    const out: TreeNode[] = trials.map((trial) => ({
+      kind: 'trial' as const,
+      root: node.root,
+      sessionId: node.meta.id,
+      trial,
+      mark: trial.index === b ? ('best' as const) : front.has(trial.index) ? ('pareto' as const) : undefined,
+    }));
+    if (run?.running)
+      out.push({
+        kind: 'live',
+        root: node.root,
+        sessionId: node.meta.id,
+        state: 'running',
+        index: run.running.index,
+        config: run.running.config,
+        message: run.running.message,
+      });
+    if (run?.pending)
+      out.push({
+        kind: 'live',
+        root: node.root,
+        sessionId: node.meta.id,
+        state: 'queued',
+        index: run.pending.id,
+        config: run.pending.config,
+      });
     return out;
   }
 
@@ -46,7 +87,10 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     if (node.kind === 'session') {
       const run = this.runFor(node.meta.id);
       const status = run?.store ? run.status : node.meta.status === 'running' ? 'interrupted' : node.meta.status;
-      const item = new vscode.TreeItem(`Session ${node.meta.id}`, run?.live ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+      const item = new vscode.TreeItem(
+        `Session ${node.meta.id}`,
+        run?.live ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+      );
       const model = node.meta.model as { name?: string } | undefined;
       item.description = `${status} · ${node.meta.strategy.used}${model?.name ? ` · ${model.name}` : ''}`;
       item.tooltip = `${path.join(node.root, 'sessions', node.meta.id)}\n${node.meta.stopReason ?? ''}`;
@@ -57,8 +101,12 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
       return item;
     }
     if (node.kind === 'live') {
-      const item = new vscode.TreeItem(`#${node.index} ${shortConfig(node.config)}`, vscode.TreeItemCollapsibleState.None);
-      item.description = node.state === 'running' ? `running${node.message ? ` · ${node.message}` : ''}` : 'queued · awaiting review';
+      const item = new vscode.TreeItem(
+        `#${node.index} ${shortConfig(node.config)}`,
+        vscode.TreeItemCollapsibleState.None,
+      );
+      item.description =
+        node.state === 'running' ? `running${node.message ? ` · ${node.message}` : ''}` : 'queued · awaiting review';
       item.iconPath = new vscode.ThemeIcon(node.state === 'running' ? 'loading~spin' : 'clock');
       item.contextValue = node.state === 'running' ? 'haqaTrialRunning' : 'haqaTrialQueued';
       item.id = `live:${node.sessionId}:${node.index}:${node.state}`;

@@ -14,7 +14,15 @@ import { spawnSync } from 'node:child_process';
 import type { Frame, Page } from 'playwright-core';
 import { installVsix, startCodeServer, type RunningServer } from '../vscode/codeServer';
 import { launchBrowser } from '../vscode/browser';
-import { activeEditorText, openViewContainer, readTable, runCommand, treeItem, waitForWorkbench, webviewFrame } from '../vscode/workbench';
+import {
+  activeEditorText,
+  openViewContainer,
+  readTable,
+  runCommand,
+  treeItem,
+  waitForWorkbench,
+  webviewFrame,
+} from '../vscode/workbench';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -28,25 +36,60 @@ const cspErrors: string[] = [];
 before(async () => {
   const vsix = path.join(ROOT, 'out', 'haqa.vsix');
   fs.mkdirSync(path.dirname(vsix), { recursive: true });
-  const pack = spawnSync(path.join(ROOT, 'node_modules/.bin/vsce'), ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '-o', vsix],
-    { cwd: ROOT, encoding: 'utf8' });
+  const pack = spawnSync(
+    path.join(ROOT, 'node_modules/.bin/vsce'),
+    [
+      'package',
+      '--no-dependencies',
+      '--allow-missing-repository',
+      '--skip-license',
+      '--no-rewrite-relative-links',
+      '-o',
+      vsix,
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   assert.equal(pack.status, 0, `vsce package failed:\n${pack.stdout}\n${pack.stderr}`);
   workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-e2e-ws-'));
   // A real session in the workspace, so the Trials tree has something to show.
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'optimize', '--replay', path.join(ROOT, 'bench/data/cpu-grid-epyc-2c.jsonl'),
-    '--strategy', 'builtin', '--budget', '3', '--session-dir', path.join(workspace, '.haqa'), '--json'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      path.join(ROOT, 'dist/cli.js'),
+      'optimize',
+      '--replay',
+      path.join(ROOT, 'bench/data/cpu-grid-epyc-2c.jsonl'),
+      '--strategy',
+      'builtin',
+      '--budget',
+      '3',
+      '--session-dir',
+      path.join(workspace, '.haqa'),
+      '--json',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   sessionId = JSON.parse(r.stdout).sessionId;
   fs.mkdirSync(path.join(workspace, 'models'));
   fs.writeFileSync(path.join(workspace, '.gitignore'), 'node_modules/\n');
-  fs.copyFileSync(path.join(ROOT, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'), path.join(workspace, 'models', 'tiny-pystdlib-f16.gguf'));
+  fs.copyFileSync(
+    path.join(ROOT, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'),
+    path.join(workspace, 'models', 'tiny-pystdlib-f16.gguf'),
+  );
   const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-e2e-ext-'));
   installVsix(vsix, extensionsDir);
-  server = await startCodeServer({ workspace, extensionsDir, settings: { 'haqa.evalChunks': 2, 'workbench.colorTheme': 'Default Light Modern' } });
+  server = await startCodeServer({
+    workspace,
+    extensionsDir,
+    settings: { 'haqa.evalChunks': 2, 'workbench.colorTheme': 'Default Light Modern' },
+  });
   browser = await launchBrowser();
   await browser.context.tracing.start({ screenshots: true, snapshots: true });
   page = await browser.context.newPage();
-  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+  });
   await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
   await waitForWorkbench(page);
 });
@@ -74,7 +117,14 @@ after(async () => {
 });
 
 async function quickInputTitle(contains: string): Promise<void> {
-  await page.waitForFunction((t) => Array.from(document.querySelectorAll('.quick-input-widget .quick-input-title')).some((e) => (e.textContent ?? '').includes(t)), contains, { timeout: 60_000 });
+  await page.waitForFunction(
+    (t) =>
+      Array.from(document.querySelectorAll('.quick-input-widget .quick-input-title')).some((e) =>
+        (e.textContent ?? '').includes(t),
+      ),
+    contains,
+    { timeout: 60_000 },
+  );
 }
 
 /** Picks a colour theme the way a person does and waits until the session webview has it. */
@@ -93,131 +143,188 @@ async function sessionFrame(): Promise<Frame> {
   return f;
 }
 
-test('the HAQA view lists the workspace session and its trials', shot('haqa-view', async () => {
-  await openViewContainer(page, 'HAQA');
-  const session = treeItem(page, `Session ${sessionId}`);
-  await session.waitFor({ timeout: 30_000 });
-  await page.locator('.sidebar .monaco-list-row', { hasText: `Session ${sessionId}` }).locator('.monaco-tl-twistie').first().click();
-  const trial = treeItem(page, '#1 Q4_0');
-  await trial.waitFor({ timeout: 30_000 });
-  assert.match(await trial.innerText(), /t\/s/);
-}));
+test(
+  'the HAQA view lists the workspace session and its trials',
+  shot('haqa-view', async () => {
+    await openViewContainer(page, 'HAQA');
+    const session = treeItem(page, `Session ${sessionId}`);
+    await session.waitFor({ timeout: 30_000 });
+    await page
+      .locator('.sidebar .monaco-list-row', { hasText: `Session ${sessionId}` })
+      .locator('.monaco-tl-twistie')
+      .first()
+      .click();
+    const trial = treeItem(page, '#1 Q4_0');
+    await trial.waitFor({ timeout: 30_000 });
+    assert.match(await trial.innerText(), /t\/s/);
+  }),
+);
 
-test('"HAQA: Show Hardware Profile" from the command palette opens the profile', shot('palette-command', async () => {
-  await runCommand(page, 'HAQA: Show Hardware Profile');
-  await page.waitForFunction(() => document.querySelector('.editor-instance .view-lines')?.textContent?.includes('cores'), undefined, { timeout: 30_000 });
-  const text = await activeEditorText(page);
-  assert.match(text, /CPU/);
-  assert.match(text, /physical/);
-}));
+test(
+  '"HAQA: Show Hardware Profile" from the command palette opens the profile',
+  shot('palette-command', async () => {
+    await runCommand(page, 'HAQA: Show Hardware Profile');
+    await page.waitForFunction(
+      () => document.querySelector('.editor-instance .view-lines')?.textContent?.includes('cores'),
+      undefined,
+      { timeout: 30_000 },
+    );
+    const text = await activeEditorText(page);
+    assert.match(text, /CPU/);
+    assert.match(text, /physical/);
+  }),
+);
 
-test('right-clicking a .gguf in the Explorer offers "Optimize Model", which starts the flow with that model', shot('explorer-menu', async () => {
-  await openViewContainer(page, 'Explorer');
-  const folder = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'models' }).first();
-  await folder.waitFor({ timeout: 30_000 });
-  await folder.click();
-  const file = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'tiny-pystdlib-f16.gguf' }).first();
-  await file.waitFor({ timeout: 30_000 });
-  await file.click({ button: 'right' });
-  const item = page.locator('.context-view .action-label', { hasText: 'Optimize Model' }).first();
-  await item.waitFor({ timeout: 15_000 });
-  await item.click();
-  await quickInputTitle('Optimize tiny-pystdlib-f16.gguf (2/6)');
-  await page.keyboard.press('Escape');
-}));
+test(
+  'right-clicking a .gguf in the Explorer offers "Optimize Model", which starts the flow with that model',
+  shot('explorer-menu', async () => {
+    await openViewContainer(page, 'Explorer');
+    const folder = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'models' }).first();
+    await folder.waitFor({ timeout: 30_000 });
+    await folder.click();
+    const file = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'tiny-pystdlib-f16.gguf' }).first();
+    await file.waitFor({ timeout: 30_000 });
+    await file.click({ button: 'right' });
+    const item = page.locator('.context-view .action-label', { hasText: 'Optimize Model' }).first();
+    await item.waitFor({ timeout: 15_000 });
+    await item.click();
+    await quickInputTitle('Optimize tiny-pystdlib-f16.gguf (2/6)');
+    await page.keyboard.press('Escape');
+  }),
+);
 
 let frame: Frame;
-test('"HAQA: Optimize Model" with Enter through the defaults opens the session panel with a proposal', shot('optimize-flow', async () => {
-  await runCommand(page, 'HAQA: Optimize Model');
-  await quickInputTitle('(1/6)');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'tiny-pystdlib-f16.gguf' }).first().waitFor({ timeout: 60_000 });
-  await page.keyboard.press('Enter');
-  for (const step of ['(2/6)', '(3/6)', '(4/6)']) { await quickInputTitle(step); await page.keyboard.press('Enter'); }
-  await quickInputTitle('(5/6)');
-  await page.locator('.quick-input-widget input').fill('2');
-  await page.keyboard.press('Enter');
-  await quickInputTitle('(6/6)');
-  await page.keyboard.press('Enter');
-  frame = await sessionFrame();
-  // The first session offers to keep .haqa/ out of git.
-  const offer = page.locator('.notification-toast', { hasText: 'Add it to .gitignore?' }).first();
-  await offer.waitFor({ timeout: 30_000 });
-  await offer.locator('.monaco-button', { hasText: /^Add$/ }).click();
-  await waitFor(() => fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa'), 10_000);
-  assert.equal(fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8'), 'node_modules/\n.haqa/\n');
-  await frame.waitForSelector('#proposal-accept', { timeout: 120_000 });
-  const text = await frame.locator('#pending').innerText();
-  assert.match(text, /Proposal #1/);
-  assert.match(text, /Why:/);
-  await frame.locator('#proposal-accept').click();
-  await frame.waitForSelector('#trial-table tbody tr[data-index="1"]', { timeout: 180_000 });
-}));
-
-test('an invalid Override shows the reason and runs nothing; Accept all remaining finishes the session', shot('override', async () => {
-  await frame.waitForSelector('#proposal-override', { timeout: 180_000 });
-  await frame.locator('#proposal-override').click();
-  await frame.waitForSelector('vscode-single-select[data-knob="ubatch"]');
-  // The person picks the largest micro-batch and the smallest batch: a rule of llama.cpp's space forbids it.
-  // (a loop, not a named helper: tsx would wrap a named function with a helper the page does not have)
-  await frame.evaluate(() => {
-    for (const [knob, which] of [['batch', 'min'], ['ubatch', 'max']]) {
-      const el = document.querySelector(`vscode-single-select[data-knob="${knob}"]`) as HTMLElement & { value: string };
-      const values = Array.from(el.querySelectorAll('vscode-option')).map((o) => (o as HTMLElement).getAttribute('value')!).sort((a, b) => Number(a) - Number(b));
-      el.value = which === 'min' ? values[0] : values[values.length - 1];
+test(
+  '"HAQA: Optimize Model" with Enter through the defaults opens the session panel with a proposal',
+  shot('optimize-flow', async () => {
+    await runCommand(page, 'HAQA: Optimize Model');
+    await quickInputTitle('(1/6)');
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'tiny-pystdlib-f16.gguf' })
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await page.keyboard.press('Enter');
+    for (const step of ['(2/6)', '(3/6)', '(4/6)']) {
+      await quickInputTitle(step);
+      await page.keyboard.press('Enter');
     }
-  });
-  await frame.locator('#override-run').click();
-  await frame.waitForFunction(() => (document.getElementById('override-reasons')?.textContent ?? '').length > 0, undefined, { timeout: 30_000 });
-  assert.match(await frame.locator('#override-reasons').innerText(), /ubatch/);
-  assert.equal(await frame.locator('#trial-table tbody tr[data-index]').count(), 1, 'the refused override must not run');
-  fs.mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: path.join(RESULTS, 'session-panel-override-light.png') });
-  await frame.locator('#override-cancel').click();
-  await frame.locator('#proposal-accept-all').click();
-  await frame.waitForFunction(() => document.body.dataset.status === 'completed', undefined, { timeout: 240_000 });
-  assert.equal(await frame.locator('#trial-table tbody tr[data-index]').count(), 2);
-}));
+    await quickInputTitle('(5/6)');
+    await page.locator('.quick-input-widget input').fill('2');
+    await page.keyboard.press('Enter');
+    await quickInputTitle('(6/6)');
+    await page.keyboard.press('Enter');
+    frame = await sessionFrame();
+    // The first session offers to keep .haqa/ out of git.
+    const offer = page.locator('.notification-toast', { hasText: 'Add it to .gitignore?' }).first();
+    await offer.waitFor({ timeout: 30_000 });
+    await offer.locator('.monaco-button', { hasText: /^Add$/ }).click();
+    await waitFor(() => fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa'), 10_000);
+    assert.equal(fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8'), 'node_modules/\n.haqa/\n');
+    await frame.waitForSelector('#proposal-accept', { timeout: 120_000 });
+    const text = await frame.locator('#pending').innerText();
+    assert.match(text, /Proposal #1/);
+    assert.match(text, /Why:/);
+    await frame.locator('#proposal-accept').click();
+    await frame.waitForSelector('#trial-table tbody tr[data-index="1"]', { timeout: 180_000 });
+  }),
+);
 
-test('the table sorts by a column, the chart plots the trials, and the panel is drawn in light, dark and high-contrast themes without CSP errors', shot('table-chart', async () => {
-  await frame.locator('#trial-table th[data-col="decode"]').click();
-  const rows = (await readTable(frame, '#trial-table')).filter((r) => r.length > 0);
-  const decode = rows.slice(1).map((r) => parseFloat(r[3]));
-  assert.equal(decode.length, 2);
-  assert.deepEqual(decode, [...decode].sort((a, b) => b - a), `not sorted by decode, descending: ${decode}`);
-  assert.equal(await frame.locator('#trial-table th[data-col="decode"]').getAttribute('aria-sort'), 'descending');
-  assert.ok(Number(await frame.locator('#chart-size').getAttribute('data-points')) >= 1, 'the chart has no points');
-  assert.match(rows[0].join(' '), /ΔPPL %/);
-  await page.screenshot({ path: path.join(RESULTS, 'session-panel-light.png') });
-  await switchTheme('Dark Modern', 'vscode-dark');
-  await page.screenshot({ path: path.join(RESULTS, 'session-panel-dark.png') });
-  await switchTheme('Dark High Contrast', 'vscode-high-contrast');
-  await page.screenshot({ path: path.join(RESULTS, 'session-panel-high-contrast.png') });
-  assert.deepEqual(cspErrors, []);
-}));
+test(
+  'an invalid Override shows the reason and runs nothing; Accept all remaining finishes the session',
+  shot('override', async () => {
+    await frame.waitForSelector('#proposal-override', { timeout: 180_000 });
+    await frame.locator('#proposal-override').click();
+    await frame.waitForSelector('vscode-single-select[data-knob="ubatch"]');
+    // The person picks the largest micro-batch and the smallest batch: a rule of llama.cpp's space forbids it.
+    // (a loop, not a named helper: tsx would wrap a named function with a helper the page does not have)
+    await frame.evaluate(() => {
+      for (const [knob, which] of [
+        ['batch', 'min'],
+        ['ubatch', 'max'],
+      ]) {
+        const el = document.querySelector(`vscode-single-select[data-knob="${knob}"]`) as HTMLElement & {
+          value: string;
+        };
+        const values = Array.from(el.querySelectorAll('vscode-option'))
+          .map((o) => (o as HTMLElement).getAttribute('value')!)
+          .sort((a, b) => Number(a) - Number(b));
+        el.value = which === 'min' ? values[0] : values[values.length - 1];
+      }
+    });
+    await frame.locator('#override-run').click();
+    await frame.waitForFunction(
+      () => (document.getElementById('override-reasons')?.textContent ?? '').length > 0,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.match(await frame.locator('#override-reasons').innerText(), /ubatch/);
+    assert.equal(
+      await frame.locator('#trial-table tbody tr[data-index]').count(),
+      1,
+      'the refused override must not run',
+    );
+    fs.mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: path.join(RESULTS, 'session-panel-override-light.png') });
+    await frame.locator('#override-cancel').click();
+    await frame.locator('#proposal-accept-all').click();
+    await frame.waitForFunction(() => document.body.dataset.status === 'completed', undefined, { timeout: 240_000 });
+    assert.equal(await frame.locator('#trial-table tbody tr[data-index]').count(), 2);
+  }),
+);
 
-test('Accept from the panel opens the deploy diff; Apply writes haqa.deploy.json', shot('accept-apply', async () => {
-  await frame.locator('#trial-table button[data-accept]').first().click();
-  await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
-  assert.ok(!fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 'written before Apply');
-  await runCommand(page, 'HAQA: Apply Deploy Change');
-  await waitFor(() => fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 30_000);
-  const cfg = JSON.parse(fs.readFileSync(path.join(workspace, 'haqa.deploy.json'), 'utf8'));
-  assert.equal(cfg.$schema, 'haqa.deploy.v1');
-  assert.match(cfg.model.source, /tiny-pystdlib-f16\.gguf$/);
-}));
+test(
+  'the table sorts by a column, the chart plots the trials, and the panel is drawn in light, dark and high-contrast themes without CSP errors',
+  shot('table-chart', async () => {
+    await frame.locator('#trial-table th[data-col="decode"]').click();
+    const rows = (await readTable(frame, '#trial-table')).filter((r) => r.length > 0);
+    const decode = rows.slice(1).map((r) => parseFloat(r[3]));
+    assert.equal(decode.length, 2);
+    assert.deepEqual(
+      decode,
+      [...decode].sort((a, b) => b - a),
+      `not sorted by decode, descending: ${decode}`,
+    );
+    assert.equal(await frame.locator('#trial-table th[data-col="decode"]').getAttribute('aria-sort'), 'descending');
+    assert.ok(Number(await frame.locator('#chart-size').getAttribute('data-points')) >= 1, 'the chart has no points');
+    assert.match(rows[0].join(' '), /ΔPPL %/);
+    await page.screenshot({ path: path.join(RESULTS, 'session-panel-light.png') });
+    await switchTheme('Dark Modern', 'vscode-dark');
+    await page.screenshot({ path: path.join(RESULTS, 'session-panel-dark.png') });
+    await switchTheme('Dark High Contrast', 'vscode-high-contrast');
+    await page.screenshot({ path: path.join(RESULTS, 'session-panel-high-contrast.png') });
+    assert.deepEqual(cspErrors, []);
+  }),
+);
 
-test('a window reload restores the session panel with its trials and its sort order', shot('reload', async () => {
-  await sessionFrame();
-  // Developer: Reload Window shuts the workbench down properly (its state, the webview's included, is saved first);
-  // a bare page reload races the browser's storage flush.
-  await runCommand(page, 'Developer: Reload Window');
-  await page.waitForEvent('load', { timeout: 60_000 });
-  await waitForWorkbench(page);
-  const f = await sessionFrame();
-  await f.waitForSelector('#trial-table tbody tr[data-index="2"]', { timeout: 60_000 });
-  assert.equal(await f.locator('#trial-table th[data-col="decode"]').getAttribute('aria-sort'), 'descending');
-  assert.match(await f.locator('#title').innerText(), /tiny-pystdlib/);
-}));
+test(
+  'Accept from the panel opens the deploy diff; Apply writes haqa.deploy.json',
+  shot('accept-apply', async () => {
+    await frame.locator('#trial-table button[data-accept]').first().click();
+    await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
+    assert.ok(!fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 'written before Apply');
+    await runCommand(page, 'HAQA: Apply Deploy Change');
+    await waitFor(() => fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 30_000);
+    const cfg = JSON.parse(fs.readFileSync(path.join(workspace, 'haqa.deploy.json'), 'utf8'));
+    assert.equal(cfg.$schema, 'haqa.deploy.v1');
+    assert.match(cfg.model.source, /tiny-pystdlib-f16\.gguf$/);
+  }),
+);
+
+test(
+  'a window reload restores the session panel with its trials and its sort order',
+  shot('reload', async () => {
+    await sessionFrame();
+    // Developer: Reload Window shuts the workbench down properly (its state, the webview's included, is saved first);
+    // a bare page reload races the browser's storage flush.
+    await runCommand(page, 'Developer: Reload Window');
+    await page.waitForEvent('load', { timeout: 60_000 });
+    await waitForWorkbench(page);
+    const f = await sessionFrame();
+    await f.waitForSelector('#trial-table tbody tr[data-index="2"]', { timeout: 60_000 });
+    assert.equal(await f.locator('#trial-table th[data-col="decode"]').getAttribute('aria-sort'), 'descending');
+    assert.match(await f.locator('#title').innerText(), /tiny-pystdlib/);
+  }),
+);
 
 async function waitFor(f: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -227,29 +334,32 @@ async function waitFor(f: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-test('in an untrusted workspace (Restricted Mode) "Optimize Model" runs nothing and says why', shot('untrusted', async () => {
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-e2e-untrusted-'));
-  fs.copyFileSync(path.join(ROOT, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'), path.join(ws, 'model.gguf'));
-  const restricted = await startCodeServer({ workspace: ws, extensionsDir: server.extensionsDir, trust: true });
-  const p = await browser.context.newPage();
-  try {
-    await p.goto(`${restricted.url}/?folder=${encodeURIComponent(ws)}`);
-    await waitForWorkbench(p);
-    const no = p.locator('.monaco-dialog-box .monaco-button', { hasText: /No, I don.t trust/ }).first();
-    await no.waitFor({ timeout: 30_000 });
-    await no.click();
-    await runCommand(p, 'HAQA: Optimize Model');
-    const toast = p.locator('.notification-toast', { hasText: 'untrusted workspace' }).first();
-    await toast.waitFor({ timeout: 30_000 });
-    assert.match(await toast.innerText(), /Manage Workspace Trust/);
-    assert.ok(!fs.existsSync(path.join(ws, '.haqa')), 'a session folder was created in an untrusted workspace');
-  } catch (e) {
-    fs.mkdirSync(RESULTS, { recursive: true });
-    await p.screenshot({ path: path.join(RESULTS, 'untrusted-page.png') }).catch(() => {});
-    throw e;
-  } finally {
-    await p.close();
-    await restricted.stop();
-    fs.rmSync(ws, { recursive: true, force: true });
-  }
-}));
+test(
+  'in an untrusted workspace (Restricted Mode) "Optimize Model" runs nothing and says why',
+  shot('untrusted', async () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-e2e-untrusted-'));
+    fs.copyFileSync(path.join(ROOT, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'), path.join(ws, 'model.gguf'));
+    const restricted = await startCodeServer({ workspace: ws, extensionsDir: server.extensionsDir, trust: true });
+    const p = await browser.context.newPage();
+    try {
+      await p.goto(`${restricted.url}/?folder=${encodeURIComponent(ws)}`);
+      await waitForWorkbench(p);
+      const no = p.locator('.monaco-dialog-box .monaco-button', { hasText: /No, I don.t trust/ }).first();
+      await no.waitFor({ timeout: 30_000 });
+      await no.click();
+      await runCommand(p, 'HAQA: Optimize Model');
+      const toast = p.locator('.notification-toast', { hasText: 'untrusted workspace' }).first();
+      await toast.waitFor({ timeout: 30_000 });
+      assert.match(await toast.innerText(), /Manage Workspace Trust/);
+      assert.ok(!fs.existsSync(path.join(ws, '.haqa')), 'a session folder was created in an untrusted workspace');
+    } catch (e) {
+      fs.mkdirSync(RESULTS, { recursive: true });
+      await p.screenshot({ path: path.join(RESULTS, 'untrusted-page.png') }).catch(() => {});
+      throw e;
+    } finally {
+      await p.close();
+      await restricted.stop();
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
+  }),
+);

@@ -14,9 +14,16 @@ export class SpyToolchain implements Toolchain {
   readonly name = 'spy';
   readonly calls: Config[] = [];
   constructor(private readonly inner: Toolchain = replayGrid()) {}
-  get space() { return this.inner.space; }
-  info() { return this.inner.info(); }
-  runTrial(c: Config, ctx: TrialContext) { this.calls.push(structuredClone(c)); return this.inner.runTrial(c, ctx); }
+  get space() {
+    return this.inner.space;
+  }
+  info() {
+    return this.inner.info();
+  }
+  runTrial(c: Config, ctx: TrialContext) {
+    this.calls.push(structuredClone(c));
+    return this.inner.runTrial(c, ctx);
+  }
 }
 
 export interface ProposalJson {
@@ -30,9 +37,17 @@ export interface ProposalJson {
 /** A reply in the agent's schema. */
 export function replyJson(proposals: ProposalJson[], extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
-    decision: 'propose', stop_reason: null,
-    proposals: proposals.map((p) => ({ rationale: 'because', expected_effect: 'faster decode', counterintuitive: false, counterintuitive_why: null, ...p })),
-    explanations: [], ...extra,
+    decision: 'propose',
+    stop_reason: null,
+    proposals: proposals.map((p) => ({
+      rationale: 'because',
+      expected_effect: 'faster decode',
+      counterintuitive: false,
+      counterintuitive_why: null,
+      ...p,
+    })),
+    explanations: [],
+    ...extra,
   });
 }
 
@@ -47,19 +62,49 @@ export interface AgentRun {
   summary: Awaited<ReturnType<typeof runOptimize>>;
 }
 
-export async function agentSession(baseUrl: string, o: {
-  strategy?: 'llm' | 'auto'; budget?: number; settings?: Partial<LlmSettings>; apiKey?: string; model?: Partial<ModelInfo>; root?: string;
-  store?: SessionStore; signal?: AbortSignal;
-} = {}): Promise<AgentRun> {
+export async function agentSession(
+  baseUrl: string,
+  o: {
+    strategy?: 'llm' | 'auto';
+    budget?: number;
+    settings?: Partial<LlmSettings>;
+    apiKey?: string;
+    model?: Partial<ModelInfo>;
+    root?: string;
+    store?: SessionStore;
+    signal?: AbortSignal;
+  } = {},
+): Promise<AgentRun> {
   const spy = new SpyToolchain();
-  const llm: LlmSettings = { ...DEFAULT_LLM, baseUrl, model: 'test-model', timeoutMs: 5000, maxRetries: 1, ...o.settings };
+  const llm: LlmSettings = {
+    ...DEFAULT_LLM,
+    baseUrl,
+    model: 'test-model',
+    timeoutMs: 5000,
+    maxRetries: 1,
+    ...o.settings,
+  };
   const strategy = resolveStrategy(o.strategy ?? 'llm', { llm, apiKey: o.apiKey });
-  const store = o.store ?? SessionStore.create(o.root ?? tmpDir(), { options: { llm }, strategy: { requested: o.strategy ?? 'llm', used: 'llm' } });
+  const store =
+    o.store ??
+    SessionStore.create(o.root ?? tmpDir(), {
+      options: { llm },
+      strategy: { requested: o.strategy ?? 'llm', used: 'llm' },
+    });
   const events: SessionEvent[] = [];
   const model = { ...replayGrid().modelInfo(), ...o.model };
   const summary = await runOptimize({
-    toolchain: spy, hardware: GRID_HW, model, strategy, objective: { kind: 'decode' }, budget: o.budget ?? 4, seed: 1,
-    workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 2 }, store, runner: new ProcessRunner({ mode: 'pipe' }), signal: o.signal,
+    toolchain: spy,
+    hardware: GRID_HW,
+    model,
+    strategy,
+    objective: { kind: 'decode' },
+    budget: o.budget ?? 4,
+    seed: 1,
+    workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 2 },
+    store,
+    runner: new ProcessRunner({ mode: 'pipe' }),
+    signal: o.signal,
     onEvent: (e) => events.push(e),
   });
   return { store, trials: summary.trials, events, spy, summary };

@@ -17,16 +17,28 @@ export function tmpDir(prefix = 'haqa-test-'): string {
 /** A vocab-only GGUF with `n` byte-ish tokens, written by our own writer (no llama.cpp source needed). */
 export function writeTinyVocab(file: string, n = 512): void {
   const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: n - 3 }, (_, i) => `tok${i}`)];
-  writeGguf(file, {
-    'general.architecture': { value: 'llama', type: GGUFValueType.STRING },
-    'tokenizer.ggml.model': { value: 'llama', type: GGUFValueType.STRING },
-    'tokenizer.ggml.tokens': { value: tokens, type: GGUFValueType.ARRAY, subType: GGUFValueType.STRING },
-    'tokenizer.ggml.scores': { value: tokens.map((_, i) => -i), type: GGUFValueType.ARRAY, subType: GGUFValueType.FLOAT32 },
-    'tokenizer.ggml.token_type': { value: tokens.map((_, i) => (i < 3 ? 3 : 1)), type: GGUFValueType.ARRAY, subType: GGUFValueType.INT32 },
-    'tokenizer.ggml.bos_token_id': { value: 1, type: GGUFValueType.UINT32 },
-    'tokenizer.ggml.eos_token_id': { value: 2, type: GGUFValueType.UINT32 },
-    'tokenizer.ggml.unknown_token_id': { value: 0, type: GGUFValueType.UINT32 },
-  }, []);
+  writeGguf(
+    file,
+    {
+      'general.architecture': { value: 'llama', type: GGUFValueType.STRING },
+      'tokenizer.ggml.model': { value: 'llama', type: GGUFValueType.STRING },
+      'tokenizer.ggml.tokens': { value: tokens, type: GGUFValueType.ARRAY, subType: GGUFValueType.STRING },
+      'tokenizer.ggml.scores': {
+        value: tokens.map((_, i) => -i),
+        type: GGUFValueType.ARRAY,
+        subType: GGUFValueType.FLOAT32,
+      },
+      'tokenizer.ggml.token_type': {
+        value: tokens.map((_, i) => (i < 3 ? 3 : 1)),
+        type: GGUFValueType.ARRAY,
+        subType: GGUFValueType.INT32,
+      },
+      'tokenizer.ggml.bos_token_id': { value: 1, type: GGUFValueType.UINT32 },
+      'tokenizer.ggml.eos_token_id': { value: 2, type: GGUFValueType.UINT32 },
+      'tokenizer.ggml.unknown_token_id': { value: 0, type: GGUFValueType.UINT32 },
+    },
+    [],
+  );
 }
 
 export const TINY_SHAPE: DemoShape = { hidden: 256, layers: 2, ffn: 512, heads: 4, headsKv: 4, context: 512 };

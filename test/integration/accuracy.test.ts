@@ -24,7 +24,8 @@ test('the trained fixture: PPL far below its vocabulary, and ΔPPL / KLD ordered
   assert.equal(info.arch, 'llama');
   assert.ok(info.layers >= 4 && info.embeddingLength % 256 === 0 && info.feedForwardLength % 256 === 0);
   const tc = new LlamaCppToolchain(await withToolInfo(runner, locateTools()!), probeHardware(), info, {
-    workload: { promptTokens: 32, genTokens: 8, depth: 0, repetitions: 1 }, cacheDir: tmpDir(),
+    workload: { promptTokens: 32, genTokens: 8, depth: 0, repetitions: 1 },
+    cacheDir: tmpDir(),
     accuracy: { evalFile: builtinEvalText()!, chunks: 16, ctx: 512 },
   });
   const acc: Record<string, Record<string, number>> = {};
@@ -35,53 +36,108 @@ test('the trained fixture: PPL far below its vocabulary, and ΔPPL / KLD ordered
   }
   const base = acc.Q8_0.pplBase;
   assert.ok(base > 5 && base < 100, `PPL of the F16 model ${base} is not far below the 4096-token vocabulary`);
-  const beyond = (a: Record<string, number>, b: Record<string, number>) => b.dPplPct - a.dPplPct > 2 * (a.dPplPctErr + b.dPplPctErr);
+  const beyond = (a: Record<string, number>, b: Record<string, number>) =>
+    b.dPplPct - a.dPplPct > 2 * (a.dPplPctErr + b.dPplPctErr);
   assert.ok(beyond(acc.Q8_0, acc.Q4_K_M), `ΔPPL Q8_0 ${acc.Q8_0.dPplPct} vs Q4_K_M ${acc.Q4_K_M.dPplPct}`);
   assert.ok(beyond(acc.Q4_K_M, acc.Q2_K), `ΔPPL Q4_K_M ${acc.Q4_K_M.dPplPct} vs Q2_K ${acc.Q2_K.dPplPct}`);
   assert.ok(acc.Q8_0.kld + 2 * acc.Q8_0.kldErr < acc.Q4_K_M.kld - 2 * acc.Q4_K_M.kldErr);
   assert.ok(acc.Q4_K_M.kld + 2 * acc.Q4_K_M.kldErr < acc.Q2_K.kld - 2 * acc.Q2_K.kldErr);
   // Same-top-token % is llama-perplexity's last line, which its asynchronous logger can drop at exit: compare it when present.
   if ([acc.Q8_0, acc.Q4_K_M, acc.Q2_K].every((a) => a.sameTopPct !== undefined)) {
-    assert.ok(acc.Q8_0.sameTopPct > acc.Q4_K_M.sameTopPct && acc.Q4_K_M.sameTopPct > acc.Q2_K.sameTopPct, JSON.stringify(acc));
+    assert.ok(
+      acc.Q8_0.sameTopPct > acc.Q4_K_M.sameTopPct && acc.Q4_K_M.sameTopPct > acc.Q2_K.sameTopPct,
+      JSON.stringify(acc),
+    );
   }
 });
 
 test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the best is the fastest feasible; runtime-only changes reuse accuracy', () => {
   const dir = tmpDir();
-  const r = spawnSync(process.execPath, [CLI, 'optimize', '--model', MODEL, '--strategy', 'builtin', '--budget', '6', '--max-dppl', '5',
-    '--prompt-tokens', '64', '--gen-tokens', '32', '--repetitions', '2', '--session-dir', dir, '--cache-dir', dir, '--json'], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      'optimize',
+      '--model',
+      MODEL,
+      '--strategy',
+      'builtin',
+      '--budget',
+      '6',
+      '--max-dppl',
+      '5',
+      '--prompt-tokens',
+      '64',
+      '--gen-tokens',
+      '32',
+      '--repetitions',
+      '2',
+      '--session-dir',
+      dir,
+      '--cache-dir',
+      dir,
+      '--json',
+    ],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
-  type T = { index: number; status: string; cause?: string; config: Record<string, unknown>; metrics: { decode: { mean: number }; accuracy?: Record<string, number> }; steps: { name: string; cached?: boolean }[] };
+  type T = {
+    index: number;
+    status: string;
+    cause?: string;
+    config: Record<string, unknown>;
+    metrics: { decode: { mean: number }; accuracy?: Record<string, number> };
+    steps: { name: string; cached?: boolean }[];
+  };
   const trials: T[] = s.trials;
   const byQuant = (q: string) => trials.filter((t) => t.config.quant === q);
-  assert.ok(byQuant('Q2_K').length > 0 && byQuant('Q2_K').every((t) => t.status === 'infeasible' && /ΔPPL [\d.]+ % > max 5 %/.test(t.cause!)), 'Q2_K not excluded');
-  assert.ok(byQuant('Q8_0').some((t) => t.status === 'done'), 'Q8_0 not kept');
+  assert.ok(
+    byQuant('Q2_K').length > 0 &&
+      byQuant('Q2_K').every((t) => t.status === 'infeasible' && /ΔPPL [\d.]+ % > max 5 %/.test(t.cause!)),
+    'Q2_K not excluded',
+  );
+  assert.ok(
+    byQuant('Q8_0').some((t) => t.status === 'done'),
+    'Q8_0 not kept',
+  );
   const feasible = trials.filter((t) => t.status === 'done');
   assert.ok(feasible.every((t) => t.metrics.accuracy!.dPplPct <= 5));
   assert.equal(s.best.metrics.decode.mean, Math.max(...feasible.map((t) => t.metrics.decode.mean)));
   assert.ok(s.best.metrics.accuracy.dPplPct <= 5);
   // The base logits are computed once per session; a trial that changes only runtime knobs reuses its artifact's accuracy.
   assert.equal(trials.flatMap((t) => t.steps).filter((st) => st.name === 'accuracy-base').length, 1);
-  const same = (a: T, b: T) => JSON.stringify(quantRecipe(a.config as Config)) === JSON.stringify(quantRecipe(b.config as Config))
-    && a.config.cache_type_k === b.config.cache_type_k && a.config.cache_type_v === b.config.cache_type_v;
+  const same = (a: T, b: T) =>
+    JSON.stringify(quantRecipe(a.config as Config)) === JSON.stringify(quantRecipe(b.config as Config)) &&
+    a.config.cache_type_k === b.config.cache_type_k &&
+    a.config.cache_type_v === b.config.cache_type_v;
   const runtimeOnly = trials.filter((t, i) => trials.slice(0, i).some((o) => o.status !== 'failed' && same(o, t)));
   assert.ok(runtimeOnly.length > 0, 'no trial repeated an artifact with other runtime knobs');
-  for (const t of runtimeOnly) assert.ok(t.steps.some((st) => st.name === 'accuracy' && st.cached), `trial #${t.index} measured accuracy again`);
+  for (const t of runtimeOnly)
+    assert.ok(
+      t.steps.some((st) => st.name === 'accuracy' && st.cached),
+      `trial #${t.index} measured accuracy again`,
+    );
   assert.match(r.stderr, /ΔPPL [\d.]+ ± [\d.]+ %, KLD/);
 });
 
 test('imatrix and mixed precision are quantization knobs: real flags, their own cached artifacts, measurable accuracy gains', async () => {
   const runner = new ProcessRunner({ mode: 'pipe' });
   const started: string[][] = [];
-  runner.subscribe((e) => { if (e.type === 'start') started.push(e.argv); });
+  runner.subscribe((e) => {
+    if (e.type === 'start') started.push(e.argv);
+  });
   const info = await inspectModel(MODEL);
   const tc = new LlamaCppToolchain(await withToolInfo(runner, locateTools()!), probeHardware(), info, {
-    workload: { promptTokens: 32, genTokens: 8, depth: 0, repetitions: 1 }, cacheDir: tmpDir(),
+    workload: { promptTokens: 32, genTokens: 8, depth: 0, repetitions: 1 },
+    cacheDir: tmpDir(),
     accuracy: { evalFile: builtinEvalText()!, chunks: 16, ctx: 512 },
   });
   const run = async (extra: Record<string, unknown>) => {
-    const out = await tc.runTrial({ ...tc.space.defaults(), quant: 'Q2_K', ...extra }, { runner, logDir: tmpDir(), trialIndex: 1 });
+    const out = await tc.runTrial(
+      { ...tc.space.defaults(), quant: 'Q2_K', ...extra },
+      { runner, logDir: tmpDir(), trialIndex: 1 },
+    );
     assert.equal(out.status, 'done', out.cause);
     return out;
   };
@@ -90,8 +146,14 @@ test('imatrix and mixed precision are quantization knobs: real flags, their own 
   const over = await run({ tensor_overrides: 'attn_v=q8_0,ffn_down=q8_0' });
   const k = (o: typeof plain) => o.metrics.accuracy!;
   // The importance matrix protects what matters: Q2_K's KL divergence drops beyond noise, at the same size.
-  assert.ok(k(imat).kld + 2 * k(imat).kldErr < k(plain).kld - 2 * k(plain).kldErr, `imatrix KLD ${k(imat).kld} vs plain ${k(plain).kld}`);
-  assert.ok(Math.abs(imat.metrics.fileSizeBytes! / plain.metrics.fileSizeBytes! - 1) < 0.001, 'an imatrix changes values, not the size (a few bytes of metadata)');
+  assert.ok(
+    k(imat).kld + 2 * k(imat).kldErr < k(plain).kld - 2 * k(plain).kldErr,
+    `imatrix KLD ${k(imat).kld} vs plain ${k(plain).kld}`,
+  );
+  assert.ok(
+    Math.abs(imat.metrics.fileSizeBytes! / plain.metrics.fileSizeBytes! - 1) < 0.001,
+    'an imatrix changes values, not the size (a few bytes of metadata)',
+  );
   // q8_0 attn_v + ffn_down: bigger file, lower divergence.
   assert.ok(over.metrics.fileSizeBytes! > plain.metrics.fileSizeBytes!);
   assert.ok(k(over).kld < k(plain).kld - 2 * k(plain).kldErr);
@@ -100,7 +162,10 @@ test('imatrix and mixed precision are quantization knobs: real flags, their own 
   assert.ok(quantizes.some((a) => a.join(' ').includes('--tensor-type attn_v=q8_0 --tensor-type ffn_down=q8_0')));
   assert.equal(started.filter((a) => a[0].endsWith('llama-imatrix')).length, 1);
   // A second imatrix trial (another type, same calibration and chunks) reuses the matrix.
-  const again = await tc.runTrial({ ...tc.space.defaults(), quant: 'Q3_K_M', imatrix: 'builtin', imatrix_chunks: 32 }, { runner, logDir: tmpDir(), trialIndex: 2 });
+  const again = await tc.runTrial(
+    { ...tc.space.defaults(), quant: 'Q3_K_M', imatrix: 'builtin', imatrix_chunks: 32 },
+    { runner, logDir: tmpDir(), trialIndex: 2 },
+  );
   assert.equal(again.status, 'done', again.cause);
   assert.ok(again.steps.some((s) => s.name === 'imatrix' && s.cached));
   assert.equal(started.filter((a) => a[0].endsWith('llama-imatrix')).length, 1);

@@ -22,7 +22,14 @@ before(async () => {
   assert.ok(locateTools(), 'llama.cpp tools not found: run `node dist/cli.js toolchain build` (as .ci/run does) first');
   const src = await ensureSource({ runner: new ProcessRunner({ mode: 'pipe' }) });
   model = path.join(tmpDir(), 'small.gguf');
-  await writeDemoModel(model, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), { hidden: 256, layers: 2, ffn: 768, heads: 4, headsKv: 4, context: 512 });
+  await writeDemoModel(model, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), {
+    hidden: 256,
+    layers: 2,
+    ffn: 768,
+    heads: 4,
+    headsKv: 4,
+    context: 512,
+  });
 });
 
 function haqa(args: string[], timeout = 300_000) {
@@ -31,7 +38,21 @@ function haqa(args: string[], timeout = 300_000) {
 
 test('haqa optimize --budget 6 on a real model: six trials, positive decode t/s, a best config and its server command', () => {
   const dir = tmpDir();
-  const r = haqa(['optimize', '--model', model, '--budget', '6', '--strategy', 'builtin', ...SMALL, '--session-dir', dir, '--cache-dir', dir, '--json']);
+  const r = haqa([
+    'optimize',
+    '--model',
+    model,
+    '--budget',
+    '6',
+    '--strategy',
+    'builtin',
+    ...SMALL,
+    '--session-dir',
+    dir,
+    '--cache-dir',
+    dir,
+    '--json',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.trials.length, 6);
@@ -52,11 +73,31 @@ test('haqa optimize --budget 6 on a real model: six trials, positive decode t/s,
 
 test('quantized artifacts are cached by content: a second session quantizes nothing', () => {
   const dir = tmpDir();
-  const args = ['optimize', '--model', model, '--budget', '2', '--strategy', 'builtin', ...SMALL, '--cache-dir', dir, '--json'];
+  const args = [
+    'optimize',
+    '--model',
+    model,
+    '--budget',
+    '2',
+    '--strategy',
+    'builtin',
+    ...SMALL,
+    '--cache-dir',
+    dir,
+    '--json',
+  ];
   const a = JSON.parse(haqa([...args, '--session-dir', path.join(dir, 'a')]).stdout);
   const b = JSON.parse(haqa([...args, '--session-dir', path.join(dir, 'b')]).stdout);
-  assert.ok(a.trials.some((t: { steps: { name: string; cached?: boolean }[] }) => t.steps.some((s) => s.name === 'quantize' && !s.cached)));
-  for (const t of b.trials) assert.ok(t.steps.every((s: { name: string; cached?: boolean }) => s.name !== 'quantize' || s.cached), 'quantized again');
+  assert.ok(
+    a.trials.some((t: { steps: { name: string; cached?: boolean }[] }) =>
+      t.steps.some((s) => s.name === 'quantize' && !s.cached),
+    ),
+  );
+  for (const t of b.trials)
+    assert.ok(
+      t.steps.every((s: { name: string; cached?: boolean }) => s.name !== 'quantize' || s.cached),
+      'quantized again',
+    );
 });
 
 test('a crashing trial is recorded with its cause and the session goes on', async () => {
@@ -66,7 +107,21 @@ test('a crashing trial is recorded with its cause and the session goes on', asyn
   const bad = cache.pathFor(await cache.digest(model), { quant: 'Q4_0' });
   fs.mkdirSync(path.dirname(bad), { recursive: true });
   fs.writeFileSync(bad, Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(4096, 7)]));
-  const r = haqa(['optimize', '--model', model, '--budget', '2', '--strategy', 'builtin', ...SMALL, '--session-dir', dir, '--cache-dir', dir, '--json']);
+  const r = haqa([
+    'optimize',
+    '--model',
+    model,
+    '--budget',
+    '2',
+    '--strategy',
+    'builtin',
+    ...SMALL,
+    '--session-dir',
+    dir,
+    '--cache-dir',
+    dir,
+    '--json',
+  ]);
   const s = JSON.parse(r.stdout);
   assert.equal(s.trials[0].config.quant, 'Q4_0');
   assert.equal(s.trials[0].status, 'failed');
@@ -77,17 +132,48 @@ test('a crashing trial is recorded with its cause and the session goes on', asyn
 
 test('Ctrl+C cancels the running trial, keeps what was measured, and --resume finishes the budget', async () => {
   const dir = tmpDir();
-  const child = spawn(process.execPath, [CLI, 'optimize', '--model', model, '--budget', '4', '--strategy', 'builtin', '--prompt-tokens', '64', '--gen-tokens', '256', '--repetitions', '5', '--accuracy', 'off',
-    '--session-dir', dir, '--cache-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'optimize',
+      '--model',
+      model,
+      '--budget',
+      '4',
+      '--strategy',
+      'builtin',
+      '--prompt-tokens',
+      '64',
+      '--gen-tokens',
+      '256',
+      '--repetitions',
+      '5',
+      '--accuracy',
+      'off',
+      '--session-dir',
+      dir,
+      '--cache-dir',
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
-  child.stderr.on('data', (d) => { err += d; if (/\[2\/4\]/.test(err) && !child.killed) child.kill('SIGINT'); });
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (/\[2\/4\]/.test(err) && !child.killed) child.kill('SIGINT');
+  });
   const code = await new Promise((r) => child.on('close', r));
   assert.match(err, /Ctrl\+C/);
   assert.equal(code, 0, err);
   const id = fs.readdirSync(path.join(dir, 'sessions'))[0];
   const meta = JSON.parse(fs.readFileSync(path.join(dir, 'sessions', id, 'session.json'), 'utf8'));
   assert.equal(meta.status, 'stopped');
-  const lines = fs.readFileSync(path.join(dir, 'sessions', id, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = fs
+    .readFileSync(path.join(dir, 'sessions', id, 'trials.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines[0].status, 'done');
   assert.equal(lines[1].status, 'cancelled');
   const r = haqa(['optimize', '--resume', id, '--session-dir', dir, '--json']);
@@ -109,13 +195,19 @@ test('toolchain status reports the build', () => {
 
 test('tools from $HAQA_LLAMACPP_BIN are found first and their commit and backend are read from the binaries', () => {
   const built = locateTools()!;
-  const r = spawnSync(process.execPath, [CLI, 'toolchain', 'status', '--json'], { encoding: 'utf8', env: { ...process.env, HAQA_LLAMACPP_BIN: built.binDir } });
+  const r = spawnSync(process.execPath, [CLI, 'toolchain', 'status', '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, HAQA_LLAMACPP_BIN: built.binDir },
+  });
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.source, 'env');
   assert.match(s.commit, /^[0-9a-f]{7,40}$/);
   assert.equal(s.backend, built.backend);
-  const bad = spawnSync(process.execPath, [CLI, 'toolchain', 'status'], { encoding: 'utf8', env: { ...process.env, HAQA_LLAMACPP_BIN: tmpDir() } });
+  const bad = spawnSync(process.execPath, [CLI, 'toolchain', 'status'], {
+    encoding: 'utf8',
+    env: { ...process.env, HAQA_LLAMACPP_BIN: tmpDir() },
+  });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /has no llama-quantize and llama-bench/);
 });

@@ -20,8 +20,17 @@ test('Try it serves the model with llama-server, measures one completion and lea
   const config = llamaCppSpace(probeHardware(), await inspectModel(MODEL)).defaults();
   const runner = new ProcessRunner({ mode: 'pipe' });
   const argvs: string[][] = [];
-  runner.subscribe((e) => { if (e.type === 'start') argvs.push(e.argv); });
-  const r = await tryIt({ runner, serverBin: tools.server, modelFile: MODEL, config, workload: DEFAULT_WORKLOAD, tokens: 16 });
+  runner.subscribe((e) => {
+    if (e.type === 'start') argvs.push(e.argv);
+  });
+  const r = await tryIt({
+    runner,
+    serverBin: tools.server,
+    modelFile: MODEL,
+    config,
+    workload: DEFAULT_WORKLOAD,
+    tokens: 16,
+  });
   assert.ok(r.decodeTokensPerSecond > 0);
   assert.equal(r.tokens, 16);
   assert.equal(argvs.length, 1);
@@ -35,7 +44,15 @@ test('Try it on a broken model file says llama-server exited and why, instead of
   fs.writeFileSync(bad, fs.readFileSync(MODEL).subarray(0, 4096));
   const config = llamaCppSpace(probeHardware(), await inspectModel(MODEL)).defaults();
   const t0 = Date.now();
-  await assert.rejects(tryIt({ runner: new ProcessRunner({ mode: 'pipe' }), serverBin: tools.server!, modelFile: bad, config, workload: DEFAULT_WORKLOAD }),
-    (e: Error & { fix?: string }) => /llama-server exited before it was ready/.test(e.message) && !!e.fix);
+  await assert.rejects(
+    tryIt({
+      runner: new ProcessRunner({ mode: 'pipe' }),
+      serverBin: tools.server!,
+      modelFile: bad,
+      config,
+      workload: DEFAULT_WORKLOAD,
+    }),
+    (e: Error & { fix?: string }) => /llama-server exited before it was ready/.test(e.message) && !!e.fix,
+  );
   assert.ok(Date.now() - t0 < 60_000);
 });

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { benchArgs, configFromRow, diagnoseFailure, metricsFromRows, parseBenchOutput } from '../../src/core/toolchains/llamacpp/bench';
+import {
+  benchArgs,
+  configFromRow,
+  diagnoseFailure,
+  metricsFromRows,
+  parseBenchOutput,
+} from '../../src/core/toolchains/llamacpp/bench';
 import { QUANT_TYPES, quantFromModelType } from '../../src/core/ggml';
 import { FIXTURES, GRID } from '../helpers/fixtures';
 
@@ -34,7 +40,15 @@ test('tolerates noise around the rows: log lines, a torn last row', () => {
 
 test('a row maps back to the knob values it was measured with', () => {
   const [row] = parseBenchOutput(read('llama-bench-f16-cpu.jsonl'));
-  assert.deepEqual(configFromRow(row, false), { quant: 'F16', threads: 2, flash_attn: true, batch: 2048, ubatch: 512, cache_type_k: 'f16', cache_type_v: 'f16' });
+  assert.deepEqual(configFromRow(row, false), {
+    quant: 'F16',
+    threads: 2,
+    flash_attn: true,
+    batch: 2048,
+    ubatch: 512,
+    cache_type_k: 'f16',
+    cache_type_v: 'f16',
+  });
   assert.equal(configFromRow({ ...row, n_gpu_layers: 99 }, true)!.gpu_layers, 999);
 });
 
@@ -52,15 +66,57 @@ test('the recorded grid covers every quant type it names, with both rows per con
 });
 
 test('benchArgs is an argv array built from the config only', () => {
-  const a = benchArgs('/bin/llama-bench', '/m.gguf', { quant: 'Q4_0', threads: 2, flash_attn: false, batch: 512, ubatch: 128, cache_type_k: 'q8_0', cache_type_v: 'f16' },
-    { promptTokens: 512, genTokens: 128, depth: 1024, repetitions: 5 });
-  assert.deepEqual(a, ['/bin/llama-bench', '-m', '/m.gguf', '-p', '512', '-n', '128', '-d', '1024', '-r', '5', '-t', '2', '-ngl', '0', '-fa', 'off',
-    '-b', '512', '-ub', '128', '-ctk', 'q8_0', '-ctv', 'f16', '-o', 'jsonl']);
+  const a = benchArgs(
+    '/bin/llama-bench',
+    '/m.gguf',
+    {
+      quant: 'Q4_0',
+      threads: 2,
+      flash_attn: false,
+      batch: 512,
+      ubatch: 128,
+      cache_type_k: 'q8_0',
+      cache_type_v: 'f16',
+    },
+    { promptTokens: 512, genTokens: 128, depth: 1024, repetitions: 5 },
+  );
+  assert.deepEqual(a, [
+    '/bin/llama-bench',
+    '-m',
+    '/m.gguf',
+    '-p',
+    '512',
+    '-n',
+    '128',
+    '-d',
+    '1024',
+    '-r',
+    '5',
+    '-t',
+    '2',
+    '-ngl',
+    '0',
+    '-fa',
+    'off',
+    '-b',
+    '512',
+    '-ub',
+    '128',
+    '-ctk',
+    'q8_0',
+    '-ctv',
+    'f16',
+    '-o',
+    'jsonl',
+  ]);
 });
 
 test('failures are diagnosed from real tool output', () => {
   assert.match(diagnoseFailure(read('llama-bench-bad-model.txt'), 1, null), /failed to load/);
   assert.match(diagnoseFailure('', null, 'SIGKILL'), /out of memory/);
-  assert.match(diagnoseFailure('ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 1234', 1, null), /out of memory/);
+  assert.match(
+    diagnoseFailure('ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 1234', 1, null),
+    /out of memory/,
+  );
   assert.match(diagnoseFailure('something odd\nerror: it broke', 2, null), /code 2: error: it broke/);
 });

@@ -8,8 +8,15 @@ import { CLI, GRID, tmpDir } from '../helpers/fixtures';
 const haqa = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
 
 test('bad usage exits 2 with a hint', () => {
-  for (const args of [[], ['frobnicate'], ['optimize', '--no-such-flag'], ['optimize', '--budget', 'many', '--replay', GRID], ['optimize', '--replay', GRID, '--strategy', 'magic'],
-    ['optimize', '--replay', GRID, '--objective', 'vibes'], ['optimize']]) {
+  for (const args of [
+    [],
+    ['frobnicate'],
+    ['optimize', '--no-such-flag'],
+    ['optimize', '--budget', 'many', '--replay', GRID],
+    ['optimize', '--replay', GRID, '--strategy', 'magic'],
+    ['optimize', '--replay', GRID, '--objective', 'vibes'],
+    ['optimize'],
+  ]) {
     const r = haqa(...args);
     assert.equal(r.status, 2, `${args.join(' ')} → ${r.status}: ${r.stderr}`);
     assert.match(r.stdout + r.stderr, /usage|fix:/);
@@ -20,7 +27,10 @@ test('a missing or corrupt model exits 1 naming the cause and the fix, without a
   const dir = tmpDir();
   const bad = path.join(dir, 'bad.gguf');
   fs.writeFileSync(bad, 'GGUF but then garbage........................................');
-  for (const [file, re] of [[path.join(dir, 'nope.gguf'), /not found/], [bad, /not a usable GGUF/]] as const) {
+  for (const [file, re] of [
+    [path.join(dir, 'nope.gguf'), /not found/],
+    [bad, /not a usable GGUF/],
+  ] as const) {
     const r = haqa('optimize', '--model', file, '--session-dir', dir);
     assert.equal(r.status, 1);
     assert.match(r.stderr, re);
@@ -31,7 +41,18 @@ test('a missing or corrupt model exits 1 naming the cause and the fix, without a
 
 test('optimize --replay --json prints the documented summary', () => {
   const dir = tmpDir();
-  const r = haqa('optimize', '--replay', GRID, '--strategy', 'builtin', '--budget', '8', '--session-dir', dir, '--json');
+  const r = haqa(
+    'optimize',
+    '--replay',
+    GRID,
+    '--strategy',
+    'builtin',
+    '--budget',
+    '8',
+    '--session-dir',
+    dir,
+    '--json',
+  );
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.schema, 'haqa.optimize.v1');
@@ -53,7 +74,19 @@ test('--replay takes several files, each a llama-bench recording', () => {
   const first = path.join(dir, 'part1.jsonl');
   fs.writeFileSync(first, `${lines.slice(0, 480).join('\n')}\n`);
   fs.writeFileSync(half, `${lines.slice(480).join('\n')}\n`);
-  const r = haqa('optimize', '--replay', first, half, '--strategy', 'grid', '--budget', '1000', '--session-dir', dir, '--json');
+  const r = haqa(
+    'optimize',
+    '--replay',
+    first,
+    half,
+    '--strategy',
+    'grid',
+    '--budget',
+    '1000',
+    '--session-dir',
+    dir,
+    '--json',
+  );
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.toolchain.files.length, 2);
@@ -63,7 +96,20 @@ test('--replay takes several files, each a llama-bench recording', () => {
 
 test('a size constraint makes big types infeasible and never best', () => {
   const dir = tmpDir();
-  const r = haqa('optimize', '--replay', GRID, '--strategy', 'grid', '--budget', '480', '--max-size-mb', '30', '--session-dir', dir, '--json');
+  const r = haqa(
+    'optimize',
+    '--replay',
+    GRID,
+    '--strategy',
+    'grid',
+    '--budget',
+    '480',
+    '--max-size-mb',
+    '30',
+    '--session-dir',
+    dir,
+    '--json',
+  );
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   const inf = s.trials.filter((t: { status: string }) => t.status === 'infeasible');

@@ -3,9 +3,28 @@ import * as assert from 'node:assert/strict';
 import { best, paretoFront, score, violations } from '../../src/core/objective';
 import type { TrialRecord } from '../../src/core/types';
 
-const t = (index: number, decode: number, prefill: number, sizeMiB: number, status: TrialRecord['status'] = 'done'): TrialRecord => ({
-  type: 'trial', index, key: String(index), config: { quant: `q${index}` }, status, strategy: 'x', startedAt: '', endedAt: '', durationMs: 0,
-  metrics: { decode: { mean: decode, sd: 1, n: 3 }, prefill: { mean: prefill, sd: 1, n: 3 }, fileSizeBytes: sizeMiB * 2 ** 20, peakHostMemBytes: 2 * sizeMiB * 2 ** 20 },
+const t = (
+  index: number,
+  decode: number,
+  prefill: number,
+  sizeMiB: number,
+  status: TrialRecord['status'] = 'done',
+): TrialRecord => ({
+  type: 'trial',
+  index,
+  key: String(index),
+  config: { quant: `q${index}` },
+  status,
+  strategy: 'x',
+  startedAt: '',
+  endedAt: '',
+  durationMs: 0,
+  metrics: {
+    decode: { mean: decode, sd: 1, n: 3 },
+    prefill: { mean: prefill, sd: 1, n: 3 },
+    fileSizeBytes: sizeMiB * 2 ** 20,
+    peakHostMemBytes: 2 * sizeMiB * 2 ** 20,
+  },
 });
 
 test('scores: decode, prefill, weighted geometric balance', () => {
@@ -25,8 +44,20 @@ test('constraints: size and memory', () => {
 });
 
 test('best ignores failed and infeasible trials; Pareto keeps only non-dominated speed × size', () => {
-  const trials = [t(1, 100, 1, 10), t(2, 120, 1, 20), t(3, 90, 1, 15), t(4, 500, 1, 1, 'infeasible'), t(5, 80, 1, 5), t(6, 999, 1, 1, 'failed')];
+  const trials = [
+    t(1, 100, 1, 10),
+    t(2, 120, 1, 20),
+    t(3, 90, 1, 15),
+    t(4, 500, 1, 1, 'infeasible'),
+    t(5, 80, 1, 5),
+    t(6, 999, 1, 1, 'failed'),
+  ];
   assert.equal(best({ kind: 'decode' }, trials)!.index, 2);
-  assert.deepEqual(paretoFront({ kind: 'decode' }, trials).map((x) => x.index).sort(), [1, 2, 5]);
+  assert.deepEqual(
+    paretoFront({ kind: 'decode' }, trials)
+      .map((x) => x.index)
+      .sort(),
+    [1, 2, 5],
+  );
   assert.equal(best({ kind: 'decode' }, []), undefined);
 });

@@ -9,7 +9,14 @@ import { checkOverride, runOptimize, type ReviewDecision } from '../../src/core/
 import { SessionStore } from '../../src/core/store';
 import { resolveStrategy } from '../../src/core/strategies';
 import { SearchSpace } from '../../src/core/space';
-import { deployConfig, deployFiles, launchScript, ollamaModelfile, serverArgv, type DeployInput } from '../../src/core/toolchains/llamacpp/deploy';
+import {
+  deployConfig,
+  deployFiles,
+  launchScript,
+  ollamaModelfile,
+  serverArgv,
+  type DeployInput,
+} from '../../src/core/toolchains/llamacpp/deploy';
 import type { Toolchain, TrialContext, TrialOutcome } from '../../src/core/toolchains/toolchain';
 import type { Config, TrialRecord } from '../../src/core/types';
 import { GRID_HW, replayGrid } from '../helpers/replay';
@@ -21,25 +28,47 @@ async function reviewed(decide: (p: { index: number; config: Config }, n: number
   const rejected: string[][] = [];
   let n = 0;
   const summary = await runOptimize({
-    toolchain: tc, hardware: GRID_HW, model: tc.modelInfo(), strategy: resolveStrategy('builtin'), objective: { kind: 'decode' }, budget, seed: 0,
-    store, runner: new ProcessRunner({ mode: 'pipe' }), review: async (p) => decide(p, n++),
-    onEvent: (e) => { if (e.type === 'rejected') rejected.push(e.reasons); },
+    toolchain: tc,
+    hardware: GRID_HW,
+    model: tc.modelInfo(),
+    strategy: resolveStrategy('builtin'),
+    objective: { kind: 'decode' },
+    budget,
+    seed: 0,
+    store,
+    runner: new ProcessRunner({ mode: 'pipe' }),
+    review: async (p) => decide(p, n++),
+    onEvent: (e) => {
+      if (e.type === 'rejected') rejected.push(e.reasons);
+    },
   });
   return { summary, rejected, tc };
 }
 
 test('review: accept runs the proposal, skip records it as skipped (not counted, never proposed again)', async () => {
   const seen: string[] = [];
-  const { summary } = await reviewed((p, n) => { seen.push(JSON.stringify(p.config)); return n === 1 ? { action: 'skip' } : { action: 'accept' }; });
-  assert.deepEqual(summary.trials.map((t) => t.status), ['done', 'skipped', 'done', 'done']);
+  const { summary } = await reviewed((p, n) => {
+    seen.push(JSON.stringify(p.config));
+    return n === 1 ? { action: 'skip' } : { action: 'accept' };
+  });
+  assert.deepEqual(
+    summary.trials.map((t) => t.status),
+    ['done', 'skipped', 'done', 'done'],
+  );
   assert.equal(summary.trials[1].cause, 'skipped by the user');
   assert.equal(new Set(seen).size, seen.length, 'a skipped configuration was proposed again');
   assert.equal(summary.status, 'completed');
 });
 
-test('review: an override runs the user\'s configuration, credited to the user with the proposal it replaced', async () => {
+test("review: an override runs the user's configuration, credited to the user with the proposal it replaced", async () => {
   const tc = replayGrid();
-  const { summary } = await reviewed((p, n) => (n === 0 ? { action: 'override', config: { ...p.config, threads: p.config.threads === 1 ? 2 : 1 } } : { action: 'accept' }), 2);
+  const { summary } = await reviewed(
+    (p, n) =>
+      n === 0
+        ? { action: 'override', config: { ...p.config, threads: p.config.threads === 1 ? 2 : 1 } }
+        : { action: 'accept' },
+    2,
+  );
   const t = summary.trials[0];
   assert.equal(t.strategy, 'user');
   assert.match(t.rationale ?? '', /overridden by the user \(proposed by/);
@@ -47,7 +76,13 @@ test('review: an override runs the user\'s configuration, credited to the user w
 });
 
 test('review: an invalid override is rejected with its reasons and nothing runs for it', async () => {
-  const { summary, rejected } = await reviewed((p, n) => (n === 0 ? { action: 'override', config: { ...p.config, flash_attn: false, cache_type_v: 'q8_0' } } : { action: 'accept' }), 2);
+  const { summary, rejected } = await reviewed(
+    (p, n) =>
+      n === 0
+        ? { action: 'override', config: { ...p.config, flash_attn: false, cache_type_v: 'q8_0' } }
+        : { action: 'accept' },
+    2,
+  );
   assert.equal(rejected.length, 1);
   assert.match(rejected[0].join(' '), /flash/);
   assert.equal(summary.trials.length, 2);
@@ -60,15 +95,30 @@ test('checkOverride names domain, rule and duplicate problems', () => {
   assert.deepEqual(checkOverride(tc.space, [], c), []);
   assert.match(checkOverride(tc.space, [], { ...c, quant: 'Q4_0; rm -rf ~' }).join(' '), /outside its domain/);
   assert.match(checkOverride(tc.space, [], { ...c, extra: 1 }).join(' '), /unknown knob/);
-  const done = { type: 'trial', index: 1, key: tc.space.key(c), config: c, status: 'done', metrics: {}, strategy: 'x', startedAt: '', endedAt: '', durationMs: 0 } as TrialRecord;
+  const done = {
+    type: 'trial',
+    index: 1,
+    key: tc.space.key(c),
+    config: c,
+    status: 'done',
+    metrics: {},
+    strategy: 'x',
+    startedAt: '',
+    endedAt: '',
+    durationMs: 0,
+  } as TrialRecord;
   assert.match(checkOverride(tc.space, [done], c).join(' '), /already measured/);
 });
 
 /** A toolchain whose trials are a real process (sleep), so cancelling one is a real cancel. */
 class SleepToolchain implements Toolchain {
   readonly name = 'sleep';
-  readonly space = new SearchSpace([{ name: 'n', kind: 'int', values: [1, 2, 3, 4], default: 1, stage: 'runtime', meaning: 'n', ordinal: true }]);
-  info() { return {}; }
+  readonly space = new SearchSpace([
+    { name: 'n', kind: 'int', values: [1, 2, 3, 4], default: 1, stage: 'runtime', meaning: 'n', ordinal: true },
+  ]);
+  info() {
+    return {};
+  }
   async runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome> {
     const r = await ctx.runner.run(['sleep', config.n === 1 ? '30' : '0.05'], { signal: ctx.signal });
     if (r.cancelled) return { status: 'cancelled', metrics: {}, cause: 'cancelled during sleep', steps: [] };
@@ -81,31 +131,89 @@ test('a per-trial signal cancels only the running trial: the session goes on; th
   const signals: AbortController[] = [];
   const t0 = Date.now();
   const summary = await runOptimize({
-    toolchain: new SleepToolchain(), hardware: GRID_HW, model: replayGrid().modelInfo(), strategy: resolveStrategy('grid'), objective: { kind: 'decode' },
-    budget: 2, seed: 0, store, runner: new ProcessRunner({ mode: 'pipe' }),
-    trialSignal: () => { const ac = new AbortController(); signals.push(ac); return ac.signal; },
-    onEvent: (e) => { if (e.type === 'trial-start' && e.config.n === 1) setTimeout(() => signals[signals.length - 1].abort(), 300); },
+    toolchain: new SleepToolchain(),
+    hardware: GRID_HW,
+    model: replayGrid().modelInfo(),
+    strategy: resolveStrategy('grid'),
+    objective: { kind: 'decode' },
+    budget: 2,
+    seed: 0,
+    store,
+    runner: new ProcessRunner({ mode: 'pipe' }),
+    trialSignal: () => {
+      const ac = new AbortController();
+      signals.push(ac);
+      return ac.signal;
+    },
+    onEvent: (e) => {
+      if (e.type === 'trial-start' && e.config.n === 1) setTimeout(() => signals[signals.length - 1].abort(), 300);
+    },
   });
   assert.ok(Date.now() - t0 < 15_000, 'the cancelled sleep was not stopped');
   assert.equal(summary.status, 'completed');
-  assert.deepEqual(summary.trials.filter((t) => t.status === 'skipped').map((t) => t.config.n), [1]);
-  assert.match(summary.trials.find((t) => t.status === 'skipped')!.cause ?? '', /cancelled by the user while running \(cancelled during sleep\)/);
+  assert.deepEqual(
+    summary.trials.filter((t) => t.status === 'skipped').map((t) => t.config.n),
+    [1],
+  );
+  assert.match(
+    summary.trials.find((t) => t.status === 'skipped')!.cause ?? '',
+    /cancelled by the user while running \(cancelled during sleep\)/,
+  );
   assert.equal(summary.trials.filter((t) => t.status === 'done').length, 2);
 });
 
 const input = (): DeployInput => ({
-  sessionId: 'S1', trial: { type: 'trial', index: 4, key: 'k', status: 'done', strategy: 'builtin', startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:00:10Z', durationMs: 10_000,
-    config: { quant: 'Q4_K_M', imatrix: 'builtin', imatrix_chunks: 32, threads: 4, gpu_layers: 99, flash_attn: true, batch: 2048, ubatch: 512, cache_type_k: 'q8_0', cache_type_v: 'q8_0' },
-    metrics: { decode: { mean: 50, sd: 1, n: 3 }, prefill: { mean: 900, sd: 9, n: 3 }, fileSizeBytes: 4e9, accuracy: { dPplPct: 1.2, kld: 0.02 } } },
-  sourceModel: '/m/src f16.gguf', modelFile: "/cache/it's Q4_K_M.gguf", serverBin: '/opt/llama/llama-server',
-  workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 }, hardware: 'CPU x', toolchain: { commit: 'abc', backend: 'cuda' },
+  sessionId: 'S1',
+  trial: {
+    type: 'trial',
+    index: 4,
+    key: 'k',
+    status: 'done',
+    strategy: 'builtin',
+    startedAt: '2026-01-01T00:00:00Z',
+    endedAt: '2026-01-01T00:00:10Z',
+    durationMs: 10_000,
+    config: {
+      quant: 'Q4_K_M',
+      imatrix: 'builtin',
+      imatrix_chunks: 32,
+      threads: 4,
+      gpu_layers: 99,
+      flash_attn: true,
+      batch: 2048,
+      ubatch: 512,
+      cache_type_k: 'q8_0',
+      cache_type_v: 'q8_0',
+    },
+    metrics: {
+      decode: { mean: 50, sd: 1, n: 3 },
+      prefill: { mean: 900, sd: 9, n: 3 },
+      fileSizeBytes: 4e9,
+      accuracy: { dPplPct: 1.2, kld: 0.02 },
+    },
+  },
+  sourceModel: '/m/src f16.gguf',
+  modelFile: "/cache/it's Q4_K_M.gguf",
+  serverBin: '/opt/llama/llama-server',
+  workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 },
+  hardware: 'CPU x',
+  toolchain: { commit: 'abc', backend: 'cuda' },
 });
 
 test('the deploy config separates the quantization recipe from runtime knobs and holds the measured metrics; it is deterministic', () => {
   const c = deployConfig(input()) as Record<string, Record<string, unknown>>;
   assert.equal(c.$schema as unknown, 'haqa.deploy.v1');
   assert.deepEqual(c.quantization, { quant: 'Q4_K_M', imatrix: 'builtin', imatrix_chunks: 32 });
-  assert.deepEqual(Object.keys(c.runtime).sort(), ['batch', 'cache_type_k', 'cache_type_v', 'context', 'flash_attn', 'gpu_layers', 'threads', 'ubatch']);
+  assert.deepEqual(Object.keys(c.runtime).sort(), [
+    'batch',
+    'cache_type_k',
+    'cache_type_v',
+    'context',
+    'flash_attn',
+    'gpu_layers',
+    'threads',
+    'ubatch',
+  ]);
   assert.deepEqual((c.measured.decodeTokensPerSecond as { mean: number }).mean, 50);
   assert.deepEqual(c.session, { id: 'S1', trial: 4, measuredAt: '2026-01-01T00:00:10Z' });
   assert.equal(JSON.stringify(deployConfig(input())), JSON.stringify(deployConfig(input())));
@@ -121,6 +229,9 @@ test('the launch script quotes every argument and passes extra ones on; the Mode
   assert.match(m, /PARAMETER num_thread 4/);
   assert.match(m, /PARAMETER num_gpu 99/);
   assert.match(m, /OLLAMA_KV_CACHE_TYPE=q8_0/);
-  assert.deepEqual(deployFiles(input(), { configPath: '/ws/deploy/haqa.deploy.json', modelfile: true }).map((f) => f.path), ['/ws/deploy/haqa.deploy.json', '/ws/deploy/haqa-serve.sh', '/ws/deploy/Modelfile']);
+  assert.deepEqual(
+    deployFiles(input(), { configPath: '/ws/deploy/haqa.deploy.json', modelfile: true }).map((f) => f.path),
+    ['/ws/deploy/haqa.deploy.json', '/ws/deploy/haqa-serve.sh', '/ws/deploy/Modelfile'],
+  );
   assert.deepEqual(serverArgv('s', 'm', input().trial.config, input().workload, 9999).slice(-2), ['--port', '9999']);
 });

@@ -12,7 +12,11 @@ for (const mode of ['pty', 'pipe'] as const) {
     const lost: number[] = [];
     for (let i = 0; i < 200; i++) {
       // The final line has no newline and is written right before exit: the case a pty drops.
-      const res = await r.run(['/bin/sh', '-c', `i=0; while [ $i -lt 20 ]; do echo "row $i"; i=$((i+1)); done; printf 'final-${i}'`]);
+      const res = await r.run([
+        '/bin/sh',
+        '-c',
+        `i=0; while [ $i -lt 20 ]; do echo "row $i"; i=$((i+1)); done; printf 'final-${i}'`,
+      ]);
       if (res.exitCode !== 0 || !res.stdout.endsWith(`row 19\nfinal-${i}`)) lost.push(i);
     }
     assert.deepEqual(lost, []);
@@ -35,7 +39,9 @@ test('timeout kills the process and says so', async () => {
 });
 
 test('a process that ignores SIGTERM is killed after the grace period', async () => {
-  const r = await new ProcessRunner({ mode: 'pipe' }).run(['/bin/sh', '-c', "trap '' TERM; sleep 30"], { timeoutMs: 200 });
+  const r = await new ProcessRunner({ mode: 'pipe' }).run(['/bin/sh', '-c', "trap '' TERM; sleep 30"], {
+    timeoutMs: 200,
+  });
   assert.equal(r.timedOut, true);
   assert.ok(r.durationMs < 15_000, `took ${r.durationMs} ms`);
 });
@@ -58,9 +64,18 @@ test('live output reaches listeners and the log file; exit code and peak memory 
   const logFile = path.join(dir, 'x.log');
   const runner = new ProcessRunner();
   const seen: string[] = [];
-  const off = runner.subscribe((e) => { if (e.type === 'data') seen.push(e.data); });
+  const off = runner.subscribe((e) => {
+    if (e.type === 'data') seen.push(e.data);
+  });
   // Peak memory is sampled every 50 ms: the child holds its 64 MiB long enough to be seen.
-  const r = await runner.run([process.execPath, '-e', 'const b = Buffer.alloc(64 << 20, 1); console.log("hello", b.length); console.error("to-stderr"); setTimeout(() => process.exit(3), 300)'], { logFile });
+  const r = await runner.run(
+    [
+      process.execPath,
+      '-e',
+      'const b = Buffer.alloc(64 << 20, 1); console.log("hello", b.length); console.error("to-stderr"); setTimeout(() => process.exit(3), 300)',
+    ],
+    { logFile },
+  );
   off();
   assert.equal(r.exitCode, 3);
   assert.match(seen.join(''), /hello/);
@@ -76,12 +91,23 @@ test('an empty or non-string argv is refused', async () => {
 
 test('captureStderr: what a tool prints on stderr is captured completely too', async () => {
   for (const mode of ['pty', 'pipe'] as const) {
-    const r = await new ProcessRunner({ mode }).run([process.execPath, '-e', "process.stdout.write('out;'); process.stderr.write('x'.repeat(100000) + 'LAST-ON-STDERR')"], { captureStderr: true });
+    const r = await new ProcessRunner({ mode }).run(
+      [
+        process.execPath,
+        '-e',
+        "process.stdout.write('out;'); process.stderr.write('x'.repeat(100000) + 'LAST-ON-STDERR')",
+      ],
+      { captureStderr: true },
+    );
     assert.equal(r.exitCode, 0);
     assert.equal(r.stdout, 'out;', `${mode}: stdout and stderr must stay apart`);
     assert.equal(r.stderr!.length, 100000 + 'LAST-ON-STDERR'.length, `${mode}: stderr incomplete`);
     assert.ok(r.stderr!.endsWith('LAST-ON-STDERR'), `${mode}: stderr tail lost`);
-    const plain = await new ProcessRunner({ mode }).run([process.execPath, '-e', "process.stderr.write('only-stderr')"]);
+    const plain = await new ProcessRunner({ mode }).run([
+      process.execPath,
+      '-e',
+      "process.stderr.write('only-stderr')",
+    ]);
     assert.equal(plain.stderr, undefined, 'stderr captured without captureStderr');
   }
 });
@@ -91,8 +117,13 @@ test('stdoutDirect: the tool writes stdout straight to the capture file; listene
   const logFile = path.join(dir, 'x.log');
   const runner = new ProcessRunner({ mode: 'pipe' });
   const seen: string[] = [];
-  runner.subscribe((e) => { if (e.type === 'data') seen.push(e.data); });
-  const r = await runner.run([process.execPath, '-e', "process.stdout.write('y'.repeat(200000) + 'END'); process.stderr.write('progress')"], { logFile, stdoutDirect: true, captureStderr: true });
+  runner.subscribe((e) => {
+    if (e.type === 'data') seen.push(e.data);
+  });
+  const r = await runner.run(
+    [process.execPath, '-e', "process.stdout.write('y'.repeat(200000) + 'END'); process.stderr.write('progress')"],
+    { logFile, stdoutDirect: true, captureStderr: true },
+  );
   assert.equal(r.stdout.length, 200003);
   assert.ok(r.stdout.endsWith('END'));
   assert.equal(r.stderr, 'progress');

@@ -4,12 +4,32 @@ import { llamaCppSpace, validQuantTypes, threadCandidates } from '../../src/core
 import type { HardwareProfile, ModelInfo } from '../../src/core/types';
 
 const hw = (threads: number, cores: number, gpus = 0): HardwareProfile => ({
-  cpu: { model: 'x', cores, threads, flags: ['avx2'] }, memoryBytes: 16 * 2 ** 30, os: 'Linux', arch: 'x64',
-  gpus: Array.from({ length: gpus }, () => ({ name: 'NVIDIA H100', vramBytes: 80 * 2 ** 30, computeCapability: '9.0', driver: '580' })),
+  cpu: { model: 'x', cores, threads, flags: ['avx2'] },
+  memoryBytes: 16 * 2 ** 30,
+  os: 'Linux',
+  arch: 'x64',
+  gpus: Array.from({ length: gpus }, () => ({
+    name: 'NVIDIA H100',
+    vramBytes: 80 * 2 ** 30,
+    computeCapability: '9.0',
+    driver: '580',
+  })),
 });
 const model = (rowSizes: number[], fileType = 'F16'): ModelInfo => ({
-  path: '/m.gguf', name: 'm', arch: 'llama', parameterCount: 1e6, layers: 32, embeddingLength: rowSizes[0], feedForwardLength: 0,
-  headCount: 8, headCountKv: 8, vocabSize: 32000, contextLength: 2048, fileType, sizeBytes: 1e8, rowSizes,
+  path: '/m.gguf',
+  name: 'm',
+  arch: 'llama',
+  parameterCount: 1e6,
+  layers: 32,
+  embeddingLength: rowSizes[0],
+  feedForwardLength: 0,
+  headCount: 8,
+  headCountKv: 8,
+  vocabSize: 32000,
+  contextLength: 2048,
+  fileType,
+  sizeBytes: 1e8,
+  rowSizes,
 });
 
 test('quant types follow the model dims: k-quants need rows divisible by 256', () => {
@@ -50,7 +70,10 @@ test('validate: unknown knobs, missing knobs, out-of-domain and non-plain values
   assert.match(s.validate({ ...ok, quant: ['Q4_0'] }).join(), /plain string, got an array/);
   assert.match(s.validate({ ...ok, flash_attn: 'true' }).join(), /plain boolean/);
   assert.match(s.validate({ ...ok, threads: 1.5 }).join(), /plain integer/);
-  assert.match(s.validate({ ...ok, cache_type_v: 'q8_0', flash_attn: false }).join(), /quantized-v-cache-needs-flash-attn/);
+  assert.match(
+    s.validate({ ...ok, cache_type_v: 'q8_0', flash_attn: false }).join(),
+    /quantized-v-cache-needs-flash-attn/,
+  );
   assert.deepEqual(s.validate({ ...ok, cache_type_v: 'q8_0', flash_attn: true }), []);
   assert.match(s.validate({ ...ok, batch: 256, ubatch: 512 }).join(), /ubatch-not-above-batch/);
   assert.match(s.validate(null).join(), /must be an object/);

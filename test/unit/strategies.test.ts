@@ -25,7 +25,11 @@ test('seeded strategies differ across seeds', async () => {
   for (const name of ['random', 'tpe']) {
     const a = await replaySession(tmpDir(), name, 8, 1);
     const b = await replaySession(tmpDir(), name, 8, 2);
-    assert.notDeepEqual(a.summary.trials.map((t) => t.key), b.summary.trials.map((t) => t.key), name);
+    assert.notDeepEqual(
+      a.summary.trials.map((t) => t.key),
+      b.summary.trials.map((t) => t.key),
+      name,
+    );
   }
 });
 
@@ -48,6 +52,9 @@ test('auto says it runs builtin without an endpoint; llm and unknown names are r
   const r = resolveStrategy('auto');
   assert.equal(r.strategy.name, 'builtin');
   assert.match(r.note!, /no LLM endpoint configured/);
-  assert.throws(() => resolveStrategy('llm'), (e: unknown) => e instanceof HaqaError && e.code === 'usage');
+  assert.throws(
+    () => resolveStrategy('llm'),
+    (e: unknown) => e instanceof HaqaError && e.code === 'usage',
+  );
   assert.throws(() => resolveStrategy('bogus'), /unknown strategy/);
 });

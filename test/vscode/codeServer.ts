@@ -39,9 +39,12 @@ export function ensureCodeServer(log: (s: string) => void = () => {}): string {
   if (!fs.existsSync(pkg)) fs.writeFileSync(pkg, '{"name":"haqa-code-server","private":true}\n');
   log(`installing code-server ${CODE_SERVER_VERSION} into ${codeServerDir()} (1-3 min, once)`);
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', `code-server@${CODE_SERVER_VERSION}`], {
-    cwd: codeServerDir(), stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, npm_config_yes: 'true', npm_config_unsafe_perm: 'true' },
+    cwd: codeServerDir(),
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, npm_config_yes: 'true', npm_config_unsafe_perm: 'true' },
   });
-  if (r.status !== 0 || !fs.existsSync(bin)) throw new Error(`code-server install failed (exit ${r.status}); libkrb5-dev and ripgrep must be installed`);
+  if (r.status !== 0 || !fs.existsSync(bin))
+    throw new Error(`code-server install failed (exit ${r.status}); libkrb5-dev and ripgrep must be installed`);
   fs.writeFileSync(done, new Date().toISOString());
   return bin;
 }
@@ -57,29 +60,74 @@ export interface RunningServer {
 }
 
 /** Starts code-server; retries on another port if the chosen one is taken meanwhile. */
-export async function startCodeServer(opts: { workspace: string; extensionsDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; preferredPort?: number; settings?: Record<string, unknown>; trust?: boolean }): Promise<RunningServer> {
+export async function startCodeServer(opts: {
+  workspace: string;
+  extensionsDir?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  preferredPort?: number;
+  settings?: Record<string, unknown>;
+  trust?: boolean;
+}): Promise<RunningServer> {
   const bin = ensureCodeServer((s) => process.stderr.write(`${s}\n`));
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-cs-'));
   const userDataDir = path.join(root, 'user-data');
   const extensionsDir = opts.extensionsDir ?? path.join(root, 'extensions');
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({
-    'security.workspace.trust.enabled': !!opts.trust, 'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none', 'extensions.autoUpdate': false, 'workbench.tips.enabled': false, ...opts.settings,
-  }));
+  fs.writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({
+      'security.workspace.trust.enabled': !!opts.trust,
+      'workbench.startupEditor': 'none',
+      'telemetry.telemetryLevel': 'off',
+      'update.mode': 'none',
+      'extensions.autoUpdate': false,
+      'workbench.tips.enabled': false,
+      ...opts.settings,
+    }),
+  );
   for (let attempt = 0; attempt < 4; attempt++) {
     const port = attempt === 0 && opts.preferredPort ? opts.preferredPort : await freeLoopbackPort();
     let out = '';
-    const child: ChildProcess = spawn(bin, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir,
-      '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check', ...(opts.trust ? [] : ['--disable-workspace-trust']), opts.workspace],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { out += d; });
+    const child: ChildProcess = spawn(
+      bin,
+      [
+        '--auth',
+        'none',
+        '--bind-addr',
+        `127.0.0.1:${port}`,
+        '--user-data-dir',
+        userDataDir,
+        '--extensions-dir',
+        extensionsDir,
+        '--disable-telemetry',
+        '--disable-update-check',
+        ...(opts.trust ? [] : ['--disable-workspace-trust']),
+        opts.workspace,
+      ],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
+    );
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      out += d;
+    });
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
     const stop = async () => {
       if (child.exitCode === null && child.signalCode === null) {
-        try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
-        const t = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+        try {
+          process.kill(-child.pid!, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
+        const t = setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }, 5000);
         await exited;
         clearTimeout(t);
       }
@@ -90,11 +138,25 @@ export async function startCodeServer(opts: { workspace: string; extensionsDir?:
     while (Date.now() < deadline && child.exitCode === null) {
       try {
         const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
-        if (r.ok) { up = true; break; }
-      } catch { /* not yet */ }
+        if (r.ok) {
+          up = true;
+          break;
+        }
+      } catch {
+        /* not yet */
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
-    if (up) return { url: `http://127.0.0.1:${port}`, port, workspace: opts.workspace, userDataDir, extensionsDir, stop, output: () => out };
+    if (up)
+      return {
+        url: `http://127.0.0.1:${port}`,
+        port,
+        workspace: opts.workspace,
+        userDataDir,
+        extensionsDir,
+        stop,
+        output: () => out,
+      };
     await stop();
     if (!/EADDRINUSE/.test(out)) throw new Error(`code-server did not start:\n${out.slice(-3000)}`);
   }
@@ -103,6 +165,9 @@ export async function startCodeServer(opts: { workspace: string; extensionsDir?:
 
 /** Installs a .vsix into an extensions dir with code-server's own CLI. */
 export function installVsix(vsix: string, extensionsDir: string): void {
-  const r = spawnSync(codeServerBin(), ['--extensions-dir', extensionsDir, '--install-extension', vsix], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(codeServerBin(), ['--extensions-dir', extensionsDir, '--install-extension', vsix], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (r.status !== 0) throw new Error(`installing ${vsix} failed:\n${r.stdout}\n${r.stderr}`);
 }

@@ -12,4 +12,7 @@ async function main() {
   await runTests({ version: '1.100.3', extensionDevelopmentPath: ROOT, extensionTestsPath: await buildSuite(ROOT) });
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

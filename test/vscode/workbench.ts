@@ -56,7 +56,9 @@ export async function activeEditorText(page: Page): Promise<string> {
 
 /** The innermost frame of a webview (VS Code nests an iframe inside an iframe). */
 export async function webviewFrame(page: Page, titleContains: string): Promise<Frame> {
-  const outer = await page.waitForSelector(`iframe.webview[title*="${titleContains}"], iframe.webview`, { timeout: 30_000 });
+  const outer = await page.waitForSelector(`iframe.webview[title*="${titleContains}"], iframe.webview`, {
+    timeout: 30_000,
+  });
   const outerFrame = await outer.contentFrame();
   if (!outerFrame) throw new Error('webview frame not found');
   const inner = await outerFrame.waitForSelector('iframe', { timeout: 30_000 });
@@ -67,5 +69,7 @@ export async function webviewFrame(page: Page, titleContains: string): Promise<F
 
 /** Rows of an HTML table as text cells. */
 export async function readTable(frame: Frame, selector = 'table'): Promise<string[][]> {
-  return frame.$$eval(`${selector} tr`, (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('th,td')).map((c) => (c.textContent ?? '').trim())));
+  return frame.$$eval(`${selector} tr`, (trs) =>
+    trs.map((tr) => Array.from(tr.querySelectorAll('th,td')).map((c) => (c.textContent ?? '').trim())),
+  );
 }

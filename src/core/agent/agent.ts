@@ -3,7 +3,13 @@
  * hands over to the built-in strategy when the LLM is not answering or keeps failing, and says so.
  */
 import { BuiltinStrategy } from '../strategies/heuristic';
-import { measuredKeys, type LlmCallRecord, type Proposal, type Strategy, type StrategyContext } from '../strategies/strategy';
+import {
+  measuredKeys,
+  type LlmCallRecord,
+  type Proposal,
+  type Strategy,
+  type StrategyContext,
+} from '../strategies/strategy';
 import { best } from '../objective';
 import { countsTowardBudget, type TrialRecord } from '../types';
 import { LlmClient, LlmError, type ChatMessage, type ChatRequest } from './client';
@@ -23,12 +29,17 @@ export class LlmStrategy implements Strategy {
   private readonly rejections: string[] = [];
   private readonly explained = new Set<number>();
 
-  constructor(readonly settings: LlmSettings, apiKey: string | undefined) {
+  constructor(
+    readonly settings: LlmSettings,
+    apiKey: string | undefined,
+  ) {
     this.client = new LlmClient(settings, apiKey);
     this.mode = settings.mode ?? 'json_schema';
   }
 
-  get url(): string { return this.client.url; }
+  get url(): string {
+    return this.client.url;
+  }
 
   /** Proposals to ask for now: the per-call maximum, never more than the budget left. */
   private k(ctx: StrategyContext, history: TrialRecord[]): number {
@@ -38,7 +49,11 @@ export class LlmStrategy implements Strategy {
 
   /** The exact next request (what `--show-prompt` prints), without sending it. */
   nextRequest(ctx: StrategyContext, history: TrialRecord[]): ChatRequest {
-    return buildRequest(ctx, history, this.settings, this.mode, { k: this.k(ctx, history), recentRejections: this.rejections, explained: this.explained });
+    return buildRequest(ctx, history, this.settings, this.mode, {
+      k: this.k(ctx, history),
+      recentRejections: this.rejections,
+      explained: this.explained,
+    });
   }
 
   async propose(ctx: StrategyContext, history: TrialRecord[]): Promise<Proposal[]> {
@@ -48,31 +63,57 @@ export class LlmStrategy implements Strategy {
     const extra: ChatMessage[] = [];
     let round = 0;
     for (;;) {
-      const req = buildRequest(ctx, history, this.settings, this.mode, { k, recentRejections: this.rejections, explained: this.explained }, extra);
+      const req = buildRequest(
+        ctx,
+        history,
+        this.settings,
+        this.mode,
+        { k, recentRejections: this.rejections, explained: this.explained },
+        extra,
+      );
       const t0 = Date.now();
-      const record = (r: Partial<LlmCallRecord> & Pick<LlmCallRecord, 'outcome'>) => emit({
-        type: 'llm-call',
-        call: { at: new Date(t0).toISOString(), model: this.settings.model, mode: this.mode, round, ms: Date.now() - t0, attempts: 1, ...r },
-      });
+      const record = (r: Partial<LlmCallRecord> & Pick<LlmCallRecord, 'outcome'>) =>
+        emit({
+          type: 'llm-call',
+          call: {
+            at: new Date(t0).toISOString(),
+            model: this.settings.model,
+            mode: this.mode,
+            round,
+            ms: Date.now() - t0,
+            attempts: 1,
+            ...r,
+          },
+        });
       let result;
       try {
         result = await this.client.chat(req, this.mode, {
           signal: ctx.signal,
-          onRetry: (why, wait) => emit({ type: 'info', message: `LLM: ${why}; retrying in ${(wait / 1000).toFixed(1)} s` }),
+          onRetry: (why, wait) =>
+            emit({ type: 'info', message: `LLM: ${why}; retrying in ${(wait / 1000).toFixed(1)} s` }),
         });
       } catch (e) {
         const err = e instanceof LlmError ? e : new LlmError('network', String(e), 'check the endpoint');
         record({ outcome: 'error', attempts: err.attempts, error: err.message });
         const next = OUTPUT_MODES[OUTPUT_MODES.indexOf(this.mode) + 1];
         if (err.kind === 'bad-request' && next) {
-          emit({ type: 'info', message: `LLM endpoint refused response mode ${this.mode} (${err.message}); trying ${next}` });
+          emit({
+            type: 'info',
+            message: `LLM endpoint refused response mode ${this.mode} (${err.message}); trying ${next}`,
+          });
           this.mode = next;
           continue;
         }
         throw err;
       }
       const cost = this.cost(result.promptTokens, result.completionTokens);
-      const parsed = parseReply(result.text, { space: ctx.space, model: ctx.model, objective: ctx.objective, measured: measuredKeys(ctx.space, history), maxProposals: k });
+      const parsed = parseReply(result.text, {
+        space: ctx.space,
+        model: ctx.model,
+        objective: ctx.objective,
+        measured: measuredKeys(ctx.space, history),
+        maxProposals: k,
+      });
       if (parsed.stop && !best(ctx.objective, history)) {
         parsed.errors.push('"stop" before any feasible trial was measured: propose at least one configuration');
         parsed.stop = undefined;
@@ -82,13 +123,25 @@ export class LlmStrategy implements Strategy {
         this.rejections.push(`${JSON.stringify(r.config)?.slice(0, 200)}: ${r.reasons.join('; ')}`);
       }
       for (const x of parsed.explanations) {
-        if (history.some((t) => t.index === x.trial)) { emit({ type: 'explanation', trial: x.trial, why: x.why }); this.explained.add(x.trial); }
+        if (history.some((t) => t.index === x.trial)) {
+          emit({ type: 'explanation', trial: x.trial, why: x.why });
+          this.explained.add(x.trial);
+        }
       }
-      const usable = !!parsed.stop || (parsed.proposals.length > 0);
+      const usable = !!parsed.stop || parsed.proposals.length > 0;
       const truncated = result.finishReason === 'length' ? ' (the reply was cut off: finish_reason length)' : '';
       record({
-        outcome: usable ? 'ok' : 'invalid', attempts: result.attempts, ms: result.ms, promptTokens: result.promptTokens, completionTokens: result.completionTokens,
-        costUsd: cost, valid: parsed.proposals.length, rejected: parsed.rejected.length, error: usable ? undefined : `${[...parsed.errors, ...parsed.rejected.flatMap((r) => r.reasons)].join('; ').slice(0, 500)}${truncated}`,
+        outcome: usable ? 'ok' : 'invalid',
+        attempts: result.attempts,
+        ms: result.ms,
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+        costUsd: cost,
+        valid: parsed.proposals.length,
+        rejected: parsed.rejected.length,
+        error: usable
+          ? undefined
+          : `${[...parsed.errors, ...parsed.rejected.flatMap((r) => r.reasons)].join('; ').slice(0, 500)}${truncated}`,
       });
       if (parsed.stop) {
         this.stopReason = `the agent decided to stop: ${parsed.stop}`;
@@ -98,14 +151,23 @@ export class LlmStrategy implements Strategy {
       if (parsed.proposals.length) return parsed.proposals.map((p) => ({ ...p, source: 'llm' }));
       const reasons = [...parsed.errors, ...parsed.rejected.flatMap((r) => r.reasons)];
       if (round >= this.settings.repairRounds) {
-        throw new LlmError('invalid', `the LLM gave no valid proposal in ${round + 1} round${round ? 's' : ''}: ${reasons.join('; ').slice(0, 400)}${truncated}`,
-          'try a stronger model, or raise --llm-repair-rounds');
+        throw new LlmError(
+          'invalid',
+          `the LLM gave no valid proposal in ${round + 1} round${round ? 's' : ''}: ${reasons.join('; ').slice(0, 400)}${truncated}`,
+          'try a stronger model, or raise --llm-repair-rounds',
+        );
       }
       round++;
-      emit({ type: 'info', message: `LLM reply unusable (${reasons.length} problem${reasons.length > 1 ? 's' : ''}): asking for a repair (round ${round} of ${this.settings.repairRounds})` });
+      emit({
+        type: 'info',
+        message: `LLM reply unusable (${reasons.length} problem${reasons.length > 1 ? 's' : ''}): asking for a repair (round ${round} of ${this.settings.repairRounds})`,
+      });
       extra.push(
         { role: 'assistant', content: result.text.slice(0, MAX_ECHO) },
-        { role: 'user', content: `Your reply could not be used:\n${reasons.map((r) => `- ${r}`).join('\n')}\nReply again with the complete JSON object: only new configurations with every knob inside its domain (or decide "stop" with a reason).` },
+        {
+          role: 'user',
+          content: `Your reply could not be used:\n${reasons.map((r) => `- ${r}`).join('\n')}\nReply again with the complete JSON object: only new configurations with every knob inside its domain (or decide "stop" with a reason).`,
+        },
       );
     }
   }
@@ -131,9 +193,14 @@ export class AgentStrategy implements Strategy {
   private fallenBack = false;
   private readonly fallback = new BuiltinStrategy();
 
-  constructor(readonly llm: LlmStrategy, readonly requested: 'llm' | 'auto') {}
+  constructor(
+    readonly llm: LlmStrategy,
+    readonly requested: 'llm' | 'auto',
+  ) {}
 
-  get usingFallback(): boolean { return this.fallenBack; }
+  get usingFallback(): boolean {
+    return this.fallenBack;
+  }
 
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
     this.stopReason = undefined;
@@ -152,7 +219,8 @@ export class AgentStrategy implements Strategy {
       const permanent = this.failures >= this.llm.settings.maxFailures || (this.requested === 'auto' && !this.answered);
       if (permanent) this.fallenBack = true;
       ctx.onEvent?.({
-        type: 'fallback', permanent,
+        type: 'fallback',
+        permanent,
         cause: `${e.message}${permanent ? '' : ` (failure ${this.failures} of ${this.llm.settings.maxFailures} before the built-in strategy takes over)`}`,
       });
       return this.builtin(ctx, history, n);
@@ -166,7 +234,12 @@ export class AgentStrategy implements Strategy {
 
 /** The exact next request the agent would send (schema haqa.prompt.v1), built and not sent; the key is never shown. */
 export function promptPreview(o: {
-  strategy: unknown; settings?: LlmSettings; model: string; hasKey: boolean; ctx: StrategyContext; history: TrialRecord[];
+  strategy: unknown;
+  settings?: LlmSettings;
+  model: string;
+  hasKey: boolean;
+  ctx: StrategyContext;
+  history: TrialRecord[];
 }): Record<string, unknown> {
   const settings: LlmSettings = o.settings ?? { ...DEFAULT_LLM, baseUrl: '', model: o.model };
   const agent = o.strategy instanceof AgentStrategy ? o.strategy.llm : new LlmStrategy(settings, undefined);
@@ -174,7 +247,9 @@ export function promptPreview(o: {
   return {
     schema: 'haqa.prompt.v1',
     url: settings.baseUrl ? agent.url : null,
-    note: settings.baseUrl ? 'not sent' : 'no endpoint configured (--llm-base-url / HAQA_LLM_BASE_URL / haqa.llm.baseUrl): this is what would be sent',
+    note: settings.baseUrl
+      ? 'not sent'
+      : 'no endpoint configured (--llm-base-url / HAQA_LLM_BASE_URL / haqa.llm.baseUrl): this is what would be sent',
     headers: { Authorization: o.hasKey ? 'Bearer <the key, not shown>' : 'Bearer no-key (no key configured)' },
     body,
   };

@@ -6,16 +6,36 @@ import OpenAI from 'openai';
 import { HaqaError } from '../errors';
 import type { LlmSettings, OutputMode } from './settings';
 
-export type LlmErrorKind = 'auth' | 'not-found' | 'bad-request' | 'context' | 'rate-limit' | 'server' | 'timeout' | 'network' | 'aborted' | 'empty' | 'invalid';
+export type LlmErrorKind =
+  | 'auth'
+  | 'not-found'
+  | 'bad-request'
+  | 'context'
+  | 'rate-limit'
+  | 'server'
+  | 'timeout'
+  | 'network'
+  | 'aborted'
+  | 'empty'
+  | 'invalid';
 
 /** A failed LLM call. `kind` decides what the agent does next (retry, step down the output mode, fall back). */
 export class LlmError extends HaqaError {
-  constructor(readonly kind: LlmErrorKind, message: string, fix: string, readonly attempts = 1, readonly status?: number) {
+  constructor(
+    readonly kind: LlmErrorKind,
+    message: string,
+    fix: string,
+    readonly attempts = 1,
+    readonly status?: number,
+  ) {
     super(message, fix, 'llm');
   }
 }
 
-export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
 
 /** Exactly what goes over the wire (minus the Authorization header): what `--show-prompt` prints. */
 export interface ChatRequest {
@@ -23,8 +43,13 @@ export interface ChatRequest {
   messages: ChatMessage[];
   temperature?: number;
   seed?: number;
-  response_format?: { type: 'json_object' } | { type: 'json_schema'; json_schema: { name: string; strict: boolean; schema: Record<string, unknown> } };
-  tools?: { type: 'function'; function: { name: string; description: string; parameters: Record<string, unknown>; strict?: boolean } }[];
+  response_format?:
+    | { type: 'json_object' }
+    | { type: 'json_schema'; json_schema: { name: string; strict: boolean; schema: Record<string, unknown> } };
+  tools?: {
+    type: 'function';
+    function: { name: string; description: string; parameters: Record<string, unknown>; strict?: boolean };
+  }[];
   tool_choice?: { type: 'function'; function: { name: string } };
 }
 
@@ -64,61 +89,167 @@ function serverMessage(e: InstanceType<typeof OpenAI.APIError>): string {
 export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 'timeoutMs'>): LlmError {
   if (e instanceof LlmError) return e;
   const where = s.baseUrl;
-  if (e instanceof OpenAI.APIUserAbortError) return new LlmError('aborted', 'the LLM call was cancelled', 'nothing to fix: the session was stopped');
+  if (e instanceof OpenAI.APIUserAbortError)
+    return new LlmError('aborted', 'the LLM call was cancelled', 'nothing to fix: the session was stopped');
   if (e instanceof OpenAI.APIConnectionTimeoutError) {
-    return new LlmError('timeout', `the LLM endpoint ${where} did not answer within ${(s.timeoutMs / 1000).toFixed(1)} s`, 'raise --llm-timeout (haqa.llm.timeoutSeconds), or use a faster model or endpoint');
+    return new LlmError(
+      'timeout',
+      `the LLM endpoint ${where} did not answer within ${(s.timeoutMs / 1000).toFixed(1)} s`,
+      'raise --llm-timeout (haqa.llm.timeoutSeconds), or use a faster model or endpoint',
+    );
   }
   if (e instanceof OpenAI.APIConnectionError) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    return new LlmError('network', `cannot reach the LLM endpoint ${where}: ${cause?.code ?? cause?.message ?? e.message}`, 'check that the server is running and the base URL (including /v1) is right');
+    return new LlmError(
+      'network',
+      `cannot reach the LLM endpoint ${where}: ${cause?.code ?? cause?.message ?? e.message}`,
+      'check that the server is running and the base URL (including /v1) is right',
+    );
   }
   if (e instanceof OpenAI.APIError) {
     const status = e.status ?? 0;
     const msg = serverMessage(e);
     if (status === 401 || status === 403) {
-      return new LlmError('auth', `the LLM endpoint ${where} rejected the API key (HTTP ${status}: ${msg})`, 'set a valid key: HAQA_LLM_API_KEY / OPENAI_API_KEY for the CLI, "HAQA: Set API Key" in VS Code', 1, status);
+      return new LlmError(
+        'auth',
+        `the LLM endpoint ${where} rejected the API key (HTTP ${status}: ${msg})`,
+        'set a valid key: HAQA_LLM_API_KEY / OPENAI_API_KEY for the CLI, "HAQA: Set API Key" in VS Code',
+        1,
+        status,
+      );
     }
-    if (status === 404) return new LlmError('not-found', `the LLM endpoint ${where} has no model "${s.model}" or no chat-completions route (HTTP 404: ${msg})`, 'check --llm-model (Azure: the deployment name) and that the base URL ends in /v1', 1, status);
+    if (status === 404)
+      return new LlmError(
+        'not-found',
+        `the LLM endpoint ${where} has no model "${s.model}" or no chat-completions route (HTTP 404: ${msg})`,
+        'check --llm-model (Azure: the deployment name) and that the base URL ends in /v1',
+        1,
+        status,
+      );
     const code = (e as { code?: unknown }).code;
-    if ((status === 400 || status === 413) && (code === 'context_length_exceeded' || /context (size|length|window)|maximum context|too many tokens|prompt is too long/i.test(msg))) {
-      return new LlmError('context', `the prompt does not fit the LLM's context at ${where} (HTTP ${status}: ${msg})`, 'lower --llm-max-prompt-tokens, or give the server a larger context (llama-server -c, Ollama num_ctx)', 1, status);
+    if (
+      (status === 400 || status === 413) &&
+      (code === 'context_length_exceeded' ||
+        /context (size|length|window)|maximum context|too many tokens|prompt is too long/i.test(msg))
+    ) {
+      return new LlmError(
+        'context',
+        `the prompt does not fit the LLM's context at ${where} (HTTP ${status}: ${msg})`,
+        'lower --llm-max-prompt-tokens, or give the server a larger context (llama-server -c, Ollama num_ctx)',
+        1,
+        status,
+      );
     }
-    if (status === 429) return new LlmError('rate-limit', `the LLM endpoint ${where} is rate-limiting (HTTP 429: ${msg})`, 'wait, lower the request rate, or raise the account\'s limits', 1, status);
-    if (status >= 500) return new LlmError('server', `the LLM endpoint ${where} failed (HTTP ${status}: ${msg})`, 'retry later; check the server\'s log', 1, status);
-    return new LlmError('bad-request', `the LLM endpoint ${where} refused the request (HTTP ${status}: ${msg})`, 'check the model name and that the endpoint speaks the chat-completions protocol', 1, status);
+    if (status === 429)
+      return new LlmError(
+        'rate-limit',
+        `the LLM endpoint ${where} is rate-limiting (HTTP 429: ${msg})`,
+        "wait, lower the request rate, or raise the account's limits",
+        1,
+        status,
+      );
+    if (status >= 500)
+      return new LlmError(
+        'server',
+        `the LLM endpoint ${where} failed (HTTP ${status}: ${msg})`,
+        "retry later; check the server's log",
+        1,
+        status,
+      );
+    return new LlmError(
+      'bad-request',
+      `the LLM endpoint ${where} refused the request (HTTP ${status}: ${msg})`,
+      'check the model name and that the endpoint speaks the chat-completions protocol',
+      1,
+      status,
+    );
   }
-  return new LlmError('network', `LLM call failed: ${e instanceof Error ? e.message : String(e)}`, 'check the endpoint');
+  return new LlmError(
+    'network',
+    `LLM call failed: ${e instanceof Error ? e.message : String(e)}`,
+    'check the endpoint',
+  );
 }
 
 export class LlmClient {
   private readonly client: OpenAI;
 
-  constructor(readonly settings: LlmSettings, apiKey: string | undefined) {
+  constructor(
+    readonly settings: LlmSettings,
+    apiKey: string | undefined,
+  ) {
     // Local servers (Ollama, llama-server, vLLM) need no key, but the client wants one: send a placeholder.
-    this.client = new OpenAI({ apiKey: apiKey || 'no-key', baseURL: settings.baseUrl, maxRetries: 0, timeout: settings.timeoutMs });
+    this.client = new OpenAI({
+      apiKey: apiKey || 'no-key',
+      baseURL: settings.baseUrl,
+      maxRetries: 0,
+      timeout: settings.timeoutMs,
+    });
   }
 
   /** The request's URL, for display. */
-  get url(): string { return `${this.settings.baseUrl}/chat/completions`; }
+  get url(): string {
+    return `${this.settings.baseUrl}/chat/completions`;
+  }
 
-  async chat(req: ChatRequest, mode: OutputMode, opts: { signal?: AbortSignal; onRetry?: (why: string, waitMs: number) => void } = {}): Promise<ChatResult> {
+  async chat(
+    req: ChatRequest,
+    mode: OutputMode,
+    opts: { signal?: AbortSignal; onRetry?: (why: string, waitMs: number) => void } = {},
+  ): Promise<ChatResult> {
     const t0 = Date.now();
     const maxAttempts = this.settings.maxRetries + 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await this.client.chat.completions.create(req as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { signal: opts.signal, timeout: this.settings.timeoutMs, maxRetries: 0 });
+        const r = await this.client.chat.completions.create(req as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, {
+          signal: opts.signal,
+          timeout: this.settings.timeoutMs,
+          maxRetries: 0,
+        });
         const choice = r.choices?.[0];
         const msg = choice?.message;
-        const text = mode === 'tool' ? msg?.tool_calls?.find((c) => c.type === 'function')?.function.arguments ?? msg?.content ?? '' : msg?.content ?? '';
-        if (!text.trim()) throw new LlmError('empty', `the LLM endpoint ${this.settings.baseUrl} returned an empty reply${choice?.finish_reason ? ` (finish_reason ${choice.finish_reason})` : ''}`, 'try another model, or a larger context on a local server', attempt);
-        return { text, finishReason: choice?.finish_reason ?? undefined, promptTokens: r.usage?.prompt_tokens, completionTokens: r.usage?.completion_tokens, attempts: attempt, ms: Date.now() - t0 };
+        const text =
+          mode === 'tool'
+            ? (msg?.tool_calls?.find((c) => c.type === 'function')?.function.arguments ?? msg?.content ?? '')
+            : (msg?.content ?? '');
+        if (!text.trim())
+          throw new LlmError(
+            'empty',
+            `the LLM endpoint ${this.settings.baseUrl} returned an empty reply${choice?.finish_reason ? ` (finish_reason ${choice.finish_reason})` : ''}`,
+            'try another model, or a larger context on a local server',
+            attempt,
+          );
+        return {
+          text,
+          finishReason: choice?.finish_reason ?? undefined,
+          promptTokens: r.usage?.prompt_tokens,
+          completionTokens: r.usage?.completion_tokens,
+          attempts: attempt,
+          ms: Date.now() - t0,
+        };
       } catch (e) {
         const err = classify(e, this.settings);
         if (!RETRYABLE.includes(err.kind) || opts.signal?.aborted) throw withAttempts(err, attempt);
-        if (attempt >= maxAttempts) throw withAttempts(new LlmError(err.kind, `${err.message}; gave up after ${attempt} attempt${attempt > 1 ? 's' : ''}`, err.fix, attempt, err.status), attempt);
+        if (attempt >= maxAttempts)
+          throw withAttempts(
+            new LlmError(
+              err.kind,
+              `${err.message}; gave up after ${attempt} attempt${attempt > 1 ? 's' : ''}`,
+              err.fix,
+              attempt,
+              err.status,
+            ),
+            attempt,
+          );
         const asked = e instanceof OpenAI.APIError ? retryAfterMs(e.headers ?? undefined) : undefined;
         if (asked !== undefined && asked > this.settings.maxRetryAfterMs) {
-          throw new LlmError(err.kind, `${err.message}; it asks to retry after ${(asked / 1000).toFixed(0)} s, longer than the ${(this.settings.maxRetryAfterMs / 1000).toFixed(0)} s HAQA waits`, err.fix, attempt, err.status);
+          throw new LlmError(
+            err.kind,
+            `${err.message}; it asks to retry after ${(asked / 1000).toFixed(0)} s, longer than the ${(this.settings.maxRetryAfterMs / 1000).toFixed(0)} s HAQA waits`,
+            err.fix,
+            attempt,
+            err.status,
+          );
         }
         const wait = asked ?? backoffMs(attempt);
         opts.onRetry?.(`${err.message}`, wait);
@@ -134,8 +265,14 @@ function withAttempts(e: LlmError, attempts: number): LlmError {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(() => { signal?.removeEventListener('abort', done); resolve(); }, ms);
-    const done = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }, ms);
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
     signal?.addEventListener('abort', done, { once: true });
   });
 }

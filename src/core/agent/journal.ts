@@ -28,7 +28,7 @@ export function llmUsage(journal: Record<string, unknown>[]): LlmUsage | undefin
     costUsd: costs.length ? costs.reduce((a, c) => a + n(c.costUsd), 0) : undefined,
     rejected: journal.filter((r) => r.type === 'rejected').length,
     fallbacks: journal.filter((r) => r.type === 'fallback').length,
-    mode: (OUTPUT_MODES as readonly unknown[]).includes(lastOk?.mode) ? lastOk!.mode as OutputMode : undefined,
+    mode: (OUTPUT_MODES as readonly unknown[]).includes(lastOk?.mode) ? (lastOk!.mode as OutputMode) : undefined,
   };
 }
 

@@ -33,7 +33,13 @@ export interface LlmSettings {
 }
 
 export const DEFAULT_LLM: Omit<LlmSettings, 'baseUrl' | 'model'> = {
-  timeoutMs: 120_000, maxRetries: 3, maxRetryAfterMs: 60_000, maxPromptTokens: 6000, proposalsPerCall: 2, repairRounds: 2, maxFailures: 2,
+  timeoutMs: 120_000,
+  maxRetries: 3,
+  maxRetryAfterMs: 60_000,
+  maxPromptTokens: 6000,
+  proposalsPerCall: 2,
+  repairRounds: 2,
+  maxFailures: 2,
 };
 
 export const DEFAULT_MODEL = 'gpt-4o-mini';
@@ -46,10 +52,26 @@ export function apiKeyFromEnv(env: NodeJS.ProcessEnv = process.env): string | un
 /** Checks a base URL: http(s) only, no credentials inside it (they would end up in session files and logs). */
 export function checkBaseUrl(url: string): string {
   let u: URL;
-  try { u = new URL(url); } catch {
-    throw new HaqaError(`LLM base URL "${url}" is not a URL`, 'give the endpoint\'s base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1', 'usage');
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HaqaError(
+      `LLM base URL "${url}" is not a URL`,
+      "give the endpoint's base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1",
+      'usage',
+    );
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new HaqaError(`LLM base URL must be http or https, got ${u.protocol}`, 'use the endpoint\'s http(s) base URL', 'usage');
-  if (u.username || u.password) throw new HaqaError('the LLM base URL contains credentials', 'put the key in HAQA_LLM_API_KEY (CLI) or "HAQA: Set API Key" (VS Code), not in the URL', 'usage');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new HaqaError(
+      `LLM base URL must be http or https, got ${u.protocol}`,
+      "use the endpoint's http(s) base URL",
+      'usage',
+    );
+  if (u.username || u.password)
+    throw new HaqaError(
+      'the LLM base URL contains credentials',
+      'put the key in HAQA_LLM_API_KEY (CLI) or "HAQA: Set API Key" (VS Code), not in the URL',
+      'usage',
+    );
   return url.replace(/\/+$/, '');
 }

@@ -20,7 +20,8 @@ const args = process.argv.slice(2);
 let captureStderr = false;
 let stdoutDirect = false;
 while (args[2] === '--capture-stderr' || args[2] === '--stdout-direct') {
-  if (args[2] === '--capture-stderr') captureStderr = true; else stdoutDirect = true;
+  if (args[2] === '--capture-stderr') captureStderr = true;
+  else stdoutDirect = true;
   args.splice(2, 1);
 }
 const [capture, resultFile, sep, ...argv] = args;
@@ -34,7 +35,10 @@ const err = captureStderr ? fs.openSync(`${capture}.err`, 'w') : undefined;
 const errTarget = captureStderr ? (stdoutDirect ? err! : 'pipe') : 'inherit';
 let peak = 0;
 // Its own process group, so a signal reaches everything it started (a shell's children too).
-const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', stdoutDirect ? out : 'pipe', errTarget], detached: true });
+const child = spawn(argv[0], argv.slice(1), {
+  stdio: ['inherit', stdoutDirect ? out : 'pipe', errTarget],
+  detached: true,
+});
 // The runner kills this pid too if the wrapper itself has to be killed.
 if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
 
@@ -51,7 +55,15 @@ const timer = setInterval(sampleMem, 50);
 
 function killGroup(sig: NodeJS.Signals): void {
   if (!child.pid) return;
-  try { process.kill(-child.pid, sig); } catch { try { child.kill(sig); } catch { /* gone */ } }
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    try {
+      child.kill(sig);
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 child.stdout?.on('data', (chunk: Buffer) => {
@@ -74,12 +86,18 @@ function finish(exitCode: number | null, signal: NodeJS.Signals | null, error?: 
   clearInterval(timer);
   fs.fsyncSync(out);
   fs.closeSync(out);
-  if (err !== undefined) { fs.fsyncSync(err); fs.closeSync(err); }
+  if (err !== undefined) {
+    fs.fsyncSync(err);
+    fs.closeSync(err);
+  }
   fs.writeFileSync(resultFile, JSON.stringify({ exitCode, signal, peakRssBytes: peak || undefined, error }));
-  const code = error ? 127 : exitCode ?? 128;
+  const code = error ? 127 : (exitCode ?? 128);
   // Let stdout drain to the live view before exiting.
   process.stdout.write('', () => process.exit(code));
 }
 
 child.on('error', (e) => finish(null, null, e.message));
-child.on('close', (code, signal) => { sampleMem(); finish(code, signal); });
+child.on('close', (code, signal) => {
+  sampleMem();
+  finish(code, signal);
+});

@@ -6,7 +6,11 @@ import { HaqaError } from '../errors';
 
 /** The subset of node-pty the runner uses; VS Code's own node-pty or the bundled one both fit. */
 export interface PtyModule {
-  spawn(file: string, args: string[], opts: { name?: string; cols?: number; rows?: number; cwd?: string; env?: NodeJS.ProcessEnv }): {
+  spawn(
+    file: string,
+    args: string[],
+    opts: { name?: string; cols?: number; rows?: number; cwd?: string; env?: NodeJS.ProcessEnv },
+  ): {
     pid: number;
     onData(cb: (d: string) => void): unknown;
     onExit(cb: (e: { exitCode: number; signal?: number }) => void): unknown;
@@ -60,7 +64,10 @@ const TAIL = 64 * 1024;
 const KILL_GRACE_MS = 5000;
 
 function wrapperPath(): string {
-  const candidates = [path.join(__dirname, 'exec-wrapper.js'), path.resolve(__dirname, '../../../dist/exec-wrapper.js')];
+  const candidates = [
+    path.join(__dirname, 'exec-wrapper.js'),
+    path.resolve(__dirname, '../../../dist/exec-wrapper.js'),
+  ];
   const found = candidates.find((c) => fs.existsSync(c));
   if (!found) throw new HaqaError('dist/exec-wrapper.js is missing', 'run `npm run build` first', 'toolchain');
   return found;
@@ -91,9 +98,11 @@ export class ProcessRunner {
   constructor(opts: { mode?: 'auto' | 'pty' | 'pipe'; pty?: PtyModule } = {}) {
     const want = opts.mode ?? 'auto';
     if (want !== 'pipe') this.pty = opts.pty ?? loadPty();
-    if (want === 'pty' && !this.pty) throw new HaqaError('node-pty could not be loaded', 'run `npm ci` so node-pty is built, or use pipe mode');
+    if (want === 'pty' && !this.pty)
+      throw new HaqaError('node-pty could not be loaded', 'run `npm ci` so node-pty is built, or use pipe mode');
     this.mode = this.pty ? 'pty' : 'pipe';
-    if (want === 'auto' && !this.pty) this.notice = 'node-pty is not available: live output runs over pipes (no terminal colours)';
+    if (want === 'auto' && !this.pty)
+      this.notice = 'node-pty is not available: live output runs over pipes (no terminal colours)';
   }
 
   /** Subscribe to every run's start, output and exit (the extension's terminal does). */
@@ -104,7 +113,11 @@ export class ProcessRunner {
 
   private emit(e: RunnerEvent): void {
     for (const l of this.listeners) {
-      try { l(e); } catch { /* a listener's failure is not the run's */ }
+      try {
+        l(e);
+      } catch {
+        /* a listener's failure is not the run's */
+      }
     }
   }
 
@@ -116,8 +129,16 @@ export class ProcessRunner {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-run-'));
     const capture = path.join(tmp, 'stdout');
     const resultFile = path.join(tmp, 'result.json');
-    const wrapped = [process.execPath, wrapperPath(), capture, resultFile, ...(opts.captureStderr ? ['--capture-stderr'] : []),
-      ...(opts.stdoutDirect ? ['--stdout-direct'] : []), '--', ...argv];
+    const wrapped = [
+      process.execPath,
+      wrapperPath(),
+      capture,
+      resultFile,
+      ...(opts.captureStderr ? ['--capture-stderr'] : []),
+      ...(opts.stdoutDirect ? ['--stdout-direct'] : []),
+      '--',
+      ...argv,
+    ];
     const env = { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' };
     const log = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
     if (log !== undefined) fs.writeSync(log, `$ ${argv.map(shellQuoteForDisplay).join(' ')}\n`);
@@ -137,17 +158,35 @@ export class ProcessRunner {
     let kill: (sig: string) => void;
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       if (this.pty) {
-        const p = this.pty.spawn(wrapped[0], wrapped.slice(1), { name: 'xterm-256color', cols: 160, rows: 40, cwd: opts.cwd, env });
+        const p = this.pty.spawn(wrapped[0], wrapped.slice(1), {
+          name: 'xterm-256color',
+          cols: 160,
+          rows: 40,
+          cwd: opts.cwd,
+          env,
+        });
         p.onData(onData);
         p.onExit((e) => resolve({ code: e.exitCode, signal: e.signal ? String(e.signal) : null }));
-        kill = (sig) => { try { p.kill(sig); } catch { /* gone */ } };
+        kill = (sig) => {
+          try {
+            p.kill(sig);
+          } catch {
+            /* gone */
+          }
+        };
       } else {
         const c = spawn(wrapped[0], wrapped.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
         c.stdout.setEncoding('utf8').on('data', onData);
         c.stderr.setEncoding('utf8').on('data', onData);
         c.on('close', (code, signal) => resolve({ code, signal }));
         c.on('error', () => resolve({ code: null, signal: null }));
-        kill = (sig) => { try { c.kill(sig as NodeJS.Signals); } catch { /* gone */ } };
+        kill = (sig) => {
+          try {
+            c.kill(sig as NodeJS.Signals);
+          } catch {
+            /* gone */
+          }
+        };
       }
     });
 
@@ -156,11 +195,23 @@ export class ProcessRunner {
       kill('SIGTERM');
       forceTimer = setTimeout(() => {
         kill('SIGKILL');
-        try { process.kill(-Number(fs.readFileSync(`${resultFile}.pid`, 'utf8')), 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(-Number(fs.readFileSync(`${resultFile}.pid`, 'utf8')), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }, KILL_GRACE_MS);
     };
-    const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; stop(); }, opts.timeoutMs) : undefined;
-    const onAbort = () => { cancelled = true; stop(); };
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, opts.timeoutMs)
+      : undefined;
+    const onAbort = () => {
+      cancelled = true;
+      stop();
+    };
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -170,15 +221,29 @@ export class ProcessRunner {
     opts.signal?.removeEventListener('abort', onAbort);
 
     let info: { exitCode?: number | null; signal?: string | null; peakRssBytes?: number; error?: string } = {};
-    try { info = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* wrapper killed before writing */ }
+    try {
+      info = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+    } catch {
+      /* wrapper killed before writing */
+    }
     let stdout = '';
-    try { stdout = fs.readFileSync(capture, 'utf8'); } catch { /* nothing captured */ }
+    try {
+      stdout = fs.readFileSync(capture, 'utf8');
+    } catch {
+      /* nothing captured */
+    }
     let stderr: string | undefined;
-    if (opts.captureStderr) { try { stderr = fs.readFileSync(`${capture}.err`, 'utf8'); } catch { stderr = ''; } }
+    if (opts.captureStderr) {
+      try {
+        stderr = fs.readFileSync(`${capture}.err`, 'utf8');
+      } catch {
+        stderr = '';
+      }
+    }
     fs.rmSync(tmp, { recursive: true, force: true });
     if (opts.stdoutDirect) {
       // Its output bypassed the live view: show it now, in the listeners and the log.
-      const late = `${opts.captureStderr ? stderr ?? '' : ''}${stdout}`;
+      const late = `${opts.captureStderr ? (stderr ?? '') : ''}${stdout}`;
       if (late) {
         if (log !== undefined) fs.writeSync(log, late);
         tail = (tail + late).slice(-TAIL);

@@ -1,8 +1,8 @@
+import { ALL_LAYERS } from '../knobs';
 import { best, score } from '../objective';
 import { estimatedFileBytes, quantType } from '../ggml';
 import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type ConfigValue, type TrialRecord } from '../types';
-import { ALL_LAYERS } from '../toolchains/llamacpp/space';
 import { rng } from './rng';
 import { measuredKeys, randomUnmeasured, type Proposal, type Strategy, type StrategyContext } from './strategy';
 import { TpeStrategy } from './tpe';
@@ -30,12 +30,16 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   const vram = hw.gpus.reduce((a, g) => a + g.vramBytes, 0);
   const fits = (q: string) => estimatedFileBytes(ctx.model, q) < 0.85 * (vram || Infinity);
   const sizeOk = (q: string) => !objective.maxSizeBytes || estimatedFileBytes(ctx.model, q) <= objective.maxSizeBytes;
-  const memOk = (q: string) => !objective.maxMemBytes || estimatedFileBytes(ctx.model, q) * 1.1 <= objective.maxMemBytes;
+  const memOk = (q: string) =>
+    !objective.maxMemBytes || estimatedFileBytes(ctx.model, q) * 1.1 <= objective.maxMemBytes;
   const base = (quant: string): Config => {
     const c: Config = {};
     for (const k of space.knobs) c[k.name] = k.default;
     c.quant = quant;
-    const set = (name: string, v: ConfigValue) => { const s = snap(K(name), v); if (s !== undefined) c[name] = s; };
+    const set = (name: string, v: ConfigValue) => {
+      const s = snap(K(name), v);
+      if (s !== undefined) c[name] = s;
+    };
     set('threads', hw.cpu.cores);
     if (K('gpu_layers')) set('gpu_layers', hasGpu && fits(quant) ? ALL_LAYERS : 0);
     set('flash_attn', true);
@@ -64,9 +68,16 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   for (const q of [...new Set(order)]) {
     if (!quants.includes(q) || !sizeOk(q) || !memOk(q)) continue;
     const c = base(q);
-    design.push({ config: c, rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : ''}${c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : ''}` });
+    design.push({
+      config: c,
+      rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : ''}${c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : ''}`,
+    });
   }
-  if (design.length === 0 && quants.length) design.push({ config: base(quants[quants.length - 1]), rationale: 'the smallest type: nothing else meets the size/memory limits by estimate' });
+  if (design.length === 0 && quants.length)
+    design.push({
+      config: base(quants[quants.length - 1]),
+      rationale: 'the smallest type: nothing else meets the size/memory limits by estimate',
+    });
 
   // Runtime probes around the best quant measured so far.
   const top = best(objective, history);
@@ -74,7 +85,11 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
     const b = { ...top.config };
     const probes: [string, ConfigValue, string][] = [
       ['threads', hw.cpu.threads, `threads = ${hw.cpu.threads} logical: does SMT help on this CPU?`],
-      ['flash_attn', !b.flash_attn, `flash attention ${b.flash_attn ? 'off' : 'on'}: the fused kernel is not faster on every backend`],
+      [
+        'flash_attn',
+        !b.flash_attn,
+        `flash attention ${b.flash_attn ? 'off' : 'on'}: the fused kernel is not faster on every backend`,
+      ],
       ['threads', Math.max(1, hw.cpu.cores - 1), 'one thread fewer: leaving a core to the OS can beat full occupancy'],
     ];
     for (const [name, v, text] of probes) {
@@ -100,8 +115,10 @@ export const FIRST_DESIGN_SIZE = 5;
 function neighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
   const { space, objective } = ctx;
   const done = measuredKeys(space, history);
-  const ranked = history.filter((t) => t.status === 'done')
-    .map((t) => ({ t, s: score(objective, t.metrics) ?? -Infinity })).sort((a, b) => b.s - a.s);
+  const ranked = history
+    .filter((t) => t.status === 'done')
+    .map((t) => ({ t, s: score(objective, t.metrics) ?? -Infinity }))
+    .sort((a, b) => b.s - a.s);
   const out: Proposal[] = [];
   for (const { t } of ranked) {
     for (const k of space.knobs) {
@@ -111,7 +128,10 @@ function neighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
         if (v === undefined) continue;
         const c = { ...t.config, [k.name]: v };
         if (!space.isValid(c) || done.has(space.key(c))) continue;
-        out.push({ config: c, rationale: `local search: ${k.name} ${String(t.config[k.name])} → ${String(v)} from trial #${t.index}` });
+        out.push({
+          config: c,
+          rationale: `local search: ${k.name} ${String(t.config[k.name])} → ${String(v)} from trial #${t.index}`,
+        });
       }
     }
     if (out.length) return out;
@@ -128,12 +148,20 @@ export class HeuristicStrategy implements Strategy {
       const keys = new Set(out.map((p) => ctx.space.key(p.config)));
       for (const p of neighbours(ctx, history)) {
         if (out.length >= n) break;
-        if (!keys.has(ctx.space.key(p.config))) { keys.add(ctx.space.key(p.config)); out.push(p); }
+        if (!keys.has(ctx.space.key(p.config))) {
+          keys.add(ctx.space.key(p.config));
+          out.push(p);
+        }
       }
     }
     if (out.length < n) {
       const r = rng(ctx.seed, 'heuristic', history.length);
-      const c = randomUnmeasured(ctx.space, measuredKeys(ctx.space, history), r, new Set(out.map((p) => ctx.space.key(p.config))));
+      const c = randomUnmeasured(
+        ctx.space,
+        measuredKeys(ctx.space, history),
+        r,
+        new Set(out.map((p) => ctx.space.key(p.config))),
+      );
       if (c) out.push({ config: c, rationale: 'no untried neighbour of a good trial left: random sample' });
     }
     return out;

@@ -26,19 +26,36 @@ export function resolveStrategy(name: string, opts: { llm?: LlmSettings; apiKey?
   const requested = name as StrategyName;
   const agent = (r: 'llm' | 'auto') => new AgentStrategy(new LlmStrategy(opts.llm!, opts.apiKey), r);
   switch (requested) {
-    case 'grid': return { strategy: new GridStrategy(), requested };
-    case 'random': return { strategy: new RandomStrategy(), requested };
-    case 'tpe': return { strategy: new TpeStrategy(), requested };
-    case 'heuristic': return { strategy: new HeuristicStrategy(), requested };
-    case 'builtin': return { strategy: new BuiltinStrategy(), requested };
+    case 'grid':
+      return { strategy: new GridStrategy(), requested };
+    case 'random':
+      return { strategy: new RandomStrategy(), requested };
+    case 'tpe':
+      return { strategy: new TpeStrategy(), requested };
+    case 'heuristic':
+      return { strategy: new HeuristicStrategy(), requested };
+    case 'builtin':
+      return { strategy: new BuiltinStrategy(), requested };
     case 'llm':
-      if (!opts.llm) throw new HaqaError('strategy llm needs an OpenAI-compatible endpoint', 'pass --llm-base-url URL (or set HAQA_LLM_BASE_URL), e.g. http://127.0.0.1:11434/v1 for Ollama; or use --strategy auto / builtin', 'usage');
+      if (!opts.llm)
+        throw new HaqaError(
+          'strategy llm needs an OpenAI-compatible endpoint',
+          'pass --llm-base-url URL (or set HAQA_LLM_BASE_URL), e.g. http://127.0.0.1:11434/v1 for Ollama; or use --strategy auto / builtin',
+          'usage',
+        );
       return { strategy: agent('llm'), requested, note: `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}` };
     case 'auto':
       if (opts.llm) {
-        return { strategy: agent('auto'), requested,
-          note: `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}; the built-in strategy (hardware-aware first design, then TPE) takes over if it does not answer` };
+        return {
+          strategy: agent('auto'),
+          requested,
+          note: `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}; the built-in strategy (hardware-aware first design, then TPE) takes over if it does not answer`,
+        };
       }
-      return { strategy: new BuiltinStrategy(), requested, note: 'no LLM endpoint configured: using the built-in strategy (hardware-aware first design, then TPE)' };
+      return {
+        strategy: new BuiltinStrategy(),
+        requested,
+        note: 'no LLM endpoint configured: using the built-in strategy (hardware-aware first design, then TPE)',
+      };
   }
 }

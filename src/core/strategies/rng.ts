@@ -5,8 +5,12 @@ export function hashSeed(...parts: (string | number)[]): number {
   let h = 2166136261;
   for (const p of parts) {
     const s = String(p);
-    for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
-    h ^= 0x9e3779b9; h = Math.imul(h, 16777619) >>> 0;
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 16777619) >>> 0;
+    }
+    h ^= 0x9e3779b9;
+    h = Math.imul(h, 16777619) >>> 0;
   }
   return h >>> 0;
 }

@@ -77,7 +77,12 @@ export function measuredKeys(space: SearchSpace, history: TrialRecord[]): Set<st
 const ENUMERATE_LIMIT = 200_000;
 
 /** A uniformly random valid configuration not yet measured (or undefined when none is left). */
-export function randomUnmeasured(space: SearchSpace, measured: Set<string>, r: Rng, exclude: Set<string> = new Set()): Config | undefined {
+export function randomUnmeasured(
+  space: SearchSpace,
+  measured: Set<string>,
+  r: Rng,
+  exclude: Set<string> = new Set(),
+): Config | undefined {
   if (space.productSize() <= ENUMERATE_LIMIT) {
     const left = [...space.enumerate()].filter((c) => !measured.has(space.key(c)) && !exclude.has(space.key(c)));
     return left.length ? pick(r, left) : undefined;

@@ -24,7 +24,10 @@ function density(k: Knob, observed: unknown[], priorWeight: number): number[] {
   for (const x of observed) {
     const j = k.values.indexOf(x as never);
     if (j < 0) continue;
-    if (m === 1) { p[0] += 1; continue; }
+    if (m === 1) {
+      p[0] += 1;
+      continue;
+    }
     let w: number[];
     if (k.ordinal) {
       w = k.values.map((_, i) => Math.exp(-0.5 * (i - j) ** 2));
@@ -32,7 +35,9 @@ function density(k: Knob, observed: unknown[], priorWeight: number): number[] {
       w = k.values.map((_, i) => (i === j ? 0.8 : 0.2 / (m - 1)));
     }
     const s = w.reduce((a, b) => a + b, 0);
-    w.forEach((v, i) => { p[i] += v / s; });
+    w.forEach((v, i) => {
+      p[i] += v / s;
+    });
   }
   const total = p.reduce((a, b) => a + b, 0);
   return p.map((v) => v / total);
@@ -40,7 +45,10 @@ function density(k: Knob, observed: unknown[], priorWeight: number): number[] {
 
 function sample(r: Rng, probs: number[]): number {
   let u = r();
-  for (let i = 0; i < probs.length; i++) { u -= probs[i]; if (u <= 0) return i; }
+  for (let i = 0; i < probs.length; i++) {
+    u -= probs[i];
+    if (u <= 0) return i;
+  }
   return probs.length - 1;
 }
 
@@ -69,7 +77,10 @@ export class TpeStrategy implements Strategy {
         const c = randomUnmeasured(space, done, r, picked);
         if (!c) break;
         picked.add(space.key(c));
-        out.push({ config: c, rationale: `TPE start-up: random sample ${observed.length + i + 1} of ${this.o.startup}` });
+        out.push({
+          config: c,
+          rationale: `TPE start-up: random sample ${observed.length + i + 1} of ${this.o.startup}`,
+        });
       }
       return out;
     }
@@ -79,8 +90,20 @@ export class TpeStrategy implements Strategy {
     const good = ok.slice(0, nGood).map((x) => x.t);
     const goodSet = new Set(good);
     const bad = observed.filter((t) => !goodSet.has(t));
-    const l = space.knobs.map((k) => density(k, good.map((t) => t.config[k.name]), this.o.priorWeight));
-    const g = space.knobs.map((k) => density(k, bad.map((t) => t.config[k.name]), this.o.priorWeight));
+    const l = space.knobs.map((k) =>
+      density(
+        k,
+        good.map((t) => t.config[k.name]),
+        this.o.priorWeight,
+      ),
+    );
+    const g = space.knobs.map((k) =>
+      density(
+        k,
+        bad.map((t) => t.config[k.name]),
+        this.o.priorWeight,
+      ),
+    );
 
     const cands: { c: Config; ei: number }[] = [];
     const seen = new Set<string>();
@@ -101,7 +124,10 @@ export class TpeStrategy implements Strategy {
     const bestScore = ok[0]?.s;
     for (const { c, ei } of cands.slice(0, n)) {
       picked.add(space.key(c));
-      out.push({ config: c, rationale: `TPE: most promising of ${cands.length} candidates near the top ${good.length} trials (log l/g = ${ei.toFixed(2)}${bestScore !== undefined ? `; best so far ${bestScore.toFixed(1)}` : ''})` });
+      out.push({
+        config: c,
+        rationale: `TPE: most promising of ${cands.length} candidates near the top ${good.length} trials (log l/g = ${ei.toFixed(2)}${bestScore !== undefined ? `; best so far ${bestScore.toFixed(1)}` : ''})`,
+      });
     }
     while (out.length < n) {
       const c = randomUnmeasured(space, done, r, picked);

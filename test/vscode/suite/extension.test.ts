@@ -46,9 +46,25 @@ describe('HAQA in the extension host', function () {
   it('is active and registers its commands', async () => {
     assert.notEqual(api.ptySource, 'none', 'no node-pty could be loaded in the extension host');
     const all = await vscode.commands.getCommands(true);
-    for (const c of ['haqa.optimizeModel', 'haqa.stopSession', 'haqa.resumeSession', 'haqa.acceptConfiguration', 'haqa.buildToolchain', 'haqa.showHardwareProfile',
-      'haqa.setApiKey', 'haqa.showAgentPrompt', 'haqa.tryIt', 'haqa.applyDeployChange', 'haqa.discardDeployChange', 'haqa.refreshTrials', 'haqa.openTrialLog',
-      'haqa.rerunTrial', 'haqa.compareWithBest', 'haqa.deleteSession']) assert.ok(all.includes(c), `${c} is not registered`);
+    for (const c of [
+      'haqa.optimizeModel',
+      'haqa.stopSession',
+      'haqa.resumeSession',
+      'haqa.acceptConfiguration',
+      'haqa.buildToolchain',
+      'haqa.showHardwareProfile',
+      'haqa.setApiKey',
+      'haqa.showAgentPrompt',
+      'haqa.tryIt',
+      'haqa.applyDeployChange',
+      'haqa.discardDeployChange',
+      'haqa.refreshTrials',
+      'haqa.openTrialLog',
+      'haqa.rerunTrial',
+      'haqa.compareWithBest',
+      'haqa.deleteSession',
+    ])
+      assert.ok(all.includes(c), `${c} is not registered`);
   });
 
   it('"Show Hardware Profile" opens the profile of this machine', async () => {
@@ -59,15 +75,26 @@ describe('HAQA in the extension host', function () {
 
   let sessionId: string;
   it('"Optimize Model" runs a session to the end on a real model, with accuracy, and the tree shows it', async () => {
-    const r = await vscode.commands.executeCommand<{ sessionId: string; status: string }>('haqa.optimizeModel',
-      { model, budget: 3, strategy: 'builtin', review: 'auto', evalChunks: 2, workload: FAST, maxDppl: 50, wait: true });
+    const r = await vscode.commands.executeCommand<{ sessionId: string; status: string }>('haqa.optimizeModel', {
+      model,
+      budget: 3,
+      strategy: 'builtin',
+      review: 'auto',
+      evalChunks: 2,
+      workload: FAST,
+      maxDppl: 50,
+      wait: true,
+    });
     assert.ok(r?.sessionId, 'no session was created');
     sessionId = r.sessionId;
     const run = runOf(sessionId);
     assert.equal(run.status, 'completed', run.stopReason);
     assert.equal(run.trials.length, 3);
     for (const t of run.trials) assert.ok(['done', 'infeasible'].includes(t.status), `${t.status}: ${t.cause}`);
-    assert.ok(run.trials.some((t) => t.metrics.accuracy?.kld !== undefined), 'accuracy was not measured');
+    assert.ok(
+      run.trials.some((t) => t.metrics.accuracy?.kld !== undefined),
+      'accuracy was not measured',
+    );
     assert.ok(fs.existsSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl')));
     // The tree: the session, its trials with icons and the best marked.
     const sessions = treeChildren();
@@ -75,7 +102,10 @@ describe('HAQA in the extension host', function () {
     assert.ok(node, 'session missing from the tree');
     const items = treeChildren(node).map((n) => api.tree.getTreeItem(n));
     assert.equal(items.length, 3);
-    assert.ok(items.some((i) => String(i.description).startsWith('★ best')), 'no best mark');
+    assert.ok(
+      items.some((i) => String(i.description).startsWith('★ best')),
+      'no best mark',
+    );
     assert.ok(items.every((i) => i.iconPath instanceof vscode.ThemeIcon));
     assert.ok(items.some((i) => i.contextValue === 'haqaTrialMeasured'));
     // The panel for it is open and was sent the full state.
@@ -85,14 +115,22 @@ describe('HAQA in the extension host', function () {
     assert.ok(state && state.type === 'state' && state.state.trials.length >= 1);
   });
 
-  it('review: an invalid override comes back with reasons, a valid one runs as the user\'s, a skip is recorded; the tree shows queued and running', async () => {
-    const started = await vscode.commands.executeCommand<{ sessionId: string }>('haqa.optimizeModel',
-      { model, budget: 2, strategy: 'heuristic', review: 'each', accuracy: false, workload: FAST });
+  it("review: an invalid override comes back with reasons, a valid one runs as the user's, a skip is recorded; the tree shows queued and running", async () => {
+    const started = await vscode.commands.executeCommand<{ sessionId: string }>('haqa.optimizeModel', {
+      model,
+      budget: 2,
+      strategy: 'heuristic',
+      review: 'each',
+      accuracy: false,
+      workload: FAST,
+    });
     const run = runOf(started!.sessionId);
     const panel = await until('the panel', () => api.panels.panels.get(run.id!));
     const first = await until('a pending proposal', () => run.pending);
     const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === run.id)!;
-    const queued = treeChildren(session).map((n) => api.tree.getTreeItem(n)).find((i) => i.contextValue === 'haqaTrialQueued');
+    const queued = treeChildren(session)
+      .map((n) => api.tree.getTreeItem(n))
+      .find((i) => i.contextValue === 'haqaTrialQueued');
     assert.ok(queued, 'the pending proposal is not shown as queued');
     assert.match(String(queued.description), /awaiting review/);
     // ubatch above batch breaks a rule of the space.
@@ -109,7 +147,14 @@ describe('HAQA in the extension host', function () {
     const good = { ...first.config, threads: first.config.threads === 1 ? 2 : 1 };
     panel.receive({ type: 'override', id: first.id, config: good });
     assert.ok((panel.sent.filter((m) => m.type === 'override-result').pop() as { ok: boolean }).ok);
-    await until('the running trial in the tree', () => treeChildren(session).map((n) => api.tree.getTreeItem(n)).find((i) => i.contextValue === 'haqaTrialRunning'), 30_000);
+    await until(
+      'the running trial in the tree',
+      () =>
+        treeChildren(session)
+          .map((n) => api.tree.getTreeItem(n))
+          .find((i) => i.contextValue === 'haqaTrialRunning'),
+      30_000,
+    );
     const second = await until('the next proposal', () => run.pending?.id === 2 && run.pending);
     assert.equal(run.trials[0].strategy, 'user');
     assert.deepEqual(run.trials[0].config.threads, good.threads);
@@ -124,16 +169,28 @@ describe('HAQA in the extension host', function () {
     panel.receive({ type: 'proposal', action: 'accept', id: third.id });
     const summary = await run.finished();
     assert.equal(summary?.status, 'completed');
-    assert.deepEqual(run.trials.map((t) => t.status), ['done', 'skipped', 'done']);
+    assert.deepEqual(
+      run.trials.map((t) => t.status),
+      ['done', 'skipped', 'done'],
+    );
   });
 
   it('Ctrl+C in the HAQA terminal cancels the running trial; the session pauses, then resumes and can be stopped', async () => {
-    const started = await vscode.commands.executeCommand<{ sessionId: string }>('haqa.optimizeModel',
-      { model, budget: 3, strategy: 'random', seed: 7, review: 'auto', accuracy: false, workload: { promptTokens: 512, genTokens: 256, repetitions: 5 } });
+    const started = await vscode.commands.executeCommand<{ sessionId: string }>('haqa.optimizeModel', {
+      model,
+      budget: 3,
+      strategy: 'random',
+      seed: 7,
+      review: 'auto',
+      accuracy: false,
+      workload: { promptTokens: 512, genTokens: 256, repetitions: 5 },
+    });
     const run = runOf(started!.sessionId);
     const pty = api.terminal();
     let written = '';
-    const sub = pty.onDidWrite((d) => { written += d; });
+    const sub = pty.onDidWrite((d) => {
+      written += d;
+    });
     await until('a running trial', () => run.running, 60_000);
     await sleep(300);
     pty.handleInput('\x03');
@@ -142,9 +199,18 @@ describe('HAQA in the extension host', function () {
     await until('pause', () => run.status === 'paused');
     assert.match(written, /\^C/);
     run.resume();
-    await until('the next trial to run', () => run.running && run.trials.length === 1 && run.running.index === 2, 60_000);
-    await until('the next tool\'s command line in the terminal', () => /\$ \S*llama-(quantize|bench)/.test(written), 30_000)
-      .catch((e) => { throw new Error(`${e.message}; the terminal got: ${JSON.stringify(written.slice(-600))}`); });
+    await until(
+      'the next trial to run',
+      () => run.running && run.trials.length === 1 && run.running.index === 2,
+      60_000,
+    );
+    await until(
+      "the next tool's command line in the terminal",
+      () => /\$ \S*llama-(quantize|bench)/.test(written),
+      30_000,
+    ).catch((e) => {
+      throw new Error(`${e.message}; the terminal got: ${JSON.stringify(written.slice(-600))}`);
+    });
     await vscode.commands.executeCommand('haqa.stopSession');
     const s = await run.finished();
     sub.dispose();
@@ -155,10 +221,18 @@ describe('HAQA in the extension host', function () {
   const deployFile = () => path.join(ws, 'haqa.deploy.json');
   it('Accept → diff → Discard leaves the deploy file untouched', async () => {
     fs.writeFileSync(deployFile(), '{"mine": true}\n');
-    const r = await vscode.commands.executeCommand<{ files: string[]; trial: number }>('haqa.acceptConfiguration', { root: path.join(ws, '.haqa'), sessionId });
+    const r = await vscode.commands.executeCommand<{ files: string[]; trial: number }>('haqa.acceptConfiguration', {
+      root: path.join(ws, '.haqa'),
+      sessionId,
+    });
     assert.ok(r?.files.includes(deployFile()));
-    const diffs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputTextDiff);
-    assert.ok(diffs.some((t) => t.label.includes('haqa.deploy.json')), `no diff tab: ${diffs.map((t) => t.label).join(', ')}`);
+    const diffs = vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .filter((t) => t.input instanceof vscode.TabInputTextDiff);
+    assert.ok(
+      diffs.some((t) => t.label.includes('haqa.deploy.json')),
+      `no diff tab: ${diffs.map((t) => t.label).join(', ')}`,
+    );
     assert.equal(await vscode.commands.executeCommand('haqa.discardDeployChange'), 'discarded');
     assert.equal(fs.readFileSync(deployFile(), 'utf8'), '{"mine": true}\n');
     assert.ok(!fs.existsSync(path.join(ws, 'haqa-serve.sh')));
@@ -184,7 +258,10 @@ describe('HAQA in the extension host', function () {
   });
 
   it('"Try it" serves the best trial with llama-server on a free port and measures tokens/s', async () => {
-    const r = await vscode.commands.executeCommand<{ decodeTokensPerSecond: number; tokens: number; port: number }>('haqa.tryIt', { root: path.join(ws, '.haqa'), sessionId });
+    const r = await vscode.commands.executeCommand<{ decodeTokensPerSecond: number; tokens: number; port: number }>(
+      'haqa.tryIt',
+      { root: path.join(ws, '.haqa'), sessionId },
+    );
     assert.ok(r, 'Try it failed (see the HAQA output)');
     assert.ok(r.decodeTokensPerSecond > 0);
     assert.ok(r.tokens > 0);
@@ -192,47 +269,94 @@ describe('HAQA in the extension host', function () {
 
   it('"Set API Key" keeps the key in the secret storage; "Show Agent Prompt" shows the request without it', async () => {
     await vscode.commands.executeCommand('haqa.setApiKey', 'sk-test-secret-123');
-    const text = await vscode.commands.executeCommand<string>('haqa.showAgentPrompt', { root: path.join(ws, '.haqa'), sessionId });
+    const text = await vscode.commands.executeCommand<string>('haqa.showAgentPrompt', {
+      root: path.join(ws, '.haqa'),
+      sessionId,
+    });
     const p = JSON.parse(text);
     assert.equal(p.schema, 'haqa.prompt.v1');
     assert.match(p.headers.Authorization, /not shown/);
     assert.ok(!text.includes('sk-test-secret-123'));
     assert.ok(p.body.messages.length >= 2);
     for (const dir of [path.join(ws, '.haqa')]) {
-      for (const f of walk(dir)) assert.ok(!fs.readFileSync(f, 'utf8').includes('sk-test-secret-123'), `the key leaked into ${f}`);
+      for (const f of walk(dir))
+        assert.ok(!fs.readFileSync(f, 'utf8').includes('sk-test-secret-123'), `the key leaked into ${f}`);
     }
     await vscode.commands.executeCommand('haqa.setApiKey', '');
   });
 
   it('"Re-run Trial" measures a trial again and appends it; "Delete Trial" forgets it; "Delete Session" removes a stopped session', async () => {
-    const before = fs.readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8').trim().split('\n').length;
-    const index = await vscode.commands.executeCommand<number>('haqa.rerunTrial', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
+    const before = fs
+      .readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length;
+    const index = await vscode.commands.executeCommand<number>('haqa.rerunTrial', {
+      root: path.join(ws, '.haqa'),
+      sessionId,
+      trial: 1,
+    });
     assert.equal(index, before + 1);
-    const lines = fs.readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const again = lines.find((t) => t.index === index);
     assert.equal(again.strategy, 'user');
     assert.match(again.rationale, /re-run of trial #1/);
     assert.equal(again.key, lines.find((t) => t.index === 1).key);
     assert.equal(again.status, 'done');
-    assert.equal(await vscode.commands.executeCommand('haqa.deleteTrial', { root: path.join(ws, '.haqa'), sessionId, trial: index, confirmed: true }), true);
+    assert.equal(
+      await vscode.commands.executeCommand('haqa.deleteTrial', {
+        root: path.join(ws, '.haqa'),
+        sessionId,
+        trial: index,
+        confirmed: true,
+      }),
+      true,
+    );
     const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === sessionId)!;
-    assert.ok(!treeChildren(session).some((n) => n.kind === 'trial' && n.trial.index === index), 'the deleted trial is still in the tree');
-    assert.ok(fs.readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8').includes('"type":"deleted"'));
+    assert.ok(
+      !treeChildren(session).some((n) => n.kind === 'trial' && n.trial.index === index),
+      'the deleted trial is still in the tree',
+    );
+    assert.ok(
+      fs
+        .readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8')
+        .includes('"type":"deleted"'),
+    );
     const stopped = [...api.runs.values()].find((r) => r.status === 'stopped')!;
     const dir = stopped.store!.dir;
-    assert.equal(await vscode.commands.executeCommand('haqa.deleteSession', { root: path.join(ws, '.haqa'), sessionId: stopped.id, confirmed: true }), true);
+    assert.equal(
+      await vscode.commands.executeCommand('haqa.deleteSession', {
+        root: path.join(ws, '.haqa'),
+        sessionId: stopped.id,
+        confirmed: true,
+      }),
+      true,
+    );
     assert.ok(!fs.existsSync(dir));
     assert.ok(!treeChildren().some((n) => n.kind === 'session' && n.meta.id === stopped.id));
   });
 
   it('"Compare with Best" and "Open Log" open editors for a trial', async () => {
-    const r = await vscode.commands.executeCommand<number[]>('haqa.compareWithBest', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
+    const r = await vscode.commands.executeCommand<number[]>('haqa.compareWithBest', {
+      root: path.join(ws, '.haqa'),
+      sessionId,
+      trial: 1,
+    });
     assert.equal(r?.length, 2);
-    const logs = await vscode.commands.executeCommand<string[]>('haqa.openTrialLog', { root: path.join(ws, '.haqa'), sessionId, trial: 1 });
+    const logs = await vscode.commands.executeCommand<string[]>('haqa.openTrialLog', {
+      root: path.join(ws, '.haqa'),
+      sessionId,
+      trial: 1,
+    });
     assert.ok(logs && logs.length >= 1, 'no log for trial 1');
   });
 });
 
 function walk(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }

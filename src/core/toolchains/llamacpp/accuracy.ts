@@ -37,19 +37,34 @@ export function parsePerplexityOutput(text: string): PerplexityResult {
   const r: PerplexityResult = {};
   const m = (re: string) => text.match(new RegExp(re, 'm'));
   let x = m(`Final estimate: PPL = ${NUM}${PM}${NUM}`);
-  if (x) { r.ppl = Number(x[1]); r.pplErr = Number(x[2]); }
+  if (x) {
+    r.ppl = Number(x[1]);
+    r.pplErr = Number(x[2]);
+  }
   x = m(`Mean PPL\\(Q\\)\\s*:\\s*${NUM}${PM}${NUM}`);
-  if (x) { r.ppl = Number(x[1]); r.pplErr = Number(x[2]); }
+  if (x) {
+    r.ppl = Number(x[1]);
+    r.pplErr = Number(x[2]);
+  }
   x = m(`Mean PPL\\(base\\)\\s*:\\s*${NUM}`);
   if (x) r.pplBase = Number(x[1]);
   x = m(`Mean PPL\\(Q\\)/PPL\\(base\\)\\s*:\\s*${NUM}${PM}${NUM}`);
-  if (x) { r.ratio = Number(x[1]); r.ratioErr = Number(x[2]); }
+  if (x) {
+    r.ratio = Number(x[1]);
+    r.ratioErr = Number(x[2]);
+  }
   x = m(`^.*Mean\\s+KLD:\\s*${NUM}${PM}${NUM}`);
-  if (x) { r.kld = Number(x[1]); r.kldErr = Number(x[2]); }
+  if (x) {
+    r.kld = Number(x[1]);
+    r.kldErr = Number(x[2]);
+  }
   x = m(`^.*99\\.0%\\s+KLD:\\s*${NUM}`);
   if (x) r.kld99 = Number(x[1]);
   x = m(`Same top p:\\s*${NUM}${PM}${NUM}\\s*%`);
-  if (x) { r.sameTopPct = Number(x[1]); r.sameTopErr = Number(x[2]); }
+  if (x) {
+    r.sameTopPct = Number(x[1]);
+    r.sameTopErr = Number(x[2]);
+  }
   x = m(`calculating perplexity over (\\d+) chunks`) ?? m(`over (\\d+) chunks`);
   if (x) r.chunks = Number(x[1]);
   return r;
@@ -59,7 +74,11 @@ export function parsePerplexityOutput(text: string): PerplexityResult {
 export function accuracyMetrics(p: PerplexityResult): Record<string, number> | undefined {
   if (p.ratio === undefined || p.kld === undefined || p.ppl === undefined) return undefined;
   const out: Record<string, number> = {
-    ppl: p.ppl, dPplPct: (p.ratio - 1) * 100, dPplPctErr: (p.ratioErr ?? 0) * 100, kld: p.kld, kldErr: p.kldErr ?? 0,
+    ppl: p.ppl,
+    dPplPct: (p.ratio - 1) * 100,
+    dPplPctErr: (p.ratioErr ?? 0) * 100,
+    kld: p.kld,
+    kldErr: p.kldErr ?? 0,
   };
   if (p.pplBase !== undefined) out.pplBase = p.pplBase;
   if (p.kld99 !== undefined) out.kld99 = p.kld99;
@@ -68,11 +87,31 @@ export function accuracyMetrics(p: PerplexityResult): Record<string, number> | u
 }
 
 function common(tool: string, model: string, o: AccuracyOptions, threads: number, gpu: boolean): string[] {
-  return [tool, '-m', model, '-f', o.evalFile, '-c', String(o.ctx), '--chunks', String(o.chunks), '-t', String(threads), ...(gpu ? ['-ngl', '999'] : [])];
+  return [
+    tool,
+    '-m',
+    model,
+    '-f',
+    o.evalFile,
+    '-c',
+    String(o.ctx),
+    '--chunks',
+    String(o.chunks),
+    '-t',
+    String(threads),
+    ...(gpu ? ['-ngl', '999'] : []),
+  ];
 }
 
 /** The base run: the source model's logits saved to `baseFile`. */
-export function baseArgs(tool: string, model: string, baseFile: string, o: AccuracyOptions, threads: number, gpu: boolean): string[] {
+export function baseArgs(
+  tool: string,
+  model: string,
+  baseFile: string,
+  o: AccuracyOptions,
+  threads: number,
+  gpu: boolean,
+): string[] {
   return [...common(tool, model, o, threads, gpu), '--kl-divergence-base', baseFile];
 }
 
@@ -80,15 +119,36 @@ export function baseArgs(tool: string, model: string, baseFile: string, o: Accur
  * A trial's run against the base logits. The KV cache types change the numbers, so they are passed (a quantized V
  * cache needs flash attention); threads, batch sizes and GPU layers do not, so accuracy is reused across them.
  */
-export function kldArgs(tool: string, model: string, baseFile: string, o: AccuracyOptions, threads: number, gpu: boolean, config: Config): string[] {
+export function kldArgs(
+  tool: string,
+  model: string,
+  baseFile: string,
+  o: AccuracyOptions,
+  threads: number,
+  gpu: boolean,
+  config: Config,
+): string[] {
   const ctk = String(config.cache_type_k ?? 'f16');
   const ctv = String(config.cache_type_v ?? 'f16');
-  return [...common(tool, model, o, threads, gpu), '--kl-divergence-base', baseFile, '--kl-divergence',
-    '-ctk', ctk, '-ctv', ctv, '-fa', ctv !== 'f16' ? 'on' : 'auto'];
+  return [
+    ...common(tool, model, o, threads, gpu),
+    '--kl-divergence-base',
+    baseFile,
+    '--kl-divergence',
+    '-ctk',
+    ctk,
+    '-ctv',
+    ctv,
+    '-fa',
+    ctv !== 'f16' ? 'on' : 'auto',
+  ];
 }
 
 /** The part of a configuration accuracy depends on, beside the artifact. */
-export const accuracyKey = (config: Config) => ({ ctk: String(config.cache_type_k ?? 'f16'), ctv: String(config.cache_type_v ?? 'f16') });
+export const accuracyKey = (config: Config) => ({
+  ctk: String(config.cache_type_k ?? 'f16'),
+  ctv: String(config.cache_type_v ?? 'f16'),
+});
 
 /** A text HAQA ships under assets/, found from the code's folder up (dist/ in the bundle, src/… in tests). */
 function asset(name: string, from = __dirname): string | undefined {

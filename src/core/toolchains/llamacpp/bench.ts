@@ -30,14 +30,33 @@ export interface BenchRow {
 /** The llama-bench argv for one configuration (the binary first). Values come only from a validated config. */
 export function benchArgs(bin: string, modelFile: string, config: Config, w: Workload): string[] {
   return [
-    bin, '-m', modelFile,
-    '-p', String(w.promptTokens), '-n', String(w.genTokens), '-d', String(w.depth), '-r', String(w.repetitions),
-    '-t', String(config.threads),
-    '-ngl', String(config.gpu_layers ?? 0),
-    '-fa', config.flash_attn ? 'on' : 'off',
-    '-b', String(config.batch), '-ub', String(config.ubatch),
-    '-ctk', String(config.cache_type_k), '-ctv', String(config.cache_type_v),
-    '-o', 'jsonl',
+    bin,
+    '-m',
+    modelFile,
+    '-p',
+    String(w.promptTokens),
+    '-n',
+    String(w.genTokens),
+    '-d',
+    String(w.depth),
+    '-r',
+    String(w.repetitions),
+    '-t',
+    String(config.threads),
+    '-ngl',
+    String(config.gpu_layers ?? 0),
+    '-fa',
+    config.flash_attn ? 'on' : 'off',
+    '-b',
+    String(config.batch),
+    '-ub',
+    String(config.ubatch),
+    '-ctk',
+    String(config.cache_type_k),
+    '-ctv',
+    String(config.cache_type_v),
+    '-o',
+    'jsonl',
   ];
 }
 
@@ -48,7 +67,9 @@ export function parseBenchOutput(text: string): BenchRow[] {
   if (t.startsWith('[')) {
     try {
       return (JSON.parse(t) as BenchRow[]).filter(isRow);
-    } catch { /* fall through to line mode (e.g. a truncated array) */ }
+    } catch {
+      /* fall through to line mode (e.g. a truncated array) */
+    }
   }
   const rows: BenchRow[] = [];
   for (const line of t.split('\n')) {
@@ -57,14 +78,22 @@ export function parseBenchOutput(text: string): BenchRow[] {
     try {
       const r = JSON.parse(s);
       if (isRow(r)) rows.push(r);
-    } catch { /* partial line */ }
+    } catch {
+      /* partial line */
+    }
   }
   return rows;
 }
 
 function isRow(r: unknown): r is BenchRow {
   const o = r as BenchRow;
-  return !!o && typeof o === 'object' && typeof o.avg_ts === 'number' && typeof o.n_prompt === 'number' && typeof o.n_gen === 'number';
+  return (
+    !!o &&
+    typeof o === 'object' &&
+    typeof o.avg_ts === 'number' &&
+    typeof o.n_prompt === 'number' &&
+    typeof o.n_gen === 'number'
+  );
 }
 
 function statOf(r: BenchRow): Stat {
@@ -104,12 +133,20 @@ export function configFromRow(r: BenchRow, withGpuLayers: boolean): Config | und
 /** A failure cause a person can act on, from a failed tool's output and exit status. */
 export function diagnoseFailure(output: string, exitCode: number | null, signal: string | null): string {
   const o = output.toLowerCase();
-  if (signal === 'SIGKILL' || signal === '9' || exitCode === 137) return 'killed (SIGKILL), most likely out of memory: try a smaller quant type, a quantized KV cache or fewer GPU layers';
-  if (/out of memory|failed to allocate|cudamalloc failed|bad_alloc|cannot allocate/.test(o)) return 'out of memory: try a smaller quant type, a quantized KV cache, smaller ubatch or fewer GPU layers';
-  if (/failed to load model|error loading model|wrong shape|invalid magic/.test(o)) return 'the model failed to load: the GGUF file may be corrupt or made for a newer llama.cpp';
-  if (/failed to create context/.test(o)) return 'llama.cpp could not create a context for this configuration (unsupported combination or not enough memory)';
+  if (signal === 'SIGKILL' || signal === '9' || exitCode === 137)
+    return 'killed (SIGKILL), most likely out of memory: try a smaller quant type, a quantized KV cache or fewer GPU layers';
+  if (/out of memory|failed to allocate|cudamalloc failed|bad_alloc|cannot allocate/.test(o))
+    return 'out of memory: try a smaller quant type, a quantized KV cache, smaller ubatch or fewer GPU layers';
+  if (/failed to load model|error loading model|wrong shape|invalid magic/.test(o))
+    return 'the model failed to load: the GGUF file may be corrupt or made for a newer llama.cpp';
+  if (/failed to create context/.test(o))
+    return 'llama.cpp could not create a context for this configuration (unsupported combination or not enough memory)';
   if (/unsupported|not supported/.test(o)) return 'this configuration is not supported by this llama.cpp build';
   if (signal) return `crashed (signal ${signal})`;
-  const last = output.trim().split('\n').filter((l) => /error|fail|abort/i.test(l)).pop();
+  const last = output
+    .trim()
+    .split('\n')
+    .filter((l) => /error|fail|abort/i.test(l))
+    .pop();
   return `exited with code ${exitCode}${last ? `: ${last.trim().slice(0, 200)}` : ''}`;
 }

@@ -34,7 +34,10 @@ export interface BuildOptions {
 const root = () => toolchainRoot();
 
 export function manifestKey(commit: string, backend: Backend, tools: readonly string[]): string {
-  const h = createHash('sha256').update([...tools].sort().join(',')).digest('hex').slice(0, 8);
+  const h = createHash('sha256')
+    .update([...tools].sort().join(','))
+    .digest('hex')
+    .slice(0, 8);
   return `${commit.slice(0, 12)}-${backend}-${h}`;
 }
 
@@ -53,13 +56,16 @@ export function findBuilt(backend: Backend): BuildManifest | undefined {
     try {
       const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as BuildManifest;
       if (m.backend === backend && TOOLS.every((t) => fs.existsSync(path.join(m.binDir, t)))) found.push(m);
-    } catch { /* half-finished or foreign: ignored */ }
+    } catch {
+      /* half-finished or foreign: ignored */
+    }
   }
   return found.sort((a, b) => b.builtAt.localeCompare(a.builtAt))[0];
 }
 
 function check(r: RunResult, what: string, fix: string): void {
-  if (r.cancelled) throw new HaqaError(`${what} was cancelled`, 'run `haqa toolchain build` again to finish it', 'toolchain');
+  if (r.cancelled)
+    throw new HaqaError(`${what} was cancelled`, 'run `haqa toolchain build` again to finish it', 'toolchain');
   if (r.spawnError) throw new HaqaError(`${what} could not start: ${r.spawnError}`, fix, 'toolchain');
   if (r.exitCode !== 0) {
     const tail = r.outputTail.split('\n').slice(-15).join('\n');
@@ -68,32 +74,47 @@ function check(r: RunResult, what: string, fix: string): void {
 }
 
 /** Makes sure llama.cpp's source is unpacked in the cache (from the npm tarball) and returns its folder and commit. */
-export async function ensureSource(opts: Pick<BuildOptions, 'runner' | 'onProgress' | 'signal' | 'logFile'>): Promise<{ dir: string; commit: string }> {
+export async function ensureSource(
+  opts: Pick<BuildOptions, 'runner' | 'onProgress' | 'signal' | 'logFile'>,
+): Promise<{ dir: string; commit: string }> {
   const r = root();
   const record = path.join(r, 'source.json');
   try {
     const s = JSON.parse(fs.readFileSync(record, 'utf8')) as { dir: string; commit: string };
     if (fs.existsSync(path.join(s.dir, 'CMakeLists.txt'))) return s;
-  } catch { /* not yet */ }
-  const run = (argv: string[], cwd?: string) => opts.runner.run(argv, { cwd, signal: opts.signal, logFile: opts.logFile });
+  } catch {
+    /* not yet */
+  }
+  const run = (argv: string[], cwd?: string) =>
+    opts.runner.run(argv, { cwd, signal: opts.signal, logFile: opts.logFile });
   const dl = path.join(r, 'downloads');
   fs.mkdirSync(dl, { recursive: true });
   const tgz = path.join(dl, `${SOURCE_PACKAGE.replace('@', '-')}.tgz`);
   if (!fs.existsSync(tgz)) {
     opts.onProgress?.(`fetching ${SOURCE_PACKAGE} from the npm registry (~35 MB)`);
-    check(await run(['npm', 'pack', SOURCE_PACKAGE, '--pack-destination', dl]), `npm pack ${SOURCE_PACKAGE}`,
-      'check that the npm registry is reachable (npm config get registry)');
+    check(
+      await run(['npm', 'pack', SOURCE_PACKAGE, '--pack-destination', dl]),
+      `npm pack ${SOURCE_PACKAGE}`,
+      'check that the npm registry is reachable (npm config get registry)',
+    );
   }
   const x = fs.mkdtempSync(path.join(dl, 'x-'));
   try {
-    check(await run(['tar', 'xzf', tgz, '-C', x, 'package/llama/gitRelease.bundle']), 'unpacking the llama.cpp bundle',
-      `delete ${tgz} and try again (it may be damaged)`);
+    check(
+      await run(['tar', 'xzf', tgz, '-C', x, 'package/llama/gitRelease.bundle']),
+      'unpacking the llama.cpp bundle',
+      `delete ${tgz} and try again (it may be damaged)`,
+    );
     const bundle = path.join(x, 'package/llama/gitRelease.bundle');
     const tmpSrc = path.join(r, 'src', `.tmp-${process.pid}`);
     fs.rmSync(tmpSrc, { recursive: true, force: true });
     fs.mkdirSync(path.dirname(tmpSrc), { recursive: true });
     opts.onProgress?.('unpacking llama.cpp source');
-    check(await run(['git', '-c', 'advice.detachedHead=false', 'clone', '-q', bundle, tmpSrc]), 'git clone of the llama.cpp bundle', 'install git');
+    check(
+      await run(['git', '-c', 'advice.detachedHead=false', 'clone', '-q', bundle, tmpSrc]),
+      'git clone of the llama.cpp bundle',
+      'install git',
+    );
     const head = await opts.runner.run(['git', '-C', tmpSrc, 'rev-parse', 'HEAD']);
     check(head, 'git rev-parse', 'install git');
     const commit = head.stdout.trim();
@@ -124,41 +145,76 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
   for (const tool of ['cmake', 'git', 'tar']) {
     const r = await opts.runner.run([tool, '--version']);
     if (r.spawnError || r.exitCode !== 0) {
-      throw new HaqaError(`${tool} is not installed; it is needed to build llama.cpp`, `install it (Debian/Ubuntu: apt-get install -y cmake g++ git)`, 'toolchain');
+      throw new HaqaError(
+        `${tool} is not installed; it is needed to build llama.cpp`,
+        `install it (Debian/Ubuntu: apt-get install -y cmake g++ git)`,
+        'toolchain',
+      );
     }
   }
   const started = Date.now();
   const src = await ensureSource(opts);
   const buildDir = path.join(root(), 'build', `${src.commit}-${backend}`);
-  const cmakeArgs = ['-DCMAKE_BUILD_TYPE=Release', '-DLLAMA_CURL=OFF', '-DLLAMA_BUILD_TESTS=OFF', '-DBUILD_SHARED_LIBS=OFF',
-    backend === 'cuda' ? '-DGGML_CUDA=ON' : '-DGGML_CUDA=OFF'];
-  if (backend === 'cuda') { const a = cudaArch(); if (a) cmakeArgs.push(`-DCMAKE_CUDA_ARCHITECTURES=${a}`); }
+  const cmakeArgs = [
+    '-DCMAKE_BUILD_TYPE=Release',
+    '-DLLAMA_CURL=OFF',
+    '-DLLAMA_BUILD_TESTS=OFF',
+    '-DBUILD_SHARED_LIBS=OFF',
+    backend === 'cuda' ? '-DGGML_CUDA=ON' : '-DGGML_CUDA=OFF',
+  ];
+  if (backend === 'cuda') {
+    const a = cudaArch();
+    if (a) cmakeArgs.push(`-DCMAKE_CUDA_ARCHITECTURES=${a}`);
+  }
   opts.onProgress?.(`configuring llama.cpp ${src.commit.slice(0, 7)} (${backend})`);
-  const run = (argv: string[], onData?: (d: string) => void) => opts.runner.run(argv, { signal: opts.signal, logFile: opts.logFile, onData });
-  check(await run(['cmake', '-S', src.dir, '-B', buildDir, ...cmakeArgs]), 'cmake configure',
-    backend === 'cuda' ? 'install the CUDA toolkit (nvcc) or build with --backend cpu' : 'install cmake and a C++ compiler (apt-get install -y cmake g++)');
+  const run = (argv: string[], onData?: (d: string) => void) =>
+    opts.runner.run(argv, { signal: opts.signal, logFile: opts.logFile, onData });
+  check(
+    await run(['cmake', '-S', src.dir, '-B', buildDir, ...cmakeArgs]),
+    'cmake configure',
+    backend === 'cuda'
+      ? 'install the CUDA toolkit (nvcc) or build with --backend cpu'
+      : 'install cmake and a C++ compiler (apt-get install -y cmake g++)',
+  );
   let last = -1;
   const jobs = String(os.availableParallelism?.() ?? os.cpus().length);
-  check(await run(['cmake', '--build', buildDir, '-j', jobs, '--target', ...TOOLS], (d) => {
-    let pct = -1;
-    for (const x of d.matchAll(/\[\s*(\d+)%\]/g)) pct = Number(x[1]);
-    // cmake restarts its percentage per target: report only forward steps of 5 % or more.
-    if (pct >= last + 5 || (pct === 100 && last < 100)) { last = pct; opts.onProgress?.(`building llama.cpp: ${pct}%`); }
-  }), 'building llama.cpp', 'see the build log; on low memory try again (the build resumes where it stopped)');
+  check(
+    await run(['cmake', '--build', buildDir, '-j', jobs, '--target', ...TOOLS], (d) => {
+      let pct = -1;
+      for (const x of d.matchAll(/\[\s*(\d+)%\]/g)) pct = Number(x[1]);
+      // cmake restarts its percentage per target: report only forward steps of 5 % or more.
+      if (pct >= last + 5 || (pct === 100 && last < 100)) {
+        last = pct;
+        opts.onProgress?.(`building llama.cpp: ${pct}%`);
+      }
+    }),
+    'building llama.cpp',
+    'see the build log; on low memory try again (the build resumes where it stopped)',
+  );
 
   const key = manifestKey(src.commit, backend, TOOLS);
   const binDir = path.join(root(), 'bin', key);
   fs.mkdirSync(binDir, { recursive: true });
   for (const t of TOOLS) {
     const from = path.join(buildDir, 'bin', t);
-    if (!fs.existsSync(from)) throw new HaqaError(`the build finished but ${from} is missing`, 'delete the build folder and build again', 'toolchain');
+    if (!fs.existsSync(from))
+      throw new HaqaError(
+        `the build finished but ${from} is missing`,
+        'delete the build folder and build again',
+        'toolchain',
+      );
     fs.copyFileSync(from, path.join(binDir, `${t}.tmp`));
     fs.chmodSync(path.join(binDir, `${t}.tmp`), 0o755);
     fs.renameSync(path.join(binDir, `${t}.tmp`), path.join(binDir, t));
   }
   const manifest: BuildManifest = {
-    commit: src.commit, backend, tools: [...TOOLS], binDir, builtAt: new Date().toISOString(),
-    buildSeconds: Math.round((Date.now() - started) / 1000), cmakeArgs,
+    commit: src.commit,
+    backend,
+    tools: [...TOOLS],
+    binDir,
+    builtAt: new Date().toISOString(),
+    buildSeconds: Math.round((Date.now() - started) / 1000),
+    cmakeArgs,
   };
   fs.writeFileSync(path.join(binDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return manifest;

@@ -32,7 +32,15 @@ function fromDir(dir: string, source: LlamaTools['source']): LlamaTools | undefi
   const quantize = at('llama-quantize');
   const bench = at('llama-bench');
   if (!quantize || !bench) return undefined;
-  return { quantize, bench, perplexity: at('llama-perplexity'), imatrix: at('llama-imatrix'), server: at('llama-server'), source, binDir: dir };
+  return {
+    quantize,
+    bench,
+    perplexity: at('llama-perplexity'),
+    imatrix: at('llama-imatrix'),
+    server: at('llama-server'),
+    source,
+    binDir: dir,
+  };
 }
 
 function onPath(name: string): string | undefined {
@@ -47,12 +55,18 @@ function onPath(name: string): string | undefined {
  * HAQA cache. An explicit folder that lacks the tools is an error, not a silent fall-through.
  */
 export function locateTools(opts: { binDir?: string; backend?: Backend } = {}): LlamaTools | undefined {
-  for (const [dir, source] of [[opts.binDir, 'explicit'], [process.env.HAQA_LLAMACPP_BIN, 'env']] as const) {
+  for (const [dir, source] of [
+    [opts.binDir, 'explicit'],
+    [process.env.HAQA_LLAMACPP_BIN, 'env'],
+  ] as const) {
     if (!dir) continue;
     const t = fromDir(path.resolve(dir), source);
     if (!t) {
-      throw new HaqaError(`${dir} (${source === 'env' ? '$HAQA_LLAMACPP_BIN' : '--llamacpp-bin'}) has no llama-quantize and llama-bench`,
-        'point it at the folder holding the llama.cpp binaries, or unset it so HAQA builds its own', 'toolchain');
+      throw new HaqaError(
+        `${dir} (${source === 'env' ? '$HAQA_LLAMACPP_BIN' : '--llamacpp-bin'}) has no llama-quantize and llama-bench`,
+        'point it at the folder holding the llama.cpp binaries, or unset it so HAQA builds its own',
+        'toolchain',
+      );
     }
     return t;
   }
@@ -77,11 +91,22 @@ export async function toolInfo(runner: ProcessRunner, t: LlamaTools): Promise<{ 
     if (!bin) continue;
     const r = await runner.run([bin, '--version'], { timeoutMs: 20000 });
     const m = (r.outputTail + r.stdout).match(/commit ([0-9a-f]{7,40})|version:\s*\d+\s*\(([0-9a-f]{7,40})\)/);
-    if (m) { commit = m[1] ?? m[2]; break; }
+    if (m) {
+      commit = m[1] ?? m[2];
+      break;
+    }
   }
   const d = await runner.run([t.bench, '--list-devices'], { timeoutMs: 20000 });
   const out = d.outputTail + d.stdout;
-  const backend = /CUDA/.test(out) ? 'cuda' : /Vulkan/i.test(out) ? 'vulkan' : /Metal|MTL/.test(out) ? 'metal' : d.exitCode === 0 ? 'cpu' : undefined;
+  const backend = /CUDA/.test(out)
+    ? 'cuda'
+    : /Vulkan/i.test(out)
+      ? 'vulkan'
+      : /Metal|MTL/.test(out)
+        ? 'metal'
+        : d.exitCode === 0
+          ? 'cpu'
+          : undefined;
   return { commit, backend };
 }
 
@@ -93,12 +118,24 @@ export async function withToolInfo(runner: ProcessRunner, t: LlamaTools): Promis
 }
 
 /** Locates the tools, building them into the cache on first need. */
-export async function ensureTools(opts: { binDir?: string; backend?: Backend; runner: ProcessRunner; onProgress?: (m: string) => void; signal?: AbortSignal; logFile?: string }): Promise<LlamaTools> {
+export async function ensureTools(opts: {
+  binDir?: string;
+  backend?: Backend;
+  runner: ProcessRunner;
+  onProgress?: (m: string) => void;
+  signal?: AbortSignal;
+  logFile?: string;
+}): Promise<LlamaTools> {
   const found = locateTools(opts);
   if (found) return found;
   opts.onProgress?.('llama.cpp tools not found: building them once into the HAQA cache (about 8 minutes on 2 cores)');
   const m = await buildToolchain({ ...opts, backend: opts.backend ?? defaultBackend() });
   const t = fromDir(m.binDir, 'cache');
-  if (!t) throw new HaqaError(`the build in ${m.binDir} has no llama-quantize/llama-bench`, 'run `haqa clean --toolchain` and build again', 'toolchain');
+  if (!t)
+    throw new HaqaError(
+      `the build in ${m.binDir} has no llama-quantize/llama-bench`,
+      'run `haqa clean --toolchain` and build again',
+      'toolchain',
+    );
   return { ...t, commit: m.commit, backend: m.backend };
 }

@@ -1,10 +1,10 @@
 import { QUANT_TYPES, UNQUANTIZED_FILE_TYPES } from '../../ggml';
+import { ALL_LAYERS } from '../../knobs';
 import { SearchSpace, type Constraint, type Knob } from '../../space';
-import type { Config, HardwareProfile, ModelInfo } from '../../types';
+import type { HardwareProfile, ModelInfo } from '../../types';
 
 export const KV_TYPES = ['f16', 'q8_0', 'q4_0'];
-/** gpu_layers value meaning "every layer, output included" (llama.cpp clamps it). */
-export const ALL_LAYERS = 999;
+export { ALL_LAYERS, quantRecipe } from '../../knobs';
 
 /** Quant types whose block size divides every weight row of the model. */
 export function validQuantTypes(model: ModelInfo): string[] {
@@ -22,13 +22,17 @@ export function threadCandidates(hw: HardwareProfile): number[] {
 export const QUANTIZED_V_NEEDS_FA: Constraint = {
   id: 'quantized-v-cache-needs-flash-attn',
   description: 'a quantized V cache (cache_type_v other than f16) needs flash_attn = true',
-  check: (c) => (c.cache_type_v !== 'f16' && c.flash_attn !== true ? `cache_type_v = ${String(c.cache_type_v)} needs flash_attn = true` : undefined),
+  check: (c) =>
+    c.cache_type_v !== 'f16' && c.flash_attn !== true
+      ? `cache_type_v = ${String(c.cache_type_v)} needs flash_attn = true`
+      : undefined,
 };
 
 export const UBATCH_LE_BATCH: Constraint = {
   id: 'ubatch-not-above-batch',
   description: 'ubatch must not exceed batch',
-  check: (c) => (Number(c.ubatch) > Number(c.batch) ? `ubatch ${String(c.ubatch)} > batch ${String(c.batch)}` : undefined),
+  check: (c) =>
+    Number(c.ubatch) > Number(c.batch) ? `ubatch ${String(c.ubatch)} > batch ${String(c.batch)}` : undefined,
 };
 
 /** Per-tensor type overrides offered as one knob (`--tensor-type NAME=TYPE`, comma-separated here). */
@@ -39,40 +43,93 @@ export const IMATRIX_CHUNKS = [32, 128];
 export const IMATRIX_CHUNKS_ONLY_WITH_IMATRIX: Constraint = {
   id: 'imatrix-chunks-only-with-imatrix',
   description: `imatrix_chunks only varies with an importance matrix (with imatrix = none it stays ${IMATRIX_CHUNKS[0]})`,
-  check: (c) => (c.imatrix === 'none' && c.imatrix_chunks !== undefined && c.imatrix_chunks !== IMATRIX_CHUNKS[0]
-    ? `imatrix_chunks = ${String(c.imatrix_chunks)} without an importance matrix` : undefined),
+  check: (c) =>
+    c.imatrix === 'none' && c.imatrix_chunks !== undefined && c.imatrix_chunks !== IMATRIX_CHUNKS[0]
+      ? `imatrix_chunks = ${String(c.imatrix_chunks)} without an importance matrix`
+      : undefined,
 };
 
 /** The quantization recipe beyond the type: imatrix, output / embedding types, per-tensor overrides. */
 export function recipeKnobs(calibrations: string[]): Knob[] {
   return [
-    { name: 'imatrix', kind: 'enum', values: ['none', ...calibrations], default: 'none', stage: 'quantize', ordinal: false,
-      meaning: 'importance matrix from llama-imatrix on a calibration text (--imatrix); protects the weights that matter, most useful at 2-4 bits' },
-    { name: 'imatrix_chunks', kind: 'int', values: IMATRIX_CHUNKS, default: IMATRIX_CHUNKS[0], stage: 'quantize', ordinal: true,
-      meaning: 'chunks of 512 calibration tokens the importance matrix is computed on (more: better estimate, slower)' },
-    { name: 'output_type', kind: 'enum', values: ['default', 'q8_0', 'f16'], default: 'default', stage: 'quantize', ordinal: false,
-      meaning: 'type of the output (lm_head) tensor (--output-tensor-type); higher precision here costs little size and often buys accuracy' },
-    { name: 'embd_type', kind: 'enum', values: ['default', 'q8_0', 'f16'], default: 'default', stage: 'quantize', ordinal: false,
-      meaning: 'type of the token-embedding tensor (--token-embedding-type)' },
-    { name: 'tensor_overrides', kind: 'enum', values: TENSOR_OVERRIDES, default: 'none', stage: 'quantize', ordinal: false,
-      meaning: 'per-tensor types (--tensor-type NAME=TYPE): keep the most sensitive tensors (attn_v, ffn_down) at q8_0' },
+    {
+      name: 'imatrix',
+      kind: 'enum',
+      values: ['none', ...calibrations],
+      default: 'none',
+      stage: 'quantize',
+      ordinal: false,
+      meaning:
+        'importance matrix from llama-imatrix on a calibration text (--imatrix); protects the weights that matter, most useful at 2-4 bits',
+    },
+    {
+      name: 'imatrix_chunks',
+      kind: 'int',
+      values: IMATRIX_CHUNKS,
+      default: IMATRIX_CHUNKS[0],
+      stage: 'quantize',
+      ordinal: true,
+      meaning: 'chunks of 512 calibration tokens the importance matrix is computed on (more: better estimate, slower)',
+    },
+    {
+      name: 'output_type',
+      kind: 'enum',
+      values: ['default', 'q8_0', 'f16'],
+      default: 'default',
+      stage: 'quantize',
+      ordinal: false,
+      meaning:
+        'type of the output (lm_head) tensor (--output-tensor-type); higher precision here costs little size and often buys accuracy',
+    },
+    {
+      name: 'embd_type',
+      kind: 'enum',
+      values: ['default', 'q8_0', 'f16'],
+      default: 'default',
+      stage: 'quantize',
+      ordinal: false,
+      meaning: 'type of the token-embedding tensor (--token-embedding-type)',
+    },
+    {
+      name: 'tensor_overrides',
+      kind: 'enum',
+      values: TENSOR_OVERRIDES,
+      default: 'none',
+      stage: 'quantize',
+      ordinal: false,
+      meaning: 'per-tensor types (--tensor-type NAME=TYPE): keep the most sensitive tensors (attn_v, ffn_down) at q8_0',
+    },
   ];
 }
 
 /** The knobs llama.cpp offers for this hardware and model, with the rules llama.cpp imposes. */
-export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo, opts: { calibrations?: string[] } = {}): SearchSpace {
+export function llamaCppSpace(
+  hw: HardwareProfile,
+  model: ModelInfo,
+  opts: { calibrations?: string[] } = {},
+): SearchSpace {
   const unquantized = UNQUANTIZED_FILE_TYPES.has(model.fileType);
   const quants = unquantized ? validQuantTypes(model) : [model.fileType];
   const threads = threadCandidates(hw);
   const knobs: Knob[] = [
     {
-      name: 'quant', kind: 'enum', values: quants, default: quants.includes('Q4_K_M') ? 'Q4_K_M' : quants[0], stage: 'quantize', ordinal: true,
+      name: 'quant',
+      kind: 'enum',
+      values: quants,
+      default: quants.includes('Q4_K_M') ? 'Q4_K_M' : quants[0],
+      stage: 'quantize',
+      ordinal: true,
       meaning: UNQUANTIZED_FILE_TYPES.has(model.fileType)
         ? 'weight quantization type (llama-quantize); fewer bits: smaller file, usually faster decode, lower accuracy'
         : `weight type: the model is already ${model.fileType}, so only runtime knobs are searched (re-quantizing loses accuracy)`,
     },
     {
-      name: 'threads', kind: 'int', values: threads, default: hw.cpu.cores, stage: 'runtime', ordinal: true,
+      name: 'threads',
+      kind: 'int',
+      values: threads,
+      default: hw.cpu.cores,
+      stage: 'runtime',
+      ordinal: true,
       meaning: 'CPU threads for computation (-t); decode is memory-bound and often peaks at the physical core count',
     },
   ];
@@ -80,36 +137,69 @@ export function llamaCppSpace(hw: HardwareProfile, model: ModelInfo, opts: { cal
   if (unquantized) knobs.push(...recipeKnobs(opts.calibrations ?? ['builtin']));
   if (hw.gpus.length > 0) {
     const L = model.layers;
-    const layers = [...new Set([0, Math.round(L / 4), Math.round(L / 2), Math.round((3 * L) / 4), ALL_LAYERS])].sort((a, b) => a - b);
+    const layers = [...new Set([0, Math.round(L / 4), Math.round(L / 2), Math.round((3 * L) / 4), ALL_LAYERS])].sort(
+      (a, b) => a - b,
+    );
     knobs.push({
-      name: 'gpu_layers', kind: 'int', values: layers, default: ALL_LAYERS, stage: 'runtime', ordinal: true,
+      name: 'gpu_layers',
+      kind: 'int',
+      values: layers,
+      default: ALL_LAYERS,
+      stage: 'runtime',
+      ordinal: true,
       meaning: `layers offloaded to the GPU (-ngl); ${ALL_LAYERS} = all, the output layer included`,
     });
   }
   knobs.push(
-    { name: 'flash_attn', kind: 'bool', values: [false, true], default: true, stage: 'runtime', ordinal: false,
-      meaning: 'fused flash attention kernel (-fa); required for a quantized V cache' },
-    { name: 'batch', kind: 'int', values: [256, 512, 2048], default: 2048, stage: 'runtime', ordinal: true,
-      meaning: 'logical batch size for prompt processing (-b); affects prefill, not decode' },
-    { name: 'ubatch', kind: 'int', values: [128, 256, 512], default: 512, stage: 'runtime', ordinal: true,
-      meaning: 'physical micro-batch size (-ub); larger helps prefill on wide hardware, costs compute buffer memory' },
-    { name: 'cache_type_k', kind: 'enum', values: KV_TYPES, default: 'f16', stage: 'runtime', ordinal: true,
-      meaning: 'KV cache type for K (-ctk); quantized halves or quarters KV memory, may cost speed and accuracy' },
-    { name: 'cache_type_v', kind: 'enum', values: KV_TYPES, default: 'f16', stage: 'runtime', ordinal: true,
-      meaning: 'KV cache type for V (-ctv); quantized types need flash attention' },
+    {
+      name: 'flash_attn',
+      kind: 'bool',
+      values: [false, true],
+      default: true,
+      stage: 'runtime',
+      ordinal: false,
+      meaning: 'fused flash attention kernel (-fa); required for a quantized V cache',
+    },
+    {
+      name: 'batch',
+      kind: 'int',
+      values: [256, 512, 2048],
+      default: 2048,
+      stage: 'runtime',
+      ordinal: true,
+      meaning: 'logical batch size for prompt processing (-b); affects prefill, not decode',
+    },
+    {
+      name: 'ubatch',
+      kind: 'int',
+      values: [128, 256, 512],
+      default: 512,
+      stage: 'runtime',
+      ordinal: true,
+      meaning: 'physical micro-batch size (-ub); larger helps prefill on wide hardware, costs compute buffer memory',
+    },
+    {
+      name: 'cache_type_k',
+      kind: 'enum',
+      values: KV_TYPES,
+      default: 'f16',
+      stage: 'runtime',
+      ordinal: true,
+      meaning: 'KV cache type for K (-ctk); quantized halves or quarters KV memory, may cost speed and accuracy',
+    },
+    {
+      name: 'cache_type_v',
+      kind: 'enum',
+      values: KV_TYPES,
+      default: 'f16',
+      stage: 'runtime',
+      ordinal: true,
+      meaning: 'KV cache type for V (-ctv); quantized types need flash attention',
+    },
   );
-  return new SearchSpace(knobs, [QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH, ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : [])]);
-}
-
-/**
- * What an artifact is made of: the type, plus every recipe knob that is not at its default (so a plain type keeps
- * the cache key it always had).
- */
-export function quantRecipe(config: Config): Record<string, string | number> {
-  const r: Record<string, string | number> = { quant: String(config.quant) };
-  if (config.imatrix !== undefined && config.imatrix !== 'none') { r.imatrix = String(config.imatrix); r.imatrix_chunks = Number(config.imatrix_chunks); }
-  if (config.output_type !== undefined && config.output_type !== 'default') r.output_type = String(config.output_type);
-  if (config.embd_type !== undefined && config.embd_type !== 'default') r.embd_type = String(config.embd_type);
-  if (config.tensor_overrides !== undefined && config.tensor_overrides !== 'none') r.tensor_overrides = String(config.tensor_overrides);
-  return r;
+  return new SearchSpace(knobs, [
+    QUANTIZED_V_NEEDS_FA,
+    UBATCH_LE_BATCH,
+    ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : []),
+  ]);
 }

@@ -11,7 +11,15 @@ import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolc
 import { benchArgs, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
 import type { LlamaTools } from './locate';
 import { llamaCppSpace, quantRecipe } from './space';
-import { accuracyKey, accuracyMetrics, baseArgs, builtinCalibrationText, kldArgs, parsePerplexityOutput, type AccuracyOptions } from './accuracy';
+import {
+  accuracyKey,
+  accuracyMetrics,
+  baseArgs,
+  builtinCalibrationText,
+  kldArgs,
+  parsePerplexityOutput,
+  type AccuracyOptions,
+} from './accuracy';
 
 export interface LlamaCppOptions {
   workload: Workload;
@@ -28,11 +36,19 @@ export interface LlamaCppOptions {
 /** GPU memory in use (MiB, summed over GPUs), or undefined without nvidia-smi. */
 function gpuMemUsedMiB(): Promise<number | undefined> {
   return new Promise((resolve) => {
-    execFile('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits'], { timeout: 5000 }, (err, out) => {
-      if (err) return resolve(undefined);
-      const vals = out.split('\n').map((s) => Number(s.trim())).filter((n) => Number.isFinite(n) && n >= 0);
-      resolve(vals.length ? vals.reduce((a, b) => a + b, 0) : undefined);
-    });
+    execFile(
+      'nvidia-smi',
+      ['--query-gpu=memory.used', '--format=csv,noheader,nounits'],
+      { timeout: 5000 },
+      (err, out) => {
+        if (err) return resolve(undefined);
+        const vals = out
+          .split('\n')
+          .map((s) => Number(s.trim()))
+          .filter((n) => Number.isFinite(n) && n >= 0);
+        resolve(vals.length ? vals.reduce((a, b) => a + b, 0) : undefined);
+      },
+    );
   });
 }
 
@@ -42,14 +58,28 @@ export class LlamaCppToolchain implements Toolchain {
   readonly space: SearchSpace;
   private readonly artifacts: ArtifactCache;
 
-  constructor(readonly tools: LlamaTools, readonly hw: HardwareProfile, readonly model: ModelInfo, readonly opts: LlamaCppOptions) {
+  constructor(
+    readonly tools: LlamaTools,
+    readonly hw: HardwareProfile,
+    readonly model: ModelInfo,
+    readonly opts: LlamaCppOptions,
+  ) {
     this.space = llamaCppSpace(hw, model, { calibrations: Object.keys(this.calibrations()) });
     this.artifacts = new ArtifactCache(opts.cacheDir);
   }
 
   info(): Record<string, unknown> {
-    return { toolchain: this.name, binDir: this.tools.binDir, source: this.tools.source, commit: this.tools.commit, backend: this.tools.backend, workload: this.opts.workload,
-      accuracy: this.opts.accuracy ? { evalFile: this.opts.accuracy.evalFile, chunks: this.opts.accuracy.chunks, ctx: this.opts.accuracy.ctx } : null };
+    return {
+      toolchain: this.name,
+      binDir: this.tools.binDir,
+      source: this.tools.source,
+      commit: this.tools.commit,
+      backend: this.tools.backend,
+      workload: this.opts.workload,
+      accuracy: this.opts.accuracy
+        ? { evalFile: this.opts.accuracy.evalFile, chunks: this.opts.accuracy.chunks, ctx: this.opts.accuracy.ctx }
+        : null,
+    };
   }
 
   private calibrations(): Record<string, string> {
@@ -59,30 +89,69 @@ export class LlamaCppToolchain implements Toolchain {
   }
 
   /** The file a trial benchmarks: the source itself when no quantization is needed, else a cached artifact. */
-  async artifactFor(config: Config): Promise<{ file: string; needsQuantize: boolean; recipe: Record<string, string | number> }> {
+  async artifactFor(
+    config: Config,
+  ): Promise<{ file: string; needsQuantize: boolean; recipe: Record<string, string | number> }> {
     const recipe = quantRecipe(config);
-    if (Object.keys(recipe).length === 1 && recipe.quant === this.model.fileType) return { file: this.model.path, needsQuantize: false, recipe };
+    if (Object.keys(recipe).length === 1 && recipe.quant === this.model.fileType)
+      return { file: this.model.path, needsQuantize: false, recipe };
     const digest = await this.artifacts.digest(this.model.path);
     const file = this.artifacts.pathFor(digest, recipe);
     return { file, needsQuantize: !fs.existsSync(file), recipe };
   }
 
   /** The importance matrix for a calibration text and chunk count: computed once with llama-imatrix, then cached. */
-  private async ensureImatrix(name: string, chunks: number, ctx: TrialContext, steps: StepRecord[], log: string): Promise<{ file?: string; cause?: string; cancelled?: boolean }> {
+  private async ensureImatrix(
+    name: string,
+    chunks: number,
+    ctx: TrialContext,
+    steps: StepRecord[],
+    log: string,
+  ): Promise<{ file?: string; cause?: string; cancelled?: boolean }> {
     const text = this.calibrations()[name];
-    if (!text || !fs.existsSync(text)) return { cause: `calibration text "${name}" not found (fix: pass --calibration-text FILE)` };
-    if (!this.tools.imatrix) return { cause: 'llama-imatrix is missing from the llama.cpp tools (fix: `haqa toolchain build`)' };
+    if (!text || !fs.existsSync(text))
+      return { cause: `calibration text "${name}" not found (fix: pass --calibration-text FILE)` };
+    if (!this.tools.imatrix)
+      return { cause: 'llama-imatrix is missing from the llama.cpp tools (fix: `haqa toolchain build`)' };
     const src = await this.artifacts.digest(this.model.path);
-    const file = this.artifacts.pathFor(src, { kind: 'imatrix', calibration: (await this.artifacts.digest(text)).slice(0, 16), chunks }, '.imatrix.gguf');
-    if (fs.existsSync(file)) { steps.push({ name: 'imatrix', seconds: 0, cached: true }); return { file }; }
+    const file = this.artifacts.pathFor(
+      src,
+      { kind: 'imatrix', calibration: (await this.artifacts.digest(text)).slice(0, 16), chunks },
+      '.imatrix.gguf',
+    );
+    if (fs.existsSync(file)) {
+      steps.push({ name: 'imatrix', seconds: 0, cached: true });
+      return { file };
+    }
     ctx.onProgress?.(`imatrix on ${name} (${chunks} chunks)`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.part-${process.pid}.gguf`;
-    const argv = [this.tools.imatrix, '-m', this.model.path, '-f', text, '-o', tmp, '--chunks', String(chunks), '-c', '512', '-t', String(this.hw.cpu.cores),
-      ...(this.hw.gpus.length ? ['-ngl', '999'] : [])];
-    const r = await ctx.runner.run(argv, { timeoutMs: this.opts.quantizeTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log });
+    const argv = [
+      this.tools.imatrix,
+      '-m',
+      this.model.path,
+      '-f',
+      text,
+      '-o',
+      tmp,
+      '--chunks',
+      String(chunks),
+      '-c',
+      '512',
+      '-t',
+      String(this.hw.cpu.cores),
+      ...(this.hw.gpus.length ? ['-ngl', '999'] : []),
+    ];
+    const r = await ctx.runner.run(argv, {
+      timeoutMs: this.opts.quantizeTimeoutMs ?? 3600_000,
+      signal: ctx.signal,
+      logFile: log,
+    });
     steps.push({ name: 'imatrix', seconds: r.durationMs / 1000, log });
-    if (r.cancelled) { fs.rmSync(tmp, { force: true }); return { cancelled: true, cause: 'cancelled during llama-imatrix' }; }
+    if (r.cancelled) {
+      fs.rmSync(tmp, { force: true });
+      return { cancelled: true, cause: 'cancelled during llama-imatrix' };
+    }
     if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp)) {
       fs.rmSync(tmp, { force: true });
       return { cause: stepFailure('llama-imatrix', r) };
@@ -94,9 +163,10 @@ export class LlamaCppToolchain implements Toolchain {
   async runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome> {
     const steps: StepRecord[] = [];
     const quant = String(config.quant);
-    const logFor = (step: string) => path.join(ctx.logDir, `trial-${String(ctx.trialIndex).padStart(3, '0')}-${step}.log`);
+    const logFor = (step: string) =>
+      path.join(ctx.logDir, `trial-${String(ctx.trialIndex).padStart(3, '0')}-${step}.log`);
     let file: string;
-    let recipe: Record<string, string | number> = { quant };
+    let recipe: Record<string, string | number>;
     try {
       const a = await this.artifactFor(config);
       file = a.file;
@@ -104,7 +174,13 @@ export class LlamaCppToolchain implements Toolchain {
       if (a.needsQuantize) {
         let imatrixFile: string | undefined;
         if (a.recipe.imatrix) {
-          const im = await this.ensureImatrix(String(a.recipe.imatrix), Number(a.recipe.imatrix_chunks), ctx, steps, logFor('imatrix'));
+          const im = await this.ensureImatrix(
+            String(a.recipe.imatrix),
+            Number(a.recipe.imatrix_chunks),
+            ctx,
+            steps,
+            logFor('imatrix'),
+          );
           if (im.cancelled) return { status: 'cancelled', metrics: {}, cause: im.cause, steps };
           if (!im.file) return { status: 'failed', metrics: {}, cause: im.cause, steps };
           imatrixFile = im.file;
@@ -114,10 +190,22 @@ export class LlamaCppToolchain implements Toolchain {
         const tmp = `${file}.part-${process.pid}`;
         ctx.onProgress?.(`quantize → ${quant}`);
         const log = logFor('quantize');
-        const r = await ctx.runner.run([this.tools.quantize, ...quantizeFlags(a.recipe, imatrixFile), this.model.path, tmp, quant, String(this.hw.cpu.threads)],
-          { timeoutMs: this.opts.quantizeTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log });
+        const r = await ctx.runner.run(
+          [
+            this.tools.quantize,
+            ...quantizeFlags(a.recipe, imatrixFile),
+            this.model.path,
+            tmp,
+            quant,
+            String(this.hw.cpu.threads),
+          ],
+          { timeoutMs: this.opts.quantizeTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log },
+        );
         steps.push({ name: 'quantize', seconds: r.durationMs / 1000, log });
-        if (r.cancelled) { fs.rmSync(tmp, { force: true }); return { status: 'cancelled', metrics: {}, cause: 'cancelled during quantize', steps }; }
+        if (r.cancelled) {
+          fs.rmSync(tmp, { force: true });
+          return { status: 'cancelled', metrics: {}, cause: 'cancelled during quantize', steps };
+        }
         if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp)) {
           fs.rmSync(tmp, { force: true });
           return { status: 'failed', metrics: {}, cause: stepFailure('llama-quantize', r), steps };
@@ -127,7 +215,12 @@ export class LlamaCppToolchain implements Toolchain {
         steps.push({ name: 'quantize', seconds: 0, cached: true });
       }
     } catch (e) {
-      return { status: 'failed', metrics: {}, cause: isHaqaError(e) ? `${e.message} (fix: ${e.fix})` : `preparing the model failed: ${errorMessage(e)}`, steps };
+      return {
+        status: 'failed',
+        metrics: {},
+        cause: isHaqaError(e) ? `${e.message} (fix: ${e.fix})` : `preparing the model failed: ${errorMessage(e)}`,
+        steps,
+      };
     }
 
     ctx.onProgress?.('llama-bench');
@@ -143,19 +236,38 @@ export class LlamaCppToolchain implements Toolchain {
         await new Promise((r) => setTimeout(r, 250));
       }
     })();
-    const r = await ctx.runner.run(benchArgs(this.tools.bench, file, config, this.opts.workload),
-      { timeoutMs: this.opts.benchTimeoutMs ?? 1800_000, signal: ctx.signal, logFile: log });
+    const r = await ctx.runner.run(benchArgs(this.tools.bench, file, config, this.opts.workload), {
+      timeoutMs: this.opts.benchTimeoutMs ?? 1800_000,
+      signal: ctx.signal,
+      logFile: log,
+    });
     polling = false;
     await poller;
     steps.push({ name: 'bench', seconds: r.durationMs / 1000, log });
     if (r.cancelled) return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-bench', steps };
     const rows = parseBenchOutput(r.stdout);
-    const metrics: TrialMetrics = { ...metricsFromRows(rows), fileSizeBytes: fs.statSync(file).size, peakHostMemBytes: r.peakRssBytes };
+    const metrics: TrialMetrics = {
+      ...metricsFromRows(rows),
+      fileSizeBytes: fs.statSync(file).size,
+      peakHostMemBytes: r.peakRssBytes,
+    };
     if (base !== undefined && gpuPeak > base) metrics.peakDeviceMemBytes = (gpuPeak - base) * 1024 * 1024;
-    if (r.timedOut) return { status: 'failed', metrics, cause: `llama-bench timed out after ${Math.round(r.durationMs / 1000)} s (hang or far too slow)`, steps };
-    if (r.spawnError) return { status: 'failed', metrics, cause: `llama-bench could not start: ${r.spawnError}`, steps };
+    if (r.timedOut)
+      return {
+        status: 'failed',
+        metrics,
+        cause: `llama-bench timed out after ${Math.round(r.durationMs / 1000)} s (hang or far too slow)`,
+        steps,
+      };
+    if (r.spawnError)
+      return { status: 'failed', metrics, cause: `llama-bench could not start: ${r.spawnError}`, steps };
     if (r.exitCode !== 0 || (!metrics.decode && this.opts.workload.genTokens > 0)) {
-      return { status: 'failed', metrics, cause: `llama-bench ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}`, steps };
+      return {
+        status: 'failed',
+        metrics,
+        cause: `llama-bench ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}`,
+        steps,
+      };
     }
     if (this.opts.accuracy) {
       const acc = await this.measureAccuracy(file, recipe, config, ctx, steps, logFor);
@@ -167,11 +279,20 @@ export class LlamaCppToolchain implements Toolchain {
 
   /** Runs one llama-perplexity, with the trial's log and the toolchain's failure diagnosis. */
   private async perplexity(argv: string[], name: string, ctx: TrialContext, steps: StepRecord[], log: string) {
-    const r = await ctx.runner.run(argv, { timeoutMs: this.opts.accuracyTimeoutMs ?? 3600_000, signal: ctx.signal, logFile: log, captureStderr: true, stdoutDirect: true });
+    const r = await ctx.runner.run(argv, {
+      timeoutMs: this.opts.accuracyTimeoutMs ?? 3600_000,
+      signal: ctx.signal,
+      logFile: log,
+      captureStderr: true,
+      stdoutDirect: true,
+    });
     steps.push({ name, seconds: r.durationMs / 1000, log });
     const text = `${r.stdout}\n${r.stderr ?? ''}`;
-    const cause = r.cancelled ? 'cancelled during llama-perplexity' : r.timedOut || r.spawnError || r.exitCode !== 0
-      ? stepFailure('llama-perplexity', r, (tail, code, signal) => perplexityFailure(text, tail, code, signal)) : undefined;
+    const cause = r.cancelled
+      ? 'cancelled during llama-perplexity'
+      : r.timedOut || r.spawnError || r.exitCode !== 0
+        ? stepFailure('llama-perplexity', r, (tail, code, signal) => perplexityFailure(text, tail, code, signal))
+        : undefined;
     return { r, cause, parsed: parsePerplexityOutput(text) };
   }
 
@@ -179,11 +300,21 @@ export class LlamaCppToolchain implements Toolchain {
    * Accuracy of `file` against the source: the source's logits once (cached by model, text, ctx, chunks), then one
    * --kl-divergence run per (artifact, KV cache types), cached beside the artifact and reused across runtime knobs.
    */
-  private async measureAccuracy(file: string, quantRecipeOf: Record<string, string | number>, config: Config, ctx: TrialContext, steps: StepRecord[], logFor: (s: string) => string):
-    Promise<{ status: 'done' | 'failed' | 'cancelled'; metrics?: Record<string, number>; cause?: string }> {
+  private async measureAccuracy(
+    file: string,
+    quantRecipeOf: Record<string, string | number>,
+    config: Config,
+    ctx: TrialContext,
+    steps: StepRecord[],
+    logFor: (s: string) => string,
+  ): Promise<{ status: 'done' | 'failed' | 'cancelled'; metrics?: Record<string, number>; cause?: string }> {
     const o = this.opts.accuracy!;
     const tool = this.tools.perplexity;
-    if (!tool) return { status: 'failed', cause: 'llama-perplexity is missing from the llama.cpp tools (fix: `haqa toolchain build`, or --accuracy off)' };
+    if (!tool)
+      return {
+        status: 'failed',
+        cause: 'llama-perplexity is missing from the llama.cpp tools (fix: `haqa toolchain build`, or --accuracy off)',
+      };
     const gpu = this.hw.gpus.length > 0;
     const threads = this.hw.cpu.cores;
     try {
@@ -196,34 +327,68 @@ export class LlamaCppToolchain implements Toolchain {
         this.artifacts.ensureFreeSpace(o.chunks * o.ctx * this.model.vocabSize * 2 + (64 << 20));
         fs.mkdirSync(path.dirname(baseFile), { recursive: true });
         const tmp = `${baseFile}.part-${process.pid}`;
-        const b = await this.perplexity(baseArgs(tool, this.model.path, tmp, o, threads, gpu), 'accuracy-base', ctx, steps, logFor('accuracy-base'));
-        if (b.cause || !fs.existsSync(tmp)) { fs.rmSync(tmp, { force: true }); return { status: b.r.cancelled ? 'cancelled' : 'failed', cause: b.cause ?? 'llama-perplexity wrote no base logits' }; }
+        const b = await this.perplexity(
+          baseArgs(tool, this.model.path, tmp, o, threads, gpu),
+          'accuracy-base',
+          ctx,
+          steps,
+          logFor('accuracy-base'),
+        );
+        if (b.cause || !fs.existsSync(tmp)) {
+          fs.rmSync(tmp, { force: true });
+          return {
+            status: b.r.cancelled ? 'cancelled' : 'failed',
+            cause: b.cause ?? 'llama-perplexity wrote no base logits',
+          };
+        }
         fs.renameSync(tmp, baseFile);
       }
-      const resultFile = this.artifacts.pathFor(src, { kind: 'accuracy', ...quantRecipeOf, ...accuracyKey(config), ...recipe }, '.json');
+      const resultFile = this.artifacts.pathFor(
+        src,
+        { kind: 'accuracy', ...quantRecipeOf, ...accuracyKey(config), ...recipe },
+        '.json',
+      );
       if (fs.existsSync(resultFile)) {
         try {
           const cachedMetrics = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as Record<string, number>;
           steps.push({ name: 'accuracy', seconds: 0, cached: true });
           return { status: 'done', metrics: cachedMetrics };
-        } catch { /* unreadable: measure again */ }
+        } catch {
+          /* unreadable: measure again */
+        }
       }
       ctx.onProgress?.('accuracy: llama-perplexity --kl-divergence');
-      let k = await this.perplexity(kldArgs(tool, file, baseFile, o, threads, gpu, config), 'accuracy', ctx, steps, logFor('accuracy'));
+      let k = await this.perplexity(
+        kldArgs(tool, file, baseFile, o, threads, gpu, config),
+        'accuracy',
+        ctx,
+        steps,
+        logFor('accuracy'),
+      );
       if (k.cause) return { status: k.r.cancelled ? 'cancelled' : 'failed', cause: k.cause };
       // llama.cpp logs from a worker thread and now and then loses the last lines at exit: run once more if so.
       if (!accuracyMetrics(k.parsed)) {
         ctx.onProgress?.('accuracy: statistics incomplete, running llama-perplexity again');
-        const again = await this.perplexity(kldArgs(tool, file, baseFile, o, threads, gpu, config), 'accuracy', ctx, steps, logFor('accuracy'));
+        const again = await this.perplexity(
+          kldArgs(tool, file, baseFile, o, threads, gpu, config),
+          'accuracy',
+          ctx,
+          steps,
+          logFor('accuracy'),
+        );
         if (again.cause) return { status: again.r.cancelled ? 'cancelled' : 'failed', cause: again.cause };
         k = again;
       }
       const m = accuracyMetrics(k.parsed);
-      if (!m) return { status: 'failed', cause: 'llama-perplexity printed no KL-divergence statistics (see the trial log)' };
+      if (!m)
+        return { status: 'failed', cause: 'llama-perplexity printed no KL-divergence statistics (see the trial log)' };
       fs.writeFileSync(resultFile, JSON.stringify(m));
       return { status: 'done', metrics: m };
     } catch (e) {
-      return { status: 'failed', cause: isHaqaError(e) ? `${e.message} (fix: ${e.fix})` : `accuracy step failed: ${errorMessage(e)}` };
+      return {
+        status: 'failed',
+        cause: isHaqaError(e) ? `${e.message} (fix: ${e.fix})` : `accuracy step failed: ${errorMessage(e)}`,
+      };
     }
   }
 }
@@ -231,7 +396,8 @@ export class LlamaCppToolchain implements Toolchain {
 /** llama-perplexity's own complaints, in words a user can act on. */
 function perplexityFailure(text: string, tail: string, code: number | null, signal: string | null): string {
   const few = text.match(/you need at least (\d+) tokens/i);
-  if (few) return `needs at least ${few[1]} tokens of evaluation text: give a longer --eval-text, or lower --eval-chunks`;
+  if (few)
+    return `needs at least ${few[1]} tokens of evaluation text: give a longer --eval-text, or lower --eval-chunks`;
   return diagnoseFailure(tail, code, signal);
 }
 
@@ -246,7 +412,11 @@ export function quantizeFlags(recipe: Record<string, string | number>, imatrixFi
 }
 
 /** Why a tool's run failed, in one phrase: timed out, could not start, or the diagnosis of its output. */
-function stepFailure(tool: string, r: RunResult, diagnose: (tail: string, code: number | null, signal: string | null) => string = diagnoseFailure): string {
+function stepFailure(
+  tool: string,
+  r: RunResult,
+  diagnose: (tail: string, code: number | null, signal: string | null) => string = diagnoseFailure,
+): string {
   if (r.timedOut) return `${tool} timed out after ${Math.round(r.durationMs / 1000)} s`;
   if (r.spawnError) return `${tool} could not start: ${r.spawnError}`;
   return `${tool} ${diagnose(r.outputTail, r.exitCode, r.signal)}`;

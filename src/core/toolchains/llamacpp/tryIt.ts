@@ -33,8 +33,16 @@ export function freeLoopbackPort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function tryIt(o: {
-  runner: ProcessRunner; serverBin: string; modelFile: string; config: Config; workload: Workload;
-  prompt?: string; tokens?: number; startupTimeoutMs?: number; signal?: AbortSignal; logFile?: string;
+  runner: ProcessRunner;
+  serverBin: string;
+  modelFile: string;
+  config: Config;
+  workload: Workload;
+  prompt?: string;
+  tokens?: number;
+  startupTimeoutMs?: number;
+  signal?: AbortSignal;
+  logFile?: string;
 }): Promise<TryItResult> {
   const port = await freeLoopbackPort();
   const stop = new AbortController();
@@ -42,36 +50,78 @@ export async function tryIt(o: {
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const argv = serverArgv(o.serverBin, o.modelFile, o.config, o.workload, port);
   let exited: RunResult | undefined;
-  const running = o.runner.run(argv, { signal: stop.signal, logFile: o.logFile }).then((r) => { exited = r; return r; });
+  const running = o.runner.run(argv, { signal: stop.signal, logFile: o.logFile }).then((r) => {
+    exited = r;
+    return r;
+  });
   const base = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
   try {
     const deadline = t0 + (o.startupTimeoutMs ?? 120_000);
     for (;;) {
       if (o.signal?.aborted) throw new HaqaError('Try it was cancelled', 'run it again when you are ready', 'input');
-      if (exited) throw new HaqaError(`llama-server exited before it was ready (exit ${exited.exitCode ?? exited.signal}): ${exited.outputTail.trim().split('\n').slice(-3).join(' | ')}`, 'see the HAQA terminal for its output; check the model file and the configuration', 'toolchain');
-      if (Date.now() > deadline) throw new HaqaError(`llama-server did not report healthy within ${Math.round((deadline - t0) / 1000)} s`, 'see the HAQA terminal; a large model may need longer to load', 'toolchain');
+      if (exited)
+        throw new HaqaError(
+          `llama-server exited before it was ready (exit ${exited.exitCode ?? exited.signal}): ${exited.outputTail.trim().split('\n').slice(-3).join(' | ')}`,
+          'see the HAQA terminal for its output; check the model file and the configuration',
+          'toolchain',
+        );
+      if (Date.now() > deadline)
+        throw new HaqaError(
+          `llama-server did not report healthy within ${Math.round((deadline - t0) / 1000)} s`,
+          'see the HAQA terminal; a large model may need longer to load',
+          'toolchain',
+        );
       try {
         const r = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
         if (r.ok) break;
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
       await sleep(200);
     }
     const startupMs = Date.now() - t0;
-    let body: { content?: string; timings?: { predicted_per_second?: number; prompt_per_second?: number; predicted_n?: number } };
+    let body: {
+      content?: string;
+      timings?: { predicted_per_second?: number; prompt_per_second?: number; predicted_n?: number };
+    };
     try {
       const r = await fetch(`${base}/completion`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, signal: o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(120_000)]) : AbortSignal.timeout(120_000),
-        body: JSON.stringify({ prompt: o.prompt ?? 'def fibonacci(n):\n', n_predict: o.tokens ?? 64, temperature: 0, cache_prompt: false, ignore_eos: true }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        signal: o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(120_000)]) : AbortSignal.timeout(120_000),
+        body: JSON.stringify({
+          prompt: o.prompt ?? 'def fibonacci(n):\n',
+          n_predict: o.tokens ?? 64,
+          temperature: 0,
+          cache_prompt: false,
+          ignore_eos: true,
+        }),
       });
       if (!r.ok) throw new Error(`HTTP ${r.status}: ${(await r.text()).slice(0, 300)}`);
-      body = await r.json() as typeof body;
+      body = (await r.json()) as typeof body;
     } catch (e) {
-      throw new HaqaError(`the completion request to llama-server failed: ${errorMessage(e)}`, 'see the HAQA terminal for the server\'s output', 'toolchain');
+      throw new HaqaError(
+        `the completion request to llama-server failed: ${errorMessage(e)}`,
+        "see the HAQA terminal for the server's output",
+        'toolchain',
+      );
     }
     const tps = body.timings?.predicted_per_second;
-    if (typeof tps !== 'number' || !Number.isFinite(tps)) throw new HaqaError('llama-server answered without timings', 'use a llama.cpp build whose server reports timings (any since 2024)', 'toolchain');
-    return { port, decodeTokensPerSecond: tps, promptTokensPerSecond: body.timings?.prompt_per_second, tokens: body.timings?.predicted_n ?? 0, text: body.content ?? '', startupMs };
+    if (typeof tps !== 'number' || !Number.isFinite(tps))
+      throw new HaqaError(
+        'llama-server answered without timings',
+        'use a llama.cpp build whose server reports timings (any since 2024)',
+        'toolchain',
+      );
+    return {
+      port,
+      decodeTokensPerSecond: tps,
+      promptTokensPerSecond: body.timings?.prompt_per_second,
+      tokens: body.timings?.predicted_n ?? 0,
+      text: body.content ?? '',
+      startupMs,
+    };
   } finally {
     stop.abort();
     await running;

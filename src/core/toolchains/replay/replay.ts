@@ -26,10 +26,19 @@ export class ReplayToolchain implements Toolchain {
       try {
         text = fs.readFileSync(f, 'utf8');
       } catch {
-        throw new HaqaError(`replay file not found: ${f}`, 'pass llama-bench output saved with -o json or -o jsonl', 'input');
+        throw new HaqaError(
+          `replay file not found: ${f}`,
+          'pass llama-bench output saved with -o json or -o jsonl',
+          'input',
+        );
       }
       const got = parseBenchOutput(text);
-      if (got.length === 0) throw new HaqaError(`${f} holds no llama-bench rows`, 'record it with `llama-bench ... -o jsonl > FILE`', 'input');
+      if (got.length === 0)
+        throw new HaqaError(
+          `${f} holds no llama-bench rows`,
+          'record it with `llama-bench ... -o jsonl > FILE`',
+          'input',
+        );
       rows.push(...got);
     }
     this.rows = rows;
@@ -45,26 +54,47 @@ export class ReplayToolchain implements Toolchain {
         domains.get(k)!.add(v);
       }
     }
-    if (pairs.length === 0) throw new HaqaError(`no recorded row has a quant type HAQA knows (${files.join(', ')})`, 'record models quantized to the standard types', 'input');
+    if (pairs.length === 0)
+      throw new HaqaError(
+        `no recorded row has a quant type HAQA knows (${files.join(', ')})`,
+        'record models quantized to the standard types',
+        'input',
+      );
     // Knob meanings and order come from the live space, so replay and real sessions speak one language.
     const template = llamaCppSpace(
-      { cpu: { model: '', cores: 1, threads: 1, flags: [] }, memoryBytes: 0, gpus: withGpu ? [{ name: 'gpu', vramBytes: 0, computeCapability: '', driver: '' }] : [], os: '', arch: '' },
+      {
+        cpu: { model: '', cores: 1, threads: 1, flags: [] },
+        memoryBytes: 0,
+        gpus: withGpu ? [{ name: 'gpu', vramBytes: 0, computeCapability: '', driver: '' }] : [],
+        os: '',
+        arch: '',
+      },
       { rowSizes: [256], fileType: 'F16', layers: 1 } as ModelInfo,
     );
     const quantOrder = QUANT_TYPES.map((q) => q.name);
     // Knobs the recording does not vary (e.g. the quantization recipe beyond the type) are not part of its space.
-    const knobs: Knob[] = template.knobs.filter((k) => domains.has(k.name)).map((k) => {
-      const seen = [...(domains.get(k.name) ?? [])];
-      const values = k.name === 'quant'
-        ? seen.sort((a, b) => quantOrder.indexOf(String(a)) - quantOrder.indexOf(String(b)))
-        : k.kind === 'int' ? seen.sort((a, b) => Number(a) - Number(b)) : k.values.filter((v) => seen.includes(v));
-      const def = values.includes(k.default) ? k.default : values[0];
-      return { ...k, values, default: def };
-    });
-    this.space = new SearchSpace(knobs, [QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH, {
-      id: 'recorded', description: 'replay answers only configurations present in the recording',
-      check: (c) => (this.byKey.has(this.space.key(c)) ? undefined : 'this configuration was not recorded'),
-    }]);
+    const knobs: Knob[] = template.knobs
+      .filter((k) => domains.has(k.name))
+      .map((k) => {
+        const seen = [...(domains.get(k.name) ?? [])];
+        const values =
+          k.name === 'quant'
+            ? seen.sort((a, b) => quantOrder.indexOf(String(a)) - quantOrder.indexOf(String(b)))
+            : k.kind === 'int'
+              ? seen.sort((a, b) => Number(a) - Number(b))
+              : k.values.filter((v) => seen.includes(v));
+        const def = values.includes(k.default) ? k.default : values[0];
+        return { ...k, values, default: def };
+      });
+    this.space = new SearchSpace(knobs, [
+      QUANTIZED_V_NEEDS_FA,
+      UBATCH_LE_BATCH,
+      {
+        id: 'recorded',
+        description: 'replay answers only configurations present in the recording',
+        check: (c) => (this.byKey.has(this.space.key(c)) ? undefined : 'this configuration was not recorded'),
+      },
+    ]);
     for (const { c, r } of pairs) {
       const key = this.space.key(c);
       if (!this.byKey.has(key)) this.byKey.set(key, []);
@@ -73,7 +103,12 @@ export class ReplayToolchain implements Toolchain {
   }
 
   info(): Record<string, unknown> {
-    return { toolchain: this.name, files: this.files.map((f) => path.resolve(f)), rows: this.rows.length, configurations: this.byKey.size };
+    return {
+      toolchain: this.name,
+      files: this.files.map((f) => path.resolve(f)),
+      rows: this.rows.length,
+      configurations: this.byKey.size,
+    };
   }
 
   /** Every recorded configuration. */
@@ -86,9 +121,20 @@ export class ReplayToolchain implements Toolchain {
     const r = this.rows[0];
     const name = r.model_filename ? path.basename(r.model_filename).replace(/\.gguf$/, '') : r.model_type;
     return {
-      path: r.model_filename ?? '(replay)', name: `${name} (replay)`, arch: r.model_type.split(' ')[0] ?? 'unknown',
-      parameterCount: r.model_n_params ?? 0, layers: 0, embeddingLength: 0, feedForwardLength: 0, headCount: 0, headCountKv: 0,
-      vocabSize: 0, contextLength: 0, fileType: 'F16', sizeBytes: Math.max(...this.rows.map((x) => x.model_size)), rowSizes: [],
+      path: r.model_filename ?? '(replay)',
+      name: `${name} (replay)`,
+      arch: r.model_type.split(' ')[0] ?? 'unknown',
+      parameterCount: r.model_n_params ?? 0,
+      layers: 0,
+      embeddingLength: 0,
+      feedForwardLength: 0,
+      headCount: 0,
+      headCountKv: 0,
+      vocabSize: 0,
+      contextLength: 0,
+      fileType: 'F16',
+      sizeBytes: Math.max(...this.rows.map((x) => x.model_size)),
+      rowSizes: [],
     };
   }
 

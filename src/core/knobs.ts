@@ -1,0 +1,26 @@
+/**
+ * The knob vocabulary every part of the core shares (strategies, priors, the agent, formatting, toolchains): names
+ * and sentinel values that mean the same thing whichever toolchain runs them. Toolchain adapters build their search
+ * space from these; generic modules import them from here, never from an adapter.
+ */
+import type { Config } from './types';
+
+/** gpu_layers value meaning "every layer, output included" (llama.cpp clamps it). */
+export const ALL_LAYERS = 999;
+
+/**
+ * What an artifact is made of: the type, plus every recipe knob that is not at its default (so a plain type keeps
+ * the cache key it always had).
+ */
+export function quantRecipe(config: Config): Record<string, string | number> {
+  const r: Record<string, string | number> = { quant: String(config.quant) };
+  if (config.imatrix !== undefined && config.imatrix !== 'none') {
+    r.imatrix = String(config.imatrix);
+    r.imatrix_chunks = Number(config.imatrix_chunks);
+  }
+  if (config.output_type !== undefined && config.output_type !== 'default') r.output_type = String(config.output_type);
+  if (config.embd_type !== undefined && config.embd_type !== 'default') r.embd_type = String(config.embd_type);
+  if (config.tensor_overrides !== undefined && config.tensor_overrides !== 'none')
+    r.tensor_overrides = String(config.tensor_overrides);
+  return r;
+}
