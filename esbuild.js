@@ -39,9 +39,51 @@ if (fs.existsSync('webview/main.ts')) {
   });
 }
 
+/**
+ * Watch mode (`npm run watch`, the F5 pre-launch task): one "[watch] build started" / "[watch] build finished" pair
+ * around each round of rebuilds of all bundles, and errors as "✘ [ERROR] text" + "    file:line:col:" (column
+ * 1-based): what the background problemMatcher in .vscode/tasks.json reads (F5 launches after "finished").
+ */
+let running = 0; // bundles building now
+let unbuilt = builds.length; // bundles that have not finished their first build
+let open = false; // "started" logged, "finished" not yet
+const watchLog = () => {
+  let first = true;
+  return {
+    name: 'watch-log',
+    setup(build) {
+      build.onStart(() => {
+        running++;
+        if (!open) console.log('[watch] build started');
+        open = true;
+      });
+      build.onEnd((result) => {
+        for (const [label, list] of [
+          ['✘ [ERROR]', result.errors],
+          ['▲ [WARNING]', result.warnings],
+        ])
+          for (const { text, location } of list) {
+            console.error(`${label} ${text}`);
+            if (location) console.error(`    ${location.file}:${location.line}:${location.column + 1}:`);
+          }
+        running--;
+        if (first) unbuilt--;
+        first = false;
+        if (open && running === 0 && unbuilt === 0) {
+          open = false;
+          console.log('[watch] build finished');
+        }
+      });
+    },
+  };
+};
+
 (async () => {
   if (watch) {
-    for (const b of builds) await (await esbuild.context(b)).watch();
+    for (const b of builds) {
+      const ctx = await esbuild.context({ ...b, logLevel: 'silent', plugins: [watchLog()] });
+      await ctx.watch();
+    }
   } else {
     await Promise.all(builds.map((b) => esbuild.build(b)));
     fs.chmodSync('dist/cli.js', 0o755);

@@ -19,6 +19,7 @@ import { runOptimize } from '../src/core/session';
 import { SessionStore } from '../src/core/store';
 import { resolveStrategy } from '../src/core/strategies';
 import { ReplayToolchain } from '../src/core/toolchains/replay/replay';
+import { gridSpec } from '../test/helpers/replay';
 import type { HardwareProfile, TrialRecord } from '../src/core/types';
 import { allFindings, objectiveMetrics } from '../src/core/priors';
 
@@ -122,7 +123,10 @@ export async function evaluate(
     for (const c of contenders) {
       results[c.label] = [];
       for (const seed of c.seeds) {
-        const store = SessionStore.create(tmp, { options: {}, strategy: { requested: c.strategy, used: c.strategy } });
+        const store = SessionStore.create(tmp, {
+          spec: gridSpec(),
+          strategy: { requested: c.strategy, used: c.strategy },
+        });
         const s = await runOptimize({
           toolchain: tc,
           hardware: ds.hw,

@@ -15,7 +15,7 @@ import { SessionStore } from '../src/core/store';
 import { runOptimize } from '../src/core/session';
 import { resolveStrategy } from '../src/core/strategies';
 import { ProcessRunner } from '../src/core/process/runner';
-import { GRID_HW, replayGrid } from '../test/helpers/replay';
+import { GRID_HW, gridSpec, replayGrid } from '../test/helpers/replay';
 import type { SessionState } from '../webview/protocol';
 import type { TrialRecord } from '../src/core/types';
 
@@ -32,7 +32,7 @@ const median = (xs: number[]) => {
 async function realTrials(n: number): Promise<TrialRecord[]> {
   const tc = replayGrid();
   const store = SessionStore.create(fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-bench-wv-')), {
-    options: {},
+    spec: gridSpec(),
     strategy: { requested: 'grid', used: 'grid' },
   });
   const s = await runOptimize({
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     hardware: 'AMD EPYC, 2 cores',
     toolchain: 'llama.cpp 80fb11a cpu',
     objective: 'maximise decode t/s',
+    objectiveKind: o.kind,
     strategy: 'grid',
     status: 'running',
     review: 'auto',

@@ -3,6 +3,7 @@
  * (webview/main.ts). Both bundles import these types; nothing here runs. The view says `ready` first; the host answers
  * with the full `state` and then sends increments.
  */
+import type { ObjectiveKind } from '../src/core/objective';
 import type { TrialRecord, ConfigValue, Config } from '../src/core/types';
 
 export type SessionStatus = 'preparing' | 'running' | 'paused' | 'completed' | 'stopped' | 'failed' | 'idle';
@@ -38,7 +39,10 @@ export interface SessionState {
   model: string;
   hardware: string;
   toolchain: string;
+  /** The objective in words, for display (describeObjective). */
   objective: string;
+  /** What the objective maximises: the charts' y axis follows it (webview/model.ts chartMetric). */
+  objectiveKind: ObjectiveKind;
   strategy: string;
   status: SessionStatus;
   stopReason?: string;

@@ -61,7 +61,14 @@ export class ArtifactCache {
     if (free < needBytes) {
       throw new HaqaError(
         `not enough disk space in ${this.dir}: ${formatBytes(free)} free, ${formatBytes(needBytes)} needed for the quantized model`,
-        'free some space, run `haqa clean`, or point the cache elsewhere (--cache-dir / HAQA_CACHE_DIR)',
+        {
+          cli: 'free some space, run {command}, or point the cache elsewhere ({option} / HAQA_CACHE_DIR)',
+          // The extension has no clean command: emptying the folder is what `haqa clean` does.
+          vscode: `free some space, delete ${this.dir} (cached artifacts HAQA rebuilds when needed), or point the cache elsewhere ({option})`,
+          command: { cli: 'haqa clean' },
+          flag: '--cache-dir',
+          setting: 'haqa.cacheDir',
+        },
         'runtime',
       );
     }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { gguf, GGUFValueType } from '@huggingface/gguf';
 import { writeGguf, type TensorSpec } from './ggufWriter';
 import { HaqaError } from './errors';
+import { BUILD_COMMAND } from './toolchains/llamacpp/build';
 
 export interface DemoShape {
   hidden: number;
@@ -46,10 +47,10 @@ const ones = (buf: Buffer) => {
  */
 export async function writeDemoModel(out: string, vocabGguf: string, shape: DemoShape = DEMO_SHAPE): Promise<void> {
   if (!fs.existsSync(vocabGguf)) {
-    throw new HaqaError(
-      `vocab file not found: ${vocabGguf}`,
-      'run `haqa toolchain build` so the llama.cpp source (with its vocab files) is in the cache',
-    );
+    throw new HaqaError(`vocab file not found: ${vocabGguf}`, {
+      text: 'run {command} so the llama.cpp source (with its vocab files) is in the cache',
+      command: BUILD_COMMAND,
+    });
   }
   const vocab = await gguf(vocabGguf, { allowLocalFile: true, typedMetadata: true });
   const kv: Record<string, { value: unknown; type: GGUFValueType; subType?: GGUFValueType }> = {

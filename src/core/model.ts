@@ -1,16 +1,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gguf } from '@huggingface/gguf';
-import { HaqaError, errorMessage } from './errors';
+import { HaqaError, errorMessage, type HaqaCommand } from './errors';
 import { FILE_TYPES, GGML_TYPES, tensorBytes } from './ggml';
 import type { ModelInfo } from './types';
 
 const GGUF_MAGIC = Buffer.from('GGUF');
+/** Where a model is chosen: `haqa optimize --model`, "HAQA: Optimize Model". */
+const OPTIMIZE: HaqaCommand = { cli: 'haqa optimize', vscode: 'haqa.optimizeModel' };
 
 function notGguf(file: string, why: string): HaqaError {
   return new HaqaError(
     `${file} is not a usable GGUF model: ${why}`,
-    'point --model at a complete .gguf file (llama.cpp format); re-download or re-convert it if it was cut short',
+    {
+      cli: 'point --model at a complete .gguf file (llama.cpp format); re-download or re-convert it if it was cut short',
+      vscode:
+        'pick a complete .gguf file (llama.cpp format) in {command}; re-download or re-convert it if it was cut short',
+      command: OPTIMIZE,
+    },
     'input',
   );
 }
@@ -22,7 +29,15 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
   try {
     st = fs.statSync(abs);
   } catch {
-    throw new HaqaError(`model file not found: ${abs}`, 'check the path given to --model', 'input');
+    throw new HaqaError(
+      `model file not found: ${abs}`,
+      {
+        cli: 'check the path given to --model',
+        vscode: 'check that the file still exists, or pick another in {command}',
+        command: OPTIMIZE,
+      },
+      'input',
+    );
   }
   if (!st.isFile()) throw new HaqaError(`${abs} is not a file`, 'pass the path of a .gguf file, not a folder', 'input');
   let fd: number;

@@ -14,6 +14,7 @@ import { ensureTools, withToolInfo, type LlamaTools } from './toolchains/llamacp
 import { LlamaCppToolchain } from './toolchains/llamacpp/toolchain';
 import { ReplayToolchain } from './toolchains/replay/replay';
 import type { Toolchain } from './toolchains/toolchain';
+import type { SessionSpec } from './spec';
 import type { StrategyContext } from './strategies';
 import type { HardwareProfile, ModelInfo, Workload } from './types';
 
@@ -23,17 +24,6 @@ export interface Prepared {
   hardware: HardwareProfile;
   tools?: LlamaTools;
   workload: Workload;
-}
-
-/** The options a session records (session.json `options`) that decide how it is prepared. */
-export interface SessionOptions {
-  model?: string;
-  replay?: string[];
-  objective: ObjectiveSpec;
-  workload: Workload;
-  accuracy?: { evalFile: string; chunks: number } | null;
-  calibrations?: Record<string, string>;
-  cacheDir?: string;
 }
 
 export interface ToolOptions {
@@ -49,29 +39,37 @@ export function tools(o: ToolOptions): Promise<LlamaTools> {
   return ensureTools({ ...o, logFile: path.join(toolchainRoot(), 'build.log') });
 }
 
-export async function prepareSession(opts: SessionOptions, t: ToolOptions): Promise<Prepared> {
+export async function prepareSession(spec: SessionSpec, t: ToolOptions): Promise<Prepared> {
   const hardware = probeHardware();
-  const { workload } = opts;
-  if (opts.replay?.length) {
-    if (needsAccuracy(opts.objective))
+  const { workload } = spec;
+  if (spec.replay?.length) {
+    if (needsAccuracy(spec.objective))
       throw new HaqaError(
         'a ΔPPL / KLD limit needs measured accuracy, which replayed llama-bench rows do not hold',
         'drop the accuracy limit, or optimize a real model',
         'usage',
       );
-    const tc = new ReplayToolchain(opts.replay);
+    const tc = new ReplayToolchain(spec.replay);
     return { toolchain: tc, model: tc.modelInfo(), hardware, workload };
   }
-  if (!opts.model)
-    throw new HaqaError('no model to optimize', 'pass --model FILE.gguf (or --replay FILE... or --resume ID)', 'usage');
-  const model = await inspectModel(opts.model);
+  if (!spec.model)
+    throw new HaqaError(
+      'no model to optimize',
+      {
+        cli: 'pass --model FILE.gguf (or --replay FILE... or --resume ID)',
+        vscode: 'pick a .gguf model in {command}',
+        command: { cli: 'haqa optimize', vscode: 'haqa.optimizeModel' },
+      },
+      'usage',
+    );
+  const model = await inspectModel(spec.model);
   const found = await withToolInfo(t.runner, await tools(t));
-  const accuracy = opts.accuracy ? { ...opts.accuracy, ctx: Math.min(512, model.contextLength || 512) } : undefined;
+  const accuracy = spec.accuracy ? { ...spec.accuracy, ctx: Math.min(512, model.contextLength || 512) } : undefined;
   const toolchain = new LlamaCppToolchain(found, hardware, model, {
     workload,
     accuracy,
-    calibrations: opts.calibrations,
-    cacheDir: opts.cacheDir,
+    calibrations: spec.calibrations,
+    cacheDir: spec.toolchain.cacheDir,
   });
   return { toolchain, model, hardware, tools: found, workload };
 }

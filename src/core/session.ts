@@ -102,6 +102,109 @@ export function checkOverride(space: Toolchain['space'], history: TrialRecord[],
   return reasons;
 }
 
+export interface RecordInput {
+  index: number;
+  config: Config;
+  outcome: TrialOutcome;
+  /** Who proposed it and why (a strategy's proposal, the user's override, a re-run). */
+  proposal: Pick<Proposal, 'rationale' | 'expectedEffect' | 'counterintuitive' | 'source'>;
+  /** The session's strategy: the proposer when the proposal names none. */
+  strategy: string;
+  startedAt: Date;
+  space: Toolchain['space'];
+  objective: ObjectiveSpec;
+  /** The trials before this one (for the findings). */
+  history: TrialRecord[];
+}
+
+/**
+ * The one way a toolchain's outcome becomes a trial record, for the session loop and for Re-run Trial alike: a
+ * measurement over a limit is infeasible (kept, never best), one without the objective's metric failed, and the
+ * findings compare it with the history. (Accuracy reuse happens below, in the toolchain's per-artifact cache.)
+ */
+export function recordTrial(r: RecordInput): TrialRecord {
+  const out = r.outcome;
+  const rec: TrialRecord = {
+    type: 'trial',
+    index: r.index,
+    key: r.space.key(r.config),
+    config: r.config,
+    status: out.status,
+    metrics: out.metrics,
+    cause: out.cause,
+    rationale: r.proposal.rationale,
+    expectedEffect: r.proposal.expectedEffect,
+    counterintuitive: r.proposal.counterintuitive,
+    strategy: r.proposal.source ?? r.strategy,
+    startedAt: r.startedAt.toISOString(),
+    endedAt: new Date().toISOString(),
+    durationMs: Date.now() - r.startedAt.getTime(),
+    steps: out.steps.length ? out.steps : undefined,
+  };
+  if (out.status === 'skipped') {
+    rec.startedAt = rec.endedAt;
+    rec.durationMs = 0;
+  }
+  if (rec.status === 'done') {
+    const v = violations(r.objective, rec.metrics);
+    if (v.length) {
+      rec.status = 'infeasible';
+      rec.cause = v.join('; ');
+    } else if (score(r.objective, rec.metrics) === undefined) {
+      rec.status = 'failed';
+      rec.cause = `no ${r.objective.kind} measurement in the output`;
+    }
+  }
+  if (rec.status !== 'skipped') {
+    const findings = findingsFor(rec, r.history, objectiveMetrics(r.objective.kind));
+    if (findings.length) rec.findings = findings;
+  }
+  return rec;
+}
+
+/**
+ * Re-run Trial: measures a stored trial's configuration again and appends it as a new trial, recorded as the loop
+ * records its own (limits, findings). The session must not be running elsewhere.
+ */
+export async function rerunTrial(o: {
+  store: SessionStore;
+  toolchain: Toolchain;
+  objective: ObjectiveSpec;
+  trial: TrialRecord;
+  runner: ProcessRunner;
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}): Promise<TrialRecord> {
+  const { trials, lastIndex } = o.store.readTrials();
+  const index = lastIndex + 1;
+  const startedAt = new Date();
+  let outcome: TrialOutcome;
+  try {
+    outcome = await o.toolchain.runTrial(o.trial.config, {
+      runner: o.runner,
+      logDir: o.store.logsDir,
+      trialIndex: index,
+      signal: o.signal,
+      onProgress: o.onProgress,
+    });
+  } catch (e) {
+    outcome = { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
+  }
+  const rec = recordTrial({
+    index,
+    config: o.trial.config,
+    outcome,
+    proposal: { rationale: `re-run of trial #${o.trial.index}`, source: 'user' },
+    strategy: 'user',
+    startedAt,
+    space: o.toolchain.space,
+    objective: o.objective,
+    history: trials,
+  });
+  o.store.appendTrial(rec);
+  return rec;
+}
+
 /** Consecutive proposal rounds without a single valid configuration before the session gives up. */
 const MAX_EMPTY_ROUNDS = 3;
 
@@ -180,7 +283,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         status = 'stopped';
         break;
       }
-      stopReason = `strategy failed: ${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fix})` : ''}`;
+      stopReason = `strategy failed: ${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fixFor('any')})` : ''}`;
       status = 'failed';
       break;
     }
@@ -223,23 +326,17 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         }
         if (o.signal?.aborted) break;
         if (d.action === 'skip') {
-          const now = new Date().toISOString();
-          const rec: TrialRecord = {
-            type: 'trial',
+          const rec = recordTrial({
             index,
-            key: space.key(p.config),
             config: p.config,
-            status: 'skipped',
-            metrics: {},
-            cause: 'skipped by the user',
-            rationale: p.rationale,
-            expectedEffect: p.expectedEffect,
-            counterintuitive: p.counterintuitive,
-            strategy: p.source ?? o.strategy.strategy.name,
-            startedAt: now,
-            endedAt: now,
-            durationMs: 0,
-          };
+            outcome: { status: 'skipped', metrics: {}, cause: 'skipped by the user', steps: [] },
+            proposal: p,
+            strategy: o.strategy.strategy.name,
+            startedAt: new Date(),
+            space,
+            objective: o.objective,
+            history,
+          });
           o.store.appendTrial(rec);
           lastIndex = index;
           history.push(rec);
@@ -290,35 +387,17 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       // (Cancelled because the session stopped, it stays `cancelled` and a resume runs it again.)
       if (out.status === 'cancelled' && !o.signal?.aborted)
         out = { ...out, status: 'skipped', cause: `cancelled by the user while running (${out.cause ?? 'cancelled'})` };
-      const rec: TrialRecord = {
-        type: 'trial',
+      const rec = recordTrial({
         index,
-        key: space.key(p.config),
         config: p.config,
-        status: out.status,
-        metrics: out.metrics,
-        cause: out.cause,
-        rationale: p.rationale,
-        expectedEffect: p.expectedEffect,
-        counterintuitive: p.counterintuitive,
-        strategy: p.source ?? o.strategy.strategy.name,
-        startedAt: startedAt.toISOString(),
-        endedAt: new Date().toISOString(),
-        durationMs: Date.now() - startedAt.getTime(),
-        steps: out.steps,
-      };
-      if (rec.status === 'done') {
-        const v = violations(o.objective, rec.metrics);
-        if (v.length) {
-          rec.status = 'infeasible';
-          rec.cause = v.join('; ');
-        } else if (score(o.objective, rec.metrics) === undefined) {
-          rec.status = 'failed';
-          rec.cause = `no ${o.objective.kind} measurement in the output`;
-        }
-      }
-      const findings = findingsFor(rec, history, objectiveMetrics(o.objective.kind));
-      if (findings.length) rec.findings = findings;
+        outcome: out,
+        proposal: p,
+        strategy: o.strategy.strategy.name,
+        startedAt,
+        space,
+        objective: o.objective,
+        history,
+      });
       o.store.appendTrial(rec);
       lastIndex = index;
       history.push(rec);

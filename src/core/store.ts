@@ -2,21 +2,107 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HaqaError } from './errors';
-import type { TrialRecord } from './types';
+import { isRecord, parseSessionSpec, specForDisk, type SessionSpec } from './spec';
+import type { HardwareProfile, ModelInfo, TrialRecord } from './types';
+
+export type SessionStatusOnDisk = 'running' | 'completed' | 'stopped' | 'failed';
 
 export interface SessionMeta {
   id: string;
   createdAt: string;
   updatedAt: string;
-  status: 'running' | 'completed' | 'stopped' | 'failed';
+  status: SessionStatusOnDisk;
   stopReason?: string;
-  /** Everything needed to resume: the options the session was started with. */
-  options: Record<string, unknown>;
+  /** What the session is (everything needed to resume it); see spec.ts. */
+  spec: SessionSpec;
   strategy: { requested: string; used: string; note?: string };
-  hardware?: unknown;
-  model?: unknown;
+  hardware?: HardwareProfile;
+  model?: ModelInfo;
+  /** The toolchain's facts (version, backend, tools), as it reported them. */
   toolchain?: Record<string, unknown>;
   space?: string;
+}
+
+const STATUSES: readonly SessionStatusOnDisk[] = ['running', 'completed', 'stopped', 'failed'];
+
+/**
+ * Validates a session.json. Older files carry an untyped `options` object instead of `spec`; they load the same way.
+ * Hardware and model facts are informational: a malformed one is dropped, not fatal.
+ */
+export function parseSessionMeta(raw: unknown, where: string): SessionMeta {
+  const bad = (why: string) =>
+    new HaqaError(
+      `${where} is not a valid HAQA session: ${why}`,
+      'restore it from a backup, or start a new session',
+      'input',
+    );
+  if (!isRecord(raw)) throw bad('not a JSON object');
+  const m = raw;
+  if (typeof m.id !== 'string' || !m.id) throw bad('no session id');
+  const status = STATUSES.find((s) => s === m.status);
+  if (!status) throw bad(`unknown status ${JSON.stringify(m.status)}`);
+  const st = m.strategy;
+  if (!isRecord(st) || typeof st.requested !== 'string' || typeof st.used !== 'string') throw bad('no strategy record');
+  const spec = parseSessionSpec(m.spec ?? m.options, where);
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    id: m.id,
+    createdAt: str(m.createdAt) ?? '',
+    updatedAt: str(m.updatedAt) ?? '',
+    status,
+    stopReason: str(m.stopReason),
+    spec,
+    strategy: { requested: st.requested, used: st.used, note: str(st.note) },
+    hardware: hardwareFromJson(m.hardware),
+    model: modelFromJson(m.model),
+    toolchain: isRecord(m.toolchain) ? { ...m.toolchain } : undefined,
+    space: str(m.space),
+  };
+}
+
+const numOr = (v: unknown, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+const strOr = (v: unknown, d = '') => (typeof v === 'string' ? v : d);
+
+function hardwareFromJson(v: unknown): HardwareProfile | undefined {
+  if (!isRecord(v) || !isRecord(v.cpu)) return undefined;
+  const c = v.cpu;
+  return {
+    cpu: {
+      model: strOr(c.model, '?'),
+      cores: numOr(c.cores),
+      threads: numOr(c.threads),
+      flags: Array.isArray(c.flags) ? c.flags.filter((f) => typeof f === 'string') : [],
+    },
+    memoryBytes: numOr(v.memoryBytes),
+    gpus: (Array.isArray(v.gpus) ? v.gpus : []).filter(isRecord).map((g) => ({
+      name: strOr(g.name, '?'),
+      vramBytes: numOr(g.vramBytes),
+      computeCapability: strOr(g.computeCapability),
+      driver: strOr(g.driver),
+    })),
+    os: strOr(v.os),
+    arch: strOr(v.arch),
+  };
+}
+
+function modelFromJson(v: unknown): ModelInfo | undefined {
+  if (!isRecord(v) || typeof v.name !== 'string') return undefined;
+  return {
+    path: strOr(v.path),
+    name: v.name,
+    arch: strOr(v.arch),
+    parameterCount: numOr(v.parameterCount),
+    layers: numOr(v.layers),
+    embeddingLength: numOr(v.embeddingLength),
+    feedForwardLength: numOr(v.feedForwardLength),
+    headCount: numOr(v.headCount),
+    headCountKv: numOr(v.headCountKv),
+    vocabSize: numOr(v.vocabSize),
+    contextLength: numOr(v.contextLength),
+    fileType: strOr(v.fileType),
+    sizeBytes: numOr(v.sizeBytes),
+    rowSizes: Array.isArray(v.rowSizes) ? v.rowSizes.filter((x) => typeof x === 'number') : [],
+  };
 }
 
 export interface LoadedTrials {
@@ -73,7 +159,14 @@ export class SessionStore {
     const dir = path.join(path.resolve(root), 'sessions', id);
     fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
     const now = new Date().toISOString();
-    const store = new SessionStore(dir, { id, createdAt: now, updatedAt: now, status: 'running', ...meta });
+    const store = new SessionStore(dir, {
+      id,
+      createdAt: now,
+      updatedAt: now,
+      status: 'running',
+      ...meta,
+      spec: specForDisk(meta.spec),
+    });
     writeAtomic(path.join(dir, 'session.json'), JSON.stringify(store.meta, null, 2));
     fs.closeSync(fs.openSync(store.trialsFile, 'a'));
     return store;
@@ -86,9 +179,9 @@ export class SessionStore {
       const dir = path.resolve(c);
       const mf = path.join(dir, 'session.json');
       if (!fs.existsSync(mf)) continue;
-      let meta: SessionMeta;
+      let raw: unknown;
       try {
-        meta = JSON.parse(fs.readFileSync(mf, 'utf8'));
+        raw = JSON.parse(fs.readFileSync(mf, 'utf8'));
       } catch (e) {
         throw new HaqaError(
           `${mf} is not valid JSON (${(e as Error).message})`,
@@ -96,12 +189,16 @@ export class SessionStore {
           'input',
         );
       }
+      const meta = parseSessionMeta(raw, mf);
       fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
       return new SessionStore(dir, meta);
     }
     throw new HaqaError(
       `no session "${idOrPath}" under ${path.resolve(root, 'sessions')}`,
-      'give a session id from `haqa report` / the sessions folder, or the session folder path',
+      {
+        cli: 'give a session id from `haqa report` / the sessions folder, or the session folder path',
+        vscode: 'pick a session in the HAQA view (its sessions folder holds one folder per session)',
+      },
       'input',
     );
   }
@@ -112,7 +209,8 @@ export class SessionStore {
     const out: SessionMeta[] = [];
     for (const d of fs.readdirSync(dir).sort()) {
       try {
-        out.push(JSON.parse(fs.readFileSync(path.join(dir, d, 'session.json'), 'utf8')));
+        const mf = path.join(dir, d, 'session.json');
+        out.push(parseSessionMeta(JSON.parse(fs.readFileSync(mf, 'utf8')), mf));
       } catch {
         /* not a session */
       }

@@ -9,6 +9,9 @@ import { formatBytes, probeHardware } from '../core/hardware';
 import type { ObjectiveKind, ObjectiveSpec } from '../core/objective';
 import { locateTools } from '../core/toolchains/llamacpp/locate';
 import { builtinEvalText } from '../core/toolchains/llamacpp/accuracy';
+import { HaqaError } from '../core/errors';
+import { makeSpec } from '../core/spec';
+import { checkStrategyName } from '../core/strategies';
 import { DEFAULT_WORKLOAD } from '../core/types';
 import type { HaqaSettings } from './settings';
 import type { StartRequest } from './sessionRun';
@@ -193,18 +196,24 @@ export async function optimizeRequest(
     maxDeltaPplPct: accuracy ? maxDppl : undefined,
     maxKld: accuracy ? args.maxKld : undefined,
   };
-  return {
-    root: args.root ?? sessionRoot(model ?? args.replay?.[0]),
+  const evalFile = builtinEvalText();
+  if (accuracy && !args.replay?.length && !evalFile)
+    throw new HaqaError(
+      'the built-in evaluation text (assets/eval-python-stdlib.txt) is missing from this HAQA install',
+      'reinstall the extension, or turn the setting haqa.accuracy off',
+      'input',
+    );
+  const spec = makeSpec({
     model,
-    replay: args.replay,
+    replay: args.replay ?? [],
     objective,
     budget: budget ?? s.budget,
-    strategy: strategy ?? s.strategy,
-    seed: args.seed,
-    accuracy,
-    evalChunks: args.evalChunks ?? s.evalChunks,
-    evalFile: builtinEvalText(),
+    strategy: checkStrategyName(strategy ?? s.strategy),
+    seed: args.seed ?? 0,
+    accuracy:
+      accuracy && !args.replay?.length && evalFile ? { evalFile, chunks: args.evalChunks ?? s.evalChunks } : null,
     workload: { ...DEFAULT_WORKLOAD, ...args.workload },
-    review: args.review ?? s.review,
-  };
+    toolchain: { binDir: s.binDir, cacheDir: s.cacheDir },
+  });
+  return { root: args.root ?? sessionRoot(model ?? args.replay?.[0]), spec, review: args.review ?? s.review };
 }

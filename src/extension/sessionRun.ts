@@ -8,34 +8,26 @@ import { describeUsage, llmUsage } from '../core/agent/journal';
 import { errorMessage, isHaqaError } from '../core/errors';
 import { describeHardware } from '../core/hardware';
 import { best, describeObjective, paretoFront, type ObjectiveSpec } from '../core/objective';
-import { prepareSession, type Prepared, type SessionOptions } from '../core/prepare';
+import { launchSession, type LaunchedSession } from '../core/launch';
+import type { Prepared } from '../core/prepare';
 import type { ProcessRunner } from '../core/process/runner';
 import {
   checkOverride,
   journalExplanations,
-  runOptimize,
   type ReviewDecision,
   type SessionEvent,
   type SessionSummary,
 } from '../core/session';
 import { SessionStore, type SessionMeta } from '../core/store';
-import { resolveStrategy } from '../core/strategies';
-import type { Config, HardwareProfile, TrialRecord, Workload } from '../core/types';
+import type { SessionSpec } from '../core/spec';
+import type { Config, TrialRecord } from '../core/types';
 import type { HostMessage, ProposalView, RunningView, SessionState, SessionStatus } from '../../webview/protocol';
 import { llmSettingsFrom, type HaqaSettings, type ReviewMode } from './settings';
 
+/** A session to start in this window: what it is (the spec), where it goes, how proposals are reviewed. */
 export interface StartRequest {
   root: string;
-  model?: string;
-  replay?: string[];
-  objective: ObjectiveSpec;
-  budget: number;
-  strategy: string;
-  seed?: number;
-  accuracy: boolean;
-  evalChunks: number;
-  evalFile?: string;
-  workload: Workload;
+  spec: SessionSpec;
   review: ReviewMode;
 }
 
@@ -78,7 +70,7 @@ export class SessionRun {
     return this.store?.id;
   }
   get objective(): ObjectiveSpec {
-    return this.request.objective;
+    return this.request.spec.objective;
   }
   get live(): boolean {
     return ['preparing', 'running', 'paused'].includes(this.status);
@@ -92,51 +84,31 @@ export class SessionRun {
   async start(onCreated: (run: SessionRun) => void, resume?: SessionStore): Promise<void> {
     const r = this.request;
     try {
-      const opts: SessionOptions & Record<string, unknown> = resume
-        ? (resume.meta.options as SessionOptions & Record<string, unknown>)
-        : {
-            model: r.model,
-            replay: r.replay,
-            objective: r.objective,
-            workload: r.workload,
-            strategy: r.strategy,
-            budget: r.budget,
-            seed: r.seed ?? 0,
-            accuracy: r.accuracy && !r.replay?.length ? { evalFile: r.evalFile!, chunks: r.evalChunks } : null,
-            cacheDir: this.settings.cacheDir,
-          };
-      if (resume) opts.budget = r.budget;
-      this.prepared = await prepareSession(opts, {
-        binDir: this.settings.binDir,
-        runner: this.runner,
-        onProgress: (m) => this.log.info(m),
-        signal: this.ac.signal,
-      });
+      // The agent's endpoint comes from this machine's settings (a resumed session too), never from a session file.
       const llm = llmSettingsFrom(this.settings);
-      if (llm) opts.llm = { ...llm, mode: undefined };
-      const strategy = resolveStrategy(String(opts.strategy), { llm, apiKey: this.apiKey });
-      const p = this.prepared;
-      this.store =
-        resume ??
-        SessionStore.create(r.root, {
-          options: opts,
-          strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
-          hardware: p.hardware,
-          model: p.model,
-          toolchain: p.toolchain.info(),
-          space: p.toolchain.space.describe(),
-        });
-      if (resume) {
-        const usage = llmUsage(resume.readJournal());
-        if (llm && usage?.mode) llm.mode = usage.mode;
-        this.trials = resume.readTrials().trials;
+      let recorded: SessionSpec['llm'];
+      if (llm) {
+        const { mode: _negotiated, ...rest } = llm;
+        recorded = rest;
       }
+      const spec: SessionSpec = { ...(resume?.meta.spec ?? r.spec), budget: r.spec.budget, llm: recorded };
+      const session = await launchSession(spec, {
+        root: r.root,
+        runner: this.runner,
+        apiKey: this.apiKey,
+        resume,
+        tools: { binDir: this.settings.binDir, onProgress: (m) => this.log.info(m), signal: this.ac.signal },
+      });
+      this.prepared = session.prepared;
+      this.store = session.store;
+      if (resume) this.trials = resume.readTrials().trials;
       this.status = 'running';
+      const { strategy } = session;
       this.log.info(
-        `session ${this.store.id}: ${describeObjective(r.objective)}; strategy ${strategy.requested} → ${strategy.strategy.name}; budget ${String(opts.budget)}`,
+        `session ${this.store.id}: ${describeObjective(spec.objective)}; strategy ${strategy.requested} → ${strategy.strategy.name}; budget ${spec.budget}`,
       );
       onCreated(this);
-      void this.loop(strategy, Number(opts.budget), Number(opts.seed ?? 0));
+      void this.loop(session);
     } catch (e) {
       this.status = 'failed';
       this.stopReason = errorMessage(e);
@@ -145,21 +117,10 @@ export class SessionRun {
     }
   }
 
-  private async loop(strategy: ReturnType<typeof resolveStrategy>, budget: number, seed: number): Promise<void> {
-    const p = this.prepared!;
+  private async loop(session: LaunchedSession): Promise<void> {
     let summary: SessionSummary | undefined;
     try {
-      summary = await runOptimize({
-        toolchain: p.toolchain,
-        hardware: p.hardware,
-        model: p.model,
-        strategy,
-        objective: this.objective,
-        budget,
-        seed,
-        workload: p.workload,
-        store: this.store!,
-        runner: this.runner,
+      summary = await session.run({
         signal: this.ac.signal,
         onEvent: (e) => this.onEvent(e),
         review: (proposal) => this.reviewGate(proposal),
@@ -172,7 +133,7 @@ export class SessionRun {
       this.stopReason = summary.stopReason;
     } catch (e) {
       this.status = 'failed';
-      this.stopReason = `${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fix})` : ''}`;
+      this.stopReason = `${errorMessage(e)}${isHaqaError(e) ? ` (fix: ${e.fixFor('vscode')})` : ''}`;
       this.log.error(`session ${this.id}: ${this.stopReason}`);
     }
     this.summary = summary;
@@ -347,26 +308,27 @@ export class SessionRun {
 /** The state of a session as stored on disk (what the panel shows for a session this window does not run). */
 export function storedState(root: string, store: SessionStore, trials = store.readTrials().trials): SessionState {
   const meta: SessionMeta = store.meta;
-  const o = meta.options as { objective: ObjectiveSpec; budget?: number };
+  const o = meta.spec;
   const journal = store.readJournal();
   const usage = llmUsage(journal);
-  const model = meta.model as { name?: string; path?: string } | undefined;
+  const model = meta.model;
   const tc = meta.toolchain ?? {};
   return {
     sessionId: store.id,
     root,
     model: model?.name ?? model?.path ?? '?',
-    hardware: meta.hardware ? describeHardware(meta.hardware as HardwareProfile) : '',
+    hardware: meta.hardware ? describeHardware(meta.hardware) : '',
     toolchain:
       `${String(tc.toolchain ?? 'llama.cpp')} ${String(tc.commit ?? '').slice(0, 7)} ${String(tc.backend ?? '')}`.trim(),
     objective: describeObjective(o.objective),
+    objectiveKind: o.objective.kind,
     strategy: `${meta.strategy.requested}${meta.strategy.requested !== meta.strategy.used ? ` → ${meta.strategy.used}` : ''}`,
     status: meta.status === 'running' ? 'idle' : meta.status,
     stopReason:
       meta.stopReason ?? (meta.status === 'running' ? 'interrupted: resume it with "HAQA: Resume Session"' : undefined),
     review: 'auto',
     live: false,
-    budget: Number(o.budget ?? trials.length),
+    budget: o.budget,
     trials,
     best: best(o.objective, trials)?.index,
     pareto: paretoFront(o.objective, trials).map((t) => t.index),

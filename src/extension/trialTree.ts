@@ -1,10 +1,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SessionStore, type SessionMeta } from '../core/store';
-import { best, paretoFront, type ObjectiveSpec } from '../core/objective';
+import { best, paretoFront } from '../core/objective';
 import type { Config, TrialRecord, TrialStatus } from '../core/types';
 import { shortConfig, trialDetails } from '../core/format';
 import type { SessionRun } from './sessionRun';
+import { Commands } from './commands/ids';
 
 export type TreeNode =
   | { kind: 'session'; root: string; meta: SessionMeta }
@@ -51,7 +52,7 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     if (node.kind !== 'session') return [];
     const run = this.runFor(node.meta.id);
     const trials = run?.live ? run.trials : SessionStore.open(node.root, node.meta.id).readTrials().trials;
-    const objective = node.meta.options.objective as ObjectiveSpec;
+    const { objective } = node.meta.spec;
     const b = best(objective, trials)?.index;
     const front = new Set(paretoFront(objective, trials).map((t) => t.index));
     const out: TreeNode[] = trials.map((trial) => ({
@@ -91,12 +92,12 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
         `Session ${node.meta.id}`,
         run?.live ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
       );
-      const model = node.meta.model as { name?: string } | undefined;
+      const { model } = node.meta;
       item.description = `${status} · ${node.meta.strategy.used}${model?.name ? ` · ${model.name}` : ''}`;
       item.tooltip = `${path.join(node.root, 'sessions', node.meta.id)}\n${node.meta.stopReason ?? ''}`;
       item.iconPath = new vscode.ThemeIcon(run?.live ? 'loading~spin' : 'beaker');
       item.contextValue = run?.live ? 'haqaSessionLive' : 'haqaSession';
-      item.command = { command: 'haqa.openSession', title: 'Open Session', arguments: [node] };
+      item.command = { command: Commands.openSession, title: 'Open Session', arguments: [node] };
       item.id = `session:${node.root}:${node.meta.id}`;
       return item;
     }

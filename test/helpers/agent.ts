@@ -7,7 +7,7 @@ import { resolveStrategy } from '../../src/core/strategies';
 import type { Toolchain, TrialContext } from '../../src/core/toolchains/toolchain';
 import type { Config, ModelInfo, TrialRecord } from '../../src/core/types';
 import { tmpDir } from './fixtures';
-import { GRID_HW, replayGrid } from './replay';
+import { GRID_HW, gridSpec, replayGrid } from './replay';
 
 /** Passes trials to the replay toolchain and keeps every configuration that reached it. */
 export class SpyToolchain implements Toolchain {
@@ -88,7 +88,7 @@ export async function agentSession(
   const store =
     o.store ??
     SessionStore.create(o.root ?? tmpDir(), {
-      options: { llm },
+      spec: gridSpec({ llm }),
       strategy: { requested: o.strategy ?? 'llm', used: 'llm' },
     });
   const events: SessionEvent[] = [];

@@ -1,7 +1,8 @@
 import { ProcessRunner } from '../../src/core/process/runner';
-import { runOptimize } from '../../src/core/session';
+import { launchSession } from '../../src/core/launch';
+import { makeSpec, type SessionSpec } from '../../src/core/spec';
 import { SessionStore } from '../../src/core/store';
-import { resolveStrategy } from '../../src/core/strategies';
+import { checkStrategyName } from '../../src/core/strategies';
 import { ReplayToolchain } from '../../src/core/toolchains/replay/replay';
 import type { HardwareProfile } from '../../src/core/types';
 import { GRID } from './fixtures';
@@ -18,24 +19,20 @@ export const GRID_HW: HardwareProfile = {
   arch: 'x64',
 };
 
+/** A spec for a session answered by the recorded CPU grid (tests that only need a valid session on disk). */
+export const gridSpec = (over: Partial<SessionSpec> = {}): SessionSpec => makeSpec({ replay: [GRID], ...over });
+
+/** A session over the recorded grid, started the way the CLI and the extension start theirs (launchSession). */
 export async function replaySession(root: string, strategy: string, budget: number, seed = 0, store?: SessionStore) {
   const tc = replayGrid();
-  const s =
-    store ??
-    SessionStore.create(root, {
-      options: { strategy, budget, seed },
-      strategy: { requested: strategy, used: strategy },
-    });
-  const summary = await runOptimize({
-    toolchain: tc,
-    hardware: GRID_HW,
-    model: tc.modelInfo(),
-    strategy: resolveStrategy(strategy),
-    objective: { kind: 'decode' },
-    budget,
-    seed,
-    store: s,
-    runner: new ProcessRunner({ mode: 'pipe' }),
+  const spec = gridSpec({ strategy: checkStrategyName(strategy), budget, seed });
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const session = await launchSession(spec, {
+    root,
+    runner,
+    resume: store,
+    prepared: { toolchain: tc, hardware: GRID_HW, model: tc.modelInfo(), workload: spec.workload },
   });
-  return { store: s, summary };
+  const summary = await session.run();
+  return { store: session.store, summary };
 }

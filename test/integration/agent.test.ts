@@ -20,7 +20,7 @@ import { locateTools, withToolInfo } from '../../src/core/toolchains/llamacpp/lo
 import { LlamaCppToolchain } from '../../src/core/toolchains/llamacpp/toolchain';
 import { OpenAiTestServer, systemMessage } from '../helpers/openaiServer';
 import { agentSession, replyJson } from '../helpers/agent';
-import { replayGrid } from '../helpers/replay';
+import { gridSpec, replayGrid } from '../helpers/replay';
 import { tmpDir } from '../helpers/fixtures';
 
 let model = '';
@@ -77,7 +77,7 @@ test('agent on the real toolchain: hostile proposals never become processes; the
   server.setResponder((_r, n) => ({
     content: n === 0 ? replyJson(hostile) : replyJson([{ config: good, rationale: 'simple 4-bit blocks' }]),
   }));
-  const store = SessionStore.create(dir, { options: {}, strategy: { requested: 'llm', used: 'llm' } });
+  const store = SessionStore.create(dir, { spec: gridSpec(), strategy: { requested: 'llm', used: 'llm' } });
   const s = await runOptimize({
     toolchain: tc,
     hardware: hw,

@@ -19,12 +19,15 @@ import {
 } from '../../src/core/toolchains/llamacpp/deploy';
 import type { Toolchain, TrialContext, TrialOutcome } from '../../src/core/toolchains/toolchain';
 import type { Config, TrialRecord } from '../../src/core/types';
-import { GRID_HW, replayGrid } from '../helpers/replay';
+import { GRID_HW, gridSpec, replayGrid } from '../helpers/replay';
 import { tmpDir } from '../helpers/fixtures';
 
 async function reviewed(decide: (p: { index: number; config: Config }, n: number) => ReviewDecision, budget = 3) {
   const tc = replayGrid();
-  const store = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'builtin', used: 'builtin' } });
+  const store = SessionStore.create(tmpDir(), {
+    spec: gridSpec(),
+    strategy: { requested: 'builtin', used: 'builtin' },
+  });
   const rejected: string[][] = [];
   let n = 0;
   const summary = await runOptimize({
@@ -127,7 +130,7 @@ class SleepToolchain implements Toolchain {
 }
 
 test('a per-trial signal cancels only the running trial: the session goes on; the trial is recorded as skipped, not counted, not proposed again', async () => {
-  const store = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'grid', used: 'grid' } });
+  const store = SessionStore.create(tmpDir(), { spec: gridSpec(), strategy: { requested: 'grid', used: 'grid' } });
   const signals: AbortController[] = [];
   const t0 = Date.now();
   const summary = await runOptimize({

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { SessionStore } from '../../src/core/store';
 import type { TrialRecord } from '../../src/core/types';
-import { replaySession } from '../helpers/replay';
+import { gridSpec, replaySession } from '../helpers/replay';
 import { CLI, GRID, ROOT, tmpDir } from '../helpers/fixtures';
 
 const rec = (index: number): TrialRecord => ({
@@ -22,7 +22,7 @@ const rec = (index: number): TrialRecord => ({
 });
 
 test('append then load; a torn last line is set aside and the next append starts clean', () => {
-  const s = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'x', used: 'x' } });
+  const s = SessionStore.create(tmpDir(), { spec: gridSpec(), strategy: { requested: 'x', used: 'x' } });
   s.appendTrial(rec(1));
   s.appendTrial(rec(2));
   fs.appendFileSync(s.trialsFile, '{"type":"trial","index":3,"key":"k3","con');
@@ -51,7 +51,7 @@ test('append then load; a torn last line is set aside and the next append starts
 });
 
 test('a torn complete last line is cut at its own start; blank lines before it are kept', () => {
-  const s = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'x', used: 'x' } });
+  const s = SessionStore.create(tmpDir(), { spec: gridSpec(), strategy: { requested: 'x', used: 'x' } });
   s.appendTrial(rec(1));
   fs.appendFileSync(s.trialsFile, '\n');
   s.appendTrial(rec(2));
@@ -71,7 +71,7 @@ test('a torn complete last line is cut at its own start; blank lines before it a
 });
 
 test('a process killed (SIGKILL) while appending loses nothing that was appended', async () => {
-  const s = SessionStore.create(tmpDir(), { options: {}, strategy: { requested: 'x', used: 'x' } });
+  const s = SessionStore.create(tmpDir(), { spec: gridSpec(), strategy: { requested: 'x', used: 'x' } });
   const script = `
     const { SessionStore } = require(${JSON.stringify(path.join(ROOT, 'src/core/store.ts'))});
     const s = SessionStore.open(${JSON.stringify(path.dirname(path.dirname(s.dir)))}, ${JSON.stringify(s.id)});

@@ -154,7 +154,11 @@ export class LlmStrategy implements Strategy {
         throw new LlmError(
           'invalid',
           `the LLM gave no valid proposal in ${round + 1} round${round ? 's' : ''}: ${reasons.join('; ').slice(0, 400)}${truncated}`,
-          'try a stronger model, or raise --llm-repair-rounds',
+          {
+            cli: 'try a stronger model, or raise --llm-repair-rounds',
+            vscode: 'try a stronger model ({option})',
+            setting: 'haqa.llm.model',
+          },
         );
       }
       round++;

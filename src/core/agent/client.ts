@@ -3,7 +3,7 @@
  * dropped connection, honouring Retry-After up to a cap) and errors that name the cause and the fix.
  */
 import OpenAI from 'openai';
-import { HaqaError } from '../errors';
+import { HaqaError, type Fix } from '../errors';
 import type { LlmSettings, OutputMode } from './settings';
 
 export type LlmErrorKind =
@@ -24,7 +24,7 @@ export class LlmError extends HaqaError {
   constructor(
     readonly kind: LlmErrorKind,
     message: string,
-    fix: string,
+    fix: string | Fix,
     readonly attempts = 1,
     readonly status?: number,
   ) {
@@ -95,7 +95,12 @@ export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 
     return new LlmError(
       'timeout',
       `the LLM endpoint ${where} did not answer within ${(s.timeoutMs / 1000).toFixed(1)} s`,
-      'raise --llm-timeout (haqa.llm.timeoutSeconds), or use a faster model or endpoint',
+      {
+        cli: 'raise --llm-timeout (haqa.llm.timeoutSeconds), or use a faster model or endpoint',
+        // The extension has no timeout setting (yet): a faster model or endpoint is its way.
+        vscode: 'use a faster model ({option}) or endpoint',
+        setting: 'haqa.llm.model',
+      },
     );
   }
   if (e instanceof OpenAI.APIConnectionError) {
@@ -113,7 +118,11 @@ export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 
       return new LlmError(
         'auth',
         `the LLM endpoint ${where} rejected the API key (HTTP ${status}: ${msg})`,
-        'set a valid key: HAQA_LLM_API_KEY / OPENAI_API_KEY for the CLI, "HAQA: Set API Key" in VS Code',
+        {
+          cli: 'set a valid key: HAQA_LLM_API_KEY / OPENAI_API_KEY for the CLI, "HAQA: Set API Key" in VS Code',
+          vscode: 'set a valid key with {command}',
+          command: { vscode: 'haqa.setApiKey' },
+        },
         1,
         status,
       );
@@ -122,7 +131,11 @@ export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 
       return new LlmError(
         'not-found',
         `the LLM endpoint ${where} has no model "${s.model}" or no chat-completions route (HTTP 404: ${msg})`,
-        'check --llm-model (Azure: the deployment name) and that the base URL ends in /v1',
+        {
+          text: 'check {option} (Azure: the deployment name) and that the base URL ends in /v1',
+          flag: '--llm-model',
+          setting: 'haqa.llm.model',
+        },
         1,
         status,
       );
@@ -135,7 +148,11 @@ export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 
       return new LlmError(
         'context',
         `the prompt does not fit the LLM's context at ${where} (HTTP ${status}: ${msg})`,
-        'lower --llm-max-prompt-tokens, or give the server a larger context (llama-server -c, Ollama num_ctx)',
+        {
+          text: 'lower {option}, or give the server a larger context (llama-server -c, Ollama num_ctx)',
+          flag: '--llm-max-prompt-tokens',
+          setting: 'haqa.llm.maxPromptTokens',
+        },
         1,
         status,
       );
@@ -235,7 +252,7 @@ export class LlmClient {
             new LlmError(
               err.kind,
               `${err.message}; gave up after ${attempt} attempt${attempt > 1 ? 's' : ''}`,
-              err.fix,
+              err.fixSpec,
               attempt,
               err.status,
             ),
@@ -246,7 +263,7 @@ export class LlmClient {
           throw new LlmError(
             err.kind,
             `${err.message}; it asks to retry after ${(asked / 1000).toFixed(0)} s, longer than the ${(this.settings.maxRetryAfterMs / 1000).toFixed(0)} s HAQA waits`,
-            err.fix,
+            err.fixSpec,
             attempt,
             err.status,
           );
@@ -260,7 +277,7 @@ export class LlmClient {
 }
 
 function withAttempts(e: LlmError, attempts: number): LlmError {
-  return e.attempts === attempts ? e : new LlmError(e.kind, e.message, e.fix, attempts, e.status);
+  return e.attempts === attempts ? e : new LlmError(e.kind, e.message, e.fixSpec, attempts, e.status);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

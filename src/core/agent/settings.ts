@@ -70,7 +70,12 @@ export function checkBaseUrl(url: string): string {
   if (u.username || u.password)
     throw new HaqaError(
       'the LLM base URL contains credentials',
-      'put the key in HAQA_LLM_API_KEY (CLI) or "HAQA: Set API Key" (VS Code), not in the URL',
+      {
+        cli: 'put the key in HAQA_LLM_API_KEY (CLI) or "HAQA: Set API Key" (VS Code), not in the URL',
+        vscode: 'take them out of {option} and store the key with {command}',
+        setting: 'haqa.llm.baseUrl',
+        command: { vscode: 'haqa.setApiKey' },
+      },
       'usage',
     );
   return url.replace(/\/+$/, '');

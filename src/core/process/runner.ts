@@ -69,7 +69,12 @@ function wrapperPath(): string {
     path.resolve(__dirname, '../../../dist/exec-wrapper.js'),
   ];
   const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new HaqaError('dist/exec-wrapper.js is missing', 'run `npm run build` first', 'toolchain');
+  if (!found)
+    throw new HaqaError(
+      'dist/exec-wrapper.js is missing',
+      { cli: 'run `npm run build` first', vscode: 'reinstall the HAQA extension (this copy is incomplete)' },
+      'toolchain',
+    );
   return found;
 }
 

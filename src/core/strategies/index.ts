@@ -40,7 +40,13 @@ export function resolveStrategy(name: string, opts: { llm?: LlmSettings; apiKey?
       if (!opts.llm)
         throw new HaqaError(
           'strategy llm needs an OpenAI-compatible endpoint',
-          'pass --llm-base-url URL (or set HAQA_LLM_BASE_URL), e.g. http://127.0.0.1:11434/v1 for Ollama; or use --strategy auto / builtin',
+          {
+            cli: 'pass {option} (or set HAQA_LLM_BASE_URL), e.g. http://127.0.0.1:11434/v1 for Ollama; or use --strategy auto / builtin',
+            vscode:
+              'set {option} to the endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama; or set the setting haqa.strategy to auto or builtin',
+            flag: '--llm-base-url URL',
+            setting: 'haqa.llm.baseUrl',
+          },
           'usage',
         );
       return { strategy: agent('llm'), requested, note: `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}` };

@@ -1,3 +1,4 @@
+import { HaqaError } from '../errors';
 import type { ObjectiveSpec } from '../objective';
 import type { SearchSpace } from '../space';
 import type { Config, HardwareProfile, ModelInfo, TrialRecord, Workload } from '../types';
@@ -67,6 +68,13 @@ export interface Strategy {
 
 export const STRATEGY_NAMES = ['auto', 'builtin', 'llm', 'tpe', 'heuristic', 'random', 'grid'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/** A strategy name, checked: unknown names are refused with the list of known ones. */
+export function checkStrategyName(name: string): StrategyName {
+  const known = STRATEGY_NAMES.find((n) => n === name);
+  if (!known) throw new HaqaError(`unknown strategy "${name}"`, `use one of: ${STRATEGY_NAMES.join(', ')}`, 'usage');
+  return known;
+}
 
 /** Keys of configurations that count as measured (a cancelled trial does not: it is tried again). */
 export function measuredKeys(space: SearchSpace, history: TrialRecord[]): Set<string> {

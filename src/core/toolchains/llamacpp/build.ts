@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { HaqaError } from '../../errors';
+import { HaqaError, type Fix, type HaqaCommand } from '../../errors';
 import { toolchainRoot } from '../../paths';
 import type { ProcessRunner, RunResult } from '../../process/runner';
 import { probeGpus } from '../../hardware';
@@ -11,6 +11,9 @@ import { probeGpus } from '../../hardware';
 export const SOURCE_PACKAGE = 'node-llama-cpp@3.21.1';
 export const TOOLS = ['llama-quantize', 'llama-bench', 'llama-perplexity', 'llama-imatrix', 'llama-server'] as const;
 export type Backend = 'cpu' | 'cuda';
+
+/** What builds the tools: `haqa toolchain build`, "HAQA: Build Toolchain". */
+export const BUILD_COMMAND: HaqaCommand = { cli: 'haqa toolchain build', vscode: 'haqa.buildToolchain' };
 
 export interface BuildManifest {
   commit: string;
@@ -63,9 +66,13 @@ export function findBuilt(backend: Backend): BuildManifest | undefined {
   return found.sort((a, b) => b.builtAt.localeCompare(a.builtAt))[0];
 }
 
-function check(r: RunResult, what: string, fix: string): void {
+function check(r: RunResult, what: string, fix: string | Fix): void {
   if (r.cancelled)
-    throw new HaqaError(`${what} was cancelled`, 'run `haqa toolchain build` again to finish it', 'toolchain');
+    throw new HaqaError(
+      `${what} was cancelled`,
+      { text: 'run {command} again to finish it', command: BUILD_COMMAND },
+      'toolchain',
+    );
   if (r.spawnError) throw new HaqaError(`${what} could not start: ${r.spawnError}`, fix, 'toolchain');
   if (r.exitCode !== 0) {
     const tail = r.outputTail.split('\n').slice(-15).join('\n');
@@ -173,7 +180,12 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
     await run(['cmake', '-S', src.dir, '-B', buildDir, ...cmakeArgs]),
     'cmake configure',
     backend === 'cuda'
-      ? 'install the CUDA toolkit (nvcc) or build with --backend cpu'
+      ? {
+          cli: 'install the CUDA toolkit (nvcc) or build with --backend cpu',
+          // The extension builds for the GPU whenever nvidia-smi lists one.
+          vscode: 'install the CUDA toolkit (nvcc), or point {option} at a CPU build of llama.cpp',
+          setting: 'haqa.llamacpp.binDir',
+        }
       : 'install cmake and a C++ compiler (apt-get install -y cmake g++)',
   );
   let last = -1;

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HaqaError } from '../../errors';
 import type { ProcessRunner } from '../../process/runner';
-import { buildToolchain, defaultBackend, findBuilt, type Backend } from './build';
+import { toolchainRoot } from '../../paths';
+import { BUILD_COMMAND, buildToolchain, defaultBackend, findBuilt, type Backend } from './build';
 
 export interface LlamaTools {
   quantize: string;
@@ -64,7 +65,13 @@ export function locateTools(opts: { binDir?: string; backend?: Backend } = {}): 
     if (!t) {
       throw new HaqaError(
         `${dir} (${source === 'env' ? '$HAQA_LLAMACPP_BIN' : '--llamacpp-bin'}) has no llama-quantize and llama-bench`,
-        'point it at the folder holding the llama.cpp binaries, or unset it so HAQA builds its own',
+        source === 'env'
+          ? 'point it at the folder holding the llama.cpp binaries, or unset it so HAQA builds its own'
+          : {
+              cli: 'point it at the folder holding the llama.cpp binaries, or unset it so HAQA builds its own',
+              vscode: 'point {option} at the folder holding the llama.cpp binaries, or clear it so HAQA builds its own',
+              setting: 'haqa.llamacpp.binDir',
+            },
         'toolchain',
       );
     }
@@ -134,7 +141,11 @@ export async function ensureTools(opts: {
   if (!t)
     throw new HaqaError(
       `the build in ${m.binDir} has no llama-quantize/llama-bench`,
-      'run `haqa clean --toolchain` and build again',
+      {
+        cli: 'run `haqa clean --toolchain` and build again',
+        vscode: `delete ${toolchainRoot()} and run {command} again`,
+        command: { vscode: BUILD_COMMAND.vscode },
+      },
       'toolchain',
     );
   return { ...t, commit: m.commit, backend: m.backend };

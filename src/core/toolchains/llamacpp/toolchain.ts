@@ -218,7 +218,9 @@ export class LlamaCppToolchain implements Toolchain {
       return {
         status: 'failed',
         metrics: {},
-        cause: isHaqaError(e) ? `${e.message} (fix: ${e.fix})` : `preparing the model failed: ${errorMessage(e)}`,
+        cause: isHaqaError(e)
+          ? `${e.message} (fix: ${e.fixFor('any')})`
+          : `preparing the model failed: ${errorMessage(e)}`,
         steps,
       };
     }
@@ -387,7 +389,7 @@ export class LlamaCppToolchain implements Toolchain {
     } catch (e) {
       return {
         status: 'failed',
-        cause: isHaqaError(e) ? `${e.message} (fix: ${e.fix})` : `accuracy step failed: ${errorMessage(e)}`,
+        cause: isHaqaError(e) ? `${e.message} (fix: ${e.fixFor('any')})` : `accuracy step failed: ${errorMessage(e)}`,
       };
     }
   }

@@ -1,0 +1,98 @@
+/** `haqa report` and `haqa toolchain build|status`. */
+import * as path from 'node:path';
+import { HaqaError } from '../core/errors';
+import { best, paretoFront } from '../core/objective';
+import { journalSummary, type SessionSummary } from '../core/session';
+import { SessionStore } from '../core/store';
+import { buildToolchain, defaultBackend } from '../core/toolchains/llamacpp/build';
+import { locateTools, withToolInfo } from '../core/toolchains/llamacpp/locate';
+import { formatDuration } from '../core/format';
+import { toolchainRoot } from '../core/paths';
+import { backendFlag, makeRunner, usage, type Flags } from './args';
+import { log, printSummary } from './output';
+
+export async function report(flags: Flags, target?: string): Promise<number> {
+  const root = path.resolve(flags['session-dir'] ?? '.haqa');
+  const id = target ?? SessionStore.list(root).pop()?.id;
+  if (!id)
+    throw new HaqaError(
+      `no sessions under ${root}`,
+      'run `haqa optimize` or `haqa demo` first, or pass --session-dir',
+      'input',
+    );
+  const store = SessionStore.open(root, id);
+  const { trials } = store.readTrials();
+  const { objective } = store.meta.spec;
+  const b = best(objective, trials);
+  const pareto = paretoFront(objective, trials);
+  const summary: SessionSummary = {
+    sessionId: store.id,
+    sessionPath: store.dir,
+    strategy: store.meta.strategy,
+    status: store.meta.status === 'running' ? 'stopped' : store.meta.status,
+    stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
+    objective,
+    trials,
+    best: b,
+    pareto,
+    ...journalSummary(store.readJournal()),
+  };
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index), llm: summary.llm ?? null }, null, 2)}\n`,
+    );
+  } else {
+    printSummary(summary);
+  }
+  return 0;
+}
+
+export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> {
+  const runner = makeRunner(flags);
+  if (sub === 'build') {
+    const backend = backendFlag(flags) ?? defaultBackend();
+    const t0 = Date.now();
+    const m = await buildToolchain({
+      backend,
+      runner,
+      onProgress: (s) => log(`haqa: ${s}`),
+      logFile: path.join(toolchainRoot(), 'build.log'),
+    });
+    log(
+      `haqa: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) ready in ${m.binDir}${Date.now() - t0 < 2000 ? ' (already built)' : ` after ${formatDuration(Date.now() - t0)}`}`,
+    );
+    if (flags.json) process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
+    return 0;
+  }
+  if (sub === 'status') {
+    const found = locateTools({ binDir: flags['llamacpp-bin'], backend: backendFlag(flags) });
+    if (!found) {
+      if (flags.json) process.stdout.write(`${JSON.stringify({ found: false })}\n`);
+      else
+        log(
+          'llama.cpp tools: not found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache)\n  fix: run `haqa toolchain build`',
+        );
+      return 1;
+    }
+    const t = await withToolInfo(runner, found);
+    const out = {
+      found: true,
+      source: t.source,
+      binDir: t.binDir,
+      commit: t.commit,
+      backend: t.backend ?? 'unknown',
+      tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server },
+    };
+    if (flags.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    else
+      process.stdout.write(
+        `llama.cpp tools (${out.source}): ${out.binDir}\nversion ${out.commit ?? 'unknown'}, backend ${out.backend}\n${Object.entries(
+          out.tools,
+        )
+          .map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`)
+          .join('\n')}\n`,
+      );
+    return 0;
+  }
+  throw usage('toolchain needs a subcommand: build or status');
+}

@@ -1,0 +1,155 @@
+/** `haqa optimize` and `haqa demo`: a spec from flags (or a stored session), launched through the core. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeModel } from '../core/model';
+import { describeObjective } from '../core/objective';
+import { launchSession, sessionStrategy } from '../core/launch';
+import { type SessionSummary } from '../core/session';
+import { SPEC_VERSION, type SessionSpec } from '../core/spec';
+import { SessionStore } from '../core/store';
+import { checkStrategyName, type Strategy } from '../core/strategies';
+import { promptPreview } from '../core/agent/agent';
+import { prepareSession, strategyContext, tools, type Prepared } from '../core/prepare';
+import { DEFAULT_MODEL, apiKeyFromEnv } from '../core/agent/settings';
+import { ensureSource } from '../core/toolchains/llamacpp/build';
+import { serverArgv } from '../core/toolchains/llamacpp/deploy';
+import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
+import { DEFAULT_WORKLOAD, type Workload } from '../core/types';
+import { cacheRoot } from '../core/paths';
+import { DEMO_SHAPE, writeDemoModel } from '../core/demoModel';
+import {
+  accuracyFrom,
+  backendFlag,
+  calibrationsFrom,
+  int,
+  llmSettings,
+  makeRunner,
+  objectiveFrom,
+  toolOptions,
+  workloadFrom,
+  type Flags,
+} from './args';
+import { log, jsonSummary, printEvent, printSummary } from './output';
+
+export async function optimize(
+  flags: Flags,
+  defaults: { workload?: Workload; budget?: number; model?: string; evalChunks?: number } = {},
+): Promise<number> {
+  const root = path.resolve(flags['session-dir'] ?? '.haqa');
+  const runner = makeRunner(flags);
+  let resumed: SessionStore | undefined;
+  let spec: SessionSpec;
+  if (flags.resume) {
+    resumed = SessionStore.open(root, flags.resume);
+    spec = { ...resumed.meta.spec, budget: int(flags, 'budget', resumed.meta.spec.budget, 1)! };
+    log(`haqa: resuming session ${resumed.id} (${resumed.dir})`);
+  } else {
+    const model = flags.model ? path.resolve(flags.model) : defaults.model;
+    const replay = flags.replay?.map((f) => path.resolve(f));
+    spec = {
+      version: SPEC_VERSION,
+      model,
+      replay,
+      strategy: checkStrategyName(flags.strategy ?? 'auto'),
+      budget: int(flags, 'budget', defaults.budget ?? 12, 1)!,
+      seed: int(flags, 'seed', 0)!,
+      timeBudgetMin: int(flags, 'time-budget', undefined),
+      objective: objectiveFrom(flags),
+      workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD),
+      accuracy: accuracyFrom(flags, defaults.evalChunks),
+      calibrations: calibrationsFrom(flags),
+      toolchain: { binDir: flags['llamacpp-bin'], backend: backendFlag(flags), cacheDir: flags['cache-dir'] },
+    };
+  }
+  // The key is read here and passed on; it is never stored in the session, printed or logged.
+  const llm = llmSettings(flags, spec.llm);
+  if (llm) {
+    const { mode: _negotiated, ...recorded } = llm;
+    spec = { ...spec, llm: recorded };
+  }
+  const apiKey = apiKeyFromEnv();
+  if (flags['show-prompt']) {
+    const strategy = sessionStrategy(spec, apiKey, resumed);
+    const p = await prepareSession(spec, toolOptions(flags, runner));
+    return showPrompt(flags, spec, p, strategy.strategy, resumed);
+  }
+  const session = await launchSession(spec, {
+    root,
+    runner,
+    apiKey,
+    resume: resumed,
+    tools: toolOptions(flags, runner),
+  });
+  const { store, prepared: p, strategy } = session;
+  log(`haqa: session ${store.id} → ${store.dir}`);
+  log(`haqa: model ${describeModel(p.model)}`);
+  log(
+    `haqa: ${describeObjective(spec.objective)}; strategy ${strategy.requested}${strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : ''}; budget ${spec.budget} trials`,
+  );
+
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) {
+      log('haqa: second Ctrl+C: exiting now');
+      process.exit(130);
+    }
+    log('haqa: Ctrl+C: cancelling the running trial and stopping (resume with --resume); press again to exit at once');
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let summary: SessionSummary;
+  try {
+    summary = await session.run({ signal: ac.signal, onEvent: printEvent });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  let server: string[] | undefined;
+  if (summary.best && p.tools && p.toolchain instanceof LlamaCppToolchain) {
+    const a = await p.toolchain.artifactFor(summary.best.config);
+    server = serverArgv(p.tools.server ?? 'llama-server', a.file, summary.best.config, p.workload);
+  }
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(jsonSummary(summary, p, server), null, 2)}\n`);
+  } else {
+    printSummary(summary, server);
+  }
+  return summary.status === 'failed' || !summary.best ? 1 : 0;
+}
+
+function showPrompt(flags: Flags, spec: SessionSpec, p: Prepared, strategy: Strategy, resumed?: SessionStore): number {
+  const preview = promptPreview({
+    strategy,
+    settings: spec.llm,
+    model: flags['llm-model'] ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
+    hasKey: !!apiKeyFromEnv(),
+    ctx: strategyContext(p, spec),
+    history: resumed?.readTrials().trials ?? [],
+  });
+  process.stdout.write(`${JSON.stringify(preview, null, 2)}\n`);
+  return 0;
+}
+
+export async function demo(flags: Flags): Promise<number> {
+  const runner = makeRunner(flags);
+  await tools(toolOptions(flags, runner));
+  const src = await ensureSource({ runner, onProgress: (m) => log(`haqa: ${m}`) });
+  const file = path.join(
+    cacheRoot(flags['cache-dir']),
+    'models',
+    `haqa-demo-llama-h${DEMO_SHAPE.hidden}-l${DEMO_SHAPE.layers}.gguf`,
+  );
+  if (!fs.existsSync(file)) {
+    log(
+      `haqa: writing the demo model (Llama shape, random weights, ${DEMO_SHAPE.layers} layers, hidden ${DEMO_SHAPE.hidden}) → ${file}`,
+    );
+    await writeDemoModel(file, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'));
+  }
+  log('haqa: demo: the weights are random, so speeds are real but the text it would write is noise');
+  return optimize(flags, {
+    model: file,
+    budget: 6,
+    evalChunks: 4,
+    workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 },
+  });
+}

@@ -1,0 +1,120 @@
+/** What the haqa command prints: progress lines per session event, the results table, the JSON summary. */
+import { type SessionEvent, type SessionSummary } from '../core/session';
+import { type Prepared } from '../core/prepare';
+import { describeUsage } from '../core/agent/journal';
+import { accuracyText, formatDuration, shortConfig, stat, mib, trialsTable } from '../core/format';
+import { shellQuoteForDisplay } from '../core/process/runner';
+
+export const log = (s: string) => process.stderr.write(`${s}\n`);
+
+export function printEvent(e: SessionEvent): void {
+  switch (e.type) {
+    case 'info':
+      log(`haqa: ${e.message}`);
+      break;
+    case 'rejected':
+      log(`haqa: rejected proposal ${JSON.stringify(e.config)?.slice(0, 300)}: ${e.reasons.join('; ')}`);
+      break;
+    case 'agent': {
+      const a = e.event;
+      if (a.type === 'llm-call') {
+        const c = a.call;
+        log(
+          `haqa: LLM call (${c.mode}${c.round ? `, repair round ${c.round}` : ''}): ${c.outcome}${c.promptTokens !== undefined ? `, ${c.promptTokens}+${c.completionTokens ?? 0} tokens` : ''}${c.costUsd !== undefined ? `, $${c.costUsd.toFixed(4)}` : ''}, ${(c.ms / 1000).toFixed(1)} s${c.valid !== undefined ? `, ${c.valid} valid / ${c.rejected ?? 0} rejected` : ''}${c.error ? `: ${c.error}` : ''}`,
+        );
+      } else if (a.type === 'explanation') log(`haqa: agent on trial #${a.trial}: ${a.why}`);
+      else if (a.type === 'fallback')
+        log(
+          `haqa: LLM agent failed: ${a.cause}\n      → the built-in strategy proposes ${a.permanent ? 'for the rest of this session' : 'this round'}`,
+        );
+      else if (a.type === 'stop') log(`haqa: the agent decided to stop: ${a.reason}`);
+      break;
+    }
+    case 'trial-start':
+      log(
+        `[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${e.source ? ` (${e.source})` : ''}${e.rationale ? `\n        why: ${e.rationale}` : ''}${e.expectedEffect ? `\n        expect: ${e.expectedEffect}` : ''}${e.counterintuitive ? `\n        counterintuitive: ${e.counterintuitive}` : ''}`,
+      );
+      break;
+    case 'progress':
+      break;
+    case 'trial-end': {
+      const t = e.trial;
+      const m =
+        t.status === 'done' || t.status === 'infeasible'
+          ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB${t.metrics.accuracy ? `, ${accuracyText(t.metrics.accuracy)}` : ''}`
+          : (t.cause ?? '');
+      const steps = (t.steps ?? [])
+        .filter((st) => st.name !== 'replay')
+        .map((st) => `${st.name} ${st.cached ? 'cached' : `${st.seconds.toFixed(1)} s`}`)
+        .join(', ');
+      log(
+        `        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}${steps ? `: ${steps}` : ''}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`,
+      );
+      for (const f of (t.findings ?? []).slice(0, 1))
+        log(`        counterintuitive, measured: ${f.evidence}\n          likely why: ${f.explanation}`);
+      break;
+    }
+    case 'end':
+      break;
+  }
+}
+
+export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
+  const pick = (t?: SessionSummary['best']) => (t ? { index: t.index, config: t.config, metrics: t.metrics } : null);
+  return {
+    schema: 'haqa.optimize.v1',
+    sessionId: s.sessionId,
+    sessionPath: s.sessionPath,
+    status: s.status,
+    stopReason: s.stopReason,
+    strategy: s.strategy,
+    objective: s.objective,
+    toolchain: p.toolchain.info(),
+    model: {
+      name: p.model.name,
+      path: p.model.path,
+      fileType: p.model.fileType,
+      sizeBytes: p.model.sizeBytes,
+      parameterCount: p.model.parameterCount,
+    },
+    trials: s.trials,
+    best: pick(s.best),
+    pareto: s.pareto.map((t) => t.index),
+    llm: s.llm ?? null,
+    serverCommand: server ?? null,
+  };
+}
+
+export function printSummary(s: SessionSummary, server?: string[]): void {
+  const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto), ''];
+  out.push(
+    `session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : ''}`,
+  );
+  out.push(
+    `★ best, P Pareto front (${s.objective.kind} speed × file size${s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : ''})`,
+  );
+  const surprises = s.trials
+    .flatMap((t) => (t.findings ?? []).map((f) => ({ t, f })))
+    .sort((a, b) => Math.abs(b.f.change) - Math.abs(a.f.change))
+    .slice(0, 5);
+  if (surprises.length) {
+    out.push('counterintuitive, measured (beyond 2 sd):');
+    for (const { t, f } of surprises)
+      out.push(
+        `  #${t.index}: ${f.evidence}`,
+        `      why: ${s.explanations?.[t.index] ? `${s.explanations[t.index]} (agent)` : f.explanation}`,
+      );
+  }
+  if (s.llm) out.push(describeUsage(s.llm));
+  if (s.best) {
+    out.push(
+      `best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB${s.best.metrics.accuracy ? `, ${accuracyText(s.best.metrics.accuracy)}` : ''}`,
+    );
+    if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
+  } else {
+    out.push('no feasible trial: nothing to recommend (see the causes above; logs in the session folder)');
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** `--show-prompt`: the exact next request, printed and not sent; no session is created or changed. */

@@ -1,0 +1,89 @@
+/**
+ * The one way a session starts, for the CLI, the extension, the tests and the benchmarks: a `SessionSpec` and the
+ * host's dependencies in, a created (or resumed) session out, ready to run the loop with the host's hooks.
+ */
+import { llmUsage } from './agent/journal';
+import type { LlmSettings } from './agent/settings';
+import { prepareSession, type Prepared, type ToolOptions } from './prepare';
+import type { ProcessRunner } from './process/runner';
+import { runOptimize, type OptimizeOptions, type SessionSummary } from './session';
+import type { SessionSpec } from './spec';
+import { SessionStore } from './store';
+import { resolveStrategy, type ResolvedStrategy } from './strategies';
+
+export interface LaunchDeps {
+  /** The `.haqa` root a new session is created under. */
+  root: string;
+  runner: ProcessRunner;
+  /** How this host finds llama.cpp's tools (its own flags or machine-scoped settings), with progress and cancel. */
+  tools?: Omit<ToolOptions, 'runner'>;
+  /** The agent's key, from the environment or VS Code's secret storage; never written anywhere. */
+  apiKey?: string;
+  /** Continue this stored session instead of creating one. */
+  resume?: SessionStore;
+  /** Already prepared (a replay grid in tests and benchmarks): skips the hardware probe and the tool lookup. */
+  prepared?: Prepared;
+}
+
+/** What the host may hook into a running session: stop, events, the review gate, a per-trial cancel. */
+export type SessionHooks = Pick<OptimizeOptions, 'signal' | 'onEvent' | 'review' | 'trialSignal'>;
+
+export interface LaunchedSession {
+  spec: SessionSpec;
+  store: SessionStore;
+  prepared: Prepared;
+  strategy: ResolvedStrategy;
+  /** Runs the loop to its end (budget, time budget, stop, failure); resumable at any point. */
+  run(hooks?: SessionHooks): Promise<SessionSummary>;
+}
+
+/**
+ * The strategy a spec asks for. A resumed session starts the agent in the output mode its endpoint already accepted
+ * (remembered in the session's journal).
+ */
+export function sessionStrategy(spec: SessionSpec, apiKey?: string, resume?: SessionStore): ResolvedStrategy {
+  const llm: LlmSettings | undefined = spec.llm ? { ...spec.llm } : undefined;
+  const mode = resume ? llmUsage(resume.readJournal())?.mode : undefined;
+  if (llm && mode) llm.mode = mode;
+  return resolveStrategy(spec.strategy, { llm, apiKey });
+}
+
+/**
+ * Resolves the strategy (a misconfigured one fails before anything is built), prepares the model, hardware and
+ * toolchain, and creates the session on disk with its spec — or takes the stored session to resume.
+ */
+export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promise<LaunchedSession> {
+  const strategy = sessionStrategy(spec, deps.apiKey, deps.resume);
+  const prepared = deps.prepared ?? (await prepareSession(spec, { ...deps.tools, runner: deps.runner }));
+  const store =
+    deps.resume ??
+    SessionStore.create(deps.root, {
+      spec,
+      strategy: { requested: strategy.requested, used: strategy.strategy.name, note: strategy.note },
+      hardware: prepared.hardware,
+      model: prepared.model,
+      toolchain: prepared.toolchain.info(),
+      space: prepared.toolchain.space.describe(),
+    });
+  return {
+    spec,
+    store,
+    prepared,
+    strategy,
+    run: (hooks: SessionHooks = {}) =>
+      runOptimize({
+        toolchain: prepared.toolchain,
+        hardware: prepared.hardware,
+        model: prepared.model,
+        strategy,
+        objective: spec.objective,
+        budget: spec.budget,
+        timeBudgetMs: spec.timeBudgetMin !== undefined ? spec.timeBudgetMin * 60_000 : undefined,
+        seed: spec.seed,
+        workload: prepared.workload,
+        store,
+        runner: deps.runner,
+        ...hooks,
+      }),
+  };
+}

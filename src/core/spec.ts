@@ -1,0 +1,297 @@
+/**
+ * What a session is: one typed, versioned `SessionSpec`, built by the CLI from flags and by the extension from its
+ * settings and prompts, written to session.json and read back only through `parseSessionSpec` (no casts). Older
+ * session files (an untyped `options` object, no version) still load: `specFromMeta` migrates them.
+ */
+import * as path from 'node:path';
+import type { LlmSettings } from './agent/settings';
+import { DEFAULT_LLM, OUTPUT_MODES } from './agent/settings';
+import { HaqaError } from './errors';
+import type { ObjectiveKind, ObjectiveSpec } from './objective';
+import { STRATEGY_NAMES, type StrategyName } from './strategies/strategy';
+import { DEFAULT_WORKLOAD, type Workload } from './types';
+
+export const SPEC_VERSION = 1;
+
+/** LLM agent settings as a session records them: never the key (it is not a setting), never the negotiated mode. */
+export type SpecLlm = Omit<LlmSettings, 'mode'>;
+
+export interface SessionSpec {
+  version: typeof SPEC_VERSION;
+  /** The GGUF to optimize (absolute path); absent for a replay session. */
+  model?: string;
+  /** Recorded llama-bench output answering the trials instead of running them (absolute paths). */
+  replay?: string[];
+  objective: ObjectiveSpec;
+  /** What one request looks like: the workload every trial measures. */
+  workload: Workload;
+  /** The strategy asked for (`auto` resolves at launch: the agent when an endpoint is configured). */
+  strategy: StrategyName;
+  /** Trials to measure (a ceiling). */
+  budget: number;
+  /** Stop starting trials after this many minutes. */
+  timeBudgetMin?: number;
+  seed: number;
+  /** Accuracy in every trial: the evaluation text and its 512-token chunks; null = off. */
+  accuracy: { evalFile: string; chunks: number } | null;
+  /** Calibration texts for the imatrix knob, by name; absent = the built-in sample. */
+  calibrations?: Record<string, string>;
+  /** The LLM agent's endpoint and settings, when one is configured. */
+  llm?: SpecLlm;
+  /**
+   * The toolchain asked for: a folder of llama.cpp tools, the backend of an automatic build, the artifact cache.
+   * Recorded for the record (and checks on resume); hosts resolve the tools from their own flags and machine-scoped
+   * settings, so a session file can never make HAQA run another binary.
+   */
+  toolchain: { binDir?: string; backend?: string; cacheDir?: string };
+}
+
+/** The defaults a spec gets for what a caller leaves out. */
+export function makeSpec(
+  s: Partial<Omit<SessionSpec, 'version'>> & ({ model: string } | { replay: string[] }),
+): SessionSpec {
+  return {
+    version: SPEC_VERSION,
+    model: s.model,
+    replay: s.replay,
+    objective: s.objective ?? { kind: 'decode' },
+    workload: s.workload ?? DEFAULT_WORKLOAD,
+    strategy: s.strategy ?? 'auto',
+    budget: s.budget ?? 12,
+    timeBudgetMin: s.timeBudgetMin,
+    seed: s.seed ?? 0,
+    accuracy: s.accuracy ?? null,
+    calibrations: s.calibrations,
+    llm: s.llm,
+    toolchain: s.toolchain ?? {},
+  };
+}
+
+const OBJECTIVE_KINDS: readonly ObjectiveKind[] = ['decode', 'prefill', 'balanced'];
+
+/** Reads fields off an unknown JSON value, collecting every problem with its path. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly where: string) {}
+
+  obj(v: unknown, at: string): Record<string, unknown> | undefined {
+    if (isRecord(v)) return v;
+    this.problems.push(`${at} must be an object`);
+    return undefined;
+  }
+
+  num(
+    o: Record<string, unknown>,
+    k: string,
+    at: string,
+    opt: { min?: number; int?: boolean } = {},
+  ): number | undefined {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    if (
+      typeof v !== 'number' ||
+      !Number.isFinite(v) ||
+      (opt.int && !Number.isInteger(v)) ||
+      v < (opt.min ?? -Infinity)
+    ) {
+      this.problems.push(
+        `${at}.${k} must be a ${opt.int ? 'whole ' : ''}number${opt.min !== undefined ? ` ≥ ${opt.min}` : ''}, got ${JSON.stringify(v)}`,
+      );
+      return undefined;
+    }
+    return v;
+  }
+
+  str(o: Record<string, unknown>, k: string, at: string): string | undefined {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') {
+      this.problems.push(`${at}.${k} must be a string, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(o: Record<string, unknown>, k: string, at: string, allowed: readonly T[]): T | undefined {
+    const v = this.str(o, k, at);
+    if (v === undefined) return undefined;
+    const known = allowed.find((a) => a === v);
+    if (known === undefined) this.problems.push(`${at}.${k} must be one of ${allowed.join(', ')}, got "${v}"`);
+    return known;
+  }
+
+  strings(o: Record<string, unknown>, k: string, at: string): string[] | undefined {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    const out = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    if (!Array.isArray(v) || out.length !== v.length) {
+      this.problems.push(`${at}.${k} must be a list of strings`);
+      return undefined;
+    }
+    return out;
+  }
+
+  stringMap(o: Record<string, unknown>, k: string, at: string): Record<string, string> | undefined {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    const m = this.obj(v, `${at}.${k}`);
+    if (!m) return undefined;
+    const out: Record<string, string> = {};
+    for (const [name, file] of Object.entries(m)) {
+      if (typeof file !== 'string') {
+        this.problems.push(`${at}.${k} must map names to file paths`);
+        return undefined;
+      }
+      out[name] = file;
+    }
+    return out;
+  }
+
+  fail(): never {
+    throw new HaqaError(
+      `${this.where} is not a valid HAQA session: ${this.problems.join('; ')}`,
+      'restore the file from a backup, or start a new session',
+      'input',
+    );
+  }
+}
+
+/**
+ * Validates a spec as read from session.json (any version this build knows; a missing version is an older file whose
+ * `options` carry the same names). Throws a HaqaError listing every problem.
+ */
+export function parseSessionSpec(raw: unknown, where = 'session.json'): SessionSpec {
+  const r: Reader = new Reader(where);
+  const o = r.obj(raw, 'spec');
+  if (!o) r.fail();
+  const version = o.version ?? SPEC_VERSION;
+  if (version !== SPEC_VERSION) {
+    throw new HaqaError(
+      `${where} is a version ${String(version)} session; this HAQA reads version ${SPEC_VERSION}`,
+      'open it with the HAQA version that wrote it, or start a new session',
+      'input',
+    );
+  }
+  const model = r.str(o, 'model', 'spec');
+  const replay = r.strings(o, 'replay', 'spec');
+  if (!model && !replay?.length) r.problems.push('spec has neither a model nor replay files');
+
+  let objective: ObjectiveSpec = { kind: 'decode' };
+  const ob = o.objective === undefined ? {} : r.obj(o.objective, 'spec.objective');
+  if (ob) {
+    objective = {
+      kind: r.oneOf(ob, 'kind', 'spec.objective', OBJECTIVE_KINDS) ?? 'decode',
+      decodeWeight: r.num(ob, 'decodeWeight', 'spec.objective', { min: 0 }),
+      maxSizeBytes: r.num(ob, 'maxSizeBytes', 'spec.objective', { min: 0 }),
+      maxMemBytes: r.num(ob, 'maxMemBytes', 'spec.objective', { min: 0 }),
+      maxDeltaPplPct: r.num(ob, 'maxDeltaPplPct', 'spec.objective', { min: 0 }),
+      maxKld: r.num(ob, 'maxKld', 'spec.objective', { min: 0 }),
+    };
+    if (objective.decodeWeight !== undefined && objective.decodeWeight > 1)
+      r.problems.push('spec.objective.decodeWeight must be between 0 and 1');
+  }
+
+  let workload = DEFAULT_WORKLOAD;
+  const wl = o.workload === undefined ? undefined : r.obj(o.workload, 'spec.workload');
+  if (wl) {
+    const n = (k: keyof Workload, min = 0) => r.num(wl, k, 'spec.workload', { min, int: true }) ?? DEFAULT_WORKLOAD[k];
+    workload = {
+      promptTokens: n('promptTokens'),
+      genTokens: n('genTokens'),
+      depth: n('depth'),
+      repetitions: n('repetitions', 1),
+    };
+  }
+
+  let accuracy: SessionSpec['accuracy'] = null;
+  if (o.accuracy !== undefined && o.accuracy !== null) {
+    const a = r.obj(o.accuracy, 'spec.accuracy');
+    const evalFile = a ? r.str(a, 'evalFile', 'spec.accuracy') : undefined;
+    const chunks = a ? r.num(a, 'chunks', 'spec.accuracy', { min: 1, int: true }) : undefined;
+    if (a && (!evalFile || chunks === undefined)) r.problems.push('spec.accuracy needs evalFile and chunks');
+    else if (evalFile && chunks !== undefined) accuracy = { evalFile, chunks };
+  }
+
+  let llm: SpecLlm | undefined;
+  if (o.llm !== undefined && o.llm !== null) {
+    const l = r.obj(o.llm, 'spec.llm');
+    if (l) llm = parseLlm(r, l);
+  }
+
+  let toolchain: SessionSpec['toolchain'] = {};
+  const tc = o.toolchain === undefined ? {} : r.obj(o.toolchain, 'spec.toolchain');
+  if (tc) {
+    toolchain = {
+      binDir: r.str(tc, 'binDir', 'spec.toolchain'),
+      backend: r.str(tc, 'backend', 'spec.toolchain'),
+      cacheDir: r.str(tc, 'cacheDir', 'spec.toolchain'),
+    };
+  }
+  // Older files kept the cache folder at the top level.
+  toolchain.cacheDir ??= r.str(o, 'cacheDir', 'spec');
+
+  const spec: SessionSpec = {
+    version: SPEC_VERSION,
+    model,
+    replay,
+    objective,
+    workload,
+    strategy: r.oneOf(o, 'strategy', 'spec', STRATEGY_NAMES) ?? 'auto',
+    budget: r.num(o, 'budget', 'spec', { min: 1, int: true }) ?? 12,
+    timeBudgetMin: r.num(o, 'timeBudgetMin', 'spec', { min: 0 }),
+    seed: r.num(o, 'seed', 'spec', { min: 0, int: true }) ?? 0,
+    accuracy,
+    calibrations: r.stringMap(o, 'calibrations', 'spec'),
+    llm,
+    toolchain,
+  };
+  for (const f of [spec.model, ...(spec.replay ?? []), spec.accuracy?.evalFile].filter((x) => x !== undefined))
+    if (!path.isAbsolute(f)) r.problems.push(`the path "${f}" in spec is not absolute`);
+  if (r.problems.length) r.fail();
+  return spec;
+}
+
+function parseLlm(r: Reader, l: Record<string, unknown>): SpecLlm | undefined {
+  const at = 'spec.llm';
+  const baseUrl = r.str(l, 'baseUrl', at);
+  const model = r.str(l, 'model', at);
+  if (!baseUrl || !model) {
+    r.problems.push('spec.llm needs baseUrl and model');
+    return undefined;
+  }
+  type NumKey =
+    | 'timeoutMs'
+    | 'maxRetries'
+    | 'maxRetryAfterMs'
+    | 'maxPromptTokens'
+    | 'proposalsPerCall'
+    | 'repairRounds'
+    | 'maxFailures';
+  const need = (k: NumKey, min = 0): number => r.num(l, k, at, { min }) ?? DEFAULT_LLM[k];
+  const out: SpecLlm = {
+    baseUrl,
+    model,
+    temperature: r.num(l, 'temperature', at, { min: 0 }),
+    timeoutMs: need('timeoutMs'),
+    maxRetries: need('maxRetries'),
+    maxRetryAfterMs: need('maxRetryAfterMs'),
+    maxPromptTokens: need('maxPromptTokens'),
+    proposalsPerCall: need('proposalsPerCall', 1),
+    repairRounds: need('repairRounds'),
+    maxFailures: need('maxFailures'),
+    priceInPerMTok: r.num(l, 'priceInPerMTok', at, { min: 0 }),
+    priceOutPerMTok: r.num(l, 'priceOutPerMTok', at, { min: 0 }),
+  };
+  if (l.mode !== undefined && l.mode !== null) r.oneOf(l, 'mode', at, OUTPUT_MODES);
+  return out;
+}
+
+/** The spec as a session.json records it, checked by the same reader first: no session is written that cannot load. */
+export function specForDisk(spec: SessionSpec): SessionSpec {
+  return parseSessionSpec(JSON.parse(JSON.stringify(spec)), 'the new session');
+}
+
+/** A JSON object (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

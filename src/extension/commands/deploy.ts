@@ -1,0 +1,117 @@
+/** Commands that take a trial to deployment: Accept (a reviewed diff), Apply / Discard it, Try it with llama-server. */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { HaqaError } from '../../core/errors';
+import { LlamaCppToolchain } from '../../core/toolchains/llamacpp/toolchain';
+import { tryIt as serveTrial, type TryItResult } from '../../core/toolchains/llamacpp/tryIt';
+import type { HaqaContext, Target } from '../context';
+import { sessionRoot } from '../optimizeFlow';
+import { readSettings } from '../settings';
+import { Commands } from './ids';
+
+export function registerDeployCommands(ctx: HaqaContext): vscode.Disposable[] {
+  return [
+    ctx.command(Commands.acceptConfiguration, (t?: Target) => acceptConfiguration(ctx, t)),
+    ctx.command(Commands.applyDeployChange, () => applyDeployChange(ctx)),
+    ctx.command(Commands.discardDeployChange, () => ctx.review.discard()),
+    ctx.command(Commands.tryIt, (t?: Target) => tryIt(ctx, t)),
+  ];
+}
+
+/** Proposes the deploy files for a trial (default: the best) as diffs; nothing is written before Apply. */
+async function acceptConfiguration(ctx: HaqaContext, t?: Target) {
+  const r = ctx.need(t);
+  const { store, prepared } = await ctx.preparedFor(r.root, r.sessionId);
+  const trial = ctx.trialOf(store, r.trial);
+  const s = readSettings();
+  const pending = await ctx.review.propose({
+    prepared,
+    sessionId: store.id,
+    trial,
+    workspaceDir: path.dirname(r.root),
+    configPath: s.deployConfigPath,
+    modelfile: s.ollamaModelfile,
+  });
+  for (const w of pending.warnings) void vscode.window.showWarningMessage(`HAQA: ${w}`);
+  void vscode.window
+    .showInformationMessage(
+      `HAQA: review the proposed ${pending.files.map((f) => path.basename(f.file)).join(', ')} for trial #${trial.index}.`,
+      'Apply',
+      'Discard',
+    )
+    .then((a) => {
+      if (a === 'Apply') void vscode.commands.executeCommand(Commands.applyDeployChange);
+      else if (a === 'Discard') void vscode.commands.executeCommand(Commands.discardDeployChange);
+    });
+  return { trial: trial.index, files: pending.files.map((f) => f.file) };
+}
+
+/** Writes the reviewed deploy files (or re-diffs them when one changed since). */
+async function applyDeployChange(ctx: HaqaContext) {
+  const r = ctx.review.pending;
+  const res = await ctx.review.apply();
+  if (res === 'applied' && r) {
+    const cfg = r.files[0].file;
+    void vscode.window
+      .showInformationMessage(`HAQA: wrote ${r.files.map((f) => path.basename(f.file)).join(', ')}.`, 'Open', 'Try It')
+      .then((a) => {
+        if (a === 'Open') void vscode.window.showTextDocument(vscode.Uri.file(cfg));
+        else if (a === 'Try It')
+          void vscode.commands.executeCommand(Commands.tryIt, {
+            root: ctx.runs.get(r.sessionId)?.request.root ?? sessionRoot(),
+            sessionId: r.sessionId,
+            trial: r.trial,
+          });
+      });
+  }
+  return res;
+}
+
+/** Serves a trial's configuration with llama-server on a free port, measures decode t/s, stops it. */
+async function tryIt(ctx: HaqaContext, t?: Target): Promise<(TryItResult & { benchmark?: number }) | undefined> {
+  ctx.requireTrust();
+  const r = ctx.need(t);
+  const { store, prepared } = await ctx.preparedFor(r.root, r.sessionId);
+  const trial = ctx.trialOf(store, r.trial);
+  if (!(prepared.toolchain instanceof LlamaCppToolchain) || !prepared.tools?.server)
+    throw new HaqaError(
+      'Try it needs llama-server and a real model (replayed sessions have none)',
+      'run "HAQA: Build Toolchain"; accept a trial of a real model',
+      'toolchain',
+    );
+  const a = await prepared.toolchain.artifactFor(trial.config);
+  if (a.needsQuantize)
+    throw new HaqaError(
+      `the quantized file of trial #${trial.index} is not in the cache any more`,
+      `re-run trial #${trial.index} (context menu) to rebuild it`,
+      'input',
+    );
+  ctx.terminal();
+  const res = await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `HAQA: trying trial #${trial.index} with llama-server`,
+      cancellable: true,
+    },
+    (_p, token) => {
+      const ac = new AbortController();
+      token.onCancellationRequested(() => ac.abort());
+      return serveTrial({
+        runner: ctx.runner,
+        serverBin: prepared.tools!.server!,
+        modelFile: a.file,
+        config: trial.config,
+        workload: prepared.workload,
+        signal: ac.signal,
+      });
+    },
+  );
+  const bench = trial.metrics.decode?.mean;
+  void vscode.window.showInformationMessage(
+    `HAQA: llama-server served trial #${trial.index} at ${res.decodeTokensPerSecond.toFixed(1)} t/s decode (${res.tokens} tokens; the benchmark measured ${bench?.toFixed(1) ?? '?'} t/s). Started in ${(res.startupMs / 1000).toFixed(1)} s; stopped.`,
+  );
+  ctx.log.info(
+    `try it: trial #${trial.index} ${res.decodeTokensPerSecond.toFixed(1)} t/s (bench ${bench?.toFixed(1)}), text: ${JSON.stringify(res.text.slice(0, 200))}`,
+  );
+  return { ...res, benchmark: bench };
+}

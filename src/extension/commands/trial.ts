@@ -1,0 +1,105 @@
+/** Commands on one trial of a session: re-run, delete, compare with the best, open its logs. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { HaqaError } from '../../core/errors';
+import { rerunTrial as rerunTrialInCore } from '../../core/session';
+import { SessionStore } from '../../core/store';
+import type { TrialRecord } from '../../core/types';
+import type { HaqaContext, Target } from '../context';
+import { Commands } from './ids';
+
+export function registerTrialCommands(ctx: HaqaContext): vscode.Disposable[] {
+  return [
+    ctx.command(Commands.rerunTrial, (t?: Target) => rerunTrial(ctx, t)),
+    ctx.command(Commands.deleteTrial, (t?: Target) => deleteTrial(ctx, t)),
+    ctx.command(Commands.compareWithBest, (t?: Target) => compareWithBest(ctx, t)),
+    ctx.command(Commands.openTrialLog, (t?: Target) => openTrialLog(ctx, t)),
+  ];
+}
+
+/** Measures a trial's configuration again and appends the result as a new trial (strategy "user"), within the limits. */
+export async function rerunTrial(ctx: HaqaContext, t?: Target): Promise<number> {
+  ctx.requireTrust();
+  const r = ctx.need(t);
+  if (ctx.runs.get(r.sessionId)?.live)
+    throw new HaqaError('the session is running', 'stop it first, or wait for it to finish', 'input');
+  const { store, prepared } = await ctx.preparedFor(r.root, r.sessionId);
+  const trial = ctx.trialOf(store, r.trial);
+  ctx.terminal().line(`re-run of trial #${trial.index} as #${store.readTrials().lastIndex + 1}`);
+  // Recorded by the core's one rule (limits, findings), as the session loop records its own trials.
+  const rec = await rerunTrialInCore({
+    store,
+    toolchain: prepared.toolchain,
+    objective: store.meta.spec.objective,
+    trial,
+    runner: ctx.runner,
+  });
+  ctx.terminal().line(`  ${rec.status}${rec.cause ? ` (${rec.cause})` : ''}`);
+  ctx.tree.refresh();
+  ctx.panels.panels.get(r.sessionId)?.postState();
+  return rec.index;
+}
+
+/** Forgets a trial's measurement (an appended `deleted` record; trials.jsonl stays append-only). */
+async function deleteTrial(ctx: HaqaContext, t?: Target): Promise<boolean> {
+  const r = ctx.need(t);
+  if (r.trial === undefined) throw new HaqaError('no trial chosen', 'right-click a trial in the HAQA view', 'input');
+  if (ctx.runs.get(r.sessionId)?.live)
+    throw new HaqaError('the session is running', 'stop it first, or wait for it to finish', 'input');
+  // A caller (script, test) that already asked may pass { confirmed: true }; the UI always asks.
+  const ok =
+    (t as { confirmed?: boolean }).confirmed === true ||
+    (await vscode.window.showWarningMessage(
+      `Delete trial #${r.trial} of session ${r.sessionId}? Its measurement is forgotten (strategies may propose it again); the line stays in trials.jsonl, marked deleted.`,
+      { modal: true },
+      'Delete',
+    )) === 'Delete';
+  if (!ok) return false;
+  SessionStore.open(r.root, r.sessionId).deleteTrial(r.trial);
+  ctx.tree.refresh();
+  ctx.panels.panels.get(r.sessionId)?.postState();
+  return true;
+}
+
+/** A diff of the session's best trial and this one (config, metrics, rationale). */
+async function compareWithBest(ctx: HaqaContext, t?: Target): Promise<number[]> {
+  const r = ctx.need(t);
+  const store = SessionStore.open(r.root, r.sessionId);
+  const trial = ctx.trialOf(store, r.trial);
+  const b = ctx.trialOf(store);
+  const view = (x: TrialRecord) =>
+    JSON.stringify(
+      { trial: x.index, status: x.status, config: x.config, metrics: x.metrics, rationale: x.rationale ?? null },
+      null,
+      2,
+    );
+  await vscode.commands.executeCommand(
+    'vscode.diff',
+    ctx.docs.put(`trial-${b.index}.json`, view(b), 'best'),
+    ctx.docs.put(`trial-${trial.index}.json`, view(trial), 'trial'),
+    `best #${b.index} ↔ trial #${trial.index}`,
+  );
+  return [b.index, trial.index];
+}
+
+/** Opens the tool logs of a trial (none for replayed or cached steps). */
+async function openTrialLog(ctx: HaqaContext, t?: Target): Promise<string[]> {
+  const r = ctx.need(t);
+  const dir = SessionStore.open(r.root, r.sessionId).logsDir;
+  const prefix = `trial-${String(r.trial ?? 0).padStart(3, '0')}-`;
+  const logs = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith(prefix))
+        .sort()
+    : [];
+  if (!logs.length) {
+    void vscode.window.showInformationMessage(
+      `HAQA: trial #${r.trial} has no log (replayed or cached steps write none).`,
+    );
+    return [];
+  }
+  for (const f of logs) await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, f)), { preview: false });
+  return logs;
+}

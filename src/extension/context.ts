@@ -1,0 +1,340 @@
+/**
+ * What the command modules share: the objects `activate` builds once (the process runner, this window's session runs,
+ * the Trials tree, the session panels, the deploy review, the status bar, the HAQA terminal) and the helpers every
+ * command uses (resolve a target, open a session's prepared state, find a trial, refuse in an untrusted workspace,
+ * start a run, report errors). One HaqaContext is built in `activate` and passed to each `registerXCommands(ctx)`;
+ * nothing here is a module global and importing this module does nothing.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { HaqaError, describeError } from '../core/errors';
+import { best } from '../core/objective';
+import { toolchainRoot } from '../core/paths';
+import { prepareSession, type Prepared } from '../core/prepare';
+import { ProcessRunner } from '../core/process/runner';
+import { SessionStore } from '../core/store';
+import { buildToolchain, defaultBackend } from '../core/toolchains/llamacpp/build';
+import { locateTools } from '../core/toolchains/llamacpp/locate';
+import { countsTowardBudget, type TrialRecord } from '../core/types';
+import { Commands, type CommandId } from './commands/ids';
+import { DeployReview } from './deployReview';
+import { loadPty } from './pty';
+import { getApiKey } from './secrets';
+import { SessionPanels } from './sessionPanel';
+import { SessionRun, type StartRequest } from './sessionRun';
+import { readSettings } from './settings';
+import { TrialPty } from './trialTerminal';
+import { TrialTreeProvider, type TreeNode } from './trialTree';
+import { VirtualDocs } from './virtualDocs';
+
+/** A session (and maybe one of its trials) named by its `.haqa` root and id. */
+export interface SessionRef {
+  root: string;
+  sessionId: string;
+  trial?: number;
+}
+
+/** A trial, a session, or nothing (= the latest session's best trial), as commands receive them. */
+export type Target = TreeNode | SessionRef | undefined;
+
+export class HaqaContext implements vscode.Disposable {
+  readonly log: vscode.LogOutputChannel;
+  readonly runner: ProcessRunner;
+  /** Where node-pty came from ("none": pipes). */
+  readonly ptySource: string;
+  /** This window's session runs, by session id, oldest first. */
+  readonly runs = new Map<string, SessionRun>();
+  readonly docs = new VirtualDocs();
+  readonly review: DeployReview;
+  readonly tree: TrialTreeProvider;
+  readonly status: vscode.StatusBarItem;
+  readonly panels: SessionPanels;
+  private readonly ptyNotice: string | undefined;
+  private term: { pty: TrialPty; terminal: vscode.Terminal } | undefined;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel('HAQA', { log: true });
+    const { pty, from } = loadPty();
+    this.ptySource = from;
+    this.runner = new ProcessRunner({ pty, mode: pty ? 'pty' : 'pipe' });
+    this.ptyNotice = pty
+      ? undefined
+      : "node-pty could not be loaded (neither VS Code's nor HAQA's): tool output runs over pipes, without colours";
+    this.log.info(`live output: ${pty ? `pty via ${from}` : 'pipes'}`);
+    this.review = new DeployReview(this.docs, this.log);
+    this.tree = new TrialTreeProvider(
+      () => this.roots(),
+      (id) => this.runs.get(id),
+    );
+    this.status = vscode.window.createStatusBarItem('haqa.status', vscode.StatusBarAlignment.Left, 50);
+    this.status.name = 'HAQA session';
+    this.panels = new SessionPanels(extension.extensionUri, {
+      runFor: (id) => this.runs.get(id),
+      log: this.log,
+      memento: extension.workspaceState,
+      acceptConfiguration: (root, sessionId, trial) =>
+        vscode.commands.executeCommand(Commands.acceptConfiguration, { root, sessionId, trial }),
+      tryIt: (root, sessionId, trial) => vscode.commands.executeCommand(Commands.tryIt, { root, sessionId, trial }),
+    });
+  }
+
+  /** The `.haqa` folders of the workspace folders, and of this window's runs elsewhere. */
+  roots(): string[] {
+    const r = (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.haqa'));
+    for (const run of this.runs.values()) if (!r.includes(run.request.root)) r.push(run.request.root);
+    return r;
+  }
+
+  /** The newest live run of this window. */
+  current(): SessionRun | undefined {
+    return [...this.runs.values()].reverse().find((r) => r.live);
+  }
+
+  /** The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. */
+  terminal(): TrialPty {
+    if (!this.term || this.term.terminal.exitStatus !== undefined) {
+      const p = new TrialPty(this.runner, () => this.current()?.cancelTrial() ?? false, this.ptyNotice);
+      this.term = {
+        pty: p,
+        terminal: vscode.window.createTerminal({ name: 'HAQA', pty: p, iconPath: new vscode.ThemeIcon('beaker') }),
+      };
+    }
+    return this.term.pty;
+  }
+
+  /** The HAQA terminal, shown. */
+  showTerminal(preserveFocus?: boolean): TrialPty {
+    const pty = this.terminal();
+    this.term?.terminal.show(preserveFocus);
+    return pty;
+  }
+
+  updateStatus(): void {
+    const status = this.status;
+    const r = this.current() ?? [...this.runs.values()].pop();
+    if (!r?.store) {
+      status.hide();
+      return;
+    }
+    const counted = r.trials.filter(countsTowardBudget).length;
+    const b = best(r.objective, r.trials);
+    const icon = r.status === 'running' ? '$(loading~spin)' : r.status === 'paused' ? '$(debug-pause)' : '$(beaker)';
+    status.text = `${icon} HAQA ${counted}/${r.request.spec.budget}${b?.metrics.decode ? ` · best ${b.metrics.decode.mean.toFixed(1)} t/s` : ''}${r.pending ? ' · review' : ''}`;
+    status.tooltip = `Session ${r.id}: ${r.status}${r.stopReason ? ` (${r.stopReason})` : ''}. Click to open it.`;
+    status.command = {
+      command: Commands.openSession,
+      title: 'Open',
+      arguments: [{ root: r.request.root, sessionId: r.id }],
+    };
+    status.show();
+  }
+
+  /** Logs an error and shows it with its fix. */
+  fail(e: unknown): void {
+    const msg = `HAQA: ${describeError(e, 'vscode')}`;
+    this.log.error(msg);
+    void vscode.window.showErrorMessage(msg);
+  }
+
+  /** A command body that reports its error (fail) and resolves to undefined instead of rejecting. */
+  /** Registers a command whose failures are shown with their fix (see guard). */
+  command<A extends unknown[], R>(id: CommandId, fn: (...a: A) => Promise<R>): vscode.Disposable {
+    return vscode.commands.registerCommand(id, this.guard(fn));
+  }
+
+  guard<A extends unknown[], R>(fn: (...a: A) => Promise<R>): (...a: A) => Promise<R | undefined> {
+    return async (...a: A): Promise<R | undefined> => {
+      try {
+        return await fn(...a);
+      } catch (e) {
+        this.fail(e);
+        return undefined;
+      }
+    };
+  }
+
+  /** Builds llama.cpp's tools with progress and Cancel; false when cancelled. */
+  async buildTools(): Promise<boolean> {
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'HAQA: building llama.cpp', cancellable: true },
+      async (progress, token) => {
+        const ac = new AbortController();
+        token.onCancellationRequested(() => ac.abort());
+        this.showTerminal(true);
+        const backend = defaultBackend();
+        try {
+          const m = await buildToolchain({
+            backend,
+            runner: this.runner,
+            signal: ac.signal,
+            onProgress: (s) => {
+              progress.report({ message: s });
+              this.log.info(s);
+            },
+            logFile: path.join(toolchainRoot(), 'build.log'),
+          });
+          void vscode.window.showInformationMessage(`HAQA: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) is ready.`);
+          return true;
+        } catch (e) {
+          if (ac.signal.aborted) {
+            void vscode.window.showWarningMessage('HAQA: the llama.cpp build was cancelled; nothing was installed.');
+            return false;
+          }
+          throw e;
+        }
+      },
+    );
+  }
+
+  /** True when llama.cpp's tools are there, else offers to build them. */
+  async ensureToolchain(): Promise<boolean> {
+    if (locateTools({ binDir: readSettings().binDir })) return true;
+    const a = await vscode.window.showWarningMessage(
+      "HAQA needs llama.cpp's tools (llama-quantize, llama-bench, llama-perplexity), which are not on this machine.",
+      {
+        modal: true,
+        detail: `HAQA builds them once from the source in node-llama-cpp into ${toolchainRoot()} (about 6-12 minutes; ${defaultBackend()} backend). Or set haqa.llamacpp.binDir to a folder that has them.`,
+      },
+      'Build llama.cpp',
+    );
+    return a === 'Build llama.cpp' ? this.buildTools() : false;
+  }
+
+  /** Offers once to add `.haqa/` to the workspace's .gitignore. */
+  async offerGitignore(root: string): Promise<void> {
+    const state = this.extension.workspaceState;
+    const ws = path.dirname(root);
+    const gi = path.join(ws, '.gitignore');
+    if (!fs.existsSync(path.join(ws, '.git')) && !fs.existsSync(gi)) return;
+    if (fs.existsSync(gi) && /^\/?\.haqa\/?\s*$/m.test(fs.readFileSync(gi, 'utf8'))) return;
+    if (state.get('haqa.gitignoreDeclined')) return;
+    const a = await vscode.window.showInformationMessage(
+      'HAQA keeps its sessions in .haqa/. Add it to .gitignore?',
+      'Add',
+      'Not now',
+    );
+    if (a === 'Add')
+      fs.appendFileSync(gi, `${fs.existsSync(gi) && !fs.readFileSync(gi, 'utf8').endsWith('\n') ? '\n' : ''}.haqa/\n`);
+    else if (a === 'Not now') await state.update('haqa.gitignoreDeclined', true);
+  }
+
+  /** Everything that starts a process (trials, builds, servers) asks first: an untrusted workspace runs none. */
+  requireTrust(): void {
+    if (!vscode.workspace.isTrusted)
+      throw new HaqaError(
+        'HAQA runs no trials in an untrusted workspace (it would start llama.cpp processes on its files)',
+        'trust this workspace (Workspaces: Manage Workspace Trust) and run it again',
+        'input',
+      );
+  }
+
+  /** Starts (or, with `resume`, continues) a session in this window: terminal, panel, tree, status bar. */
+  async startRun(req: StartRequest, resume?: SessionStore): Promise<SessionRun> {
+    this.requireTrust();
+    const settings = readSettings();
+    const pty = this.showTerminal(true);
+    const run = new SessionRun(req, this.runner, settings, await getApiKey(this.extension.secrets), this.log, (line) =>
+      pty.line(line),
+    );
+    run.onDidChange(() => {
+      this.tree.refresh();
+      this.updateStatus();
+    });
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'HAQA: preparing the session (model, tools)' },
+      () =>
+        run.start((r) => {
+          this.runs.set(r.id!, r);
+          this.tree.refresh();
+          this.updateStatus();
+          this.panels.show(req.root, r.id!);
+          this.panels.attachRun(r.id!);
+        }, resume),
+    );
+    void run.finished().then((s) => {
+      this.updateStatus();
+      this.tree.refresh();
+      if (!s) return;
+      const b = s.best;
+      void vscode.window
+        .showInformationMessage(
+          `HAQA: session ${s.sessionId} ${s.status} (${s.stopReason}).${b ? ` Best: trial #${b.index}, ${b.metrics.decode?.mean.toFixed(1) ?? '?'} t/s decode.` : ' No feasible trial.'}`,
+          ...(b ? ['Accept Configuration'] : []),
+        )
+        .then((a) => {
+          if (a)
+            void vscode.commands.executeCommand(Commands.acceptConfiguration, {
+              root: req.root,
+              sessionId: s.sessionId,
+              trial: b?.index,
+            });
+        });
+    });
+    void this.offerGitignore(req.root);
+    return run;
+  }
+
+  /** Resolves a command target to a session (and trial). */
+  resolveTarget(t: Target): SessionRef | undefined {
+    if (t && 'kind' in t)
+      return t.kind === 'session'
+        ? { root: t.root, sessionId: t.meta.id }
+        : { root: t.root, sessionId: t.sessionId, trial: t.kind === 'trial' ? t.trial.index : t.index };
+    if (t && 'sessionId' in t) return t;
+    const r = [...this.runs.values()].pop();
+    if (r?.id) return { root: r.request.root, sessionId: r.id };
+    for (const root of this.roots()) {
+      const m = SessionStore.list(root).pop();
+      if (m) return { root, sessionId: m.id };
+    }
+    return undefined;
+  }
+
+  /** resolveTarget, or an error saying there is no session. */
+  need(t: Target): SessionRef {
+    const r = this.resolveTarget(t);
+    if (!r) throw new HaqaError('no HAQA session in this workspace', 'run "HAQA: Optimize Model" first', 'input');
+    return r;
+  }
+
+  /** A session's store and prepared state: this window's run's, else prepared again from its options. */
+  async preparedFor(root: string, sessionId: string): Promise<{ store: SessionStore; prepared: Prepared }> {
+    const run = this.runs.get(sessionId);
+    if (run?.prepared && run.store) return { store: run.store, prepared: run.prepared };
+    const store = SessionStore.open(root, sessionId);
+    const prepared = await prepareSession(store.meta.spec, {
+      binDir: readSettings().binDir,
+      runner: this.runner,
+      onProgress: (m) => this.log.info(m),
+    });
+    return { store, prepared };
+  }
+
+  /** A session's trials: from this window's run while it runs, else from disk (which re-runs and deletions change). */
+  currentTrials(store: SessionStore): TrialRecord[] {
+    const run = this.runs.get(store.id);
+    return run?.live ? run.trials : store.readTrials().trials;
+  }
+
+  /** Trial #index of a session, or its best trial; an error when there is none. */
+  trialOf(store: SessionStore, index?: number): TrialRecord {
+    const trials = this.currentTrials(store);
+    const t = index !== undefined ? trials.find((x) => x.index === index) : best(store.meta.spec.objective, trials);
+    if (!t)
+      throw new HaqaError(
+        index !== undefined
+          ? `session ${store.id} has no trial #${index}`
+          : `session ${store.id} has no feasible trial yet`,
+        'pick a finished trial in the HAQA view',
+        'input',
+      );
+    return t;
+  }
+
+  /** On deactivation: stops this window's runs and closes the HAQA terminal's pseudoterminal. */
+  dispose(): void {
+    for (const r of this.runs.values()) r.stop();
+    this.term?.pty.dispose();
+  }
+}

@@ -1,0 +1,203 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isHaqaError } from '../../src/core/errors';
+import { best } from '../../src/core/objective';
+import { ProcessRunner } from '../../src/core/process/runner';
+import { recordTrial, rerunTrial } from '../../src/core/session';
+import { SPEC_VERSION, parseSessionSpec, specForDisk } from '../../src/core/spec';
+import { SessionStore } from '../../src/core/store';
+import type { TrialRecord } from '../../src/core/types';
+import { GRID, tmpDir } from '../helpers/fixtures';
+import { gridSpec, replayGrid, replaySession } from '../helpers/replay';
+
+const writeSession = (meta: unknown): { root: string; id: string } => {
+  const root = tmpDir();
+  const dir = path.join(root, 'sessions', 'old-1');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'session.json'), JSON.stringify(meta));
+  return { root, id: 'old-1' };
+};
+
+const refused = (f: () => unknown, ...patterns: RegExp[]) =>
+  assert.throws(f, (e: unknown) => {
+    assert.ok(isHaqaError(e), `not a HaqaError: ${String(e)}`);
+    for (const p of patterns) assert.match(e.message, p);
+    return true;
+  });
+
+test('a spec goes to session.json and comes back equal, through the typed reader', () => {
+  const spec = gridSpec({
+    budget: 7,
+    seed: 3,
+    timeBudgetMin: 5,
+    objective: { kind: 'balanced', decodeWeight: 0.3, maxSizeBytes: 2 ** 30 },
+    workload: { promptTokens: 64, genTokens: 16, depth: 0, repetitions: 2 },
+    toolchain: { cacheDir: '/tmp/haqa-cache' },
+  });
+  const store = SessionStore.create(tmpDir(), { spec, strategy: { requested: 'builtin', used: 'builtin' } });
+  const raw = JSON.parse(fs.readFileSync(path.join(store.dir, 'session.json'), 'utf8'));
+  assert.equal(raw.spec.version, SPEC_VERSION);
+  assert.equal(raw.options, undefined, 'new sessions write the versioned spec, not the untyped options');
+  const back = SessionStore.open(path.dirname(path.dirname(store.dir)), store.id).meta.spec;
+  assert.deepEqual(JSON.parse(JSON.stringify(back)), JSON.parse(JSON.stringify(specForDisk(spec))));
+  assert.equal(back.objective.kind, 'balanced');
+  assert.equal(back.budget, 7);
+});
+
+test('an older session.json (untyped options, no version) still loads as a spec', () => {
+  const { root, id } = writeSession({
+    id: 'old-1',
+    createdAt: '2026-11-20T10:00:00.000Z',
+    updatedAt: '2026-11-20T10:05:00.000Z',
+    status: 'stopped',
+    options: {
+      model: '/models/m.gguf',
+      strategy: 'tpe',
+      budget: 9,
+      seed: 2,
+      objective: { kind: 'prefill', maxDeltaPplPct: 5 },
+      workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 },
+      cacheDir: '/var/cache/haqa',
+      accuracy: { evalFile: '/data/eval.txt', chunks: 4 },
+      llm: { baseUrl: 'http://127.0.0.1:11434/v1', model: 'qwen', timeoutMs: 120000, maxRetries: 3 },
+    },
+    strategy: { requested: 'tpe', used: 'tpe' },
+    hardware: { cpu: { model: 'EPYC', cores: 2, threads: 2, flags: ['avx2'] }, memoryBytes: 1, gpus: [], os: 'Linux' },
+    model: { name: 'm', path: '/models/m.gguf', layers: 4 },
+  });
+  const meta = SessionStore.open(root, id).meta;
+  assert.equal(meta.spec.version, SPEC_VERSION);
+  assert.equal(meta.spec.model, '/models/m.gguf');
+  assert.equal(meta.spec.strategy, 'tpe');
+  assert.equal(meta.spec.budget, 9);
+  assert.deepEqual(meta.spec.objective, {
+    kind: 'prefill',
+    decodeWeight: undefined,
+    maxSizeBytes: undefined,
+    maxMemBytes: undefined,
+    maxDeltaPplPct: 5,
+    maxKld: undefined,
+  });
+  assert.equal(meta.spec.toolchain.cacheDir, '/var/cache/haqa', 'the old top-level cacheDir moves into toolchain');
+  assert.deepEqual(meta.spec.accuracy, { evalFile: '/data/eval.txt', chunks: 4 });
+  assert.equal(meta.spec.llm?.model, 'qwen');
+  assert.equal(meta.spec.llm?.maxPromptTokens, 6000, 'a setting the old file lacks gets its default');
+  assert.equal(meta.hardware?.cpu.cores, 2);
+  assert.equal(meta.model?.layers, 4);
+  assert.equal(SessionStore.list(root).length, 1);
+});
+
+test('a session.json that is not a valid session is refused with every problem named', () => {
+  refused(
+    () =>
+      parseSessionSpec({
+        model: 'relative/m.gguf',
+        budget: 0,
+        strategy: 'bogus',
+        objective: { kind: 'fastest', maxSizeBytes: '1 GB' },
+        workload: { promptTokens: -1 },
+      }),
+    /budget must be a whole number ≥ 1/,
+    /strategy must be one of auto, builtin/,
+    /objective\.kind must be one of decode, prefill, balanced/,
+    /maxSizeBytes must be a number/,
+    /workload\.promptTokens/,
+    /"relative\/m\.gguf" in spec is not absolute/,
+  );
+  refused(() => parseSessionSpec({ budget: 3 }), /neither a model nor replay files/);
+  refused(() => parseSessionSpec({ version: 99, model: '/m.gguf' }), /version 99 session; this HAQA reads version 1/);
+  refused(() => parseSessionSpec(null), /spec must be an object/);
+  const { root, id } = writeSession({ id: 'old-1', status: 'done?', strategy: { requested: 'x', used: 'x' } });
+  refused(() => SessionStore.open(root, id), /session\.json is not a valid HAQA session: unknown status "done\?"/);
+  assert.equal(SessionStore.list(root).length, 0, 'the list skips what is not a session');
+});
+
+const gridTrial = (index: number, status: TrialRecord['status'] = 'done'): TrialRecord => {
+  const config = replayGrid().space.canonical({ quant: 'Q4_0', threads: 2, flash_attn: false, cache_type_k: 'f16' });
+  return {
+    type: 'trial',
+    index,
+    key: replayGrid().space.key(config),
+    config,
+    status,
+    metrics: {},
+    strategy: 'builtin',
+    startedAt: '',
+    endedAt: '',
+    durationMs: 0,
+  };
+};
+
+test('recordTrial: over a limit is infeasible, no objective metric is failed, a skip is neither', () => {
+  const space = replayGrid().space;
+  const base = {
+    index: 1,
+    config: gridTrial(1).config,
+    proposal: { rationale: 'why not' },
+    strategy: 'builtin',
+    startedAt: new Date(),
+    space,
+    history: [],
+  };
+  const metrics = { decode: { mean: 100, sd: 1, n: 3 }, fileSizeBytes: 5 * 2 ** 20 };
+  const over = recordTrial({
+    ...base,
+    outcome: { status: 'done', metrics, steps: [] },
+    objective: { kind: 'decode', maxSizeBytes: 2 ** 20 },
+  });
+  assert.equal(over.status, 'infeasible');
+  assert.match(over.cause ?? '', /file size 5\.0 MiB > max 1\.0 MiB/);
+  assert.equal(over.strategy, 'builtin');
+  const within = recordTrial({
+    ...base,
+    outcome: { status: 'done', metrics, steps: [] },
+    objective: { kind: 'decode' },
+  });
+  assert.equal(within.status, 'done');
+  const noPrefill = recordTrial({
+    ...base,
+    outcome: { status: 'done', metrics, steps: [] },
+    objective: { kind: 'prefill' },
+  });
+  assert.equal(noPrefill.status, 'failed');
+  assert.match(noPrefill.cause ?? '', /no prefill measurement/);
+  const skipped = recordTrial({
+    ...base,
+    outcome: { status: 'skipped', metrics: {}, cause: 'skipped by the user', steps: [] },
+    proposal: { source: 'user' },
+    objective: { kind: 'decode', maxSizeBytes: 1 },
+  });
+  assert.equal(skipped.status, 'skipped');
+  assert.equal(skipped.strategy, 'user');
+  assert.equal(skipped.durationMs, 0);
+});
+
+test('Re-run Trial records through the same rule: an over-limit re-run is infeasible and never best', async () => {
+  const tc = replayGrid();
+  // A configuration the grid holds: the first one a grid session measures.
+  const measured = (await replaySession(tmpDir(), 'grid', 1)).summary.trials[0];
+  assert.equal(measured.status, 'done');
+  const spec = gridSpec({ objective: { kind: 'decode', maxSizeBytes: 2 ** 20 } });
+  const store = SessionStore.create(tmpDir(), { spec, strategy: { requested: 'builtin', used: 'builtin' } });
+  const first: TrialRecord = { ...measured, status: 'infeasible', cause: 'over the limit' };
+  store.appendTrial(first);
+  const rec = await rerunTrial({
+    store,
+    toolchain: tc,
+    objective: spec.objective,
+    trial: first,
+    runner: new ProcessRunner({ mode: 'pipe' }),
+  });
+  assert.equal(rec.index, 2);
+  assert.equal(rec.strategy, 'user');
+  assert.match(rec.rationale ?? '', /re-run of trial #1/);
+  assert.ok(rec.metrics.decode && rec.metrics.fileSizeBytes! > 2 ** 20, 'the grid row was not measured');
+  assert.equal(rec.status, 'infeasible');
+  assert.match(rec.cause ?? '', /file size .* > max 1\.0 MiB/);
+  const { trials } = store.readTrials();
+  assert.equal(trials.length, 2);
+  assert.equal(best(spec.objective, trials), undefined);
+  assert.ok(fs.existsSync(GRID));
+});

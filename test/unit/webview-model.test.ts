@@ -1,0 +1,388 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import {
+  applyHostMessage,
+  cancelOverride,
+  chartMetric,
+  chartPoints,
+  chartSpecs,
+  chartYTitle,
+  chartedTrials,
+  columns,
+  configLabel,
+  controlsShown,
+  initialModel,
+  limitViolations,
+  markOf,
+  nextSort,
+  overrideChoices,
+  parseOverride,
+  rowWindow,
+  sizeMiB,
+  sortBy,
+  sortedTrials,
+  spacerHeights,
+  startOverride,
+  type Redraw,
+  type ViewModel,
+} from '../../webview/model';
+import type { HostMessage, SessionState } from '../../webview/protocol';
+import type { TrialMetrics, TrialRecord, TrialStatus } from '../../src/core/types';
+
+const MiB = 2 ** 20;
+
+function trial(
+  index: number,
+  m: { decode?: number; prefill?: number; sizeMiB?: number; dppl?: number; kld?: number } = {},
+  status: TrialStatus = 'done',
+): TrialRecord {
+  const metrics: TrialMetrics = {};
+  if (m.decode !== undefined) metrics.decode = { mean: m.decode, sd: 0.1, n: 3 };
+  if (m.prefill !== undefined) metrics.prefill = { mean: m.prefill, sd: 1, n: 3 };
+  if (m.sizeMiB !== undefined) metrics.fileSizeBytes = m.sizeMiB * MiB;
+  if (m.dppl !== undefined || m.kld !== undefined) metrics.accuracy = { dPplPct: m.dppl ?? 0, kld: m.kld ?? 0 };
+  return {
+    type: 'trial',
+    index,
+    key: `k${index}`,
+    config: { quant: 'Q4_K_M', threads: 4 },
+    status,
+    metrics,
+    strategy: 'grid',
+    startedAt: '',
+    endedAt: '',
+    durationMs: 0,
+  };
+}
+
+function session(over: Partial<SessionState> = {}): SessionState {
+  return {
+    sessionId: 's1',
+    root: '/w/.haqa',
+    model: 'tiny',
+    hardware: 'cpu',
+    toolchain: 'llama.cpp',
+    objective: 'maximise decode t/s',
+    objectiveKind: 'decode',
+    strategy: 'grid',
+    status: 'running',
+    review: 'each',
+    live: true,
+    budget: 10,
+    trials: [],
+    pareto: [],
+    knobs: [
+      { name: 'quant', values: ['Q4_K_M', 'Q8_0'], meaning: 'weight type', stage: 'quantize' },
+      { name: 'threads', values: [2, 4], meaning: 'CPU threads', stage: 'runtime' },
+    ],
+    limits: {},
+    ...over,
+  };
+}
+
+const apply = (model: ViewModel, ...messages: HostMessage[]) =>
+  messages.reduce((acc, m) => applyHostMessage(acc.model, m), { model, redraw: 'none' as Redraw });
+
+test('a sequence of host messages: state → trial → pending → override-result → status', () => {
+  const start = initialModel({ sessionId: '', root: '', sort: { column: 'decode', descending: true } });
+  const s = session({ trials: [trial(1, { decode: 10 })], best: 1, pareto: [1] });
+
+  let r = applyHostMessage(start, { type: 'state', state: s });
+  assert.equal(r.redraw, 'all');
+  assert.equal(r.model.state, s);
+  assert.deepEqual(r.model.persisted, {
+    sessionId: 's1',
+    root: '/w/.haqa',
+    sort: { column: 'decode', descending: true },
+  });
+  assert.notEqual(r.model.persisted, start.persisted, 'a new persisted object: the view saves it');
+
+  // A new trial is appended; a trial with a known index replaces it; best and Pareto come with it.
+  r = apply(
+    r.model,
+    { type: 'trial', trial: trial(2, { decode: 12 }), best: 2, pareto: [1, 2] },
+    { type: 'trial', trial: trial(1, { decode: 11 }, 'infeasible'), best: 2, pareto: [2] },
+  );
+  assert.equal(r.redraw, 'trials');
+  assert.deepEqual(
+    r.model.state!.trials.map((t) => [t.index, t.status, t.metrics.decode?.mean]),
+    [
+      [1, 'infeasible', 11],
+      [2, 'done', 12],
+    ],
+  );
+  assert.equal(r.model.state!.best, 2);
+  assert.deepEqual(r.model.state!.pareto, [2]);
+  assert.equal(s.trials.length, 1, 'the previous state is not changed');
+  assert.equal(s.trials[0].metrics.decode?.mean, 10);
+
+  // A proposal arrives; the user opens the override form; the host refuses the override.
+  r = applyHostMessage(r.model, { type: 'pending', pending: { id: 3, config: { quant: 'Q8_0', threads: 2 } } });
+  assert.equal(r.redraw, 'pending');
+  assert.equal(r.model.state!.pending?.id, 3);
+  const overriding = startOverride(r.model);
+  assert.equal(overriding.overriding, true);
+  r = applyHostMessage(overriding, {
+    type: 'override-result',
+    id: 3,
+    ok: false,
+    reasons: ['ubatch-not-above-batch: ubatch 512 > batch 256'],
+  });
+  assert.equal(r.redraw, 'pending');
+  assert.equal(r.model.overriding, true, 'the form stays open with the reasons');
+  assert.deepEqual(r.model.overrideReasons, ['ubatch-not-above-batch: ubatch 512 > batch 256']);
+  assert.deepEqual(cancelOverride(r.model).overrideReasons, []);
+  assert.equal(cancelOverride(r.model).overriding, false);
+
+  // An accepted override clears the reasons without a redraw; the next pending closes the form.
+  const ok = applyHostMessage(r.model, { type: 'override-result', id: 3, ok: true, reasons: [] });
+  assert.equal(ok.redraw, 'none');
+  assert.deepEqual(ok.model.overrideReasons, []);
+  r = applyHostMessage(r.model, { type: 'pending', pending: undefined });
+  assert.equal(r.model.overriding, false);
+  assert.deepEqual(r.model.overrideReasons, []);
+  assert.equal(r.model.state!.pending, undefined);
+
+  // Paused, then stopped: `live` follows the status field; a status without a reason keeps the last one.
+  r = applyHostMessage(r.model, { type: 'status', status: 'paused', review: 'auto', stopReason: 'paused by you' });
+  assert.equal(r.redraw, 'header');
+  assert.equal(r.model.state!.status, 'paused');
+  assert.equal(r.model.state!.review, 'auto');
+  assert.equal(r.model.state!.live, true);
+  assert.deepEqual(controlsShown(r.model.state!), { pause: false, resume: true, stop: true });
+  r = applyHostMessage(r.model, { type: 'status', status: 'stopped', review: 'auto' });
+  assert.equal(r.model.state!.live, false);
+  assert.equal(r.model.state!.stopReason, 'paused by you');
+  assert.deepEqual(controlsShown(r.model.state!), { pause: false, resume: false, stop: false });
+  r = applyHostMessage(r.model, { type: 'status', status: 'running', review: 'each' });
+  assert.deepEqual(controlsShown(r.model.state!), { pause: true, resume: false, stop: true });
+
+  r = applyHostMessage(r.model, {
+    type: 'running',
+    running: { index: 4, config: { quant: 'Q8_0' }, message: 'bench' },
+  });
+  assert.equal(r.redraw, 'header');
+  assert.equal(r.model.state!.running?.index, 4);
+
+  r = applyHostMessage(r.model, { type: 'notice', text: 'not running here', level: 'error' });
+  assert.equal(r.redraw, 'notice');
+  assert.deepEqual(r.model.notice, { text: 'not running here', level: 'error' });
+});
+
+test('increments before the first state are ignored; a new state closes the override form', () => {
+  const start = initialModel({ sessionId: 's1', root: '/r' });
+  for (const m of [
+    { type: 'trial', trial: trial(1), best: 1, pareto: [] },
+    { type: 'pending', pending: { id: 1, config: {} } },
+    { type: 'running', running: undefined },
+    { type: 'status', status: 'running', review: 'each' },
+  ] satisfies HostMessage[]) {
+    const r = applyHostMessage(start, m);
+    assert.equal(r.model, start, m.type);
+    assert.equal(r.redraw, 'none', m.type);
+  }
+  const open = startOverride(applyHostMessage(start, { type: 'state', state: session() }).model);
+  assert.equal(applyHostMessage(open, { type: 'state', state: session() }).model.overriding, false);
+});
+
+test('sorting by decode descending: highest first, trials without decode last, ties by index', () => {
+  const s = session({
+    trials: [
+      trial(1, { decode: 10 }),
+      trial(2),
+      trial(3, { decode: 30 }),
+      trial(4, { decode: 10 }),
+      trial(5, {}, 'failed'),
+      trial(6, { decode: 20 }),
+    ],
+  });
+  const order = (column: string, descending: boolean) => sortedTrials(s, { column, descending }).map((t) => t.index);
+  assert.deepEqual(order('decode', true), [3, 6, 1, 4, 2, 5]);
+  assert.deepEqual(order('decode', false), [1, 4, 6, 3, 2, 5], 'undefined stays last ascending too');
+  assert.deepEqual(order('index', true), [6, 5, 4, 3, 2, 1]);
+  assert.deepEqual(order('no-such-column', false), [1, 2, 3, 4, 5, 6], 'an unknown column sorts by the first');
+  assert.deepEqual(
+    sortedTrials(s, undefined).map((t) => t.index),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.deepEqual(order('status', false), [1, 2, 3, 4, 6, 5], "'done' before 'failed', ties by index");
+  assert.deepEqual(
+    s.trials.map((t) => t.index),
+    [1, 2, 3, 4, 5, 6],
+    'the state is not sorted in place',
+  );
+});
+
+test('header clicks: a new numeric column starts descending, the same one flips, actions do not sort', () => {
+  assert.deepEqual(nextSort(undefined, 'decode'), { column: 'decode', descending: true });
+  assert.deepEqual(nextSort({ column: 'decode', descending: true }, 'decode'), { column: 'decode', descending: false });
+  assert.deepEqual(nextSort({ column: 'decode', descending: true }, 'config'), { column: 'config', descending: false });
+  assert.deepEqual(nextSort(undefined, 'index'), { column: 'index', descending: true }, 'index is the default: flips');
+  assert.equal(nextSort(undefined, 'actions'), undefined);
+  const m = initialModel({ sessionId: 's1', root: '/r' });
+  assert.equal(sortBy(m, 'actions'), m);
+  assert.deepEqual(sortBy(m, 'size').persisted, {
+    sessionId: 's1',
+    root: '/r',
+    sort: { column: 'size', descending: true },
+  });
+});
+
+test('columns: ΔPPL % and KLD only when accuracy was measured; the mark column sorts best, Pareto, others', () => {
+  const plain = session({ trials: [trial(1, { decode: 5 })] });
+  assert.deepEqual(
+    columns(plain).map((c) => c.id),
+    ['index', 'status', 'config', 'decode', 'prefill', 'size', 'mark', 'note', 'actions'],
+  );
+  const s = session({
+    trials: [trial(1, { decode: 5, dppl: 1 }), trial(2, { decode: 9 }), trial(3, { decode: 7 })],
+    best: 2,
+    pareto: [2, 3],
+  });
+  assert.deepEqual(
+    columns(s).map((c) => c.id),
+    ['index', 'status', 'config', 'decode', 'prefill', 'size', 'dppl', 'kld', 'mark', 'note', 'actions'],
+  );
+  assert.deepEqual(
+    s.trials.map((t) => markOf(s, t)),
+    [undefined, 'best', 'pareto'],
+  );
+  assert.deepEqual(
+    sortedTrials(s, { column: 'mark', descending: true }).map((t) => t.index),
+    [2, 3, 1],
+  );
+  const dpplCol = columns(s).find((c) => c.id === 'dppl')!;
+  assert.equal(dpplCol.value(s.trials[0]), 1);
+  assert.equal(dpplCol.value(s.trials[1]), undefined);
+});
+
+test('limit violations: the size, ΔPPL % and KLD over their limits, none without limits', () => {
+  const t = trial(1, { decode: 5, sizeMiB: 600, dppl: 2.5, kld: 0.01 });
+  assert.deepEqual(limitViolations(session(), t), []);
+  assert.deepEqual(limitViolations(session({ limits: { maxSizeMiB: 500, maxDeltaPplPct: 3, maxKld: 0.005 } }), t), [
+    'size',
+    'kld',
+  ]);
+  assert.deepEqual(limitViolations(session({ limits: { maxSizeMiB: 600, maxDeltaPplPct: 2 } }), t), ['dppl']);
+  assert.deepEqual(limitViolations(session({ limits: { maxSizeMiB: 1 } }), trial(2)), [], 'unmeasured: no violation');
+  assert.equal(sizeMiB(t), 600);
+});
+
+test("the objective kind picks the charts' y metric: decode, prefill, and decode for balanced", () => {
+  assert.equal(chartMetric('decode'), 'decode');
+  assert.equal(chartMetric('prefill'), 'prefill');
+  assert.equal(chartMetric('balanced'), 'decode');
+  assert.equal(chartYTitle('prefill'), 'prefill t/s');
+  assert.equal(chartYTitle('balanced'), 'decode t/s');
+  const trials = [trial(1, { decode: 10, prefill: 100, sizeMiB: 400 })];
+  for (const [kind, y] of [
+    ['decode', 10],
+    ['prefill', 100],
+    ['balanced', 10],
+  ] as const) {
+    const s = session({ objectiveKind: kind, trials, best: 1 });
+    assert.deepEqual(chartPoints(s, sizeMiB).best, [{ x: 400, y, index: 1 }], kind);
+  }
+  // The kind comes from the field, not from the words of the objective.
+  const s = session({ objective: 'maximise decode t/s', objectiveKind: 'prefill', trials, best: 1 });
+  assert.equal(chartPoints(s, sizeMiB).best[0].y, 100);
+});
+
+test('chart points: best, Pareto front without the best, other done trials, over a limit; unmeasured left out', () => {
+  const s = session({
+    trials: [
+      trial(1, { decode: 10, sizeMiB: 100 }),
+      trial(2, { decode: 20, sizeMiB: 200, dppl: 1.5 }),
+      trial(3, { decode: 15, sizeMiB: 150 }),
+      trial(4, { decode: 30, sizeMiB: 900 }, 'infeasible'),
+      trial(5, {}, 'failed'),
+      trial(6, { sizeMiB: 100 }),
+      trial(7, { decode: 5 }),
+    ],
+    best: 2,
+    pareto: [1, 2],
+  });
+  assert.deepEqual(
+    chartedTrials(s).map((t) => t.index),
+    [1, 2, 3, 4, 7],
+  );
+  const bySize = chartPoints(s, sizeMiB);
+  assert.deepEqual(bySize, {
+    best: [{ x: 200, y: 20, index: 2 }],
+    pareto: [{ x: 100, y: 10, index: 1 }],
+    other: [{ x: 150, y: 15, index: 3 }],
+    infeasible: [{ x: 900, y: 30, index: 4 }],
+  });
+  const specs = chartSpecs(s);
+  assert.deepEqual(
+    specs.map((c) => [c.id, c.xTitle]),
+    [
+      ['chart-size', 'file size MiB'],
+      ['chart-dppl', 'ΔPPL %'],
+    ],
+  );
+  const byDppl = chartPoints(s, specs[1].x);
+  assert.deepEqual(byDppl.best, [{ x: 1.5, y: 20, index: 2 }]);
+  assert.deepEqual([byDppl.pareto, byDppl.other, byDppl.infeasible], [[], [], []], 'no ΔPPL: not on that chart');
+  assert.deepEqual(
+    chartSpecs(session({ trials: [trial(1, { decode: 1, dppl: 2 }, 'failed')] })).map((c) => c.id),
+    ['chart-size'],
+    'only charted trials bring the ΔPPL chart',
+  );
+});
+
+test('the row window: margin rows around the view, clamped to the table; spacers fill the rest', () => {
+  assert.deepEqual(rowWindow(1000, 0, 600, 24), { first: 0, last: 85 });
+  assert.deepEqual(rowWindow(1000, 12000, 600, 24), { first: 470, last: 555 });
+  assert.deepEqual(rowWindow(1000, 23400, 600, 24), { first: 945, last: 1000 });
+  assert.deepEqual(rowWindow(20, 0, 600, 24), { first: 0, last: 20 });
+  assert.deepEqual(rowWindow(1000, 12000, 0, 0), rowWindow(1000, 12000, 600, 24), 'before layout: the guesses');
+  assert.deepEqual(rowWindow(1000, 3000, 300, 30, 5), { first: 95, last: 115 });
+  assert.deepEqual(spacerHeights(1000, { first: 470, last: 555 }, 24), { top: 11280, bottom: 10680 });
+  assert.deepEqual(spacerHeights(1000, { first: 10, last: 20 }, 0), { top: 240, bottom: 23520 });
+});
+
+test('config labels, and the override form from the knobs and back', () => {
+  assert.equal(configLabel({ quant: 'Q4_K_M', imatrix: 'none', threads: 8 }), 'Q4_K_M t8');
+  assert.equal(
+    configLabel({
+      quant: 'Q5_K_M',
+      imatrix: 'calib',
+      tensor_overrides: 'ffn-q8',
+      threads: 4,
+      gpu_layers: 99,
+      flash_attn: true,
+      batch: 512,
+      ubatch: 256,
+      cache_type_k: 'q8_0',
+      cache_type_v: 'q4_0',
+    }),
+    'Q5_K_M imatrix:calib ffn-q8 t4 ngl99 fa b512/256 kv:q8_0/q4_0',
+  );
+  assert.equal(configLabel({ quant: 'Q8_0', gpu_layers: 0, flash_attn: false, cache_type_k: 'f16' }), 'Q8_0');
+  const s = session();
+  const choices = overrideChoices(s.knobs, { id: 1, config: { quant: 'Q8_0', threads: 2 } });
+  assert.deepEqual(choices[1], {
+    name: 'threads',
+    meaning: 'CPU threads',
+    options: [
+      { value: '2', label: '2', selected: true },
+      { value: '4', label: '4', selected: false },
+    ],
+  });
+  assert.deepEqual(
+    choices[0].options.map((o) => [o.value, o.selected]),
+    [
+      ['"Q4_K_M"', false],
+      ['"Q8_0"', true],
+    ],
+  );
+  assert.deepEqual(
+    parseOverride([
+      ['quant', '"Q8_0"'],
+      ['threads', '2'],
+      ['flash_attn', 'true'],
+    ]),
+    { quant: 'Q8_0', threads: 2, flash_attn: true },
+  );
+});

@@ -1,0 +1,361 @@
+/**
+ * The session webview's logic, without the DOM or VS Code's webview API: the view model and how host messages and the
+ * user's actions change it, the table's columns (their values), sorting, config labels, limit checks, best / Pareto
+ * marks, which trial goes to which chart dataset, and the window of rows the virtualised table draws. Pure functions
+ * over plain data: main.ts holds one ViewModel, the renderers in render/ draw it, and test/unit/webview-model.test.ts
+ * tests it under Node. It type-checks with and without the DOM lib (webview/tsconfig.json and the root tsconfig).
+ */
+import type { ObjectiveKind } from '../src/core/objective';
+import type { Config, ConfigValue, TrialRecord } from '../src/core/types';
+import type { HostMessage, KnobView, ProposalView, SessionState, SessionStatus, ViewPersisted } from './protocol';
+
+// ---- The view model and its updates ----
+
+export type Sort = NonNullable<ViewPersisted['sort']>;
+export const DEFAULT_SORT: Sort = { column: 'index', descending: false };
+
+export interface Notice {
+  text: string;
+  level: 'info' | 'error';
+}
+
+/** Everything the view shows: the host's session state, plus the view's own (sort order, override form, notice). */
+export interface ViewModel {
+  /** What survives hide/show and reloads (vscode.setState): a new object whenever it changes. */
+  persisted: ViewPersisted;
+  /** Undefined until the host's first `state` message. */
+  state?: SessionState;
+  /** Whether the pending proposal shows the override form (a dropdown per knob) instead of its config. */
+  overriding: boolean;
+  /** Why the host refused the last override (empty when it did not). */
+  overrideReasons: string[];
+  notice?: Notice;
+}
+
+/**
+ * What to draw again after an update: everything; the trials (table, charts and header, batched into one animation
+ * frame); the pending proposal; the header; the notice; nothing.
+ */
+export type Redraw = 'all' | 'trials' | 'pending' | 'header' | 'notice' | 'none';
+
+export function initialModel(persisted: ViewPersisted): ViewModel {
+  return { persisted, overriding: false, overrideReasons: [] };
+}
+
+/** The statuses in which a session still runs (its Pause / Resume / Stop controls apply). */
+export const LIVE_STATUSES: readonly SessionStatus[] = ['preparing', 'running', 'paused'];
+export const isLive = (status: SessionStatus): boolean => LIVE_STATUSES.includes(status);
+
+/** One host message applied to the model: the new model (the old one is not changed) and what to draw again. */
+export function applyHostMessage(model: ViewModel, m: HostMessage): { model: ViewModel; redraw: Redraw } {
+  const s = model.state;
+  switch (m.type) {
+    case 'state':
+      return {
+        model: {
+          ...model,
+          state: m.state,
+          persisted: { ...model.persisted, sessionId: m.state.sessionId, root: m.state.root },
+          overriding: false,
+        },
+        redraw: 'all',
+      };
+    case 'trial': {
+      if (!s) return { model, redraw: 'none' };
+      const i = s.trials.findIndex((t) => t.index === m.trial.index);
+      const trials = i >= 0 ? s.trials.map((t, j) => (j === i ? m.trial : t)) : [...s.trials, m.trial];
+      return { model: { ...model, state: { ...s, trials, best: m.best, pareto: m.pareto } }, redraw: 'trials' };
+    }
+    case 'pending':
+      if (!s) return { model, redraw: 'none' };
+      return {
+        model: { ...model, state: { ...s, pending: m.pending }, overriding: false, overrideReasons: [] },
+        redraw: 'pending',
+      };
+    case 'running':
+      if (!s) return { model, redraw: 'none' };
+      return { model: { ...model, state: { ...s, running: m.running } }, redraw: 'header' };
+    case 'status':
+      if (!s) return { model, redraw: 'none' };
+      return {
+        model: {
+          ...model,
+          state: {
+            ...s,
+            status: m.status,
+            review: m.review,
+            stopReason: m.stopReason ? m.stopReason : s.stopReason,
+            live: isLive(m.status),
+          },
+        },
+        redraw: 'header',
+      };
+    case 'override-result':
+      return { model: { ...model, overrideReasons: m.ok ? [] : m.reasons }, redraw: m.ok ? 'none' : 'pending' };
+    case 'notice':
+      return { model: { ...model, notice: { text: m.text, level: m.level } }, redraw: 'notice' };
+  }
+}
+
+/** The sort order after a click on a column's header: the same column flips; a new one starts descending, except the
+ * index, configuration and status columns. Undefined for the actions column (it does not sort). */
+export function nextSort(current: Sort | undefined, column: string): Sort | undefined {
+  if (column === 'actions') return undefined;
+  const cur = current ?? DEFAULT_SORT;
+  return {
+    column,
+    descending:
+      cur.column === column ? !cur.descending : column !== 'index' && column !== 'config' && column !== 'status',
+  };
+}
+
+/** The model after a click on a column's header (the same model when the column does not sort). */
+export function sortBy(model: ViewModel, column: string): ViewModel {
+  const sort = nextSort(model.persisted.sort, column);
+  return sort ? { ...model, persisted: { ...model.persisted, sort } } : model;
+}
+
+/** Override… and Cancel on the pending proposal: both forget the last refusal. */
+export const startOverride = (model: ViewModel): ViewModel => ({ ...model, overriding: true, overrideReasons: [] });
+export const cancelOverride = (model: ViewModel): ViewModel => ({ ...model, overriding: false, overrideReasons: [] });
+
+// ---- Values and labels ----
+
+export const mib = (b?: number): number | undefined => (b === undefined ? undefined : b / 2 ** 20);
+export const fmt = (v: number | undefined, d = 1): string =>
+  v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d);
+export const sizeMiB = (t: TrialRecord): number | undefined => mib(t.metrics.fileSizeBytes);
+export const dppl = (t: TrialRecord): number | undefined => t.metrics.accuracy?.dPplPct;
+export const kld = (t: TrialRecord): number | undefined => t.metrics.accuracy?.kld;
+
+/** A short label of a config: the quant recipe, then the runtime knobs that differ from llama.cpp defaults. */
+export function configLabel(c: Config): string {
+  const parts = [String(c.quant ?? '')];
+  if (c.imatrix && c.imatrix !== 'none') parts.push(`imatrix:${String(c.imatrix)}`);
+  if (c.tensor_overrides && c.tensor_overrides !== 'none') parts.push(String(c.tensor_overrides));
+  if (c.threads !== undefined) parts.push(`t${String(c.threads)}`);
+  if (c.gpu_layers) parts.push(`ngl${String(c.gpu_layers)}`);
+  if (c.flash_attn) parts.push('fa');
+  if (c.batch !== undefined) parts.push(`b${String(c.batch)}/${String(c.ubatch)}`);
+  if (c.cache_type_k && c.cache_type_k !== 'f16') parts.push(`kv:${String(c.cache_type_k)}/${String(c.cache_type_v)}`);
+  return parts.join(' ');
+}
+
+export const sessionTitle = (s: SessionState): string => `${s.model} — session ${s.sessionId}`;
+export const trialCountLabel = (n: number): string => `${n} trial${n === 1 ? '' : 's'}`;
+export const reviewLabel = (review: SessionState['review']): string =>
+  review === 'each' ? 'each proposal' : 'automatic';
+
+/** Which session controls show: Pause and Stop while it runs here, Resume instead of Pause while it is paused. */
+export function controlsShown(s: SessionState): { pause: boolean; resume: boolean; stop: boolean } {
+  return { pause: s.live && s.status !== 'paused', resume: s.live && s.status === 'paused', stop: s.live };
+}
+
+// ---- Marks and limits ----
+
+export type Mark = 'best' | 'pareto';
+
+/** ★ best (under the limits) wins over Pareto; undefined for other trials. */
+export function markOf(s: SessionState, t: TrialRecord): Mark | undefined {
+  return t.index === s.best ? 'best' : s.pareto.includes(t.index) ? 'pareto' : undefined;
+}
+
+/** How the mark column sorts: best, then Pareto, then the rest. */
+const MARK_RANK = { best: 2, pareto: 1, none: 0 } as const;
+
+/** The columns that have a limit, and the limit of each (undefined when none is set). */
+export type LimitedColumn = 'size' | 'dppl' | 'kld';
+export function limitOf(s: SessionState, column: LimitedColumn): number | undefined {
+  return column === 'size' ? s.limits.maxSizeMiB : column === 'dppl' ? s.limits.maxDeltaPplPct : s.limits.maxKld;
+}
+
+/** Whether a value is over a limit (never when either is unknown). */
+export const overLimit = (v: number | undefined, limit: number | undefined): boolean =>
+  v !== undefined && limit !== undefined && v > limit;
+
+const LIMITED: [LimitedColumn, (t: TrialRecord) => number | undefined][] = [
+  ['size', sizeMiB],
+  ['dppl', dppl],
+  ['kld', kld],
+];
+
+/** The limited columns whose value in this trial is over its limit (drawn in red). */
+export function limitViolations(s: SessionState, t: TrialRecord): LimitedColumn[] {
+  return LIMITED.filter(([c, v]) => overLimit(v(t), limitOf(s, c))).map(([c]) => c);
+}
+
+// ---- Table columns and sorting ----
+
+export type ColumnId =
+  'index' | 'status' | 'config' | 'decode' | 'prefill' | 'size' | 'dppl' | 'kld' | 'mark' | 'note' | 'actions';
+
+/** A column of the trial table: its value sorts; render/table.ts draws its cells. */
+export interface Column {
+  id: ColumnId;
+  title: string;
+  numeric: boolean;
+  value: (t: TrialRecord) => number | string | undefined;
+}
+
+/** Whether the table has the ΔPPL % and KLD columns: some trial measured accuracy. */
+export const hasAccuracy = (s: SessionState): boolean => s.trials.some((t) => t.metrics.accuracy);
+
+export function columns(s: SessionState): Column[] {
+  const cols: Column[] = [
+    { id: 'index', title: '#', value: (t) => t.index, numeric: true },
+    { id: 'status', title: 'status', value: (t) => t.status, numeric: false },
+    { id: 'config', title: 'configuration', value: (t) => configLabel(t.config), numeric: false },
+    { id: 'decode', title: 'decode t/s', value: (t) => t.metrics.decode?.mean, numeric: true },
+    { id: 'prefill', title: 'prefill t/s', value: (t) => t.metrics.prefill?.mean, numeric: true },
+    { id: 'size', title: 'size MiB', value: sizeMiB, numeric: true },
+  ];
+  if (hasAccuracy(s)) {
+    cols.push({ id: 'dppl', title: 'ΔPPL %', value: dppl, numeric: true });
+    cols.push({ id: 'kld', title: 'KLD', value: kld, numeric: true });
+  }
+  cols.push({ id: 'mark', title: 'mark', value: (t) => MARK_RANK[markOf(s, t) ?? 'none'], numeric: true });
+  cols.push({ id: 'note', title: 'note', value: (t) => t.cause ?? '', numeric: false });
+  cols.push({ id: 'actions', title: '', value: () => undefined, numeric: false });
+  return cols;
+}
+
+/** The trials in the table's order: by the sort column (an unknown one: the first), trials without a value last
+ * whatever the direction, ties by index ascending. */
+export function sortedTrials(s: SessionState, sort: Sort | undefined, cols: Column[] = columns(s)): TrialRecord[] {
+  const { column, descending } = sort ?? DEFAULT_SORT;
+  const col = cols.find((c) => c.id === column) ?? cols[0];
+  const dir = descending ? -1 : 1;
+  return [...s.trials].sort((a, b) => {
+    const x = col.value(a);
+    const y = col.value(b);
+    if (x === undefined && y === undefined) return a.index - b.index;
+    if (x === undefined) return 1;
+    if (y === undefined) return -1;
+    return (
+      (typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y))) * dir ||
+      a.index - b.index
+    );
+  });
+}
+
+/** Whether a trial has Accept… and Try (it was measured). */
+export const canDeploy = (t: TrialRecord): boolean => t.status === 'done' || t.status === 'infeasible';
+
+// ---- The virtualised table's row window ----
+
+/** Rows are one line high, so the table draws only the rows in view plus this many above and below. */
+export const WINDOW_MARGIN = 30;
+/** The row height and viewport height assumed before the first row is measured / the box is laid out. */
+export const ROW_HEIGHT_GUESS = 24;
+export const VIEWPORT_GUESS = 600;
+
+export interface RowWindow {
+  /** The first row drawn and one past the last. */
+  first: number;
+  last: number;
+}
+
+/** The rows to draw for the table box's scroll position (rowHeight 0: not measured yet). */
+export function rowWindow(
+  total: number,
+  scrollTop: number,
+  clientHeight: number,
+  rowHeight: number,
+  margin = WINDOW_MARGIN,
+): RowWindow {
+  const h = rowHeight || ROW_HEIGHT_GUESS;
+  const first = Math.max(0, Math.floor(scrollTop / h) - margin);
+  const last = Math.min(total, first + Math.ceil((clientHeight || VIEWPORT_GUESS) / h) + 2 * margin);
+  return { first, last };
+}
+
+/** Pixel heights of the empty rows standing in for the rows above and below the window. */
+export function spacerHeights(total: number, w: RowWindow, rowHeight: number): { top: number; bottom: number } {
+  const h = rowHeight || ROW_HEIGHT_GUESS;
+  return { top: w.first * h, bottom: (total - w.last) * h };
+}
+
+// ---- Charts ----
+
+/** The measured speed a chart's y axis shows: prefill t/s for the prefill objective; decode t/s for decode, and for
+ * balanced too (its blend weight is not in the state). */
+export const chartMetric = (kind: ObjectiveKind): 'decode' | 'prefill' => (kind === 'prefill' ? 'prefill' : 'decode');
+export const chartYTitle = (kind: ObjectiveKind): string => `${chartMetric(kind)} t/s`;
+export const objectiveValue = (kind: ObjectiveKind, t: TrialRecord): number | undefined =>
+  t.metrics[chartMetric(kind)]?.mean;
+
+/** The trials the charts show: measured (done or over a limit) with a decode speed. */
+export const chartedTrials = (s: SessionState): TrialRecord[] =>
+  s.trials.filter((t) => canDeploy(t) && t.metrics.decode);
+
+export interface ChartPoint {
+  x: number;
+  y: number;
+  index: number;
+}
+
+/** The charts' datasets, in drawing (and legend) order. */
+export type ChartGroup = 'best' | 'pareto' | 'other' | 'infeasible';
+export const CHART_GROUPS: readonly ChartGroup[] = ['best', 'pareto', 'other', 'infeasible'];
+
+export interface ChartSpec {
+  /** The canvas's id. */
+  id: 'chart-size' | 'chart-dppl';
+  xTitle: string;
+  x: (t: TrialRecord) => number | undefined;
+}
+
+/** The charts: the objective vs file size, and vs ΔPPL % when some charted trial measured it. */
+export function chartSpecs(s: SessionState, measured = chartedTrials(s)): ChartSpec[] {
+  const specs: ChartSpec[] = [{ id: 'chart-size', xTitle: 'file size MiB', x: sizeMiB }];
+  if (measured.some((t) => dppl(t) !== undefined)) specs.push({ id: 'chart-dppl', xTitle: 'ΔPPL %', x: dppl });
+  return specs;
+}
+
+/** Each dataset's points on a chart whose x is `x`: the best; the Pareto front without it; other done trials; trials
+ * over a limit. A trial without x or y is left out. */
+export function chartPoints(
+  s: SessionState,
+  x: (t: TrialRecord) => number | undefined,
+  measured = chartedTrials(s),
+): Record<ChartGroup, ChartPoint[]> {
+  const pick = (f: (t: TrialRecord) => boolean): ChartPoint[] =>
+    measured
+      .filter(f)
+      .map((t) => ({ x: x(t)!, y: objectiveValue(s.objectiveKind, t)!, index: t.index }))
+      .filter((p) => p.x !== undefined && p.y !== undefined);
+  return {
+    best: pick((t) => t.index === s.best),
+    pareto: pick((t) => t.index !== s.best && s.pareto.includes(t.index)),
+    other: pick((t) => t.status === 'done' && t.index !== s.best && !s.pareto.includes(t.index)),
+    infeasible: pick((t) => t.status === 'infeasible'),
+  };
+}
+
+// ---- The pending proposal's override form ----
+
+export interface KnobChoice {
+  name: string;
+  meaning: string;
+  /** Each value of the knob's domain: JSON (the dropdown's value), its label, whether the proposal has it. */
+  options: { value: string; label: string; selected: boolean }[];
+}
+
+export const knobMeaning = (knobs: KnobView[], name: string): string =>
+  knobs.find((k) => k.name === name)?.meaning ?? '';
+
+/** The override form: every knob as a dropdown of its domain, the proposal's value selected. */
+export function overrideChoices(knobs: KnobView[], p: ProposalView): KnobChoice[] {
+  return knobs.map((k) => ({
+    name: k.name,
+    meaning: k.meaning,
+    options: k.values.map((v) => ({ value: JSON.stringify(v), label: String(v), selected: v === p.config[k.name] })),
+  }));
+}
+
+/** The override's config from the form's (knob, dropdown value) pairs. */
+export function parseOverride(entries: Iterable<[string, string]>): Config {
+  const out: Config = {};
+  for (const [knob, value] of entries) out[knob] = JSON.parse(value) as ConfigValue;
+  return out;
+}

@@ -1,0 +1,57 @@
+/**
+ * The page's frame (shell) and its header: title, status badge and stop reason, objective / strategy / budget /
+ * review line, the agent's token use, session controls, the running trial, hardware and toolchain; and the notice.
+ */
+import type { Notice } from '../model';
+import { configLabel, controlsShown, reviewLabel, sessionTitle } from '../model';
+import type { SessionState } from '../protocol';
+import { esc } from './html';
+
+export function shell(app: HTMLElement): void {
+  app.innerHTML = `
+  <header>
+    <h1 id="title">HAQA</h1>
+    <div id="status"></div>
+    <div class="controls">
+      <vscode-button id="pause" secondary hidden>Pause</vscode-button>
+      <vscode-button id="resume" hidden>Resume</vscode-button>
+      <vscode-button id="stop" secondary hidden>Stop</vscode-button>
+    </div>
+  </header>
+  <p id="meta" class="meta"></p>
+  <div id="notice" class="notice" role="status" hidden></div>
+  <section id="pending" class="pending" hidden></section>
+  <div id="running" class="running"></div>
+  <section class="charts">
+    <div class="chart-box"><canvas id="chart-size" aria-label="objective vs file size"></canvas></div>
+    <div class="chart-box" id="chart-dppl-box" hidden><canvas id="chart-dppl" aria-label="objective vs perplexity increase"></canvas></div>
+  </section>
+  <h2>Trials <span id="trial-count" class="muted"></span></h2>
+  <div id="trials" class="trials"></div>
+  <vscode-collapsible title="Hardware and toolchain"><pre id="hardware"></pre></vscode-collapsible>`;
+}
+
+export function renderHeader(s: SessionState): void {
+  document.body.dataset.status = s.status;
+  document.getElementById('title')!.textContent = sessionTitle(s);
+  document.getElementById('status')!.innerHTML =
+    `<vscode-badge class="status-badge status-${s.status}">${esc(s.status)}</vscode-badge>${s.stopReason ? ` <span class="muted">${esc(s.stopReason)}</span>` : ''}`;
+  document.getElementById('meta')!.innerHTML =
+    `${esc(s.objective)} · strategy ${esc(s.strategy)} · budget ${s.budget} · review ${reviewLabel(s.review)}${s.llmUsage ? `<br><span class="muted">${esc(s.llmUsage)}</span>` : ''}`;
+  document.getElementById('hardware')!.textContent = `${s.hardware}\n${s.toolchain}`;
+  const shown = controlsShown(s);
+  (document.getElementById('pause') as HTMLElement).hidden = !shown.pause;
+  (document.getElementById('resume') as HTMLElement).hidden = !shown.resume;
+  (document.getElementById('stop') as HTMLElement).hidden = !shown.stop;
+  const r = s.running;
+  document.getElementById('running')!.innerHTML = r
+    ? `<vscode-progress-ring></vscode-progress-ring> <span>running #${r.index} ${esc(configLabel(r.config))}${r.message ? ` — ${esc(r.message)}` : ''}</span>`
+    : '';
+}
+
+export function renderNotice(n: Notice): void {
+  const el = document.getElementById('notice')!;
+  el.hidden = false;
+  el.className = `notice ${n.level}`;
+  el.textContent = n.text;
+}

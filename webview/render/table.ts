@@ -1,0 +1,126 @@
+/**
+ * The trial table: a header that sorts, and only the rows in view (plus a margin) between two spacer rows, so 1,000
+ * trials stay cheap. Columns, values, order and the row window come from ../model; this draws the cells.
+ */
+import type { Stat, TrialRecord } from '../../src/core/types';
+import type { SessionState } from '../protocol';
+import {
+  DEFAULT_SORT,
+  ROW_HEIGHT_GUESS,
+  canDeploy,
+  columns,
+  configLabel,
+  dppl,
+  fmt,
+  kld,
+  limitOf,
+  markOf,
+  overLimit,
+  rowWindow,
+  sizeMiB,
+  sortedTrials,
+  spacerHeights,
+  trialCountLabel,
+  type Column,
+  type ColumnId,
+  type LimitedColumn,
+  type Sort,
+} from '../model';
+import { esc } from './html';
+
+function limitCell(s: SessionState, column: LimitedColumn, v: number | undefined, d = 1): string {
+  if (v === undefined) return '–';
+  const limit = limitOf(s, column);
+  return overLimit(v, limit)
+    ? `<span class="violation" title="over the limit ${limit}">${fmt(v, d)}</span>`
+    : fmt(v, d);
+}
+
+function note(t: TrialRecord): string {
+  const out: string[] = [];
+  if (t.findings?.length)
+    out.push(
+      `<span class="badge-ci" title="${esc(t.findings.map((f) => `${f.evidence}\nlikely why: ${f.explanation}`).join('\n\n'))}">counterintuitive, measured</span>`,
+    );
+  else if (t.counterintuitive)
+    out.push(`<span class="badge-ci proposed" title="${esc(t.counterintuitive)}">counterintuitive (proposed)</span>`);
+  if (t.cause)
+    out.push(
+      `<span class="${t.status === 'infeasible' ? 'violation' : 'muted'}" title="${esc(t.cause)}">${esc(t.cause)}</span>`,
+    );
+  else if (t.rationale) out.push(`<span class="muted" title="${esc(t.rationale)}">${esc(t.rationale)}</span>`);
+  return out.join(' ');
+}
+
+const speed = (m: Stat | undefined): string => (m ? `${fmt(m.mean)} <span class="sd">± ${fmt(m.sd)}</span>` : '–');
+
+const MARKS = {
+  best: '<span class="mark best" title="best under the limits">★ best</span>',
+  pareto: '<span class="mark pareto" title="on the Pareto front">Pareto</span>',
+  none: '',
+} as const;
+
+const CELLS: Record<ColumnId, (t: TrialRecord, s: SessionState) => string> = {
+  index: (t) => String(t.index),
+  status: (t) => `<span class="status status-${t.status}">${t.status}</span>`,
+  config: (t) => `<span title="${esc(JSON.stringify(t.config))}">${esc(configLabel(t.config))}</span>`,
+  decode: (t) => speed(t.metrics.decode),
+  prefill: (t) => speed(t.metrics.prefill),
+  size: (t, s) => limitCell(s, 'size', sizeMiB(t)),
+  dppl: (t, s) => limitCell(s, 'dppl', dppl(t), 2),
+  kld: (t, s) => limitCell(s, 'kld', kld(t), 4),
+  mark: (t, s) => MARKS[markOf(s, t) ?? 'none'],
+  note,
+  actions: (t) =>
+    canDeploy(t)
+      ? `<button class="link" data-accept="${t.index}" title="Propose this configuration for the deploy config (diff review)">Accept…</button> <button class="link" data-try="${t.index}" title="Serve it with llama-server and measure one completion">Try</button>`
+      : '',
+};
+
+/** The measured row height (0 until a row is drawn), the rows in order and the columns of the last full render. */
+let rowHeight = 0;
+let sortedRows: TrialRecord[] = [];
+let tableCols: Column[] = [];
+
+/** The whole table (header, sort marks, trial count) and then the rows in view. */
+export function renderTable(s: SessionState, sortOrder: Sort | undefined): void {
+  tableCols = columns(s);
+  sortedRows = sortedTrials(s, sortOrder, tableCols);
+  const sort = sortOrder ?? DEFAULT_SORT;
+  const head = tableCols
+    .map(
+      (c) =>
+        `<th data-col="${c.id}" class="c-${c.id}${c.numeric ? ' num' : ''}${c.id === sort.column ? ' sorted' : ''}" aria-sort="${c.id === sort.column ? (sort.descending ? 'descending' : 'ascending') : 'none'}">${esc(c.title)}${c.id === sort.column ? (sort.descending ? ' ▼' : ' ▲') : ''}</th>`,
+    )
+    .join('');
+  const el = document.getElementById('trials')!;
+  el.innerHTML = `<table id="trial-table" data-total="${s.trials.length}"><colgroup>${tableCols.map((c) => `<col class="c-${c.id}">`).join('')}</colgroup><thead><tr>${head}</tr></thead><tbody></tbody></table>`;
+  document.getElementById('trial-count')!.textContent = trialCountLabel(s.trials.length);
+  renderRows(s);
+}
+
+/** The rows in view of the last rendered order (on scroll, and after renderTable). */
+export function renderRows(s: SessionState): void {
+  const el = document.getElementById('trials')!;
+  const body = el.querySelector('tbody');
+  if (!body) return;
+  if (!sortedRows.length) {
+    body.innerHTML = `<tr><td colspan="${tableCols.length}" class="muted">No trials yet.</td></tr>`;
+    return;
+  }
+  const w = rowWindow(sortedRows.length, el.scrollTop, el.clientHeight, rowHeight);
+  const rows = sortedRows
+    .slice(w.first, w.last)
+    .map(
+      (t) =>
+        `<tr data-index="${t.index}" class="row-${t.status}${t.index === s.best ? ' row-best' : ''}">${tableCols.map((c) => `<td class="c-${c.id}${c.numeric ? ' num' : ''}">${CELLS[c.id](t, s)}</td>`).join('')}</tr>`,
+    )
+    .join('');
+  body.innerHTML = `<tr class="spacer" id="spacer-top"></tr>${rows}<tr class="spacer" id="spacer-bottom"></tr>`;
+  const measured = body.querySelector('tr[data-index]') as HTMLElement | null;
+  if (!rowHeight && measured) rowHeight = measured.getBoundingClientRect().height || ROW_HEIGHT_GUESS;
+  // Heights through the CSSOM: the CSP allows no inline style attributes.
+  const gap = spacerHeights(sortedRows.length, w, rowHeight);
+  (document.getElementById('spacer-top') as HTMLElement).style.height = `${gap.top}px`;
+  (document.getElementById('spacer-bottom') as HTMLElement).style.height = `${gap.bottom}px`;
+}
