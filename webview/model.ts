@@ -296,7 +296,6 @@ export interface ChartPoint {
 
 /** The charts' datasets, in drawing (and legend) order. */
 export type ChartGroup = 'best' | 'pareto' | 'other' | 'infeasible';
-export const CHART_GROUPS: readonly ChartGroup[] = ['best', 'pareto', 'other', 'infeasible'];
 
 export interface ChartSpec {
   /** The canvas's id. */

@@ -38,9 +38,15 @@ export async function report(flags: Flags, target?: string): Promise<number> {
     ...journalSummary(store.readJournal()),
   };
   if (flags.json) {
-    process.stdout.write(
-      `${JSON.stringify({ schema: 'haqa.report.v1', session: store.meta, trials, best: b?.index ?? null, pareto: pareto.map((t) => t.index), llm: summary.llm ?? null }, null, 2)}\n`,
-    );
+    const json = {
+      schema: 'haqa.report.v2',
+      session: store.meta,
+      trials,
+      best: b?.index ?? null,
+      pareto: pareto.map((t) => t.index),
+      llm: summary.llm ?? null,
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
     printSummary(summary);
   }
@@ -58,9 +64,8 @@ export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> 
       onProgress: (s) => log(`haqa: ${s}`),
       logFile: path.join(toolchainRoot(), 'build.log'),
     });
-    log(
-      `haqa: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) ready in ${m.binDir}${Date.now() - t0 < 2000 ? ' (already built)' : ` after ${formatDuration(Date.now() - t0)}`}`,
-    );
+    const took = Date.now() - t0 < 2000 ? ' (already built)' : ` after ${formatDuration(Date.now() - t0)}`;
+    log(`haqa: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) ready in ${m.binDir}${took}`);
     if (flags.json) process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
     return 0;
   }
@@ -70,7 +75,8 @@ export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> 
       if (flags.json) process.stdout.write(`${JSON.stringify({ found: false })}\n`);
       else
         log(
-          'llama.cpp tools: not found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache)\n  fix: run `haqa toolchain build`',
+          'llama.cpp tools: not found (explicit folder, $HAQA_LLAMACPP_BIN, PATH, cache)\n' +
+            '  fix: run `haqa toolchain build`',
         );
       return 1;
     }
@@ -84,14 +90,15 @@ export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> 
       tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server },
     };
     if (flags.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    else
+    else {
+      const tools = Object.entries(out.tools)
+        .map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`)
+        .join('\n');
       process.stdout.write(
-        `llama.cpp tools (${out.source}): ${out.binDir}\nversion ${out.commit ?? 'unknown'}, backend ${out.backend}\n${Object.entries(
-          out.tools,
-        )
-          .map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`)
-          .join('\n')}\n`,
+        `llama.cpp tools (${out.source}): ${out.binDir}\n` +
+          `version ${out.commit ?? 'unknown'}, backend ${out.backend}\n${tools}\n`,
       );
+    }
     return 0;
   }
   throw usage('toolchain needs a subcommand: build or status');

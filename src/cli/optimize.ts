@@ -83,8 +83,9 @@ export async function optimize(
   const { store, prepared: p, strategy } = session;
   log(`haqa: session ${store.id} → ${store.dir}`);
   log(`haqa: model ${describeModel(p.model)}`);
+  const used = strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : '';
   log(
-    `haqa: ${describeObjective(spec.objective)}; strategy ${strategy.requested}${strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : ''}; budget ${spec.budget} trials`,
+    `haqa: ${describeObjective(spec.objective)}; strategy ${strategy.requested}${used}; budget ${spec.budget} trials`,
   );
 
   const ac = new AbortController();
@@ -140,9 +141,8 @@ export async function demo(flags: Flags): Promise<number> {
     `haqa-demo-llama-h${DEMO_SHAPE.hidden}-l${DEMO_SHAPE.layers}.gguf`,
   );
   if (!fs.existsSync(file)) {
-    log(
-      `haqa: writing the demo model (Llama shape, random weights, ${DEMO_SHAPE.layers} layers, hidden ${DEMO_SHAPE.hidden}) → ${file}`,
-    );
+    const shape = `Llama shape, random weights, ${DEMO_SHAPE.layers} layers, hidden ${DEMO_SHAPE.hidden}`;
+    log(`haqa: writing the demo model (${shape}) → ${file}`);
     await writeDemoModel(file, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'));
   }
   log('haqa: demo: the weights are random, so speeds are real but the text it would write is noise');

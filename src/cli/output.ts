@@ -4,6 +4,7 @@ import { type Prepared } from '../core/prepare';
 import { describeUsage } from '../core/agent/journal';
 import { accuracyText, formatDuration, shortConfig, stat, mib, trialsTable } from '../core/format';
 import { shellQuoteForDisplay } from '../core/process/runner';
+import type { TrialMetrics } from '../core/types';
 
 export const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -19,37 +20,43 @@ export function printEvent(e: SessionEvent): void {
       const a = e.event;
       if (a.type === 'llm-call') {
         const c = a.call;
-        log(
-          `haqa: LLM call (${c.mode}${c.round ? `, repair round ${c.round}` : ''}): ${c.outcome}${c.promptTokens !== undefined ? `, ${c.promptTokens}+${c.completionTokens ?? 0} tokens` : ''}${c.costUsd !== undefined ? `, $${c.costUsd.toFixed(4)}` : ''}, ${(c.ms / 1000).toFixed(1)} s${c.valid !== undefined ? `, ${c.valid} valid / ${c.rejected ?? 0} rejected` : ''}${c.error ? `: ${c.error}` : ''}`,
-        );
+        const round = c.round ? `, repair round ${c.round}` : '';
+        const tokens = c.promptTokens !== undefined ? `, ${c.promptTokens}+${c.completionTokens ?? 0} tokens` : '';
+        const cost = c.costUsd !== undefined ? `, $${c.costUsd.toFixed(4)}` : '';
+        const seconds = `${(c.ms / 1000).toFixed(1)} s`;
+        const valid = c.valid !== undefined ? `, ${c.valid} valid / ${c.rejected ?? 0} rejected` : '';
+        const error = c.error ? `: ${c.error}` : '';
+        log(`haqa: LLM call (${c.mode}${round}): ${c.outcome}${tokens}${cost}, ${seconds}${valid}${error}`);
       } else if (a.type === 'explanation') log(`haqa: agent on trial #${a.trial}: ${a.why}`);
-      else if (a.type === 'fallback')
-        log(
-          `haqa: LLM agent failed: ${a.cause}\n      → the built-in strategy proposes ${a.permanent ? 'for the rest of this session' : 'this round'}`,
-        );
-      else if (a.type === 'stop') log(`haqa: the agent decided to stop: ${a.reason}`);
+      else if (a.type === 'fallback') {
+        const scope = a.permanent ? 'for the rest of this session' : 'this round';
+        log(`haqa: LLM agent failed: ${a.cause}\n      → the built-in strategy proposes ${scope}`);
+      } else if (a.type === 'stop') log(`haqa: the agent decided to stop: ${a.reason}`);
       break;
     }
-    case 'trial-start':
+    case 'trial-start': {
+      const source = e.source ? ` (${e.source})` : '';
+      const why = e.rationale ? `\n        why: ${e.rationale}` : '';
+      const expect = e.expectedEffect ? `\n        expect: ${e.expectedEffect}` : '';
+      const surprise = e.counterintuitive ? `\n        counterintuitive: ${e.counterintuitive}` : '';
       log(
-        `[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${e.source ? ` (${e.source})` : ''}${e.rationale ? `\n        why: ${e.rationale}` : ''}${e.expectedEffect ? `\n        expect: ${e.expectedEffect}` : ''}${e.counterintuitive ? `\n        counterintuitive: ${e.counterintuitive}` : ''}`,
+        `[${e.counted + 1}/${e.budget}] trial #${e.index} ${shortConfig(e.config)}${source}${why}${expect}${surprise}`,
       );
       break;
+    }
     case 'progress':
       break;
     case 'trial-end': {
       const t = e.trial;
-      const m =
-        t.status === 'done' || t.status === 'infeasible'
-          ? `decode ${stat(t.metrics.decode)} t/s, prefill ${stat(t.metrics.prefill)} t/s, ${mib(t.metrics.fileSizeBytes)} MiB${t.metrics.accuracy ? `, ${accuracyText(t.metrics.accuracy)}` : ''}`
-          : (t.cause ?? '');
+      const m = t.status === 'done' || t.status === 'infeasible' ? metricsText(t.metrics) : (t.cause ?? '');
       const steps = (t.steps ?? [])
         .filter((st) => st.name !== 'replay')
         .map((st) => `${st.name} ${st.cached ? 'cached' : `${st.seconds.toFixed(1)} s`}`)
         .join(', ');
-      log(
-        `        ${t.status}: ${m}${t.status === 'infeasible' ? ` (${t.cause})` : ''} [${formatDuration(t.durationMs)}${steps ? `: ${steps}` : ''}]${e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : ''}`,
-      );
+      const cause = t.status === 'infeasible' ? ` (${t.cause})` : '';
+      const timing = `[${formatDuration(t.durationMs)}${steps ? `: ${steps}` : ''}]`;
+      const eta = e.etaMs !== undefined && e.counted < e.budget ? `  ETA ${formatDuration(e.etaMs)}` : '';
+      log(`        ${t.status}: ${m}${cause} ${timing}${eta}`);
       for (const f of (t.findings ?? []).slice(0, 1))
         log(`        counterintuitive, measured: ${f.evidence}\n          likely why: ${f.explanation}`);
       break;
@@ -57,6 +64,12 @@ export function printEvent(e: SessionEvent): void {
     case 'end':
       break;
   }
+}
+
+/** "decode … t/s, prefill … t/s, … MiB", then the accuracy when it was measured. */
+function metricsText(m: TrialMetrics): string {
+  const accuracy = m.accuracy ? `, ${accuracyText(m.accuracy)}` : '';
+  return `decode ${stat(m.decode)} t/s, prefill ${stat(m.prefill)} t/s, ${mib(m.fileSizeBytes)} MiB${accuracy}`;
 }
 
 export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
@@ -87,12 +100,10 @@ export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
 
 export function printSummary(s: SessionSummary, server?: string[]): void {
   const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto), ''];
-  out.push(
-    `session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : ''}`,
-  );
-  out.push(
-    `★ best, P Pareto front (${s.objective.kind} speed × file size${s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : ''})`,
-  );
+  const fallback = s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : '';
+  out.push(`session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${fallback}`);
+  const kl = s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : '';
+  out.push(`★ best, P Pareto front (${s.objective.kind} speed × file size${kl})`);
   const surprises = s.trials
     .flatMap((t) => (t.findings ?? []).map((f) => ({ t, f })))
     .sort((a, b) => Math.abs(b.f.change) - Math.abs(a.f.change))
@@ -107,9 +118,7 @@ export function printSummary(s: SessionSummary, server?: string[]): void {
   }
   if (s.llm) out.push(describeUsage(s.llm));
   if (s.best) {
-    out.push(
-      `best: trial #${s.best.index} ${shortConfig(s.best.config)}: decode ${stat(s.best.metrics.decode)} t/s, prefill ${stat(s.best.metrics.prefill)} t/s, ${mib(s.best.metrics.fileSizeBytes)} MiB${s.best.metrics.accuracy ? `, ${accuracyText(s.best.metrics.accuracy)}` : ''}`,
-    );
+    out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: ${metricsText(s.best.metrics)}`);
     if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
   } else {
     out.push('no feasible trial: nothing to recommend (see the causes above; logs in the session folder)');

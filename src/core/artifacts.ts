@@ -60,11 +60,14 @@ export class ArtifactCache {
     const free = Number(s.bavail) * Number(s.bsize);
     if (free < needBytes) {
       throw new HaqaError(
-        `not enough disk space in ${this.dir}: ${formatBytes(free)} free, ${formatBytes(needBytes)} needed for the quantized model`,
+        `not enough disk space in ${this.dir}: ${formatBytes(free)} free, ` +
+          `${formatBytes(needBytes)} needed for the quantized model`,
         {
           cli: 'free some space, run {command}, or point the cache elsewhere ({option} / HAQA_CACHE_DIR)',
           // The extension has no clean command: emptying the folder is what `haqa clean` does.
-          vscode: `free some space, delete ${this.dir} (cached artifacts HAQA rebuilds when needed), or point the cache elsewhere ({option})`,
+          vscode:
+            `free some space, delete ${this.dir} (cached artifacts HAQA rebuilds when needed), ` +
+            'or point the cache elsewhere ({option})',
           command: { cli: 'haqa clean' },
           flag: '--cache-dir',
           setting: 'haqa.cacheDir',

@@ -1,7 +1,8 @@
 /**
  * Errors a user can act on: what went wrong (the cause) and what to do about it (the fix). The fix is shown by two
- * hosts — the `haqa` CLI and the VS Code extension — which do the same thing in different ways (a flag vs. a setting,
- * `haqa toolchain build` vs. "HAQA: Build Toolchain"), so a fix may say it once per host: see `Fix` and `renderFix`.
+ * hosts — the `haqa` CLI and the VS Code extension — which do the same thing in different ways (a flag vs. a
+ * setting, `haqa toolchain build` vs. "HAQA: Build Toolchain"), so a fix may say it once per host: see `Fix` and
+ * `renderFix`.
  */
 
 /** Where an error is shown: the haqa CLI or the VS Code extension. */
@@ -41,8 +42,8 @@ export interface HaqaCommand {
 /**
  * A fix each host words its own way. The words come from `cli` / `vscode` for that host, else `text` (the same for
  * both); in them `{option}` and `{command}` are spelled the host's way:
- *   {option}   CLI: `flag` ("--model FILE.gguf")           VS Code: "the setting `setting`" ("the setting haqa.cacheDir")
- *   {command}  CLI: `command.cli` in backquotes            VS Code: the palette title of `command.vscode`, in quotes
+ *   {option}   CLI: `flag` ("--model FILE.gguf")         VS Code: "the setting `setting`" ("the setting haqa.cacheDir")
+ *   {command}  CLI: `command.cli` in backquotes          VS Code: the palette title of `command.vscode`, in quotes
  * With no words at all: CLI "pass {option}" / "run {command}", VS Code "change {option}" / "run {command}".
  * Where VS Code has no equivalent, give `vscode` in host-neutral words (e.g. "pick a .gguf model in {command}");
  * a host whose words cannot be spelled (say a `{option}` with no `setting`) falls back to the CLI's.

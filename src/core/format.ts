@@ -93,7 +93,10 @@ function accuracyCells(t: TrialRecord): string[] {
 /** Accuracy in one phrase, e.g. "ΔPPL 1.39 ± 0.16 %, KLD 0.0227 (p99 0.101), same top 93.1 %". */
 export function accuracyText(a?: Record<string, number>): string {
   if (!a) return '';
-  return `ΔPPL ${a.dPplPct.toFixed(2)} ± ${(a.dPplPctErr ?? 0).toFixed(2)} %, KLD ${a.kld.toFixed(4)}${a.kld99 !== undefined ? ` (p99 ${a.kld99.toFixed(3)})` : ''}${a.sameTopPct !== undefined ? `, same top token ${a.sameTopPct.toFixed(1)} %` : ''}`;
+  const ppl = `ΔPPL ${a.dPplPct.toFixed(2)} ± ${(a.dPplPctErr ?? 0).toFixed(2)} %`;
+  const p99 = a.kld99 !== undefined ? ` (p99 ${a.kld99.toFixed(3)})` : '';
+  const sameTop = a.sameTopPct !== undefined ? `, same top token ${a.sameTopPct.toFixed(1)} %` : '';
+  return `${ppl}, KLD ${a.kld.toFixed(4)}${p99}${sameTop}`;
 }
 
 /** Everything known about one trial, as plain text lines (tree tooltips, reports). */

@@ -7,7 +7,7 @@ import type { LlmSettings } from './agent/settings';
 import { prepareSession, type Prepared, type ToolOptions } from './prepare';
 import type { ProcessRunner } from './process/runner';
 import { runOptimize, type OptimizeOptions, type SessionSummary } from './session';
-import type { SessionSpec } from './spec';
+import { specForDisk, type SessionSpec } from './spec';
 import { SessionStore } from './store';
 import { resolveStrategy, type ResolvedStrategy } from './strategies';
 
@@ -53,6 +53,8 @@ export function sessionStrategy(spec: SessionSpec, apiKey?: string, resume?: Ses
  * toolchain, and creates the session on disk with its spec — or takes the stored session to resume.
  */
 export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promise<LaunchedSession> {
+  // A new spec is checked before anything is built: its problems are the user's options, named as such.
+  if (!deps.resume) specForDisk(spec);
   const strategy = sessionStrategy(spec, deps.apiKey, deps.resume);
   const prepared = deps.prepared ?? (await prepareSession(spec, { ...deps.tools, runner: deps.runner }));
   const store =

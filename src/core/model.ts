@@ -13,7 +13,9 @@ function notGguf(file: string, why: string): HaqaError {
   return new HaqaError(
     `${file} is not a usable GGUF model: ${why}`,
     {
-      cli: 'point --model at a complete .gguf file (llama.cpp format); re-download or re-convert it if it was cut short',
+      cli:
+        'point --model at a complete .gguf file (llama.cpp format); ' +
+        're-download or re-convert it if it was cut short',
       vscode:
         'pick a complete .gguf file (llama.cpp format) in {command}; re-download or re-convert it if it was cut short',
       command: OPTIMIZE,
@@ -113,8 +115,9 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
 export function describeModel(m: ModelInfo): string {
   const p =
     m.parameterCount >= 1e9 ? `${(m.parameterCount / 1e9).toFixed(2)}B` : `${(m.parameterCount / 1e6).toFixed(1)}M`;
+  const mib = (m.sizeBytes / 2 ** 20).toFixed(1);
   return (
     `${m.name} (${m.arch}, ${p} params, ${m.layers} layers, hidden ${m.embeddingLength}, ffn ${m.feedForwardLength}, ` +
-    `heads ${m.headCount}/${m.headCountKv}, vocab ${m.vocabSize}, ${m.fileType}, ${(m.sizeBytes / 2 ** 20).toFixed(1)} MiB)`
+    `heads ${m.headCount}/${m.headCountKv}, vocab ${m.vocabSize}, ${m.fileType}, ${mib} MiB)`
   );
 }

@@ -16,7 +16,10 @@ export interface ObjectiveSpec {
 /** True when the objective limits accuracy (so trials must measure it). */
 export const needsAccuracy = (o: ObjectiveSpec) => o.maxDeltaPplPct !== undefined || o.maxKld !== undefined;
 
-/** Maximised score of a measurement: decode t/s, prefill t/s, or decode^w · prefill^(1-w). Undefined when unmeasured. */
+/**
+ * Maximised score of a measurement: decode t/s, prefill t/s, or decode^w · prefill^(1-w). Undefined when
+ * unmeasured.
+ */
 export function score(o: ObjectiveSpec, m: TrialMetrics): number | undefined {
   const d = m.decode?.mean;
   const p = m.prefill?.mean;

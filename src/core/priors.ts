@@ -37,8 +37,10 @@ export const PRIORS: Prior[] = [
     expect: (f, s) => `fewer bits per weight (${String(f)}) should run faster than ${String(s)}`,
     explanation: (m) =>
       m === 'decode'
-        ? 'decode is only memory-bound while the weights dominate the traffic; on this model and hardware dequantizing the lower-bit blocks costs more compute than the bytes it saves'
-        : 'prefill is compute-bound: F16/Q8_0 and the simple block formats use the fastest matrix kernels, lower-bit formats pay for dequantization in every tile',
+        ? 'decode is only memory-bound while the weights dominate the traffic; on this model and hardware ' +
+          'dequantizing the lower-bit blocks costs more compute than the bytes it saves'
+        : 'prefill is compute-bound: F16/Q8_0 and the simple block formats use the fastest matrix kernels, ' +
+          'lower-bit formats pay for dequantization in every tile',
   },
   {
     id: 'more-threads-faster',
@@ -47,7 +49,8 @@ export const PRIORS: Prior[] = [
     faster: byNumber(true),
     expect: (f, s) => `${String(f)} threads should run faster than ${String(s)}`,
     explanation: () =>
-      'threads beyond the physical cores share the same memory bandwidth and caches, and every extra thread adds synchronisation per token',
+      'threads beyond the physical cores share the same memory bandwidth and caches, ' +
+      'and every extra thread adds synchronisation per token',
   },
   {
     id: 'flash-attention-faster',
@@ -56,7 +59,8 @@ export const PRIORS: Prior[] = [
     faster: (a, b) => (a === b ? undefined : a === true ? a : b),
     expect: () => 'flash attention on should run faster than off',
     explanation: () =>
-      "the fused attention kernel pays off at long contexts; at this depth its setup costs about as much as the attention it replaces, and this backend's kernel may not be the tuned one",
+      'the fused attention kernel pays off at long contexts; at this depth its setup costs about as much as the ' +
+      "attention it replaces, and this backend's kernel may not be the tuned one",
   },
   ...(['cache_type_k', 'cache_type_v'] as const).map((knob): Prior => ({
     id: 'quantized-kv-faster',
@@ -69,7 +73,8 @@ export const PRIORS: Prior[] = [
     expect: (f, s) =>
       `a smaller ${knob === 'cache_type_k' ? 'K' : 'V'} cache (${String(f)}) should decode faster than ${String(s)}`,
     explanation: () =>
-      'a quantized KV cache saves memory, but every attention step dequantizes it; at short contexts the KV traffic is small, so the extra compute dominates',
+      'a quantized KV cache saves memory, but every attention step dequantizes it; ' +
+      'at short contexts the KV traffic is small, so the extra compute dominates',
   })),
   {
     id: 'full-offload-faster',
@@ -78,7 +83,8 @@ export const PRIORS: Prior[] = [
     faster: byNumber(true),
     expect: (f, s) => `${String(f)} GPU layers should run faster than ${String(s)}`,
     explanation: () =>
-      'layers split across CPU and GPU move activations over PCIe every token; for a small model the CPU path can be quicker than the transfers',
+      'layers split across CPU and GPU move activations over PCIe every token; ' +
+      'for a small model the CPU path can be quicker than the transfers',
   },
 ];
 
@@ -138,6 +144,12 @@ export function findingsFor(
         if (!fast || !slow || !beyondNoise(fast, slow)) continue;
         const before = o.metrics[metric]!;
         const after = trial.metrics[metric]!;
+        const expected = p.expect(f, slowT.config[knob]);
+        const won = String(slowT.config[knob]);
+        const gainPct = ((slow.mean / fast.mean - 1) * 100).toFixed(0);
+        const evidence =
+          `${expected}, but ${metric} measured ${fmt(fast)} t/s with ${String(f)} (trial #${fastT.index}) vs ` +
+          `${fmt(slow)} t/s with ${won} (trial #${slowT.index}): ${won} is ${gainPct} % faster, beyond 2 sd of both`;
         out.push({
           prior: p.id,
           metric,
@@ -146,7 +158,7 @@ export function findingsFor(
           from: o.config[knob],
           to: trial.config[knob],
           change: after.mean / before.mean - 1,
-          evidence: `${p.expect(f, slowT.config[knob])}, but ${metric} measured ${fmt(fast)} t/s with ${String(f)} (trial #${fastT.index}) vs ${fmt(slow)} t/s with ${String(slowT.config[knob])} (trial #${slowT.index}): ${String(slowT.config[knob])} is ${((slow.mean / fast.mean - 1) * 100).toFixed(0)} % faster, beyond 2 sd of both`,
+          evidence,
           explanation: p.explanation(metric),
         });
       }

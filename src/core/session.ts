@@ -139,12 +139,8 @@ export function recordTrial(r: RecordInput): TrialRecord {
     startedAt: r.startedAt.toISOString(),
     endedAt: new Date().toISOString(),
     durationMs: Date.now() - r.startedAt.getTime(),
-    steps: out.steps.length ? out.steps : undefined,
+    steps: out.steps,
   };
-  if (out.status === 'skipped') {
-    rec.startedAt = rec.endedAt;
-    rec.durationMs = 0;
-  }
   if (rec.status === 'done') {
     const v = violations(r.objective, rec.metrics);
     if (v.length) {
@@ -209,8 +205,8 @@ export async function rerunTrial(o: {
 const MAX_EMPTY_ROUNDS = 3;
 
 /**
- * The loop: propose → validate → run → score → append. Resumable: it starts from what the store holds, never runs a
- * configuration that is already measured, and each trial is on disk before the next begins.
+ * The loop: propose → validate → run → score → append. Resumable: it starts from what the store holds, never
+ * runs a configuration that is already measured, and each trial is on disk before the next begins.
  */
 export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   const emit = (e: SessionEvent) => {
@@ -350,10 +346,12 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
             continue;
           }
           const was = p;
+          const proposedBy = `${was.source ?? o.strategy.strategy.name}: ${space.key(was.config)}`;
+          const reason = was.rationale ? `; the proposal's reason: ${was.rationale}` : '';
           p = {
             config: space.canonical(d.config),
             source: 'user',
-            rationale: `overridden by the user (proposed by ${was.source ?? o.strategy.strategy.name}: ${space.key(was.config)})${was.rationale ? `; the proposal's reason: ${was.rationale}` : ''}`,
+            rationale: `overridden by the user (proposed by ${proposedBy})${reason}`,
           };
         }
       }

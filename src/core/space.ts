@@ -54,15 +54,14 @@ export class SearchSpace {
         (k.kind === 'int' && typeof v === 'number' && Number.isInteger(v)) ||
         (k.kind === 'enum' && typeof v === 'string');
       if (!plain) {
-        errors.push(
-          `knob "${k.name}" must be a plain ${k.kind === 'enum' ? 'string' : k.kind === 'int' ? 'integer' : 'boolean'}, got ${describeValue(v)}`,
-        );
+        const type = k.kind === 'enum' ? 'string' : k.kind === 'int' ? 'integer' : 'boolean';
+        errors.push(`knob "${k.name}" must be a plain ${type}, got ${describeValue(v)}`);
         continue;
       }
-      if (!k.values.includes(v as ConfigValue))
-        errors.push(
-          `knob "${k.name}" = ${JSON.stringify(v)} is outside its domain {${k.values.map((x) => JSON.stringify(x)).join(', ')}}`,
-        );
+      if (!k.values.includes(v as ConfigValue)) {
+        const domain = k.values.map((x) => JSON.stringify(x)).join(', ');
+        errors.push(`knob "${k.name}" = ${JSON.stringify(v)} is outside its domain {${domain}}`);
+      }
     }
     if (errors.length) return errors;
     for (const con of this.constraints) {
@@ -116,10 +115,10 @@ export class SearchSpace {
 
   /** A short text of every knob and constraint, for `haqa` output and the agent's static prompt. */
   describe(): string {
-    const lines = this.knobs.map(
-      (k) =>
-        `${k.name} [${k.stage}] {${k.values.map((v) => String(v)).join(', ')}} (default ${String(k.default)}): ${k.meaning}`,
-    );
+    const lines = this.knobs.map((k) => {
+      const domain = k.values.map((v) => String(v)).join(', ');
+      return `${k.name} [${k.stage}] {${domain}} (default ${String(k.default)}): ${k.meaning}`;
+    });
     for (const c of this.constraints) lines.push(`constraint ${c.id}: ${c.description}`);
     return lines.join('\n');
   }

@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import type { LlmSettings } from './agent/settings';
-import { DEFAULT_LLM, OUTPUT_MODES } from './agent/settings';
-import { HaqaError } from './errors';
+import { DEFAULT_LLM, OUTPUT_MODES, checkBaseUrl } from './agent/settings';
+import { HaqaError, errorMessage } from './errors';
 import type { ObjectiveKind, ObjectiveSpec } from './objective';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/strategy';
 import { DEFAULT_WORKLOAD, type Workload } from './types';
@@ -40,7 +40,7 @@ export interface SessionSpec {
   llm?: SpecLlm;
   /**
    * The toolchain asked for: a folder of llama.cpp tools, the backend of an automatic build, the artifact cache.
-   * Recorded for the record (and checks on resume); hosts resolve the tools from their own flags and machine-scoped
+   * Recorded as asked when the session was created (not updated on resume); hosts resolve the tools from their own flags and machine-scoped
    * settings, so a session file can never make HAQA run another binary.
    */
   toolchain: { binDir?: string; backend?: string; cacheDir?: string };
@@ -72,7 +72,11 @@ const OBJECTIVE_KINDS: readonly ObjectiveKind[] = ['decode', 'prefill', 'balance
 /** Reads fields off an unknown JSON value, collecting every problem with its path. */
 class Reader {
   readonly problems: string[] = [];
-  constructor(private readonly where: string) {}
+  /** `fresh`: a spec a host just built (its problems are the user's options), not one read from a file. */
+  constructor(
+    private readonly where: string,
+    private readonly fresh = false,
+  ) {}
 
   obj(v: unknown, at: string): Record<string, unknown> | undefined {
     if (isRecord(v)) return v;
@@ -80,23 +84,13 @@ class Reader {
     return undefined;
   }
 
-  num(
-    o: Record<string, unknown>,
-    k: string,
-    at: string,
-    opt: { min?: number; int?: boolean } = {},
-  ): number | undefined {
+  num(o: Record<string, unknown>, k: string, at: string, opt: { min?: number; max?: number } = {}): number | undefined {
     const v = o[k];
     if (v === undefined || v === null) return undefined;
-    if (
-      typeof v !== 'number' ||
-      !Number.isFinite(v) ||
-      (opt.int && !Number.isInteger(v)) ||
-      v < (opt.min ?? -Infinity)
-    ) {
-      this.problems.push(
-        `${at}.${k} must be a ${opt.int ? 'whole ' : ''}number${opt.min !== undefined ? ` ≥ ${opt.min}` : ''}, got ${JSON.stringify(v)}`,
-      );
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < (opt.min ?? -Infinity) || v > (opt.max ?? Infinity)) {
+      const min = opt.min !== undefined ? ` ≥ ${opt.min}` : '';
+      const max = opt.max !== undefined ? ` ≤ ${opt.max}` : '';
+      this.problems.push(`${at}.${k} must be a number${min}${max}, got ${JSON.stringify(v)}`);
       return undefined;
     }
     return v;
@@ -148,6 +142,12 @@ class Reader {
   }
 
   fail(): never {
+    if (this.fresh)
+      throw new HaqaError(
+        `the session's settings are not valid: ${this.problems.join('; ')}`,
+        { cli: 'check the flags (see `haqa --help`)', vscode: 'check the HAQA settings and the answers given' },
+        'usage',
+      );
     throw new HaqaError(
       `${this.where} is not a valid HAQA session: ${this.problems.join('; ')}`,
       'restore the file from a backup, or start a new session',
@@ -160,14 +160,16 @@ class Reader {
  * Validates a spec as read from session.json (any version this build knows; a missing version is an older file whose
  * `options` carry the same names). Throws a HaqaError listing every problem.
  */
-export function parseSessionSpec(raw: unknown, where = 'session.json'): SessionSpec {
-  const r: Reader = new Reader(where);
+export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = false): SessionSpec {
+  const r: Reader = new Reader(where, fresh);
   const o = r.obj(raw, 'spec');
   if (!o) r.fail();
   const version = o.version ?? SPEC_VERSION;
   if (version !== SPEC_VERSION) {
+    const what =
+      typeof version === 'number' ? `a version ${version} session` : `a session of version ${JSON.stringify(version)}`;
     throw new HaqaError(
-      `${where} is a version ${String(version)} session; this HAQA reads version ${SPEC_VERSION}`,
+      `${where} is ${what}; this HAQA reads version ${SPEC_VERSION}`,
       'open it with the HAQA version that wrote it, or start a new session',
       'input',
     );
@@ -194,7 +196,7 @@ export function parseSessionSpec(raw: unknown, where = 'session.json'): SessionS
   let workload = DEFAULT_WORKLOAD;
   const wl = o.workload === undefined ? undefined : r.obj(o.workload, 'spec.workload');
   if (wl) {
-    const n = (k: keyof Workload, min = 0) => r.num(wl, k, 'spec.workload', { min, int: true }) ?? DEFAULT_WORKLOAD[k];
+    const n = (k: keyof Workload, min = 0) => r.num(wl, k, 'spec.workload', { min }) ?? DEFAULT_WORKLOAD[k];
     workload = {
       promptTokens: n('promptTokens'),
       genTokens: n('genTokens'),
@@ -207,8 +209,9 @@ export function parseSessionSpec(raw: unknown, where = 'session.json'): SessionS
   if (o.accuracy !== undefined && o.accuracy !== null) {
     const a = r.obj(o.accuracy, 'spec.accuracy');
     const evalFile = a ? r.str(a, 'evalFile', 'spec.accuracy') : undefined;
-    const chunks = a ? r.num(a, 'chunks', 'spec.accuracy', { min: 1, int: true }) : undefined;
-    if (a && (!evalFile || chunks === undefined)) r.problems.push('spec.accuracy needs evalFile and chunks');
+    const chunks = a ? r.num(a, 'chunks', 'spec.accuracy', { min: 1 }) : undefined;
+    // An older extension wrote { chunks } alone when its built-in text was missing: such a session had no accuracy.
+    if (a && evalFile && chunks === undefined) r.problems.push('spec.accuracy needs chunks');
     else if (evalFile && chunks !== undefined) accuracy = { evalFile, chunks };
   }
 
@@ -237,9 +240,9 @@ export function parseSessionSpec(raw: unknown, where = 'session.json'): SessionS
     objective,
     workload,
     strategy: r.oneOf(o, 'strategy', 'spec', STRATEGY_NAMES) ?? 'auto',
-    budget: r.num(o, 'budget', 'spec', { min: 1, int: true }) ?? 12,
+    budget: r.num(o, 'budget', 'spec', { min: 1 }) ?? 12,
     timeBudgetMin: r.num(o, 'timeBudgetMin', 'spec', { min: 0 }),
-    seed: r.num(o, 'seed', 'spec', { min: 0, int: true }) ?? 0,
+    seed: r.num(o, 'seed', 'spec', { min: 0 }) ?? 0,
     accuracy,
     calibrations: r.stringMap(o, 'calibrations', 'spec'),
     llm,
@@ -259,6 +262,11 @@ function parseLlm(r: Reader, l: Record<string, unknown>): SpecLlm | undefined {
     r.problems.push('spec.llm needs baseUrl and model');
     return undefined;
   }
+  try {
+    checkBaseUrl(baseUrl);
+  } catch (e) {
+    r.problems.push(`spec.llm.baseUrl: ${errorMessage(e)}`);
+  }
   type NumKey =
     | 'timeoutMs'
     | 'maxRetries'
@@ -268,14 +276,15 @@ function parseLlm(r: Reader, l: Record<string, unknown>): SpecLlm | undefined {
     | 'repairRounds'
     | 'maxFailures';
   const need = (k: NumKey, min = 0): number => r.num(l, k, at, { min }) ?? DEFAULT_LLM[k];
+  const maxPromptTokens = r.num(l, 'maxPromptTokens', at, { min: 1000 }) ?? DEFAULT_LLM.maxPromptTokens;
   const out: SpecLlm = {
     baseUrl,
     model,
-    temperature: r.num(l, 'temperature', at, { min: 0 }),
+    temperature: r.num(l, 'temperature', at, { min: 0, max: 2 }),
     timeoutMs: need('timeoutMs'),
     maxRetries: need('maxRetries'),
     maxRetryAfterMs: need('maxRetryAfterMs'),
-    maxPromptTokens: need('maxPromptTokens'),
+    maxPromptTokens,
     proposalsPerCall: need('proposalsPerCall', 1),
     repairRounds: need('repairRounds'),
     maxFailures: need('maxFailures'),
@@ -288,7 +297,7 @@ function parseLlm(r: Reader, l: Record<string, unknown>): SpecLlm | undefined {
 
 /** The spec as a session.json records it, checked by the same reader first: no session is written that cannot load. */
 export function specForDisk(spec: SessionSpec): SessionSpec {
-  return parseSessionSpec(JSON.parse(JSON.stringify(spec)), 'the new session');
+  return parseSessionSpec(JSON.parse(JSON.stringify(spec)), 'the new session', true);
 }
 
 /** A JSON object (not null, not an array). */

@@ -126,7 +126,9 @@ function writeAtomic(file: string, text: string): void {
 
 export function newSessionId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}-${randomBytes(2).toString('hex')}`;
+  const date = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}`;
+  const time = `${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+  return `${date}-${time}-${randomBytes(2).toString('hex')}`;
 }
 
 /**
@@ -155,6 +157,7 @@ export class SessionStore {
   }
 
   static create(root: string, meta: Omit<SessionMeta, 'id' | 'createdAt' | 'updatedAt' | 'status'>): SessionStore {
+    const spec = specForDisk(meta.spec);
     const id = newSessionId();
     const dir = path.join(path.resolve(root), 'sessions', id);
     fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
@@ -165,7 +168,7 @@ export class SessionStore {
       updatedAt: now,
       status: 'running',
       ...meta,
-      spec: specForDisk(meta.spec),
+      spec,
     });
     writeAtomic(path.join(dir, 'session.json'), JSON.stringify(store.meta, null, 2));
     fs.closeSync(fs.openSync(store.trialsFile, 'a'));

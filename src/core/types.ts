@@ -52,6 +52,8 @@ export interface Stat {
   mean: number;
   sd: number;
   n: number;
+  /** The per-repetition figures (llama-bench's samples_ts), when the measurement kept them. */
+  samples?: number[];
 }
 
 export interface TrialMetrics {

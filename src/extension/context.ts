@@ -120,7 +120,8 @@ export class HaqaContext implements vscode.Disposable {
     const counted = r.trials.filter(countsTowardBudget).length;
     const b = best(r.objective, r.trials);
     const icon = r.status === 'running' ? '$(loading~spin)' : r.status === 'paused' ? '$(debug-pause)' : '$(beaker)';
-    status.text = `${icon} HAQA ${counted}/${r.request.spec.budget}${b?.metrics.decode ? ` · best ${b.metrics.decode.mean.toFixed(1)} t/s` : ''}${r.pending ? ' · review' : ''}`;
+    const bestSpeed = b?.metrics.decode ? ` · best ${b.metrics.decode.mean.toFixed(1)} t/s` : '';
+    status.text = `${icon} HAQA ${counted}/${r.request.spec.budget}${bestSpeed}${r.pending ? ' · review' : ''}`;
     status.tooltip = `Session ${r.id}: ${r.status}${r.stopReason ? ` (${r.stopReason})` : ''}. Click to open it.`;
     status.command = {
       command: Commands.openSession,
@@ -194,7 +195,9 @@ export class HaqaContext implements vscode.Disposable {
       "HAQA needs llama.cpp's tools (llama-quantize, llama-bench, llama-perplexity), which are not on this machine.",
       {
         modal: true,
-        detail: `HAQA builds them once from the source in node-llama-cpp into ${toolchainRoot()} (about 6-12 minutes; ${defaultBackend()} backend). Or set haqa.llamacpp.binDir to a folder that has them.`,
+        detail:
+          `HAQA builds them once from the source in node-llama-cpp into ${toolchainRoot()} ` +
+          `(about 6-12 minutes; ${defaultBackend()} backend). Or set haqa.llamacpp.binDir to a folder that has them.`,
       },
       'Build llama.cpp',
     );
@@ -257,9 +260,12 @@ export class HaqaContext implements vscode.Disposable {
       this.tree.refresh();
       if (!s) return;
       const b = s.best;
+      const outcome = b
+        ? ` Best: trial #${b.index}, ${b.metrics.decode?.mean.toFixed(1) ?? '?'} t/s decode.`
+        : ' No feasible trial.';
       void vscode.window
         .showInformationMessage(
-          `HAQA: session ${s.sessionId} ${s.status} (${s.stopReason}).${b ? ` Best: trial #${b.index}, ${b.metrics.decode?.mean.toFixed(1) ?? '?'} t/s decode.` : ' No feasible trial.'}`,
+          `HAQA: session ${s.sessionId} ${s.status} (${s.stopReason}).${outcome}`,
           ...(b ? ['Accept Configuration'] : []),
         )
         .then((a) => {
@@ -298,7 +304,7 @@ export class HaqaContext implements vscode.Disposable {
     return r;
   }
 
-  /** A session's store and prepared state: this window's run's, else prepared again from its options. */
+  /** A session's store and prepared state: this window's run's, else prepared again from its spec. */
   async preparedFor(root: string, sessionId: string): Promise<{ store: SessionStore; prepared: Prepared }> {
     const run = this.runs.get(sessionId);
     if (run?.prepared && run.store) return { store: run.store, prepared: run.prepared };

@@ -1,7 +1,8 @@
 /**
  * "Accept configuration": never writes silently. It computes the deploy config (haqa.deploy.json by default), the
- * llama-server launch script and, when asked, an Ollama Modelfile; shows current ↔ proposed as diffs; and writes only on
- * Apply. A file that changed after the diff was shown is a stale base: nothing is written and the diff is shown again.
+ * llama-server launch script and, when asked, an Ollama Modelfile; shows current ↔ proposed as diffs; and writes
+ * only on Apply. A file that changed after the diff was shown is a stale base: nothing is written and the diff is
+ * shown again.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -48,7 +49,10 @@ export class DeployReview {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  /** Computes the proposed files for a trial and opens the diff; resolves once the diff is shown (not on the user's word). */
+  /**
+   * Computes the proposed files for a trial and opens the diff; resolves once the diff is shown (not on the user's
+   * word).
+   */
   async propose(o: {
     prepared: Prepared;
     sessionId: string;
@@ -76,7 +80,8 @@ export class DeployReview {
     const artifact = await p.toolchain.artifactFor(trial.config);
     if (artifact.needsQuantize)
       warnings.push(
-        `the quantized file is no longer in the cache (${artifact.file}): re-run trial #${trial.index} to rebuild it before serving`,
+        `the quantized file is no longer in the cache (${artifact.file}): ` +
+          `re-run trial #${trial.index} to rebuild it before serving`,
       );
     if (!p.tools.server) warnings.push('llama-server is missing from the llama.cpp tools: run "HAQA: Build Toolchain"');
     const input: DeployInput = {
@@ -128,8 +133,9 @@ export class DeployReview {
       );
       await this.closeDiffs();
       await this.showDiffs(r);
+      const names = stale.map((f) => path.basename(f.file)).join(', ');
       void vscode.window.showWarningMessage(
-        `HAQA: ${stale.map((f) => path.basename(f.file)).join(', ')} changed since the diff was shown. Review the new diff, then Apply again.`,
+        `HAQA: ${names} changed since the diff was shown. Review the new diff, then Apply again.`,
       );
       return 'stale';
     }

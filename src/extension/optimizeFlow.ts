@@ -103,7 +103,8 @@ export async function optimizeRequest(
   } catch (e) {
     tools = `llama.cpp: ${(e as Error).message}`;
   }
-  const hwLine = `${hw.cpu.model}, ${hw.cpu.cores} cores, ${formatBytes(hw.memoryBytes)}${hw.gpus.length ? `, ${hw.gpus.map((g) => g.name).join(' + ')}` : ', no GPU'} · ${tools}`;
+  const gpus = hw.gpus.length ? `, ${hw.gpus.map((g) => g.name).join(' + ')}` : ', no GPU';
+  const hwLine = `${hw.cpu.model}, ${hw.cpu.cores} cores, ${formatBytes(hw.memoryBytes)}${gpus} · ${tools}`;
 
   let kind = args.objective;
   if (!kind && interactive) {
@@ -205,7 +206,7 @@ export async function optimizeRequest(
     );
   const spec = makeSpec({
     model,
-    replay: args.replay ?? [],
+    replay: (args.replay ?? []).map((f) => path.resolve(f)),
     objective,
     budget: budget ?? s.budget,
     strategy: checkStrategyName(strategy ?? s.strategy),

@@ -1,4 +1,7 @@
-/** The LLM API key: VS Code SecretStorage first, then the environment (HAQA_LLM_API_KEY / OPENAI_API_KEY). Never logged. */
+/**
+ * The LLM API key: VS Code SecretStorage first, then the environment (HAQA_LLM_API_KEY / OPENAI_API_KEY). Never
+ * logged.
+ */
 import * as vscode from 'vscode';
 import { apiKeyFromEnv } from '../core/agent/settings';
 

@@ -117,17 +117,25 @@ export class SessionPanel {
     const style = w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.css'));
     const kept = this.actions.memento.get<Pick<ViewPersisted, 'sort'>>(`haqa.view.${this.sessionId}`);
     const persisted: ViewPersisted = { sessionId: this.sessionId, root: this.root, sort: kept?.sort };
+    const session = encodeURIComponent(JSON.stringify(persisted));
+    const csp = [
+      "default-src 'none'",
+      `img-src ${w.cspSource} data:`,
+      `style-src ${w.cspSource}`,
+      `font-src ${w.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
     return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${w.cspSource} data:; style-src ${w.cspSource}; font-src ${w.cspSource}; script-src 'nonce-${nonce}';">
+<meta http-equiv="Content-Security-Policy" content="${csp};">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${style}">
 <title>HAQA session ${this.sessionId}</title>
 </head>
 <body>
-<div id="app" data-session="${encodeURIComponent(JSON.stringify(persisted))}"><p class="muted">Loading session ${this.sessionId}…</p></div>
+<div id="app" data-session="${session}"><p class="muted">Loading session ${this.sessionId}…</p></div>
 <script nonce="${nonce}" src="${script}"></script>
 </body>
 </html>`;

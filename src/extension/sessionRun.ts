@@ -80,7 +80,10 @@ export class SessionRun {
     return this.done;
   }
 
-  /** Prepares (model, tools, toolchain), creates the session under the root and runs it; resolves when it is created. */
+  /**
+   * Prepares (model, tools, toolchain), creates the session under the root and runs it; resolves when it is
+   * created.
+   */
   async start(onCreated: (run: SessionRun) => void, resume?: SessionStore): Promise<void> {
     const r = this.request;
     try {
@@ -105,7 +108,8 @@ export class SessionRun {
       this.status = 'running';
       const { strategy } = session;
       this.log.info(
-        `session ${this.store.id}: ${describeObjective(spec.objective)}; strategy ${strategy.requested} → ${strategy.strategy.name}; budget ${spec.budget}`,
+        `session ${this.store.id}: ${describeObjective(spec.objective)}; ` +
+          `strategy ${strategy.requested} → ${strategy.strategy.name}; budget ${spec.budget}`,
       );
       onCreated(this);
       void this.loop(session);
@@ -157,13 +161,13 @@ export class SessionRun {
       case 'agent':
         this.log.info(`agent: ${JSON.stringify(e.event).slice(0, 500)}`);
         break;
-      case 'trial-start':
+      case 'trial-start': {
         this.running = { index: e.index, config: e.config, rationale: e.rationale };
-        this.say(
-          `[${e.counted + 1}/${e.budget}] trial #${e.index} ${JSON.stringify(e.config)}${e.rationale ? `\n  why: ${e.rationale}` : ''}`,
-        );
+        const why = e.rationale ? `\n  why: ${e.rationale}` : '';
+        this.say(`[${e.counted + 1}/${e.budget}] trial #${e.index} ${JSON.stringify(e.config)}${why}`);
         this.changed.fire({ type: 'running', running: this.running });
         break;
+      }
       case 'progress':
         if (this.running) {
           this.running = { ...this.running, message: e.message };
@@ -174,9 +178,8 @@ export class SessionRun {
         this.trials.push(e.trial);
         this.running = undefined;
         const t = e.trial;
-        this.say(
-          `  ${t.status}${t.metrics.decode ? `: decode ${t.metrics.decode.mean.toFixed(1)} t/s` : ''}${t.cause ? ` (${t.cause})` : ''}`,
-        );
+        const decode = t.metrics.decode ? `: decode ${t.metrics.decode.mean.toFixed(1)} t/s` : '';
+        this.say(`  ${t.status}${decode}${t.cause ? ` (${t.cause})` : ''}`);
         this.log.info(`trial #${t.index} ${t.status}${t.cause ? `: ${t.cause}` : ''}`);
         this.changed.fire({ type: 'running' });
         this.changed.fire({
@@ -232,7 +235,10 @@ export class SessionRun {
     });
   }
 
-  /** The user's word on the pending proposal. An override is validated first; its reasons come back when it is not valid. */
+  /**
+   * The user's word on the pending proposal. An override is validated first; its reasons come back when it is not
+   * valid.
+   */
   decide(id: number, d: ReviewDecision | { action: 'accept-all' }): string[] {
     const p = this.pending;
     if (!p || p.id !== id) return [`proposal #${id} is no longer pending`];
@@ -313,16 +319,19 @@ export function storedState(root: string, store: SessionStore, trials = store.re
   const usage = llmUsage(journal);
   const model = meta.model;
   const tc = meta.toolchain ?? {};
+  const toolchain = [String(tc.toolchain ?? 'llama.cpp'), String(tc.commit ?? '').slice(0, 7), String(tc.backend ?? '')]
+    .join(' ')
+    .trim();
+  const { requested, used } = meta.strategy;
   return {
     sessionId: store.id,
     root,
     model: model?.name ?? model?.path ?? '?',
     hardware: meta.hardware ? describeHardware(meta.hardware) : '',
-    toolchain:
-      `${String(tc.toolchain ?? 'llama.cpp')} ${String(tc.commit ?? '').slice(0, 7)} ${String(tc.backend ?? '')}`.trim(),
+    toolchain,
     objective: describeObjective(o.objective),
     objectiveKind: o.objective.kind,
-    strategy: `${meta.strategy.requested}${meta.strategy.requested !== meta.strategy.used ? ` → ${meta.strategy.used}` : ''}`,
+    strategy: `${requested}${requested !== used ? ` → ${used}` : ''}`,
     status: meta.status === 'running' ? 'idle' : meta.status,
     stopReason:
       meta.stopReason ?? (meta.status === 'running' ? 'interrupted: resume it with "HAQA: Resume Session"' : undefined),

@@ -56,10 +56,11 @@ export class TrialPty implements vscode.Pseudoterminal {
   private onRunner(e: RunnerEvent): void {
     if (e.type === 'start') this.write(`${DIM}$ ${e.argv.map(shellQuoteForDisplay).join(' ')}${RESET}\r\n`);
     else if (e.type === 'data') this.write(toCrlf(e.data));
-    else
-      this.write(
-        `${DIM}[exit ${e.result.cancelled ? 'cancelled' : e.result.timedOut ? 'timed out' : (e.result.exitCode ?? e.result.signal)}, ${(e.result.durationMs / 1000).toFixed(1)} s]${RESET}\r\n`,
-      );
+    else {
+      const r = e.result;
+      const exit = r.cancelled ? 'cancelled' : r.timedOut ? 'timed out' : (r.exitCode ?? r.signal);
+      this.write(`${DIM}[exit ${exit}, ${(r.durationMs / 1000).toFixed(1)} s]${RESET}\r\n`);
+    }
   }
 
   private write(s: string): void {

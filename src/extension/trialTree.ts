@@ -116,7 +116,8 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     const t = node.trial;
     const item = new vscode.TreeItem(`#${t.index} ${shortConfig(t.config)}`, vscode.TreeItemCollapsibleState.None);
     const mark = node.mark === 'best' ? '★ best · ' : node.mark === 'pareto' ? 'Pareto · ' : '';
-    item.description = `${mark}${t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status}${t.findings?.length ? ' · counterintuitive' : ''}`;
+    const speed = t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status;
+    item.description = `${mark}${speed}${t.findings?.length ? ' · counterintuitive' : ''}`;
     const md = new vscode.MarkdownString();
     md.appendCodeblock(trialDetails(t), 'text');
     item.tooltip = md;

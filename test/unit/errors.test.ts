@@ -135,7 +135,7 @@ test('an LLM error keeps its per-host fix through the retries', async () => {
   assert.ok(e instanceof LlmError);
   assert.equal(e.kind, 'timeout');
   assert.equal(e.attempts, 2);
-  assert.equal(e.fix, 'raise --llm-timeout (haqa.llm.timeoutSeconds), or use a faster model or endpoint');
+  assert.equal(e.fix, 'raise --llm-timeout, or use a faster model or endpoint');
   assert.equal(e.fixFor('vscode'), 'use a faster model (the setting haqa.llm.model) or endpoint');
 });
 

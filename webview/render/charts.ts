@@ -76,8 +76,10 @@ export function renderCharts(s: SessionState): void {
           legend: { labels: { color: fg } },
           tooltip: {
             callbacks: {
-              label: (c) =>
-                `#${(c.raw as { index: number }).index}: ${fmt(c.parsed.y ?? undefined)} t/s, ${fmt(c.parsed.x ?? undefined, 3)} ${xTitle}`,
+              label: (c) => {
+                const index = (c.raw as { index: number }).index;
+                return `#${index}: ${fmt(c.parsed.y ?? undefined)} t/s, ${fmt(c.parsed.x ?? undefined, 3)} ${xTitle}`;
+              },
             },
           },
         },

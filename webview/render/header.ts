@@ -34,18 +34,26 @@ export function shell(app: HTMLElement): void {
 export function renderHeader(s: SessionState): void {
   document.body.dataset.status = s.status;
   document.getElementById('title')!.textContent = sessionTitle(s);
+  const stopReason = s.stopReason ? ` <span class="muted">${esc(s.stopReason)}</span>` : '';
   document.getElementById('status')!.innerHTML =
-    `<vscode-badge class="status-badge status-${s.status}">${esc(s.status)}</vscode-badge>${s.stopReason ? ` <span class="muted">${esc(s.stopReason)}</span>` : ''}`;
-  document.getElementById('meta')!.innerHTML =
-    `${esc(s.objective)} · strategy ${esc(s.strategy)} · budget ${s.budget} · review ${reviewLabel(s.review)}${s.llmUsage ? `<br><span class="muted">${esc(s.llmUsage)}</span>` : ''}`;
+    `<vscode-badge class="status-badge status-${s.status}">${esc(s.status)}</vscode-badge>${stopReason}`;
+  const meta = [
+    esc(s.objective),
+    `strategy ${esc(s.strategy)}`,
+    `budget ${s.budget}`,
+    `review ${reviewLabel(s.review)}`,
+  ];
+  const usage = s.llmUsage ? `<br><span class="muted">${esc(s.llmUsage)}</span>` : '';
+  document.getElementById('meta')!.innerHTML = `${meta.join(' · ')}${usage}`;
   document.getElementById('hardware')!.textContent = `${s.hardware}\n${s.toolchain}`;
   const shown = controlsShown(s);
   (document.getElementById('pause') as HTMLElement).hidden = !shown.pause;
   (document.getElementById('resume') as HTMLElement).hidden = !shown.resume;
   (document.getElementById('stop') as HTMLElement).hidden = !shown.stop;
   const r = s.running;
-  document.getElementById('running')!.innerHTML = r
-    ? `<vscode-progress-ring></vscode-progress-ring> <span>running #${r.index} ${esc(configLabel(r.config))}${r.message ? ` — ${esc(r.message)}` : ''}</span>`
+  const running = r && `running #${r.index} ${esc(configLabel(r.config))}${r.message ? ` — ${esc(r.message)}` : ''}`;
+  document.getElementById('running')!.innerHTML = running
+    ? `<vscode-progress-ring></vscode-progress-ring> <span>${running}</span>`
     : '';
 }
 

@@ -8,16 +8,28 @@ import type { ProposalView, SessionState } from '../protocol';
 import { knobMeaning, overrideChoices, parseOverride } from '../model';
 import { esc } from './html';
 
+const OVERRIDE_ACTIONS =
+  '<vscode-button id="override-run">Run override</vscode-button>' +
+  '<vscode-button id="override-cancel" secondary>Cancel</vscode-button>';
+const PROPOSAL_ACTIONS =
+  '<vscode-button id="proposal-accept">Accept</vscode-button>' +
+  '<vscode-button id="proposal-override" secondary>Override…</vscode-button>' +
+  '<vscode-button id="proposal-skip" secondary>Skip</vscode-button>' +
+  '<vscode-button id="proposal-accept-all" secondary>Accept all remaining</vscode-button>';
+
 function knobEditor(s: SessionState, p: ProposalView): string {
   return overrideChoices(s.knobs, p)
     .map((k) => {
       const opts = k.options
-        .map(
-          (o) =>
-            `<vscode-option value="${esc(o.value)}"${o.selected ? ' selected' : ''}>${esc(o.label)}</vscode-option>`,
-        )
+        .map((o) => {
+          const selected = o.selected ? ' selected' : '';
+          return `<vscode-option value="${esc(o.value)}"${selected}>${esc(o.label)}</vscode-option>`;
+        })
         .join('');
-      return `<tr><th title="${esc(k.meaning)}">${esc(k.name)}</th><td><vscode-single-select data-knob="${esc(k.name)}" aria-label="${esc(k.name)}">${opts}</vscode-single-select></td><td class="muted">${esc(k.meaning)}</td></tr>`;
+      const name = esc(k.name);
+      const meaning = esc(k.meaning);
+      const select = `<vscode-single-select data-knob="${name}" aria-label="${name}">${opts}</vscode-single-select>`;
+      return `<tr><th title="${meaning}">${name}</th><td>${select}</td><td class="muted">${meaning}</td></tr>`;
     })
     .join('');
 }
@@ -34,24 +46,29 @@ export function renderPending(s: SessionState, overriding: boolean, overrideReas
   const rows = overriding
     ? knobEditor(s, p)
     : Object.entries(p.config)
-        .map(
-          ([k, v]) =>
-            `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td><td class="muted">${esc(knobMeaning(s.knobs, k))}</td></tr>`,
-        )
+        .map(([k, v]) => {
+          const meaning = esc(knobMeaning(s.knobs, k));
+          return `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td><td class="muted">${meaning}</td></tr>`;
+        })
         .join('');
+  const badge = p.counterintuitive
+    ? ` <vscode-badge class="ci" title="${esc(p.counterintuitive)}">counterintuitive</vscode-badge>`
+    : '';
+  const why = p.rationale ? `<p><strong>Why:</strong> ${esc(p.rationale)}</p>` : '';
+  const expected = p.expectedEffect ? `<p><strong>Expected:</strong> ${esc(p.expectedEffect)}</p>` : '';
+  const ciReason = p.counterintuitive
+    ? `<p class="ci-reason"><strong>Counterintuitive:</strong> ${esc(p.counterintuitive)}</p>`
+    : '';
+  const reasons = overrideReasons.map((r) => `<div>${esc(r)}</div>`).join('');
   el.innerHTML = `
-    <h2>Proposal #${p.id} <span class="muted">${esc(p.source ?? '')}</span>${p.counterintuitive ? ` <vscode-badge class="ci" title="${esc(p.counterintuitive)}">counterintuitive</vscode-badge>` : ''}</h2>
-    ${p.rationale ? `<p><strong>Why:</strong> ${esc(p.rationale)}</p>` : ''}
-    ${p.expectedEffect ? `<p><strong>Expected:</strong> ${esc(p.expectedEffect)}</p>` : ''}
-    ${p.counterintuitive ? `<p class="ci-reason"><strong>Counterintuitive:</strong> ${esc(p.counterintuitive)}</p>` : ''}
+    <h2>Proposal #${p.id} <span class="muted">${esc(p.source ?? '')}</span>${badge}</h2>
+    ${why}
+    ${expected}
+    ${ciReason}
     <table class="config ${overriding ? 'editing' : ''}">${rows}</table>
-    <div id="override-reasons" class="reasons" role="alert">${overrideReasons.map((r) => `<div>${esc(r)}</div>`).join('')}</div>
+    <div id="override-reasons" class="reasons" role="alert">${reasons}</div>
     <div class="actions">
-      ${
-        overriding
-          ? '<vscode-button id="override-run">Run override</vscode-button><vscode-button id="override-cancel" secondary>Cancel</vscode-button>'
-          : '<vscode-button id="proposal-accept">Accept</vscode-button><vscode-button id="proposal-override" secondary>Override…</vscode-button><vscode-button id="proposal-skip" secondary>Skip</vscode-button><vscode-button id="proposal-accept-all" secondary>Accept all remaining</vscode-button>'
-      }
+      ${overriding ? OVERRIDE_ACTIONS : PROPOSAL_ACTIONS}
     </div>`;
 }
 

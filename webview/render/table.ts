@@ -38,17 +38,15 @@ function limitCell(s: SessionState, column: LimitedColumn, v: number | undefined
 
 function note(t: TrialRecord): string {
   const out: string[] = [];
-  if (t.findings?.length)
-    out.push(
-      `<span class="badge-ci" title="${esc(t.findings.map((f) => `${f.evidence}\nlikely why: ${f.explanation}`).join('\n\n'))}">counterintuitive, measured</span>`,
-    );
-  else if (t.counterintuitive)
+  if (t.findings?.length) {
+    const evidence = t.findings.map((f) => `${f.evidence}\nlikely why: ${f.explanation}`).join('\n\n');
+    out.push(`<span class="badge-ci" title="${esc(evidence)}">counterintuitive, measured</span>`);
+  } else if (t.counterintuitive)
     out.push(`<span class="badge-ci proposed" title="${esc(t.counterintuitive)}">counterintuitive (proposed)</span>`);
-  if (t.cause)
-    out.push(
-      `<span class="${t.status === 'infeasible' ? 'violation' : 'muted'}" title="${esc(t.cause)}">${esc(t.cause)}</span>`,
-    );
-  else if (t.rationale) out.push(`<span class="muted" title="${esc(t.rationale)}">${esc(t.rationale)}</span>`);
+  if (t.cause) {
+    const cls = t.status === 'infeasible' ? 'violation' : 'muted';
+    out.push(`<span class="${cls}" title="${esc(t.cause)}">${esc(t.cause)}</span>`);
+  } else if (t.rationale) out.push(`<span class="muted" title="${esc(t.rationale)}">${esc(t.rationale)}</span>`);
   return out.join(' ');
 }
 
@@ -59,6 +57,9 @@ const MARKS = {
   pareto: '<span class="mark pareto" title="on the Pareto front">Pareto</span>',
   none: '',
 } as const;
+
+const ACCEPT_TITLE = 'Propose this configuration for the deploy config (diff review)';
+const TRY_TITLE = 'Serve it with llama-server and measure one completion';
 
 const CELLS: Record<ColumnId, (t: TrialRecord, s: SessionState) => string> = {
   index: (t) => String(t.index),
@@ -73,7 +74,8 @@ const CELLS: Record<ColumnId, (t: TrialRecord, s: SessionState) => string> = {
   note,
   actions: (t) =>
     canDeploy(t)
-      ? `<button class="link" data-accept="${t.index}" title="Propose this configuration for the deploy config (diff review)">Accept…</button> <button class="link" data-try="${t.index}" title="Serve it with llama-server and measure one completion">Try</button>`
+      ? `<button class="link" data-accept="${t.index}" title="${ACCEPT_TITLE}">Accept…</button> ` +
+        `<button class="link" data-try="${t.index}" title="${TRY_TITLE}">Try</button>`
       : '',
 };
 
@@ -88,13 +90,19 @@ export function renderTable(s: SessionState, sortOrder: Sort | undefined): void 
   sortedRows = sortedTrials(s, sortOrder, tableCols);
   const sort = sortOrder ?? DEFAULT_SORT;
   const head = tableCols
-    .map(
-      (c) =>
-        `<th data-col="${c.id}" class="c-${c.id}${c.numeric ? ' num' : ''}${c.id === sort.column ? ' sorted' : ''}" aria-sort="${c.id === sort.column ? (sort.descending ? 'descending' : 'ascending') : 'none'}">${esc(c.title)}${c.id === sort.column ? (sort.descending ? ' ▼' : ' ▲') : ''}</th>`,
-    )
+    .map((c) => {
+      const sorted = c.id === sort.column;
+      const cls = `c-${c.id}${c.numeric ? ' num' : ''}${sorted ? ' sorted' : ''}`;
+      const ariaSort = sorted ? (sort.descending ? 'descending' : 'ascending') : 'none';
+      const arrow = sorted ? (sort.descending ? ' ▼' : ' ▲') : '';
+      return `<th data-col="${c.id}" class="${cls}" aria-sort="${ariaSort}">${esc(c.title)}${arrow}</th>`;
+    })
     .join('');
+  const colgroup = tableCols.map((c) => `<col class="c-${c.id}">`).join('');
   const el = document.getElementById('trials')!;
-  el.innerHTML = `<table id="trial-table" data-total="${s.trials.length}"><colgroup>${tableCols.map((c) => `<col class="c-${c.id}">`).join('')}</colgroup><thead><tr>${head}</tr></thead><tbody></tbody></table>`;
+  el.innerHTML =
+    `<table id="trial-table" data-total="${s.trials.length}"><colgroup>${colgroup}</colgroup>` +
+    `<thead><tr>${head}</tr></thead><tbody></tbody></table>`;
   document.getElementById('trial-count')!.textContent = trialCountLabel(s.trials.length);
   renderRows(s);
 }
@@ -111,10 +119,11 @@ export function renderRows(s: SessionState): void {
   const w = rowWindow(sortedRows.length, el.scrollTop, el.clientHeight, rowHeight);
   const rows = sortedRows
     .slice(w.first, w.last)
-    .map(
-      (t) =>
-        `<tr data-index="${t.index}" class="row-${t.status}${t.index === s.best ? ' row-best' : ''}">${tableCols.map((c) => `<td class="c-${c.id}${c.numeric ? ' num' : ''}">${CELLS[c.id](t, s)}</td>`).join('')}</tr>`,
-    )
+    .map((t) => {
+      const cls = `row-${t.status}${t.index === s.best ? ' row-best' : ''}`;
+      const cells = tableCols.map((c) => `<td class="c-${c.id}${c.numeric ? ' num' : ''}">${CELLS[c.id](t, s)}</td>`);
+      return `<tr data-index="${t.index}" class="${cls}">${cells.join('')}</tr>`;
+    })
     .join('');
   body.innerHTML = `<tr class="spacer" id="spacer-top"></tr>${rows}<tr class="spacer" id="spacer-bottom"></tr>`;
   const measured = body.querySelector('tr[data-index]') as HTMLElement | null;

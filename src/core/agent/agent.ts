@@ -1,6 +1,6 @@
 /**
- * The LLM agent as a Strategy: prompt → call → parse → validate → repair (bounded) → proposals; and the wrapper that
- * hands over to the built-in strategy when the LLM is not answering or keeps failing, and says so.
+ * The LLM agent as a Strategy: prompt → call → parse → validate → repair (bounded) → proposals; and the
+ * wrapper that hands over to the built-in strategy when the LLM is not answering or keeps failing, and says so.
  */
 import { BuiltinStrategy } from '../strategies/heuristic';
 import {
@@ -151,9 +151,10 @@ export class LlmStrategy implements Strategy {
       if (parsed.proposals.length) return parsed.proposals.map((p) => ({ ...p, source: 'llm' }));
       const reasons = [...parsed.errors, ...parsed.rejected.flatMap((r) => r.reasons)];
       if (round >= this.settings.repairRounds) {
+        const rounds = `${round + 1} round${round ? 's' : ''}`;
         throw new LlmError(
           'invalid',
-          `the LLM gave no valid proposal in ${round + 1} round${round ? 's' : ''}: ${reasons.join('; ').slice(0, 400)}${truncated}`,
+          `the LLM gave no valid proposal in ${rounds}: ${reasons.join('; ').slice(0, 400)}${truncated}`,
           {
             cli: 'try a stronger model, or raise --llm-repair-rounds',
             vscode: 'try a stronger model ({option})',
@@ -162,15 +163,17 @@ export class LlmStrategy implements Strategy {
         );
       }
       round++;
-      emit({
-        type: 'info',
-        message: `LLM reply unusable (${reasons.length} problem${reasons.length > 1 ? 's' : ''}): asking for a repair (round ${round} of ${this.settings.repairRounds})`,
-      });
+      const problems = `${reasons.length} problem${reasons.length > 1 ? 's' : ''}`;
+      const repair = `round ${round} of ${this.settings.repairRounds}`;
+      emit({ type: 'info', message: `LLM reply unusable (${problems}): asking for a repair (${repair})` });
       extra.push(
         { role: 'assistant', content: result.text.slice(0, MAX_ECHO) },
         {
           role: 'user',
-          content: `Your reply could not be used:\n${reasons.map((r) => `- ${r}`).join('\n')}\nReply again with the complete JSON object: only new configurations with every knob inside its domain (or decide "stop" with a reason).`,
+          content:
+            `Your reply could not be used:\n${reasons.map((r) => `- ${r}`).join('\n')}\n` +
+            'Reply again with the complete JSON object: only new configurations with every knob inside its domain ' +
+            '(or decide "stop" with a reason).',
         },
       );
     }
@@ -220,13 +223,13 @@ export class AgentStrategy implements Strategy {
       this.failures++;
       const config = ['auth', 'not-found', 'bad-request', 'context', 'network'].includes(e.kind);
       if (this.requested === 'llm' && config && !this.answered) throw e;
-      const permanent = this.failures >= this.llm.settings.maxFailures || (this.requested === 'auto' && !this.answered);
+      const { maxFailures } = this.llm.settings;
+      const permanent = this.failures >= maxFailures || (this.requested === 'auto' && !this.answered);
       if (permanent) this.fallenBack = true;
-      ctx.onEvent?.({
-        type: 'fallback',
-        permanent,
-        cause: `${e.message}${permanent ? '' : ` (failure ${this.failures} of ${this.llm.settings.maxFailures} before the built-in strategy takes over)`}`,
-      });
+      const until = permanent
+        ? ''
+        : ` (failure ${this.failures} of ${maxFailures} before the built-in strategy takes over)`;
+      ctx.onEvent?.({ type: 'fallback', permanent, cause: `${e.message}${until}` });
       return this.builtin(ctx, history, n);
     }
   }

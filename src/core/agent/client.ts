@@ -96,7 +96,7 @@ export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 
       'timeout',
       `the LLM endpoint ${where} did not answer within ${(s.timeoutMs / 1000).toFixed(1)} s`,
       {
-        cli: 'raise --llm-timeout (haqa.llm.timeoutSeconds), or use a faster model or endpoint',
+        cli: 'raise --llm-timeout, or use a faster model or endpoint',
         // The extension has no timeout setting (yet): a faster model or endpoint is its way.
         vscode: 'use a faster model ({option}) or endpoint',
         setting: 'haqa.llm.model',
@@ -229,13 +229,15 @@ export class LlmClient {
           mode === 'tool'
             ? (msg?.tool_calls?.find((c) => c.type === 'function')?.function.arguments ?? msg?.content ?? '')
             : (msg?.content ?? '');
-        if (!text.trim())
+        if (!text.trim()) {
+          const reason = choice?.finish_reason ? ` (finish_reason ${choice.finish_reason})` : '';
           throw new LlmError(
             'empty',
-            `the LLM endpoint ${this.settings.baseUrl} returned an empty reply${choice?.finish_reason ? ` (finish_reason ${choice.finish_reason})` : ''}`,
+            `the LLM endpoint ${this.settings.baseUrl} returned an empty reply${reason}`,
             'try another model, or a larger context on a local server',
             attempt,
           );
+        }
         return {
           text,
           finishReason: choice?.finish_reason ?? undefined,
@@ -260,9 +262,11 @@ export class LlmClient {
           );
         const asked = e instanceof OpenAI.APIError ? retryAfterMs(e.headers ?? undefined) : undefined;
         if (asked !== undefined && asked > this.settings.maxRetryAfterMs) {
+          const after = (asked / 1000).toFixed(0);
+          const waits = (this.settings.maxRetryAfterMs / 1000).toFixed(0);
           throw new LlmError(
             err.kind,
-            `${err.message}; it asks to retry after ${(asked / 1000).toFixed(0)} s, longer than the ${(this.settings.maxRetryAfterMs / 1000).toFixed(0)} s HAQA waits`,
+            `${err.message}; it asks to retry after ${after} s, longer than the ${waits} s HAQA waits`,
             err.fixSpec,
             attempt,
             err.status,

@@ -33,5 +33,12 @@ export function llmUsage(journal: Record<string, unknown>[]): LlmUsage | undefin
 }
 
 export function describeUsage(u: LlmUsage): string {
-  return `LLM: ${u.calls} call${u.calls === 1 ? '' : 's'}${u.failedCalls ? ` (${u.failedCalls} failed or unusable)` : ''}, ${u.promptTokens} prompt + ${u.completionTokens} completion tokens${u.costUsd !== undefined ? `, $${u.costUsd.toFixed(4)}` : ''}${u.rejected ? `; ${u.rejected} proposal${u.rejected === 1 ? '' : 's'} rejected by validation` : ''}${u.fallbacks ? `; ${u.fallbacks} fallback${u.fallbacks === 1 ? '' : 's'} to the built-in strategy` : ''}${u.mode ? `; output mode ${u.mode}` : ''}`;
+  const plural = (k: number) => (k === 1 ? '' : 's');
+  const failed = u.failedCalls ? ` (${u.failedCalls} failed or unusable)` : '';
+  const tokens = `${u.promptTokens} prompt + ${u.completionTokens} completion tokens`;
+  const cost = u.costUsd !== undefined ? `, $${u.costUsd.toFixed(4)}` : '';
+  const rejected = u.rejected ? `; ${u.rejected} proposal${plural(u.rejected)} rejected by validation` : '';
+  const fallbacks = u.fallbacks ? `; ${u.fallbacks} fallback${plural(u.fallbacks)} to the built-in strategy` : '';
+  const mode = u.mode ? `; output mode ${u.mode}` : '';
+  return `LLM: ${u.calls} call${plural(u.calls)}${failed}, ${tokens}${cost}${rejected}${fallbacks}${mode}`;
 }

@@ -54,9 +54,11 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
     return c;
   };
   const smallest = [...quants].reverse().find((q) => q !== 'F16');
+  const flags = hw.cpu.flags;
+  const simd = flags.includes('avx2') ? 'AVX2' : flags.includes('neon') || flags.includes('asimd') ? 'NEON' : 'SIMD';
   const why: Record<string, string> = {
     Q4_K_M: 'Q4_K_M: the usual quality/speed sweet spot, a strong first reference',
-    Q4_0: `Q4_0: simplest 4-bit blocks; llama.cpp repacks them for ${hw.cpu.flags.includes('avx2') ? 'AVX2' : hw.cpu.flags.includes('neon') || hw.cpu.flags.includes('asimd') ? 'NEON' : 'SIMD'} kernels, often the fastest CPU decode`,
+    Q4_0: `Q4_0: simplest 4-bit blocks; llama.cpp repacks them for ${simd} kernels, often the fastest CPU decode`,
     Q8_0: 'Q8_0: near-lossless, cheap to dequantize; the fast path when compute, not bandwidth, is the limit',
     F16: 'F16: no dequantization at all; on a GPU its prefill often beats quantized kernels',
   };
@@ -68,9 +70,12 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   for (const q of [...new Set(order)]) {
     if (!quants.includes(q) || !sizeOk(q) || !memOk(q)) continue;
     const c = base(q);
+    const offload = hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : '';
+    const imatrix =
+      c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : '';
     design.push({
       config: c,
-      rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : ''}${c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : ''}`,
+      rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${offload}${imatrix}`,
     });
   }
   if (design.length === 0 && quants.length)

@@ -41,9 +41,12 @@ export function resolveStrategy(name: string, opts: { llm?: LlmSettings; apiKey?
         throw new HaqaError(
           'strategy llm needs an OpenAI-compatible endpoint',
           {
-            cli: 'pass {option} (or set HAQA_LLM_BASE_URL), e.g. http://127.0.0.1:11434/v1 for Ollama; or use --strategy auto / builtin',
+            cli:
+              'pass {option} (or set HAQA_LLM_BASE_URL), e.g. http://127.0.0.1:11434/v1 for Ollama; ' +
+              'or use --strategy auto / builtin',
             vscode:
-              'set {option} to the endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama; or set the setting haqa.strategy to auto or builtin',
+              'set {option} to the endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama; ' +
+              'or set the setting haqa.strategy to auto or builtin',
             flag: '--llm-base-url URL',
             setting: 'haqa.llm.baseUrl',
           },
@@ -55,7 +58,9 @@ export function resolveStrategy(name: string, opts: { llm?: LlmSettings; apiKey?
         return {
           strategy: agent('auto'),
           requested,
-          note: `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}; the built-in strategy (hardware-aware first design, then TPE) takes over if it does not answer`,
+          note:
+            `LLM agent: model ${opts.llm.model} at ${opts.llm.baseUrl}; ` +
+            'the built-in strategy (hardware-aware first design, then TPE) takes over if it does not answer',
         };
       }
       return {

@@ -17,7 +17,10 @@ export interface TpeOptions {
 
 const DEFAULTS: TpeOptions = { startup: 5, gamma: 0.25, candidates: 48, priorWeight: 1 };
 
-/** Probability over a knob's values from observed values: a Gaussian over positions for ordinal knobs, a sharp categorical otherwise. */
+/**
+ * Probability over a knob's values from observed values: a Gaussian over positions for ordinal knobs, a sharp
+ * categorical otherwise.
+ */
 function density(k: Knob, observed: unknown[], priorWeight: number): number[] {
   const m = k.values.length;
   const p = k.values.map(() => priorWeight / m);
@@ -122,11 +125,14 @@ export class TpeStrategy implements Strategy {
     }
     cands.sort((a, b) => b.ei - a.ei);
     const bestScore = ok[0]?.s;
+    const bestSoFar = bestScore !== undefined ? `; best so far ${bestScore.toFixed(1)}` : '';
     for (const { c, ei } of cands.slice(0, n)) {
       picked.add(space.key(c));
       out.push({
         config: c,
-        rationale: `TPE: most promising of ${cands.length} candidates near the top ${good.length} trials (log l/g = ${ei.toFixed(2)}${bestScore !== undefined ? `; best so far ${bestScore.toFixed(1)}` : ''})`,
+        rationale:
+          `TPE: most promising of ${cands.length} candidates near the top ${good.length} trials ` +
+          `(log l/g = ${ei.toFixed(2)}${bestSoFar})`,
       });
     }
     while (out.length < n) {

@@ -33,12 +33,9 @@ async function acceptConfiguration(ctx: HaqaContext, t?: Target) {
     modelfile: s.ollamaModelfile,
   });
   for (const w of pending.warnings) void vscode.window.showWarningMessage(`HAQA: ${w}`);
+  const files = pending.files.map((f) => path.basename(f.file)).join(', ');
   void vscode.window
-    .showInformationMessage(
-      `HAQA: review the proposed ${pending.files.map((f) => path.basename(f.file)).join(', ')} for trial #${trial.index}.`,
-      'Apply',
-      'Discard',
-    )
+    .showInformationMessage(`HAQA: review the proposed ${files} for trial #${trial.index}.`, 'Apply', 'Discard')
     .then((a) => {
       if (a === 'Apply') void vscode.commands.executeCommand(Commands.applyDeployChange);
       else if (a === 'Discard') void vscode.commands.executeCommand(Commands.discardDeployChange);
@@ -107,11 +104,13 @@ async function tryIt(ctx: HaqaContext, t?: Target): Promise<(TryItResult & { ben
     },
   );
   const bench = trial.metrics.decode?.mean;
+  const served = res.decodeTokensPerSecond.toFixed(1);
+  const startup = (res.startupMs / 1000).toFixed(1);
   void vscode.window.showInformationMessage(
-    `HAQA: llama-server served trial #${trial.index} at ${res.decodeTokensPerSecond.toFixed(1)} t/s decode (${res.tokens} tokens; the benchmark measured ${bench?.toFixed(1) ?? '?'} t/s). Started in ${(res.startupMs / 1000).toFixed(1)} s; stopped.`,
+    `HAQA: llama-server served trial #${trial.index} at ${served} t/s decode (${res.tokens} tokens; ` +
+      `the benchmark measured ${bench?.toFixed(1) ?? '?'} t/s). Started in ${startup} s; stopped.`,
   );
-  ctx.log.info(
-    `try it: trial #${trial.index} ${res.decodeTokensPerSecond.toFixed(1)} t/s (bench ${bench?.toFixed(1)}), text: ${JSON.stringify(res.text.slice(0, 200))}`,
-  );
+  const text = JSON.stringify(res.text.slice(0, 200));
+  ctx.log.info(`try it: trial #${trial.index} ${served} t/s (bench ${bench?.toFixed(1)}), text: ${text}`);
   return { ...res, benchmark: bench };
 }

@@ -18,7 +18,10 @@ export function registerTrialCommands(ctx: HaqaContext): vscode.Disposable[] {
   ];
 }
 
-/** Measures a trial's configuration again and appends the result as a new trial (strategy "user"), within the limits. */
+/**
+ * Measures a trial's configuration again and appends the result as a new trial (strategy "user"), within the
+ * limits.
+ */
 export async function rerunTrial(ctx: HaqaContext, t?: Target): Promise<number> {
   ctx.requireTrust();
   const r = ctx.need(t);
@@ -51,7 +54,8 @@ async function deleteTrial(ctx: HaqaContext, t?: Target): Promise<boolean> {
   const ok =
     (t as { confirmed?: boolean }).confirmed === true ||
     (await vscode.window.showWarningMessage(
-      `Delete trial #${r.trial} of session ${r.sessionId}? Its measurement is forgotten (strategies may propose it again); the line stays in trials.jsonl, marked deleted.`,
+      `Delete trial #${r.trial} of session ${r.sessionId}? Its measurement is forgotten ` +
+        '(strategies may propose it again); the line stays in trials.jsonl, marked deleted.',
       { modal: true },
       'Delete',
     )) === 'Delete';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HaqaApi } from '../../../src/extension/extension';
-import { SessionStore as SessionStore } from '../../../src/core/store';
+import { SessionStore } from '../../../src/core/store';
 import type { SessionRun } from '../../../src/extension/sessionRun';
 import type { TreeNode } from '../../../src/extension/trialTree';
 

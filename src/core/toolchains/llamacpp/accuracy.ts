@@ -10,7 +10,10 @@ import type { Config } from '../../types';
 export interface AccuracyOptions {
   /** The evaluation text (UTF-8). */
   evalFile: string;
-  /** Chunks of `ctx` tokens to evaluate (cost grows linearly; the base logits file is chunks × ctx × vocab × 2 bytes). */
+  /**
+   * Chunks of `ctx` tokens to evaluate (cost grows linearly; the base logits file is chunks × ctx × vocab × 2
+   * bytes).
+   */
   chunks: number;
   ctx: number;
 }
@@ -163,5 +166,8 @@ function asset(name: string, from = __dirname): string | undefined {
 
 /** The built-in evaluation text (held-out Python standard library modules, PSF License 2.0). */
 export const builtinEvalText = () => asset('eval-python-stdlib.txt');
-/** The built-in calibration text for importance matrices (other standard library modules; never the evaluation text). */
+/**
+ * The built-in calibration text for importance matrices (other standard library modules; never the evaluation
+ * text).
+ */
 export const builtinCalibrationText = () => asset('calib-python-stdlib.txt');

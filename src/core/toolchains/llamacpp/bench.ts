@@ -134,7 +134,10 @@ export function configFromRow(r: BenchRow, withGpuLayers: boolean): Config | und
 export function diagnoseFailure(output: string, exitCode: number | null, signal: string | null): string {
   const o = output.toLowerCase();
   if (signal === 'SIGKILL' || signal === '9' || exitCode === 137)
-    return 'killed (SIGKILL), most likely out of memory: try a smaller quant type, a quantized KV cache or fewer GPU layers';
+    return (
+      'killed (SIGKILL), most likely out of memory: ' +
+      'try a smaller quant type, a quantized KV cache or fewer GPU layers'
+    );
   if (/out of memory|failed to allocate|cudamalloc failed|bad_alloc|cannot allocate/.test(o))
     return 'out of memory: try a smaller quant type, a quantized KV cache, smaller ubatch or fewer GPU layers';
   if (/failed to load model|error loading model|wrong shape|invalid magic/.test(o))

@@ -90,7 +90,8 @@ export function locateTools(opts: { binDir?: string; backend?: Backend } = {}): 
 
 /**
  * Build commit and backend of tools HAQA did not build: the commit from `--version` of a tool that has it
- * ("version: 0.4.0-dev (build 1, commit 80fb11a)"; llama-bench has none), the backend from `llama-bench --list-devices`.
+ * ("version: 0.4.0-dev (build 1, commit 80fb11a)"; llama-bench has none), the backend from
+ * `llama-bench --list-devices`.
  */
 export async function toolInfo(runner: ProcessRunner, t: LlamaTools): Promise<{ commit?: string; backend?: string }> {
   let commit: string | undefined;

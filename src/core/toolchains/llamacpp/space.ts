@@ -42,7 +42,8 @@ export const IMATRIX_CHUNKS = [32, 128];
 
 export const IMATRIX_CHUNKS_ONLY_WITH_IMATRIX: Constraint = {
   id: 'imatrix-chunks-only-with-imatrix',
-  description: `imatrix_chunks only varies with an importance matrix (with imatrix = none it stays ${IMATRIX_CHUNKS[0]})`,
+  description:
+    'imatrix_chunks only varies with an importance matrix ' + `(with imatrix = none it stays ${IMATRIX_CHUNKS[0]})`,
   check: (c) =>
     c.imatrix === 'none' && c.imatrix_chunks !== undefined && c.imatrix_chunks !== IMATRIX_CHUNKS[0]
       ? `imatrix_chunks = ${String(c.imatrix_chunks)} without an importance matrix`
@@ -60,7 +61,8 @@ export function recipeKnobs(calibrations: string[]): Knob[] {
       stage: 'quantize',
       ordinal: false,
       meaning:
-        'importance matrix from llama-imatrix on a calibration text (--imatrix); protects the weights that matter, most useful at 2-4 bits',
+        'importance matrix from llama-imatrix on a calibration text (--imatrix); ' +
+        'protects the weights that matter, most useful at 2-4 bits',
     },
     {
       name: 'imatrix_chunks',
@@ -79,7 +81,8 @@ export function recipeKnobs(calibrations: string[]): Knob[] {
       stage: 'quantize',
       ordinal: false,
       meaning:
-        'type of the output (lm_head) tensor (--output-tensor-type); higher precision here costs little size and often buys accuracy',
+        'type of the output (lm_head) tensor (--output-tensor-type); ' +
+        'higher precision here costs little size and often buys accuracy',
     },
     {
       name: 'embd_type',
@@ -121,7 +124,8 @@ export function llamaCppSpace(
       ordinal: true,
       meaning: UNQUANTIZED_FILE_TYPES.has(model.fileType)
         ? 'weight quantization type (llama-quantize); fewer bits: smaller file, usually faster decode, lower accuracy'
-        : `weight type: the model is already ${model.fileType}, so only runtime knobs are searched (re-quantizing loses accuracy)`,
+        : `weight type: the model is already ${model.fileType}, ` +
+          'so only runtime knobs are searched (re-quantizing loses accuracy)',
     },
     {
       name: 'threads',

@@ -23,7 +23,10 @@ import {
 
 export interface LlamaCppOptions {
   workload: Workload;
-  /** Calibration texts for the importance matrix, by the name the `imatrix` knob uses (default: builtin → the shipped sample). */
+  /**
+   * Calibration texts for the importance matrix, by the name the `imatrix` knob uses (default: builtin → the shipped
+   * sample).
+   */
   calibrations?: Record<string, string>;
   /** Measure accuracy (llama-perplexity, KL divergence to the source) in every trial. */
   accuracy?: AccuracyOptions;

@@ -60,12 +60,14 @@ export async function tryIt(o: {
     const deadline = t0 + (o.startupTimeoutMs ?? 120_000);
     for (;;) {
       if (o.signal?.aborted) throw new HaqaError('Try it was cancelled', 'run it again when you are ready', 'input');
-      if (exited)
+      if (exited) {
+        const tail = exited.outputTail.trim().split('\n').slice(-3).join(' | ');
         throw new HaqaError(
-          `llama-server exited before it was ready (exit ${exited.exitCode ?? exited.signal}): ${exited.outputTail.trim().split('\n').slice(-3).join(' | ')}`,
+          `llama-server exited before it was ready (exit ${exited.exitCode ?? exited.signal}): ${tail}`,
           'see the HAQA terminal for its output; check the model file and the configuration',
           'toolchain',
         );
+      }
       if (Date.now() > deadline)
         throw new HaqaError(
           `llama-server did not report healthy within ${Math.round((deadline - t0) / 1000)} s`,

@@ -1,0 +1,189 @@
+/**
+ * The project's one comparison rule, and the verdict built on it. Two measurements differ on a metric only when
+ * Welch's t-test separates them at the stated confidence (two-sided, 95 % by default) *and* the difference is at
+ * least a practical margin (1 % by default). Everything that says "faster", "best" or "counterintuitive" asks this
+ * module: the session's verdict, the Pareto marks, the findings against naive priors.
+ */
+import tQuantile from '@stdlib/stats-base-dists-t-quantile';
+import { feasible, type ObjectiveSpec } from './objective';
+import type { Config, Stat, TrialMetrics, TrialRecord } from './types';
+
+export interface ComparisonRule {
+  /** Confidence of the two-sided test (0.95: a 5 % chance of calling noise a difference). */
+  confidence: number;
+  /** Smallest relative difference that counts (0.01 = 1 %), however certain the test. */
+  margin: number;
+}
+
+export const DEFAULT_RULE: ComparisonRule = { confidence: 0.95, margin: 0.01 };
+
+/** How the rule is named in a verdict and in the agent's prompt. */
+export const describeRule = (r: ComparisonRule = DEFAULT_RULE) =>
+  `Welch's t-test at ${Math.round(r.confidence * 100)} % and a margin of ${+(r.margin * 100).toFixed(2)} %`;
+
+interface Moments {
+  mean: number;
+  variance: number;
+  n: number;
+}
+
+/** Mean, variance and count of a measurement: from its samples when it kept them, else from mean ± sd (n). */
+function moments(s: Stat): Moments {
+  const xs = s.samples?.filter((x) => Number.isFinite(x)) ?? [];
+  if (xs.length >= 2) {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1);
+    return { mean, variance, n: xs.length };
+  }
+  return { mean: s.mean, variance: s.sd ** 2, n: s.n };
+}
+
+export interface Comparison {
+  /** 1: a is faster, -1: b is faster, 0: not separated (tied). */
+  order: 1 | -1 | 0;
+  /** a's mean over b's. */
+  ratio: number;
+  /** Welch's t, its degrees of freedom and the critical value at the rule's confidence (NaN when untestable). */
+  t: number;
+  df: number;
+  critical: number;
+}
+
+/**
+ * Compares two measurements of the same metric (higher is better) by the rule. A measurement with fewer than two
+ * repetitions has no variance: it is never separated from anything (tied), unless both are exact (sd 0, n ≥ 2).
+ */
+export function compare(a: Stat, b: Stat, rule: ComparisonRule = DEFAULT_RULE): Comparison {
+  const x = moments(a);
+  const y = moments(b);
+  const ratio = y.mean > 0 ? x.mean / y.mean : x.mean > 0 ? Infinity : 1;
+  const practical = Math.abs(ratio - 1) >= rule.margin;
+  const tied = (t = NaN, df = NaN, critical = NaN): Comparison => ({ order: 0, ratio, t, df, critical });
+  if (x.n < 2 || y.n < 2) return tied();
+  const vx = x.variance / x.n;
+  const vy = y.variance / y.n;
+  const se = Math.sqrt(vx + vy);
+  const sign: 1 | -1 = x.mean >= y.mean ? 1 : -1;
+  if (se === 0)
+    return practical && x.mean !== y.mean ? { order: sign, ratio, t: Infinity, df: NaN, critical: 0 } : tied();
+  const t = (x.mean - y.mean) / se;
+  // Welch–Satterthwaite degrees of freedom.
+  const df = (vx + vy) ** 2 / (vx ** 2 / (x.n - 1) + vy ** 2 / (y.n - 1));
+  const critical = tQuantile(1 - (1 - rule.confidence) / 2, df);
+  return Math.abs(t) > critical && practical ? { order: sign, ratio, t, df, critical } : tied(t, df, critical);
+}
+
+/** True when `a` is faster than `b` by the rule. */
+export const faster = (a: Stat, b: Stat, rule?: ComparisonRule) => compare(a, b, rule).order === 1;
+
+/**
+ * The objective's measurement of a trial as one statistic: decode or prefill as measured; for `balanced`,
+ * decode^w · prefill^(1−w) with its spread carried by the delta method (relative variances add, weighted).
+ */
+export function objectiveStat(o: ObjectiveSpec, m: TrialMetrics): Stat | undefined {
+  if (o.kind === 'decode') return m.decode;
+  if (o.kind === 'prefill') return m.prefill;
+  const d = m.decode;
+  const p = m.prefill;
+  if (!d || !p || d.mean <= 0 || p.mean <= 0) return undefined;
+  const w = o.decodeWeight ?? 0.5;
+  const mean = d.mean ** w * p.mean ** (1 - w);
+  const dm = moments(d);
+  const pm = moments(p);
+  const rel = w ** 2 * (dm.variance / dm.mean ** 2) + (1 - w) ** 2 * (pm.variance / pm.mean ** 2);
+  return { mean, sd: mean * Math.sqrt(rel), n: Math.min(dm.n, pm.n) };
+}
+
+export interface Verdict {
+  /** The trial to deploy, or undefined when no trial is feasible. */
+  best?: number;
+  /** Trials not separated from the leader by the rule (the chosen one excluded), in the order of the tie-break. */
+  tied: number[];
+  /** The rule, in words. */
+  method: string;
+  margin: number;
+  /** Confirmation runs that went into the verdict (repeated measurements of the leaders). */
+  confirmations: number;
+  /** One sentence: who won and why, or who tied and how the tie was broken. */
+  reason: string;
+}
+
+export interface VerdictOptions {
+  rule?: ComparisonRule;
+  /** The toolchain's default configuration: among tied trials, fewer changes from it wins (after accuracy and size). */
+  defaults?: Config;
+  /** A short label per trial for the reason (default: `#index`). */
+  label?: (t: TrialRecord) => string;
+  confirmations?: number;
+}
+
+const changes = (c: Config, d?: Config) =>
+  d ? Object.keys(d).filter((k) => c[k] !== undefined && c[k] !== d[k]).length : 0;
+
+/**
+ * The session's answer. The leader is the feasible trial with the highest objective; every feasible trial the rule
+ * cannot separate from it is tied with it. Among the tied (leader included) the most accurate wins (lower mean KLD,
+ * else lower ΔPPL), then the smaller file, then the smaller peak memory, then fewer changes from the defaults, then
+ * the earlier trial.
+ */
+export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOptions = {}): Verdict {
+  const rule = opts.rule ?? DEFAULT_RULE;
+  const label = opts.label ?? ((t: TrialRecord) => `#${t.index}`);
+  const base = { method: describeRule(rule), margin: rule.margin, confirmations: opts.confirmations ?? 0 };
+  const scored = feasible(trials)
+    .map((t) => ({ t, s: objectiveStat(o, t.metrics) }))
+    .filter((x): x is { t: TrialRecord; s: Stat } => x.s !== undefined && Number.isFinite(x.s.mean));
+  if (!scored.length) return { ...base, tied: [], reason: 'no feasible trial' };
+  const leader = scored.reduce((a, b) => (b.s.mean > a.s.mean ? b : a));
+  const group = scored.filter((x) => x === leader || compare(leader.s, x.s, rule).order === 0);
+  const acc = (t: TrialRecord) => t.metrics.accuracy;
+  const allKld = group.every((x) => acc(x.t)?.kld !== undefined);
+  const allDppl = group.every((x) => acc(x.t)?.dPplPct !== undefined);
+  const key = (x: { t: TrialRecord }): number[] => [
+    allKld ? acc(x.t)!.kld : allDppl ? acc(x.t)!.dPplPct : 0,
+    x.t.metrics.fileSizeBytes ?? Infinity,
+    (x.t.metrics.peakHostMemBytes ?? 0) + (x.t.metrics.peakDeviceMemBytes ?? 0),
+    changes(x.t.config, opts.defaults),
+    x.t.index,
+  ];
+  const byKey = (a: number[], b: number[]) => a.reduce((r, v, i) => r || v - b[i], 0);
+  const ordered = [...group].sort((a, b) => byKey(key(a), key(b)));
+  const chosen = ordered[0];
+  const what = o.kind === 'balanced' ? 'score' : o.kind;
+  if (group.length === 1) {
+    const second = scored
+      .filter((x) => x !== leader)
+      .reduce<typeof leader | undefined>((a, b) => (!a || b.s.mean > a.s.mean ? b : a), undefined);
+    const by = second
+      ? `, ${((leader.s.mean / second.s.mean - 1) * 100).toFixed(1)} % ahead of ${label(second.t)}`
+      : '';
+    return {
+      ...base,
+      best: chosen.t.index,
+      tied: [],
+      reason: `${label(chosen.t)} has the highest ${what}${by}, beyond noise`,
+    };
+  }
+  const means = group.map((x) => x.s.mean);
+  const spread = ((Math.max(...means) - Math.min(...means)) / leader.s.mean) * 100;
+  const names = ordered.map((x) => label(x.t));
+  const list =
+    names.length === 2 ? names.join(' and ') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+  const [k0, k1] = [key(ordered[0]), key(ordered[1])];
+  const why =
+    k0[0] !== k1[0] && (allKld || allDppl)
+      ? 'most accurate of the tied'
+      : k0[1] !== k1[1]
+        ? 'smallest file of the tied'
+        : k0[2] !== k1[2]
+          ? 'least memory of the tied'
+          : k0[3] !== k1[3]
+            ? 'fewest changes from the defaults of the tied'
+            : 'the earliest of the tied';
+  return {
+    ...base,
+    best: chosen.t.index,
+    tied: ordered.slice(1).map((x) => x.t.index),
+    reason: `${list} ${what} within noise of each other (±${(spread / 2).toFixed(1)} %); ${label(chosen.t)} chosen: ${why}`,
+  };
+}

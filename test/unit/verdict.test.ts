@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { compare, objectiveStat, verdict } from '../../src/core/verdict';
+import type { Stat, TrialRecord } from '../../src/core/types';
+
+const st = (samples: number[]): Stat => {
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const sd = Math.sqrt(samples.reduce((a, x) => a + (x - mean) ** 2, 0) / (samples.length - 1));
+  return { mean, sd, n: samples.length, samples };
+};
+
+const trial = (
+  index: number,
+  decode: number[],
+  extra: Partial<TrialRecord['metrics']> = {},
+  quant = 'Q4_0',
+): TrialRecord => ({
+  type: 'trial',
+  index,
+  key: `k${index}`,
+  config: { quant, threads: 2 },
+  status: 'done',
+  metrics: { decode: st(decode), fileSizeBytes: 4e6, ...extra },
+  strategy: 'test',
+  startedAt: '',
+  endedAt: '',
+  durationMs: 0,
+});
+
+test('compare: overlapping samples are tied; separated ones are ordered; a tiny certain gap is under the margin', () => {
+  const a = st([894, 960, 830]);
+  const b = st([890, 885, 897]);
+  assert.equal(compare(a, b).order, 0, 'means 894.7 ± 65 vs 890.7 ± 6: noise');
+  const fast = st([1000, 1004, 998, 1001]);
+  const slow = st([900, 905, 897, 902]);
+  const c = compare(fast, slow);
+  assert.equal(c.order, 1);
+  assert.ok(c.t > c.critical && c.critical > 2 && c.df > 4, JSON.stringify(c));
+  assert.equal(compare(slow, fast).order, -1);
+  // 0.5 % apart with almost no noise: significant, but below the 1 % practical margin.
+  assert.equal(compare(st([1005, 1005.1, 1004.9]), st([1000, 1000.1, 999.9])).order, 0);
+  assert.equal(
+    compare(st([1005, 1005.1, 1004.9]), st([1000, 1000.1, 999.9]), { confidence: 0.95, margin: 0.001 }).order,
+    1,
+  );
+  // One repetition has no variance: never separated.
+  assert.equal(compare({ mean: 2000, sd: 0, n: 1 }, { mean: 1000, sd: 0, n: 1 }).order, 0);
+  // Without samples, mean ± sd (n) is used.
+  assert.equal(compare({ mean: 1000, sd: 2, n: 3 }, { mean: 900, sd: 2, n: 3 }).order, 1);
+});
+
+test('verdict: the leader and the trials tied with it; the tie is broken by accuracy (KLD), and the reason says so', () => {
+  const acc = (kld: number) => ({ accuracy: { kld, dPplPct: kld * 100, ppl: 1, pplBase: 1 } });
+  const trials = [
+    trial(1, [830, 960, 894], acc(0.082), 'Q2_K'),
+    trial(2, [885, 897, 890], acc(0.011), 'Q4_K_M'),
+    trial(3, [860, 905, 897], acc(0.03), 'Q4_0'),
+    trial(4, [400, 402, 399], acc(0.001), 'Q8_0'),
+  ];
+  const v = verdict({ kind: 'decode' }, trials, { label: (t) => String(t.config.quant) });
+  assert.equal(v.best, 2, v.reason);
+  assert.deepEqual(v.tied, [3, 1]);
+  assert.match(
+    v.reason,
+    /^Q4_K_M, Q4_0 and Q2_K decode within noise of each other \(±\d+\.\d %\); Q4_K_M chosen: most accurate of the tied$/,
+  );
+  assert.match(v.method, /Welch's t-test at 95 %/);
+});
+
+test('verdict: a leader beyond noise wins alone; ties without accuracy go to the smaller file; infeasible never wins', () => {
+  const clear = verdict({ kind: 'decode' }, [trial(1, [1000, 1004, 998]), trial(2, [900, 905, 897])]);
+  assert.equal(clear.best, 1);
+  assert.deepEqual(clear.tied, []);
+  assert.match(clear.reason, /#1 has the highest decode, 11\.1 % ahead of #2, beyond noise/);
+  const small = trial(2, [990, 1010, 1000], { fileSizeBytes: 3e6 });
+  const bySize = verdict({ kind: 'decode' }, [trial(1, [1000, 1012, 995]), small]);
+  assert.equal(bySize.best, 2);
+  assert.match(bySize.reason, /smallest file of the tied/);
+  const over = { ...trial(3, [5000, 5001, 5002]), status: 'infeasible' as const };
+  assert.equal(verdict({ kind: 'decode' }, [trial(1, [1000, 1004, 998]), over]).best, 1);
+  assert.equal(verdict({ kind: 'decode' }, [over]).best, undefined);
+});
+
+test('objectiveStat: balanced carries both spreads into the score', () => {
+  const m = { decode: st([100, 102, 98]), prefill: st([1000, 1000, 1000]) };
+  const s = objectiveStat({ kind: 'balanced', decodeWeight: 0.5 }, m)!;
+  assert.ok(Math.abs(s.mean - Math.sqrt(100 * 1000)) < 1e-6);
+  assert.ok(Math.abs(s.sd / s.mean - 0.5 * (2 / 100)) < 1e-9, `relative sd ${s.sd / s.mean}`);
+  assert.equal(s.n, 3);
+});
