@@ -30,6 +30,7 @@ const generic = [
   'src/core/knobs.ts',
   'src/core/session.ts',
   'src/core/spec.ts',
+  'src/core/verdict.ts',
   'src/core/store.ts',
   'src/core/strategies/**/*.ts',
   'src/core/agent/**/*.ts',

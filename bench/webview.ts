@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { launchBrowser } from '../test/vscode/browser';
-import { best, paretoFront } from '../src/core/objective';
+import { paretoFront } from '../src/core/objective';
+import { verdict } from '../src/core/verdict';
 import { SessionStore } from '../src/core/store';
 import { runOptimize } from '../src/core/session';
 import { resolveStrategy } from '../src/core/strategies';
@@ -72,7 +73,8 @@ async function main(): Promise<void> {
     live: true,
     budget: n,
     trials: trials.slice(0, n - 50),
-    best: best(o, trials)?.index,
+    best: verdict(o, trials).best,
+    tied: verdict(o, trials).tied,
     pareto: paretoFront(o, trials).map((t) => t.index),
     knobs: replayGrid().space.knobs.map((k) => ({
       name: k.name,
@@ -112,7 +114,9 @@ async function main(): Promise<void> {
           t0 = performance.now();
           for (const trial of extra)
             window.dispatchEvent(
-              new MessageEvent('message', { data: { type: 'trial', trial, best: state.best, pareto: state.pareto } }),
+              new MessageEvent('message', {
+                data: { type: 'trial', trial, best: state.best, tied: state.tied, pareto: state.pareto },
+              }),
             );
           await frame();
           const updates = performance.now() - t0;

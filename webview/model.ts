@@ -64,7 +64,8 @@ export function applyHostMessage(model: ViewModel, m: HostMessage): { model: Vie
       if (!s) return { model, redraw: 'none' };
       const i = s.trials.findIndex((t) => t.index === m.trial.index);
       const trials = i >= 0 ? s.trials.map((t, j) => (j === i ? m.trial : t)) : [...s.trials, m.trial];
-      return { model: { ...model, state: { ...s, trials, best: m.best, pareto: m.pareto } }, redraw: 'trials' };
+      const marks = { best: m.best, tied: m.tied, pareto: m.pareto, verdict: m.verdict };
+      return { model: { ...model, state: { ...s, trials, ...marks } }, redraw: 'trials' };
     }
     case 'pending':
       if (!s) return { model, redraw: 'none' };
@@ -153,15 +154,17 @@ export function controlsShown(s: SessionState): { pause: boolean; resume: boolea
 
 // ---- Marks and limits ----
 
-export type Mark = 'best' | 'pareto';
+export type Mark = 'best' | 'tied' | 'pareto';
 
-/** ★ best (under the limits) wins over Pareto; undefined for other trials. */
+/** ★ best (the verdict), then ≈ best (tied with it beyond noise), then Pareto; undefined for other trials. */
 export function markOf(s: SessionState, t: TrialRecord): Mark | undefined {
-  return t.index === s.best ? 'best' : s.pareto.includes(t.index) ? 'pareto' : undefined;
+  if (t.index === s.best) return 'best';
+  if (s.tied?.includes(t.index)) return 'tied';
+  return s.pareto.includes(t.index) ? 'pareto' : undefined;
 }
 
-/** How the mark column sorts: best, then Pareto, then the rest. */
-const MARK_RANK = { best: 2, pareto: 1, none: 0 } as const;
+/** How the mark column sorts: best, tied, then Pareto, then the rest. */
+const MARK_RANK = { best: 3, tied: 2, pareto: 1, none: 0 } as const;
 
 /** The columns that have a limit, and the limit of each (undefined when none is set). */
 export type LimitedColumn = 'size' | 'dppl' | 'kld';

@@ -51,7 +51,10 @@ export interface SessionState {
   live: boolean;
   budget: number;
   trials: TrialRecord[];
+  /** The verdict's trial (★ best), the trials tied with it beyond noise (≈ best), and the verdict in one sentence. */
   best?: number;
+  tied: number[];
+  verdict?: string;
   pareto: number[];
   knobs: KnobView[];
   pending?: ProposalView;
@@ -64,7 +67,7 @@ export interface SessionState {
 
 export type HostMessage =
   | { type: 'state'; state: SessionState }
-  | { type: 'trial'; trial: TrialRecord; best?: number; pareto: number[] }
+  | { type: 'trial'; trial: TrialRecord; best?: number; tied: number[]; pareto: number[]; verdict?: string }
   | { type: 'pending'; pending?: ProposalView }
   | { type: 'running'; running?: RunningView }
   | { type: 'status'; status: SessionStatus; stopReason?: string; review: 'each' | 'auto' }

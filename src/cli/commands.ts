@@ -1,8 +1,8 @@
 /** `haqa report` and `haqa toolchain build|status`. */
 import * as path from 'node:path';
 import { HaqaError } from '../core/errors';
-import { best, paretoFront } from '../core/objective';
-import { journalSummary, type SessionSummary } from '../core/session';
+import { paretoFront } from '../core/objective';
+import { journalSummary, verdictOf, type SessionSummary } from '../core/session';
 import { SessionStore } from '../core/store';
 import { buildToolchain, defaultBackend } from '../core/toolchains/llamacpp/build';
 import { locateTools, withToolInfo } from '../core/toolchains/llamacpp/locate';
@@ -23,7 +23,7 @@ export async function report(flags: Flags, target?: string): Promise<number> {
   const store = SessionStore.open(root, id);
   const { trials } = store.readTrials();
   const { objective } = store.meta.spec;
-  const b = best(objective, trials);
+  const judged = verdictOf(objective, trials);
   const pareto = paretoFront(objective, trials);
   const summary: SessionSummary = {
     sessionId: store.id,
@@ -33,7 +33,7 @@ export async function report(flags: Flags, target?: string): Promise<number> {
     stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
     objective,
     trials,
-    best: b,
+    ...judged,
     pareto,
     ...journalSummary(store.readJournal()),
   };
@@ -42,7 +42,8 @@ export async function report(flags: Flags, target?: string): Promise<number> {
       schema: 'haqa.report.v2',
       session: store.meta,
       trials,
-      best: b?.index ?? null,
+      best: judged.best?.index ?? null,
+      verdict: judged.verdict,
       pareto: pareto.map((t) => t.index),
       llm: summary.llm ?? null,
     };

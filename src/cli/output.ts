@@ -92,6 +92,7 @@ export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
     },
     trials: s.trials,
     best: pick(s.best),
+    verdict: s.verdict,
     pareto: s.pareto.map((t) => t.index),
     llm: s.llm ?? null,
     serverCommand: server ?? null,
@@ -99,17 +100,19 @@ export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
 }
 
 export function printSummary(s: SessionSummary, server?: string[]): void {
-  const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto), ''];
+  const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto, s.verdict.tied), ''];
   const fallback = s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : '';
   out.push(`session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${fallback}`);
   const kl = s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : '';
-  out.push(`★ best, P Pareto front (${s.objective.kind} speed × file size${kl})`);
+  out.push(
+    `★ best (the verdict), ≈ within noise of it (tied), P Pareto front (${s.objective.kind} speed × file size${kl})`,
+  );
   const surprises = s.trials
     .flatMap((t) => (t.findings ?? []).map((f) => ({ t, f })))
     .sort((a, b) => Math.abs(b.f.change) - Math.abs(a.f.change))
     .slice(0, 5);
   if (surprises.length) {
-    out.push('counterintuitive, measured (beyond 2 sd):');
+    out.push('counterintuitive, measured (beyond noise):');
     for (const { t, f } of surprises)
       out.push(
         `  #${t.index}: ${f.evidence}`,
@@ -118,6 +121,7 @@ export function printSummary(s: SessionSummary, server?: string[]): void {
   }
   if (s.llm) out.push(describeUsage(s.llm));
   if (s.best) {
+    out.push(`verdict: ${s.verdict.reason} (${s.verdict.method})`);
     out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: ${metricsText(s.best.metrics)}`);
     if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
   } else {

@@ -49,6 +49,7 @@ export function trialsTable(
   trials: TrialRecord[],
   bestT?: TrialRecord,
   pareto: TrialRecord[] = [],
+  tied: number[] = [],
 ): string {
   const acc = trials.some((t) => t.metrics.accuracy);
   const head = [
@@ -79,7 +80,7 @@ export function trialsTable(
           : undefined,
       ),
       ...(acc ? accuracyCells(t) : []),
-      `${t.index === bestT?.index ? '★' : ''}${ps.has(t.index) ? 'P' : ''}`,
+      `${t.index === bestT?.index ? '★' : tied.includes(t.index) ? '≈' : ''}${ps.has(t.index) ? 'P' : ''}`,
       t.cause ? t.cause.slice(0, 80) : '',
     ]);
   return table([head, ...rows]);

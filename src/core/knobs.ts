@@ -9,6 +9,21 @@ import type { Config } from './types';
 export const ALL_LAYERS = 999;
 
 /**
+ * llama.cpp's own defaults for the knobs that have one whatever the machine (threads, GPU layers and flash attention
+ * depend on it): among tied trials, the verdict prefers fewer changes from these.
+ */
+export const TOOL_DEFAULTS: Config = {
+  imatrix: 'none',
+  output_type: 'default',
+  embd_type: 'default',
+  tensor_overrides: 'none',
+  batch: 2048,
+  ubatch: 512,
+  cache_type_k: 'f16',
+  cache_type_v: 'f16',
+};
+
+/**
  * What an artifact is made of: the type, plus every recipe knob that is not at its default (so a plain type keeps
  * the cache key it always had).
  */

@@ -1,4 +1,5 @@
 import type { TrialMetrics, TrialRecord } from './types';
+import { feasible } from './verdict';
 
 export type ObjectiveKind = 'decode' | 'prefill' | 'balanced';
 
@@ -66,12 +67,11 @@ export function violations(o: ObjectiveSpec, m: TrialMetrics): string[] {
   return v;
 }
 
-/** Trials that can be chosen: measured and within every constraint. */
-export function feasible(trials: TrialRecord[]): TrialRecord[] {
-  return trials.filter((t) => t.status === 'done');
-}
-
-export function best(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord | undefined {
+/**
+ * The feasible trial with the highest objective mean: a strategy's incumbent. It is not the session's answer: that is
+ * the verdict (verdict.ts), which calls a trial best only beyond noise and breaks ties by accuracy and size.
+ */
+export function leader(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord | undefined {
   let top: TrialRecord | undefined;
   let topScore = -Infinity;
   for (const t of feasible(trials)) {
@@ -84,23 +84,4 @@ export function best(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord | und
   return top;
 }
 
-/**
- * Pareto front among feasible trials over (objective score ↑, file size ↓) and, where every one of them measured
- * accuracy, mean KL divergence ↓: speed × size × accuracy.
- */
-export function paretoFront(o: ObjectiveSpec, trials: TrialRecord[]): TrialRecord[] {
-  const pts = feasible(trials)
-    .map((t) => ({
-      t,
-      v: [
-        score(o, t.metrics),
-        -(t.metrics.fileSizeBytes ?? Infinity),
-        t.metrics.accuracy ? -t.metrics.accuracy.kld : undefined,
-      ],
-    }))
-    .filter((p) => p.v[0] !== undefined);
-  const withAcc = pts.length > 0 && pts.every((p) => p.v[2] !== undefined);
-  const vec = (p: (typeof pts)[number]) => (withAcc ? p.v : p.v.slice(0, 2)) as number[];
-  const dominates = (b: number[], a: number[]) => b.every((x, i) => x >= a[i]) && b.some((x, i) => x > a[i]);
-  return pts.filter((a) => !pts.some((b) => b !== a && dominates(vec(b), vec(a)))).map((p) => p.t);
-}
+export { feasible, paretoFront } from './verdict';

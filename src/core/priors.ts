@@ -1,10 +1,12 @@
 /**
  * Naive priors and the measurements that contradict them. A trial is counterintuitive when it and an earlier trial
- * differ in exactly one knob and the measured speed goes against what the prior predicts by more than the noise of
- * both (≥ 2 sd of each, and at least 1 %). Every strategy gets these findings; the LLM agent also explains them.
+ * differ in exactly one knob and the measured speed goes against what the prior predicts beyond noise, by the project's
+ * one comparison rule (verdict.ts: Welch's t-test at 95 % and a 1 % margin). Every strategy gets these findings; the
+ * LLM agent also explains them.
  */
 import { quantType } from './ggml';
 import type { Config, ConfigValue, Finding, SpeedMetric, Stat, TrialRecord } from './types';
+import { compare } from './verdict';
 
 export type { Finding, SpeedMetric } from './types';
 
@@ -88,13 +90,9 @@ export const PRIORS: Prior[] = [
   },
 ];
 
-/** Relative noise floor: two single-run measurements (sd 0) still need to differ by this much. */
-const NOISE_FLOOR = 0.01;
-
-/** True when `lo` is below `hi` by more than 2 sd of each and by at least the noise floor. */
+/** True when `lo` is below `hi` by the project's one comparison rule (verdict.ts): beyond noise, by the margin. */
 export function beyondNoise(lo: Stat, hi: Stat): boolean {
-  const gap = hi.mean - lo.mean;
-  return gap > 0 && gap >= 2 * lo.sd && gap >= 2 * hi.sd && gap >= NOISE_FLOOR * hi.mean;
+  return compare(hi, lo).order === 1;
 }
 
 function onlyDifference(a: Config, b: Config): string | undefined {
@@ -149,7 +147,7 @@ export function findingsFor(
         const gainPct = ((slow.mean / fast.mean - 1) * 100).toFixed(0);
         const evidence =
           `${expected}, but ${metric} measured ${fmt(fast)} t/s with ${String(f)} (trial #${fastT.index}) vs ` +
-          `${fmt(slow)} t/s with ${won} (trial #${slowT.index}): ${won} is ${gainPct} % faster, beyond 2 sd of both`;
+          `${fmt(slow)} t/s with ${won} (trial #${slowT.index}): ${won} is ${gainPct} % faster, beyond noise`;
         out.push({
           prior: p.id,
           metric,

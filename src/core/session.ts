@@ -1,7 +1,8 @@
 import { llmUsage, type LlmUsage } from './agent/journal';
 import { errorMessage, isHaqaError } from './errors';
 import { findingsFor, objectiveMetrics } from './priors';
-import { best, paretoFront, score, violations, type ObjectiveSpec } from './objective';
+import { paretoFront, score, violations, type ObjectiveSpec } from './objective';
+import { verdict, type Verdict } from './verdict';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
 import {
@@ -48,12 +49,21 @@ export interface SessionSummary {
   stopReason: string;
   objective: ObjectiveSpec;
   trials: TrialRecord[];
+  /** The verdict's chosen trial (see verdict). */
   best?: TrialRecord;
+  /** The answer, beyond noise: the chosen trial, those tied with it, the rule and why. */
+  verdict: Verdict;
   pareto: TrialRecord[];
   /** Token use and cost of the LLM agent, when it ran. */
   llm?: LlmUsage;
   /** The agent's explanations of measured counterintuitive trials, by trial index. */
   explanations?: Record<number, string>;
+}
+
+/** The verdict on a session's trials and the trial it chose, as a summary carries them. */
+export function verdictOf(o: ObjectiveSpec, trials: TrialRecord[]): Pick<SessionSummary, 'best' | 'verdict'> {
+  const v = verdict(o, trials);
+  return { verdict: v, best: v.best === undefined ? undefined : trials.find((t) => t.index === v.best) };
 }
 
 /** What a session's journal adds to its summary: the agent's token use and its explanations. */
@@ -419,7 +429,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     stopReason,
     objective: o.objective,
     trials: history,
-    best: best(o.objective, history),
+    ...verdictOf(o.objective, history),
     pareto: paretoFront(o.objective, history),
     ...journalSummary(o.store.readJournal()),
   };

@@ -5,7 +5,8 @@
  * module: the session's verdict, the Pareto marks, the findings against naive priors.
  */
 import tQuantile from '@stdlib/stats-base-dists-t-quantile';
-import { feasible, type ObjectiveSpec } from './objective';
+import { TOOL_DEFAULTS } from './knobs';
+import type { ObjectiveSpec } from './objective';
 import type { Config, Stat, TrialMetrics, TrialRecord } from './types';
 
 export interface ComparisonRule {
@@ -73,6 +74,11 @@ export function compare(a: Stat, b: Stat, rule: ComparisonRule = DEFAULT_RULE): 
   return Math.abs(t) > critical && practical ? { order: sign, ratio, t, df, critical } : tied(t, df, critical);
 }
 
+/** Trials that can be chosen: measured and within every constraint. */
+export function feasible(trials: TrialRecord[]): TrialRecord[] {
+  return trials.filter((t) => t.status === 'done');
+}
+
 /** True when `a` is faster than `b` by the rule. */
 export const faster = (a: Stat, b: Stat, rule?: ComparisonRule) => compare(a, b, rule).order === 1;
 
@@ -97,7 +103,7 @@ export function objectiveStat(o: ObjectiveSpec, m: TrialMetrics): Stat | undefin
 export interface Verdict {
   /** The trial to deploy, or undefined when no trial is feasible. */
   best?: number;
-  /** Trials not separated from the leader by the rule (the chosen one excluded), in the order of the tie-break. */
+  /** Trials in contention with the chosen one (none beats them by the rule), in the order of the tie-break. */
   tied: number[];
   /** The rule, in words. */
   method: string;
@@ -110,9 +116,9 @@ export interface Verdict {
 
 export interface VerdictOptions {
   rule?: ComparisonRule;
-  /** The toolchain's default configuration: among tied trials, fewer changes from it wins (after accuracy and size). */
+  /** Defaults: among tied trials, fewer changes from them wins (after accuracy and size); llama.cpp's by default. */
   defaults?: Config;
-  /** A short label per trial for the reason (default: `#index`). */
+  /** A short label per trial for the reason (default: `#index quant`). */
   label?: (t: TrialRecord) => string;
   confirmations?: number;
 }
@@ -121,21 +127,24 @@ const changes = (c: Config, d?: Config) =>
   d ? Object.keys(d).filter((k) => c[k] !== undefined && c[k] !== d[k]).length : 0;
 
 /**
- * The session's answer. The leader is the feasible trial with the highest objective; every feasible trial the rule
- * cannot separate from it is tied with it. Among the tied (leader included) the most accurate wins (lower mean KLD,
+ * The session's answer. The leader is the feasible trial with the highest objective; tied with it is every feasible
+ * trial that no other feasible trial beats by the rule. Among the tied (leader included) the most accurate wins (lower mean KLD,
  * else lower ΔPPL), then the smaller file, then the smaller peak memory, then fewer changes from the defaults, then
  * the earlier trial.
  */
 export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOptions = {}): Verdict {
   const rule = opts.rule ?? DEFAULT_RULE;
-  const label = opts.label ?? ((t: TrialRecord) => `#${t.index}`);
+  const label = opts.label ?? ((t: TrialRecord) => `#${t.index} ${String(t.config.quant ?? '')}`.trim());
   const base = { method: describeRule(rule), margin: rule.margin, confirmations: opts.confirmations ?? 0 };
   const scored = feasible(trials)
     .map((t) => ({ t, s: objectiveStat(o, t.metrics) }))
     .filter((x): x is { t: TrialRecord; s: Stat } => x.s !== undefined && Number.isFinite(x.s.mean));
   if (!scored.length) return { ...base, tied: [], reason: 'no feasible trial' };
   const leader = scored.reduce((a, b) => (b.s.mean > a.s.mean ? b : a));
-  const group = scored.filter((x) => x === leader || compare(leader.s, x.s, rule).order === 0);
+  // In contention: every trial that no other feasible trial beats by the rule (the leader always is). Measuring against
+  // the leader alone would let a noisy leader pull in a trial that a steadier one beats beyond noise. The members are
+  // pairwise unseparated: if one beat another, the other would be out.
+  const group = scored.filter((x) => !scored.some((y) => y !== x && compare(y.s, x.s, rule).order === 1));
   const acc = (t: TrialRecord) => t.metrics.accuracy;
   const allKld = group.every((x) => acc(x.t)?.kld !== undefined);
   const allDppl = group.every((x) => acc(x.t)?.dPplPct !== undefined);
@@ -143,7 +152,7 @@ export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOp
     allKld ? acc(x.t)!.kld : allDppl ? acc(x.t)!.dPplPct : 0,
     x.t.metrics.fileSizeBytes ?? Infinity,
     (x.t.metrics.peakHostMemBytes ?? 0) + (x.t.metrics.peakDeviceMemBytes ?? 0),
-    changes(x.t.config, opts.defaults),
+    changes(x.t.config, opts.defaults ?? TOOL_DEFAULTS),
     x.t.index,
   ];
   const byKey = (a: number[], b: number[]) => a.reduce((r, v, i) => r || v - b[i], 0);
@@ -186,4 +195,38 @@ export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOp
     tied: ordered.slice(1).map((x) => x.t.index),
     reason: `${list} ${what} within noise of each other (±${(spread / 2).toFixed(1)} %); ${label(chosen.t)} chosen: ${why}`,
   };
+}
+
+/** The trial the verdict chose (see `verdict`), or undefined when none is feasible. */
+export function bestTrial(o: ObjectiveSpec, trials: TrialRecord[], opts?: VerdictOptions): TrialRecord | undefined {
+  const v = verdict(o, trials, opts);
+  return v.best === undefined ? undefined : trials.find((t) => t.index === v.best);
+}
+
+/**
+ * Pareto front among feasible trials over speed ↑ (by the rule: a trial is only slower when the rule separates it),
+ * file size ↓ and, where every one of them measured accuracy, mean KL divergence ↓. A trial is dropped when another
+ * is not slower, not larger, not less accurate, and better in one of them.
+ */
+export function paretoFront(
+  o: ObjectiveSpec,
+  trials: TrialRecord[],
+  rule: ComparisonRule = DEFAULT_RULE,
+): TrialRecord[] {
+  const pts = feasible(trials)
+    .map((t) => ({
+      t,
+      s: objectiveStat(o, t.metrics),
+      size: t.metrics.fileSizeBytes ?? Infinity,
+      kld: t.metrics.accuracy?.kld,
+    }))
+    .filter((p): p is typeof p & { s: Stat } => p.s !== undefined);
+  const withAcc = pts.length > 0 && pts.every((p) => p.kld !== undefined);
+  const dominates = (b: (typeof pts)[number], a: (typeof pts)[number]) => {
+    const speed = compare(b.s, a.s, rule).order;
+    const kb = withAcc ? b.kld! : 0;
+    const ka = withAcc ? a.kld! : 0;
+    return speed !== -1 && b.size <= a.size && kb <= ka && (speed === 1 || b.size < a.size || kb < ka);
+  };
+  return pts.filter((a) => !pts.some((b) => b !== a && dominates(b, a))).map((p) => p.t);
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError, describeError } from '../core/errors';
-import { best } from '../core/objective';
+import { bestTrial } from '../core/verdict';
 import { toolchainRoot } from '../core/paths';
 import { prepareSession, type Prepared } from '../core/prepare';
 import { ProcessRunner } from '../core/process/runner';
@@ -118,7 +118,7 @@ export class HaqaContext implements vscode.Disposable {
       return;
     }
     const counted = r.trials.filter(countsTowardBudget).length;
-    const b = best(r.objective, r.trials);
+    const b = bestTrial(r.objective, r.trials);
     const icon = r.status === 'running' ? '$(loading~spin)' : r.status === 'paused' ? '$(debug-pause)' : '$(beaker)';
     const bestSpeed = b?.metrics.decode ? ` · best ${b.metrics.decode.mean.toFixed(1)} t/s` : '';
     status.text = `${icon} HAQA ${counted}/${r.request.spec.budget}${bestSpeed}${r.pending ? ' · review' : ''}`;
@@ -326,7 +326,8 @@ export class HaqaContext implements vscode.Disposable {
   /** Trial #index of a session, or its best trial; an error when there is none. */
   trialOf(store: SessionStore, index?: number): TrialRecord {
     const trials = this.currentTrials(store);
-    const t = index !== undefined ? trials.find((x) => x.index === index) : best(store.meta.spec.objective, trials);
+    const t =
+      index !== undefined ? trials.find((x) => x.index === index) : bestTrial(store.meta.spec.objective, trials);
     if (!t)
       throw new HaqaError(
         index !== undefined

@@ -7,7 +7,8 @@ import * as vscode from 'vscode';
 import { describeUsage, llmUsage } from '../core/agent/journal';
 import { errorMessage, isHaqaError } from '../core/errors';
 import { describeHardware } from '../core/hardware';
-import { best, describeObjective, paretoFront, type ObjectiveSpec } from '../core/objective';
+import { describeObjective, paretoFront, type ObjectiveSpec } from '../core/objective';
+import { verdict } from '../core/verdict';
 import { launchSession, type LaunchedSession } from '../core/launch';
 import type { Prepared } from '../core/prepare';
 import type { ProcessRunner } from '../core/process/runner';
@@ -185,8 +186,7 @@ export class SessionRun {
         this.changed.fire({
           type: 'trial',
           trial: t,
-          best: best(this.objective, this.trials)?.index,
-          pareto: paretoFront(this.objective, this.trials).map((x) => x.index),
+          ...verdictMarks(this.objective, this.trials),
         });
         if (
           t.status === 'skipped' &&
@@ -311,6 +311,12 @@ export class SessionRun {
   }
 }
 
+/** The marks every view draws: the verdict's trial, those tied with it (≈ best), the Pareto front, and why. */
+export function verdictMarks(o: ObjectiveSpec, trials: TrialRecord[]) {
+  const v = verdict(o, trials);
+  return { best: v.best, tied: v.tied, pareto: paretoFront(o, trials).map((t) => t.index), verdict: v.reason };
+}
+
 /** The state of a session as stored on disk (what the panel shows for a session this window does not run). */
 export function storedState(root: string, store: SessionStore, trials = store.readTrials().trials): SessionState {
   const meta: SessionMeta = store.meta;
@@ -339,8 +345,7 @@ export function storedState(root: string, store: SessionStore, trials = store.re
     live: false,
     budget: o.budget,
     trials,
-    best: best(o.objective, trials)?.index,
-    pareto: paretoFront(o.objective, trials).map((t) => t.index),
+    ...verdictMarks(o.objective, trials),
     knobs: [],
     explanations: journalExplanations(journal),
     llmUsage: usage ? describeUsage(usage) : undefined,

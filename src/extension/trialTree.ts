@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SessionStore, type SessionMeta } from '../core/store';
-import { best, paretoFront } from '../core/objective';
+import { paretoFront } from '../core/objective';
+import { verdict } from '../core/verdict';
 import type { Config, TrialRecord, TrialStatus } from '../core/types';
 import { shortConfig, trialDetails } from '../core/format';
 import type { SessionRun } from './sessionRun';
@@ -9,7 +10,7 @@ import { Commands } from './commands/ids';
 
 export type TreeNode =
   | { kind: 'session'; root: string; meta: SessionMeta }
-  | { kind: 'trial'; root: string; sessionId: string; trial: TrialRecord; mark?: 'best' | 'pareto' }
+  | { kind: 'trial'; root: string; sessionId: string; trial: TrialRecord; mark?: 'best' | 'tied' | 'pareto' }
   | {
       kind: 'live';
       root: string;
@@ -53,14 +54,22 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     const run = this.runFor(node.meta.id);
     const trials = run?.live ? run.trials : SessionStore.open(node.root, node.meta.id).readTrials().trials;
     const { objective } = node.meta.spec;
-    const b = best(objective, trials)?.index;
+    const v = verdict(objective, trials);
+    const tied = new Set(v.tied);
     const front = new Set(paretoFront(objective, trials).map((t) => t.index));
     const out: TreeNode[] = trials.map((trial) => ({
       kind: 'trial' as const,
       root: node.root,
       sessionId: node.meta.id,
       trial,
-      mark: trial.index === b ? ('best' as const) : front.has(trial.index) ? ('pareto' as const) : undefined,
+      mark:
+        trial.index === v.best
+          ? ('best' as const)
+          : tied.has(trial.index)
+            ? ('tied' as const)
+            : front.has(trial.index)
+              ? ('pareto' as const)
+              : undefined,
     }));
     if (run?.running)
       out.push({
@@ -115,7 +124,14 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     }
     const t = node.trial;
     const item = new vscode.TreeItem(`#${t.index} ${shortConfig(t.config)}`, vscode.TreeItemCollapsibleState.None);
-    const mark = node.mark === 'best' ? '★ best · ' : node.mark === 'pareto' ? 'Pareto · ' : '';
+    const mark =
+      node.mark === 'best'
+        ? '★ best · '
+        : node.mark === 'tied'
+          ? '≈ best · '
+          : node.mark === 'pareto'
+            ? 'Pareto · '
+            : '';
     const speed = t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status;
     item.description = `${mark}${speed}${t.findings?.length ? ' · counterintuitive' : ''}`;
     const md = new vscode.MarkdownString();

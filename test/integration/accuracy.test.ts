@@ -51,7 +51,7 @@ test('the trained fixture: PPL far below its vocabulary, and ΔPPL / KLD ordered
   }
 });
 
-test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the best is the fastest feasible; runtime-only changes reuse accuracy', () => {
+test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the verdict is the fastest feasible or the most accurate tied with it; runtime-only changes reuse accuracy', () => {
   const dir = tmpDir();
   const r = spawnSync(
     process.execPath,
@@ -103,7 +103,16 @@ test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the best is the f
   );
   const feasible = trials.filter((t) => t.status === 'done');
   assert.ok(feasible.every((t) => t.metrics.accuracy!.dPplPct <= 5));
-  assert.equal(s.best.metrics.decode.mean, Math.max(...feasible.map((t) => t.metrics.decode.mean)));
+  // The verdict: the fastest feasible trial, or — when the comparison rule cannot separate it from the fastest — the
+  // more accurate of the tied.
+  const fastest = feasible.reduce((a, b) => (b.metrics.decode!.mean > a.metrics.decode!.mean ? b : a));
+  assert.equal(s.verdict.best, s.best.index);
+  assert.match(s.verdict.method, /^Welch's t-test at 95 % and a margin of 1 %$/);
+  assert.ok(s.verdict.reason.length > 10, s.verdict.reason);
+  if (s.best.index !== fastest.index) {
+    assert.ok(s.verdict.tied.includes(fastest.index), `#${s.best.index} is neither the fastest nor tied with it`);
+    assert.ok(s.best.metrics.accuracy.kld <= fastest.metrics.accuracy!.kld, 'a tie went to the less accurate trial');
+  }
   assert.ok(s.best.metrics.accuracy.dPplPct <= 5);
   // The base logits are computed once per session; a trial that changes only runtime knobs reuses its artifact's accuracy.
   assert.equal(trials.flatMap((t) => t.steps).filter((st) => st.name === 'accuracy-base').length, 1);

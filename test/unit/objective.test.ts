@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { best, paretoFront, score, violations } from '../../src/core/objective';
+import { leader, paretoFront, score, violations } from '../../src/core/objective';
 import type { TrialRecord } from '../../src/core/types';
 
 const t = (
@@ -52,12 +52,12 @@ test('best ignores failed and infeasible trials; Pareto keeps only non-dominated
     t(5, 80, 1, 5),
     t(6, 999, 1, 1, 'failed'),
   ];
-  assert.equal(best({ kind: 'decode' }, trials)!.index, 2);
+  assert.equal(leader({ kind: 'decode' }, trials)!.index, 2);
   assert.deepEqual(
     paretoFront({ kind: 'decode' }, trials)
       .map((x) => x.index)
       .sort(),
     [1, 2, 5],
   );
-  assert.equal(best({ kind: 'decode' }, []), undefined);
+  assert.equal(leader({ kind: 'decode' }, []), undefined);
 });

@@ -4,7 +4,7 @@ import { buildRequest, estimateTokens } from '../../src/core/agent/prompt';
 import { parseReply } from '../../src/core/agent/reply';
 import { DEFAULT_LLM, type LlmSettings } from '../../src/core/agent/settings';
 import { allFindings, beyondNoise, findingsFor } from '../../src/core/priors';
-import { best } from '../../src/core/objective';
+import { bestTrial } from '../../src/core/verdict';
 import { trialDetails } from '../../src/core/format';
 import type { StrategyContext } from '../../src/core/strategies';
 import type { TrialRecord } from '../../src/core/types';
@@ -41,7 +41,7 @@ test('prompt: a 200-trial session is compacted under the token bound and keeps t
     const r = buildRequest(ctx(), h, { ...settings, maxPromptTokens: bound }, 'json_schema', { k: 2 });
     const t = text(r);
     assert.ok(estimateTokens(t) <= bound, `${estimateTokens(t)} estimated tokens > ${bound}`);
-    const top = best({ kind: 'decode' }, h)!;
+    const top = bestTrial({ kind: 'decode' }, h)!;
     assert.match(r.messages[1].content, new RegExp(`^${top.index},done,`, 'm'), 'the best trial is listed');
     assert.match(r.messages[1].content, new RegExp(`^${h[h.length - 1].index},`, 'm'), 'the latest trial is listed');
     assert.match(r.messages[1].content, /more measured trials not listed, all worse than those above: .*Q\d/);
@@ -57,7 +57,7 @@ test('prompt: the static part names every knob with its domain and meaning, the 
   assert.match(sys, /constraint quantized-v-cache-needs-flash-attn/);
   assert.match(sys, /maximise decode t\/s/);
   assert.match(sys, /Budget: 12 trials/);
-  assert.match(sys, /2 sd/);
+  assert.match(sys, /Welch's t-test at 95 %/);
   assert.match(sys, /fewer bits per weight → faster decode/);
   assert.ok(
     !text(r).includes('/work/') && !text(r).includes('.jsonl') && !text(r).includes(replayGrid().modelInfo().path),
@@ -156,7 +156,7 @@ const trial = (
   },
 });
 
-test('priors: a contradiction beyond 2 sd of both is a finding with evidence and a reason; within noise it is not', () => {
+test('priors: a contradiction beyond noise (the comparison rule) is a finding with evidence and a reason; within noise it is not', () => {
   const base = { quant: 'Q4_0', threads: 2, flash_attn: true, cache_type_k: 'f16' };
   const a = trial(1, base, [100, 2]);
   const slowQ2 = trial(2, { ...base, quant: 'Q2_K' }, [90, 2]);
@@ -170,7 +170,11 @@ test('priors: a contradiction beyond 2 sd of both is a finding with evidence and
     /fewer bits per weight \(Q2_K\) should run faster than Q4_0, but decode measured 90\.0 ± 2\.0 t\/s with Q2_K \(trial #2\) vs 100\.0 ± 2\.0 t\/s with Q4_0 \(trial #1\): Q4_0 is 11 % faster/,
   );
   assert.match(f[0].explanation, /dequantizing/);
-  assert.deepEqual(findingsFor(trial(3, { ...base, quant: 'Q2_K' }, [97, 2]), [a]), [], 'within 2 sd is noise');
+  assert.deepEqual(
+    findingsFor(trial(3, { ...base, quant: 'Q2_K' }, [97, 2]), [a]),
+    [],
+    'within noise: Welch does not separate 97 ± 2 from 100 ± 2 (n 3)',
+  );
   assert.deepEqual(findingsFor(trial(4, { ...base, quant: 'Q2_K' }, [110, 2]), [a]), [], 'as expected is no finding');
   assert.deepEqual(
     findingsFor(trial(5, { ...base, quant: 'Q2_K', threads: 1 }, [50, 1]), [a]),
@@ -179,8 +183,9 @@ test('priors: a contradiction beyond 2 sd of both is a finding with evidence and
   );
   const kv = findingsFor(trial(6, { ...base, cache_type_k: 'q8_0' }, [88, 1]), [a]);
   assert.equal(kv[0].prior, 'quantized-kv-faster');
-  assert.ok(beyondNoise({ mean: 98, sd: 0, n: 1 }, { mean: 100, sd: 0, n: 1 }));
-  assert.ok(!beyondNoise({ mean: 99.5, sd: 0, n: 1 }, { mean: 100, sd: 0, n: 1 }), 'under the 1 % floor');
+  assert.ok(beyondNoise({ mean: 98, sd: 0.1, n: 3 }, { mean: 100, sd: 0.1, n: 3 }));
+  assert.ok(!beyondNoise({ mean: 99.5, sd: 0.01, n: 3 }, { mean: 100, sd: 0.01, n: 3 }), 'under the 1 % margin');
+  assert.ok(!beyondNoise({ mean: 50, sd: 0, n: 1 }, { mean: 100, sd: 0, n: 1 }), 'one run has no variance: no verdict');
 });
 
 test('priors: on the recorded CPU grid the measured surprises are the ones an engineer would flag', async () => {

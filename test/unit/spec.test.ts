@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DEFAULT_LLM } from '../../src/core/agent/settings';
 import { isHaqaError } from '../../src/core/errors';
-import { best } from '../../src/core/objective';
+import { bestTrial } from '../../src/core/verdict';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { recordTrial, rerunTrial } from '../../src/core/session';
 import { SPEC_VERSION, parseSessionSpec, specForDisk } from '../../src/core/spec';
@@ -256,6 +256,6 @@ test('Re-run Trial records through the same rule: an over-limit re-run is infeas
   assert.match(rec.cause ?? '', /file size .* > max 1\.0 MiB/);
   const { trials } = store.readTrials();
   assert.equal(trials.length, 2);
-  assert.equal(best(spec.objective, trials), undefined);
+  assert.equal(bestTrial(spec.objective, trials), undefined);
   assert.ok(fs.existsSync(GRID));
 });

@@ -71,7 +71,7 @@ test('verdict: a leader beyond noise wins alone; ties without accuracy go to the
   const clear = verdict({ kind: 'decode' }, [trial(1, [1000, 1004, 998]), trial(2, [900, 905, 897])]);
   assert.equal(clear.best, 1);
   assert.deepEqual(clear.tied, []);
-  assert.match(clear.reason, /#1 has the highest decode, 11\.1 % ahead of #2, beyond noise/);
+  assert.match(clear.reason, /^#1 Q4_0 has the highest decode, 11\.1 % ahead of #2 Q4_0, beyond noise$/);
   const small = trial(2, [990, 1010, 1000], { fileSizeBytes: 3e6 });
   const bySize = verdict({ kind: 'decode' }, [trial(1, [1000, 1012, 995]), small]);
   assert.equal(bySize.best, 2);
@@ -87,4 +87,15 @@ test('objectiveStat: balanced carries both spreads into the score', () => {
   assert.ok(Math.abs(s.mean - Math.sqrt(100 * 1000)) < 1e-6);
   assert.ok(Math.abs(s.sd / s.mean - 0.5 * (2 / 100)) < 1e-9, `relative sd ${s.sd / s.mean}`);
   assert.equal(s.n, 3);
+});
+
+test('verdict: a noisy leader does not pull in a trial that a steadier one beats beyond noise', () => {
+  const noisy = trial(1, [560, 700, 626], {}, 'Q3_K_M');
+  const steady = trial(2, [607.8, 610.6, 584.7], {}, 'Q4_0');
+  const small = trial(3, [525.5, 524.0, 567.4], { fileSizeBytes: 1e6 }, 'Q2_K');
+  assert.equal(compare(noisy.metrics.decode!, small.metrics.decode!).order, 0, 'the noisy leader cannot separate them');
+  assert.equal(compare(steady.metrics.decode!, small.metrics.decode!).order, 1, 'the steady one beats the small one');
+  const v = verdict({ kind: 'decode' }, [noisy, steady, small]);
+  assert.notEqual(v.best, 3, 'the smallest file won a tie it was not in');
+  assert.deepEqual([v.best, ...v.tied].sort(), [1, 2]);
 });

@@ -70,6 +70,7 @@ function session(over: Partial<SessionState> = {}): SessionState {
     live: true,
     budget: 10,
     trials: [],
+    tied: [],
     pareto: [],
     knobs: [
       { name: 'quant', values: ['Q4_K_M', 'Q8_0'], meaning: 'weight type', stage: 'quantize' },
@@ -100,8 +101,8 @@ test('a sequence of host messages: state → trial → pending → override-resu
   // A new trial is appended; a trial with a known index replaces it; best and Pareto come with it.
   r = apply(
     r.model,
-    { type: 'trial', trial: trial(2, { decode: 12 }), best: 2, pareto: [1, 2] },
-    { type: 'trial', trial: trial(1, { decode: 11 }, 'infeasible'), best: 2, pareto: [2] },
+    { type: 'trial', trial: trial(2, { decode: 12 }), best: 2, tied: [], pareto: [1, 2] },
+    { type: 'trial', trial: trial(1, { decode: 11 }, 'infeasible'), best: 2, tied: [], pareto: [2] },
   );
   assert.equal(r.redraw, 'trials');
   assert.deepEqual(
@@ -172,7 +173,7 @@ test('a sequence of host messages: state → trial → pending → override-resu
 test('increments before the first state are ignored; a new state closes the override form', () => {
   const start = initialModel({ sessionId: 's1', root: '/r' });
   for (const m of [
-    { type: 'trial', trial: trial(1), best: 1, pareto: [] },
+    { type: 'trial', trial: trial(1), best: 1, tied: [], pareto: [] },
     { type: 'pending', pending: { id: 1, config: {} } },
     { type: 'running', running: undefined },
     { type: 'status', status: 'running', review: 'each' },

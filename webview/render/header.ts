@@ -27,6 +27,7 @@ export function shell(app: HTMLElement): void {
     <div class="chart-box" id="chart-dppl-box" hidden><canvas id="chart-dppl" aria-label="objective vs perplexity increase"></canvas></div>
   </section>
   <h2>Trials <span id="trial-count" class="muted"></span></h2>
+  <p id="verdict" class="verdict"></p>
   <div id="trials" class="trials"></div>
   <vscode-collapsible title="Hardware and toolchain"><pre id="hardware"></pre></vscode-collapsible>`;
 }

@@ -53,7 +53,8 @@ function note(t: TrialRecord): string {
 const speed = (m: Stat | undefined): string => (m ? `${fmt(m.mean)} <span class="sd">± ${fmt(m.sd)}</span>` : '–');
 
 const MARKS = {
-  best: '<span class="mark best" title="best under the limits">★ best</span>',
+  best: '<span class="mark best" title="the verdict: best under the limits, beyond noise">★ best</span>',
+  tied: '<span class="mark tied" title="within noise of the best (the tie was broken by accuracy, then size)">≈ best</span>',
   pareto: '<span class="mark pareto" title="on the Pareto front">Pareto</span>',
   none: '',
 } as const;
@@ -104,6 +105,7 @@ export function renderTable(s: SessionState, sortOrder: Sort | undefined): void 
     `<table id="trial-table" data-total="${s.trials.length}"><colgroup>${colgroup}</colgroup>` +
     `<thead><tr>${head}</tr></thead><tbody></tbody></table>`;
   document.getElementById('trial-count')!.textContent = trialCountLabel(s.trials.length);
+  document.getElementById('verdict')!.textContent = s.verdict ? `Verdict: ${s.verdict}` : '';
   renderRows(s);
 }
 

@@ -10,7 +10,7 @@ import {
   type Strategy,
   type StrategyContext,
 } from '../strategies/strategy';
-import { best } from '../objective';
+import { leader } from '../objective';
 import { countsTowardBudget, type TrialRecord } from '../types';
 import { LlmClient, LlmError, type ChatMessage, type ChatRequest } from './client';
 import { buildRequest } from './prompt';
@@ -114,7 +114,7 @@ export class LlmStrategy implements Strategy {
         measured: measuredKeys(ctx.space, history),
         maxProposals: k,
       });
-      if (parsed.stop && !best(ctx.objective, history)) {
+      if (parsed.stop && !leader(ctx.objective, history)) {
         parsed.errors.push('"stop" before any feasible trial was measured: propose at least one configuration');
         parsed.stop = undefined;
       }

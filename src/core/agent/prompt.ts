@@ -4,7 +4,8 @@
  * table of every trial, the best and the Pareto set, measured contradictions of priors, recent rejections — compacted
  * to stay under a token bound. Nothing else is sent: no file contents, no paths, no secrets.
  */
-import { describeObjective, paretoFront, best, score } from '../objective';
+import { describeObjective, paretoFront, score } from '../objective';
+import { bestTrial } from '../verdict';
 import { allFindings, objectiveMetrics } from '../priors';
 import type { StrategyContext } from '../strategies/strategy';
 import { countsTowardBudget, type TrialRecord } from '../types';
@@ -93,7 +94,8 @@ export function staticPrompt(ctx: StrategyContext, mode: OutputMode): string {
       : []),
     '',
     '# Rules',
-    '- Each measurement is mean ± sd over the repetitions; a difference within 2 sd of both is noise, not evidence.',
+    "- Each measurement is mean ± sd over the repetitions; two differ only when Welch's t-test at 95 % separates " +
+      'them and by at least 1 %: anything less is noise, not evidence.',
     '- Naive priors, which real hardware often breaks: fewer bits per weight → faster decode and a smaller file; ' +
       'more threads → faster; flash attention → faster; a quantized KV cache → faster; ' +
       'more GPU layers → faster. ' +
@@ -180,7 +182,7 @@ export function dynamicPrompt(
 ): string {
   const counted = history.filter(countsTowardBudget);
   const left = Math.max(0, ctx.budget - counted.length);
-  const top = best(ctx.objective, history);
+  const top = bestTrial(ctx.objective, history);
   const pareto = paretoFront(ctx.objective, history);
   const findings = allFindings(history, objectiveMetrics(ctx.objective.kind));
   const marks = new Map<number, string>();

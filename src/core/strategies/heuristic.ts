@@ -1,5 +1,5 @@
 import { ALL_LAYERS } from '../knobs';
-import { best, score } from '../objective';
+import { leader, score } from '../objective';
 import { estimatedFileBytes, quantType } from '../ggml';
 import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type ConfigValue, type TrialRecord } from '../types';
@@ -85,7 +85,7 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
     });
 
   // Runtime probes around the best quant measured so far.
-  const top = best(objective, history);
+  const top = leader(objective, history);
   if (top) {
     const b = { ...top.config };
     const probes: [string, ConfigValue, string][] = [

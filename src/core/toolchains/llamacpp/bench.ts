@@ -97,8 +97,11 @@ function isRow(r: unknown): r is BenchRow {
 }
 
 function statOf(r: BenchRow): Stat {
-  const n = r.samples_ts?.length ?? 1;
-  return { mean: r.avg_ts, sd: r.stddev_ts ?? 0, n };
+  const samples = Array.isArray(r.samples_ts) ? r.samples_ts.filter((x) => typeof x === 'number') : undefined;
+  const n = samples?.length || 1;
+  return samples?.length
+    ? { mean: r.avg_ts, sd: r.stddev_ts ?? 0, n, samples }
+    : { mean: r.avg_ts, sd: r.stddev_ts ?? 0, n };
 }
 
 export function flashAttnOf(v: BenchRow['flash_attn']): boolean {
