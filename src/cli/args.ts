@@ -36,6 +36,7 @@ optimize options:
   --max-dppl PCT         constraint on perplexity drift from the source model, in % (needs accuracy on)
   --max-kld X            constraint on mean KL divergence to the source model
   --accuracy on|off      measure accuracy in every trial with llama-perplexity (default on)
+  --confirm on|off       measure the leaders again, interleaved, before the verdict (default on)
   --eval-text FILE       evaluation text (default: the built-in sample, Python stdlib source)
   --eval-chunks N        512-token chunks of it to evaluate (default 8)
   --calibration-text FILE   calibration text for importance matrices (repeatable; default: the built-in sample)
@@ -83,6 +84,7 @@ export const OPTIONS = {
   'max-dppl': { type: 'string' },
   'max-kld': { type: 'string' },
   accuracy: { type: 'string' },
+  confirm: { type: 'string' },
   'eval-text': { type: 'string' },
   'calibration-text': { type: 'string', multiple: true },
   'eval-chunks': { type: 'string' },
@@ -238,4 +240,12 @@ export function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSet
     priceInPerMTok: num('llm-price-in', stored?.priceInPerMTok),
     priceOutPerMTok: num('llm-price-out', stored?.priceOutPerMTok),
   };
+}
+
+/** An on|off flag. */
+export function onOff(flags: Flags, name: 'confirm', def: boolean): boolean {
+  const v = flags[name];
+  if (v === undefined) return def;
+  if (v !== 'on' && v !== 'off') throw usage(`--${name} must be on or off, got "${v}"`);
+  return v === 'on';
 }

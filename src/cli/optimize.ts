@@ -21,13 +21,14 @@ import {
   accuracyFrom,
   backendFlag,
   calibrationsFrom,
+  type Flags,
   int,
   llmSettings,
   makeRunner,
   objectiveFrom,
+  onOff,
   toolOptions,
   workloadFrom,
-  type Flags,
 } from './args';
 import { log, jsonSummary, printEvent, printSummary } from './output';
 
@@ -56,6 +57,7 @@ export async function optimize(
       timeBudgetMin: int(flags, 'time-budget', undefined),
       objective: objectiveFrom(flags),
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD),
+      confirm: onOff(flags, 'confirm', true),
       accuracy: accuracyFrom(flags, defaults.evalChunks),
       calibrations: calibrationsFrom(flags),
       toolchain: { binDir: flags['llamacpp-bin'], backend: backendFlag(flags), cacheDir: flags['cache-dir'] },

@@ -121,7 +121,8 @@ export function printSummary(s: SessionSummary, server?: string[]): void {
   }
   if (s.llm) out.push(describeUsage(s.llm));
   if (s.best) {
-    out.push(`verdict: ${s.verdict.reason} (${s.verdict.method})`);
+    const confirmed = s.verdict.confirmations ? `; ${s.verdict.confirmations} confirmation run(s) pooled` : '';
+    out.push(`verdict: ${s.verdict.reason} (${s.verdict.method}${confirmed})`);
     out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: ${metricsText(s.best.metrics)}`);
     if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
   } else {

@@ -26,7 +26,10 @@ export interface LaunchDeps {
 }
 
 /** What the host may hook into a running session: stop, events, the review gate, a per-trial cancel. */
-export type SessionHooks = Pick<OptimizeOptions, 'signal' | 'onEvent' | 'review' | 'trialSignal'>;
+export type SessionHooks = Pick<
+  OptimizeOptions,
+  'signal' | 'onEvent' | 'review' | 'trialSignal' | 'confirm' | 'confirmSleep'
+>;
 
 export interface LaunchedSession {
   spec: SessionSpec;
@@ -85,6 +88,7 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
         workload: prepared.workload,
         store,
         runner: deps.runner,
+        confirm: spec.confirm ? undefined : false,
         ...hooks,
       }),
   };

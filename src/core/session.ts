@@ -3,6 +3,8 @@ import { errorMessage, isHaqaError } from './errors';
 import { findingsFor, objectiveMetrics } from './priors';
 import { paretoFront, score, violations, type ObjectiveSpec } from './objective';
 import { verdict, type Verdict } from './verdict';
+import { DEFAULT_CONFIRM, confirmVerdict, type ConfirmOptions } from './confirm';
+import { formatDuration } from './format';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
 import {
@@ -100,6 +102,13 @@ export interface OptimizeOptions {
   review?: (proposal: Proposal & { index: number }) => Promise<ReviewDecision>;
   /** A signal that cancels only the trial about to run (Ctrl+C in the terminal); the session itself goes on. */
   trialSignal?: (index: number) => AbortSignal | undefined;
+  /**
+   * Confirmation before the verdict (confirm.ts), when the session ends on its own: on with the defaults unless false;
+   * a test may change the rounds, the drift limit or the pause.
+   */
+  confirm?: Partial<ConfirmOptions> | false;
+  /** A test's stand-in for the pause before a repeated confirmation round. */
+  confirmSleep?: (ms: number) => Promise<void>;
 }
 
 export type ReviewDecision = { action: 'accept' } | { action: 'override'; config: Config } | { action: 'skip' };
@@ -421,6 +430,27 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     }
   }
 
+  let judged = history;
+  if (status === 'completed' && o.confirm !== false && !o.signal?.aborted) {
+    const t0 = Date.now();
+    const kept = await confirmVerdict(
+      {
+        toolchain: o.toolchain,
+        store: o.store,
+        objective: o.objective,
+        runner: o.runner,
+        signal: o.signal,
+        onInfo: (message) => emit({ type: 'info', message }),
+        sleep: o.confirmSleep,
+      },
+      history,
+      { ...DEFAULT_CONFIRM, ...o.confirm },
+    );
+    judged = o.store.readTrials().trials; // pooled with every confirmation run, once
+    if (kept)
+      emit({ type: 'info', message: `confirmation: ${kept} run(s) pooled in ${formatDuration(Date.now() - t0)}` });
+  }
+
   const summary: SessionSummary = {
     sessionId: o.store.id,
     sessionPath: o.store.dir,
@@ -428,9 +458,9 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     status,
     stopReason,
     objective: o.objective,
-    trials: history,
-    ...verdictOf(o.objective, history),
-    pareto: paretoFront(o.objective, history),
+    trials: judged,
+    ...verdictOf(o.objective, judged),
+    pareto: paretoFront(o.objective, judged),
     ...journalSummary(o.store.readJournal()),
   };
   o.store.updateMeta({ status, stopReason });

@@ -32,6 +32,8 @@ export interface SessionSpec {
   /** Stop starting trials after this many minutes. */
   timeBudgetMin?: number;
   seed: number;
+  /** Confirm the verdict before the session ends: the leaders measured again, interleaved (confirm.ts). */
+  confirm: boolean;
   /** Accuracy in every trial: the evaluation text and its 512-token chunks; null = off. */
   accuracy: { evalFile: string; chunks: number } | null;
   /** Calibration texts for the imatrix knob, by name; absent = the built-in sample. */
@@ -60,6 +62,7 @@ export function makeSpec(
     budget: s.budget ?? 12,
     timeBudgetMin: s.timeBudgetMin,
     seed: s.seed ?? 0,
+    confirm: s.confirm ?? true,
     accuracy: s.accuracy ?? null,
     calibrations: s.calibrations,
     llm: s.llm,
@@ -91,6 +94,16 @@ class Reader {
       const min = opt.min !== undefined ? ` ≥ ${opt.min}` : '';
       const max = opt.max !== undefined ? ` ≤ ${opt.max}` : '';
       this.problems.push(`${at}.${k} must be a number${min}${max}, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  bool(o: Record<string, unknown>, k: string, at: string): boolean | undefined {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') {
+      this.problems.push(`${at}.${k} must be true or false, got ${JSON.stringify(v)}`);
       return undefined;
     }
     return v;
@@ -243,6 +256,7 @@ export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = f
     budget: r.num(o, 'budget', 'spec', { min: 1 }) ?? 12,
     timeBudgetMin: r.num(o, 'timeBudgetMin', 'spec', { min: 0 }),
     seed: r.num(o, 'seed', 'spec', { min: 0 }) ?? 0,
+    confirm: r.bool(o, 'confirm', 'spec') ?? true,
     accuracy,
     calibrations: r.stringMap(o, 'calibrations', 'spec'),
     llm,

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HaqaError } from './errors';
 import { isRecord, parseSessionSpec, specForDisk, type SessionSpec } from './spec';
+import { poolConfirmations, type ConfirmEntry } from './confirm';
 import type { HardwareProfile, ModelInfo, TrialRecord } from './types';
 
 export type SessionStatusOnDisk = 'running' | 'completed' | 'stopped' | 'failed';
@@ -113,6 +114,8 @@ export interface LoadedTrials {
   badLines: number;
   /** The highest trial index ever written, deleted trials included (the next trial is lastIndex + 1). */
   lastIndex: number;
+  /** Confirmation runs and discarded rounds, in file order (already pooled into `trials`). */
+  confirmations: ConfirmEntry[];
 }
 
 function writeAtomic(file: string, text: string): void {
@@ -254,7 +257,7 @@ export class SessionStore {
     try {
       text = fs.readFileSync(this.trialsFile, 'utf8');
     } catch {
-      return { loaded: { trials: [], tornBytes: 0, badLines: 0, lastIndex: 0 }, text, keep: 0 };
+      return { loaded: { trials: [], tornBytes: 0, badLines: 0, lastIndex: 0, confirmations: [] }, text, keep: 0 };
     }
     let keep = text.lastIndexOf('\n') + 1;
     const lines = text
@@ -272,24 +275,34 @@ export class SessionStore {
     }
     const all: TrialRecord[] = [];
     const deleted = new Set<number>();
+    const confirms: ConfirmEntry[] = [];
     let badLines = 0;
     for (const l of lines) {
       try {
         const r = JSON.parse(l);
         if (r && r.type === 'trial') all.push(r);
         else if (r && r.type === 'deleted' && typeof r.index === 'number') deleted.add(r.index);
+        else if (r && (r.type === 'confirm' || r.type === 'confirm-discard') && typeof r.round === 'number')
+          confirms.push(r);
         else badLines++;
       } catch {
         badLines++;
       }
     }
-    const trials = deleted.size ? all.filter((t) => !deleted.has(t.index)) : all;
+    // Confirmation runs (confirm.ts) are pooled into their trials' samples: every reader sees the pooled figures.
+    const trials = poolConfirmations(deleted.size ? all.filter((t) => !deleted.has(t.index)) : all, confirms);
     const lastIndex = all.reduce((m, t) => Math.max(m, Number(t.index) || 0), 0);
-    return { loaded: { trials, tornBytes: Buffer.byteLength(text.slice(keep)), badLines, lastIndex }, text, keep };
+    const tornBytes = Buffer.byteLength(text.slice(keep));
+    return { loaded: { trials, tornBytes, badLines, lastIndex, confirmations: confirms }, text, keep };
   }
 
   /** Appends one trial and fsyncs before returning: once this resolves the trial survives a crash. */
   appendTrial(rec: TrialRecord): void {
+    this.appendLine(rec);
+  }
+
+  /** One JSON line appended to trials.jsonl and fsync'd before returning. */
+  private appendLine(rec: object): void {
     const fd = fs.openSync(this.trialsFile, 'a');
     try {
       fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
@@ -299,18 +312,22 @@ export class SessionStore {
     }
   }
 
+  /** Appends one confirmation run or discarded round (confirm.ts), fsync'd like a trial. */
+  appendConfirmation(rec: ConfirmEntry): void {
+    this.appendLine(rec);
+  }
+
+  /** The session's confirmation runs and discarded rounds. */
+  readConfirmations(): ConfirmEntry[] {
+    return this.parse().loaded.confirmations;
+  }
+
   /**
    * Forgets a measured trial (the user judged it wrong, e.g. disturbed by other load): an appended `deleted` record, so
    * the file stays append-only. A deleted trial is gone for viewers, strategies and resumes; its index is not reused.
    */
   deleteTrial(index: number): void {
-    const fd = fs.openSync(this.trialsFile, 'a');
-    try {
-      fs.writeSync(fd, `${JSON.stringify({ type: 'deleted', index, at: new Date().toISOString() })}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    this.appendLine({ type: 'deleted', index, at: new Date().toISOString() });
   }
 
   /** Appends one journal record (see journalFile). */

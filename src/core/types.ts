@@ -94,6 +94,8 @@ export interface TrialRecord {
   startedAt: string;
   endedAt: string;
   durationMs: number;
+  /** Confirmation runs pooled into these metrics (see confirm.ts); absent when none. */
+  confirmedRuns?: number;
   /** Per-step seconds, e.g. quantize, bench. */
   steps?: { name: string; seconds: number; cached?: boolean; log?: string }[];
 }

@@ -135,7 +135,8 @@ const changes = (c: Config, d?: Config) =>
 export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOptions = {}): Verdict {
   const rule = opts.rule ?? DEFAULT_RULE;
   const label = opts.label ?? ((t: TrialRecord) => `#${t.index} ${String(t.config.quant ?? '')}`.trim());
-  const base = { method: describeRule(rule), margin: rule.margin, confirmations: opts.confirmations ?? 0 };
+  const pooledRuns = trials.reduce((n, t) => n + (t.confirmedRuns ?? 0), 0);
+  const base = { method: describeRule(rule), margin: rule.margin, confirmations: opts.confirmations ?? pooledRuns };
   const scored = feasible(trials)
     .map((t) => ({ t, s: objectiveStat(o, t.metrics) }))
     .filter((x): x is { t: TrialRecord; s: Stat } => x.s !== undefined && Number.isFinite(x.s.mean));

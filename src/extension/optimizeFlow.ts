@@ -29,6 +29,7 @@ export interface OptimizeArgs {
   review?: 'each' | 'auto';
   accuracy?: boolean;
   evalChunks?: number;
+  confirm?: boolean;
   seed?: number;
   root?: string;
   workload?: Partial<typeof DEFAULT_WORKLOAD>;
@@ -211,6 +212,7 @@ export async function optimizeRequest(
     budget: budget ?? s.budget,
     strategy: checkStrategyName(strategy ?? s.strategy),
     seed: args.seed ?? 0,
+    confirm: args.confirm ?? s.confirm,
     accuracy:
       accuracy && !args.replay?.length && evalFile ? { evalFile, chunks: args.evalChunks ?? s.evalChunks } : null,
     workload: { ...DEFAULT_WORKLOAD, ...args.workload },

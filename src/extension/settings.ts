@@ -11,6 +11,7 @@ export interface HaqaSettings {
   budget: number;
   objective: ObjectiveKind;
   accuracy: boolean;
+  confirm: boolean;
   evalChunks: number;
   deployConfigPath: string;
   ollamaModelfile: boolean;
@@ -32,6 +33,7 @@ export function readSettings(): HaqaSettings {
     budget: c.get<number>('budget', 12),
     objective: c.get<ObjectiveKind>('objective', 'decode'),
     accuracy: c.get<boolean>('accuracy', true),
+    confirm: c.get<boolean>('confirm', true),
     evalChunks: c.get<number>('evalChunks', 8),
     deployConfigPath: c.get<string>('deployConfigPath', 'haqa.deploy.json'),
     ollamaModelfile: c.get<boolean>('deploy.ollamaModelfile', false),

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { probeHardware } from '../../src/core/hardware';
@@ -109,6 +110,17 @@ test('haqa optimize --max-dppl: Q2_K is infeasible, Q8_0 kept, the verdict is th
   assert.equal(s.verdict.best, s.best.index);
   assert.match(s.verdict.method, /^Welch's t-test at 95 % and a margin of 1 %$/);
   assert.ok(s.verdict.reason.length > 10, s.verdict.reason);
+  // Confirmation ran (the leaders measured again, interleaved) and the verdict counts the runs it pooled: every kept,
+  // measured confirmation run (a round whose anchor drifted beyond noise on a busy machine is discarded).
+  const lines = fs
+    .readFileSync(path.join(s.sessionPath, 'trials.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; round?: number; status?: string });
+  const discarded = new Set(lines.filter((l) => l.type === 'confirm-discard').map((l) => l.round));
+  const confirms = lines.filter((l) => l.type === 'confirm');
+  assert.ok(confirms.length >= 3, 'the verdict was not confirmed');
+  assert.equal(s.verdict.confirmations, confirms.filter((l) => l.status === 'done' && !discarded.has(l.round)).length);
   if (s.best.index !== fastest.index) {
     assert.ok(s.verdict.tied.includes(fastest.index), `#${s.best.index} is neither the fastest nor tied with it`);
     assert.ok(s.best.metrics.accuracy.kld <= fastest.metrics.accuracy!.kld, 'a tie went to the less accurate trial');

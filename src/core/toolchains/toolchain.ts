@@ -7,6 +7,8 @@ export interface TrialContext {
   /** Per-trial logs go here. */
   logDir: string;
   trialIndex: number;
+  /** Names this run's logs instead of the trial index (a confirmation run of a trial, say). */
+  logTag?: string;
   signal?: AbortSignal;
   onProgress?: (message: string) => void;
 }
@@ -29,6 +31,11 @@ export interface TrialOutcome {
 export interface Toolchain {
   readonly name: string;
   readonly space: SearchSpace;
+  /**
+   * False when running a configuration again gives the same figures, not a new measurement (a replay of recorded
+   * rows): the verdict is then not confirmed, since pooling copies would only fake certainty.
+   */
+  readonly measuresAgain?: boolean;
   /** Facts recorded in the session (version, backend, files). */
   info(): Record<string, unknown>;
   runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome>;

@@ -167,7 +167,7 @@ export class LlamaCppToolchain implements Toolchain {
     const steps: StepRecord[] = [];
     const quant = String(config.quant);
     const logFor = (step: string) =>
-      path.join(ctx.logDir, `trial-${String(ctx.trialIndex).padStart(3, '0')}-${step}.log`);
+      path.join(ctx.logDir, `${ctx.logTag ?? `trial-${String(ctx.trialIndex).padStart(3, '0')}`}-${step}.log`);
     let file: string;
     let recipe: Record<string, string | number>;
     try {

@@ -15,6 +15,8 @@ import { llamaCppSpace, QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH } from '../llamacp
  */
 export class ReplayToolchain implements Toolchain {
   readonly name = 'replay';
+  /** Recorded rows: the same figures every time (no confirmation runs). */
+  readonly measuresAgain = false;
   readonly space: SearchSpace;
   readonly rows: BenchRow[];
   private readonly byKey = new Map<string, BenchRow[]>();

@@ -1,0 +1,222 @@
+/**
+ * Confirmation before the verdict. When a session ends on its own (budget, time budget, a stop decision, an exhausted
+ * space), the trials in contention for best (the contention set, at least the top 3) are measured again, interleaved
+ * — A B C … A′ per round, never one configuration back to back — with the first of them as an anchor measured again at
+ * the end of each round. When the anchor's two runs differ beyond noise (the comparison rule) and by more than a limit
+ * (thermal throttling, a background job), the round is discarded and repeated after a pause. The runs of kept rounds are pooled into their trial's samples,
+ * and the verdict is taken on the pooled figures. Every run is appended to trials.jsonl as a `confirm` record (never a
+ * trial: it does not count toward the budget), and a discarded round as a `confirm-discard` record.
+ */
+import { errorMessage } from './errors';
+import type { ObjectiveSpec } from './objective';
+import type { SessionStore } from './store';
+import type { Toolchain } from './toolchains/toolchain';
+import type { Config, Stat, TrialMetrics, TrialRecord } from './types';
+import { compare, objectiveStat, verdict } from './verdict';
+
+export interface ConfirmOptions {
+  /** Rounds to keep (each measures every candidate once, plus the anchor again). */
+  rounds: number;
+  /** Most candidates measured (the contention set first, then the next fastest, up to at least 3). */
+  maxCandidates: number;
+  /** Largest relative change of the anchor within a round before the round is discarded. */
+  driftLimit: number;
+  /** Pause before a discarded round is repeated (cool-down). */
+  pauseMs: number;
+  /** Discarded rounds tolerated before confirmation gives up (the verdict then uses what was kept). */
+  maxDiscards: number;
+}
+
+export const DEFAULT_CONFIRM: ConfirmOptions = {
+  rounds: 2,
+  maxCandidates: 4,
+  driftLimit: 0.1,
+  pauseMs: 5000,
+  maxDiscards: 2,
+};
+
+/** One confirmation run as trials.jsonl records it. */
+export interface ConfirmRecord {
+  type: 'confirm';
+  /** The trial whose configuration this run measured again. */
+  of: number;
+  round: number;
+  /** True for the anchor's second run at the end of its round. */
+  anchor?: boolean;
+  status: 'done' | 'failed' | 'cancelled' | 'skipped';
+  metrics: TrialMetrics;
+  cause?: string;
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface ConfirmDiscard {
+  type: 'confirm-discard';
+  round: number;
+  /** Relative change of the anchor within the round. */
+  drift: number;
+}
+
+export type ConfirmEntry = ConfirmRecord | ConfirmDiscard;
+
+/** The trials a confirmation measures again: the contention set, then the next fastest, up to the bounds. */
+export function confirmCandidates(o: ObjectiveSpec, trials: TrialRecord[], max: number): TrialRecord[] {
+  const v = verdict(o, trials);
+  if (v.best === undefined) return [];
+  const contention = [v.best, ...v.tied];
+  const byMean = trials
+    .filter((t) => t.status === 'done' && objectiveStat(o, t.metrics) !== undefined)
+    .sort((a, b) => objectiveStat(o, b.metrics)!.mean - objectiveStat(o, a.metrics)!.mean)
+    .map((t) => t.index);
+  const order = [...new Set([...contention, ...byMean.slice(0, 3)])].slice(0, Math.max(max, 2));
+  const picked = order.map((i) => trials.find((t) => t.index === i)!);
+  return picked.length >= 2 ? picked : [];
+}
+
+const merge = (a: Stat | undefined, runs: (Stat | undefined)[]): Stat | undefined => {
+  if (!a) return a;
+  const extra = runs.flatMap((s) => s?.samples ?? []);
+  if (!extra.length || !a.samples?.length) return a;
+  const samples = [...a.samples, ...extra];
+  const mean = samples.reduce((x, y) => x + y, 0) / samples.length;
+  const sd = Math.sqrt(samples.reduce((x, y) => x + (y - mean) ** 2, 0) / (samples.length - 1));
+  return { mean, sd, n: samples.length, samples };
+};
+
+/**
+ * The trials with the samples of their kept confirmation runs pooled in (mean, sd and n recomputed), and
+ * `confirmedRuns` set. Runs of discarded rounds and failed runs are left out.
+ */
+export function poolConfirmations(trials: TrialRecord[], entries: ConfirmEntry[]): TrialRecord[] {
+  if (!entries.length) return trials;
+  const discarded = new Set(entries.filter((e) => e.type === 'confirm-discard').map((e) => e.round));
+  const runs = new Map<number, ConfirmRecord[]>();
+  for (const e of entries)
+    if (e.type === 'confirm' && e.status === 'done' && !discarded.has(e.round))
+      runs.set(e.of, [...(runs.get(e.of) ?? []), e]);
+  return trials.map((t) => {
+    const rs = runs.get(t.index);
+    if (!rs?.length) return t;
+    const metrics = {
+      ...t.metrics,
+      decode: merge(
+        t.metrics.decode,
+        rs.map((r) => r.metrics.decode),
+      ),
+      prefill: merge(
+        t.metrics.prefill,
+        rs.map((r) => r.metrics.prefill),
+      ),
+    };
+    return { ...t, metrics, confirmedRuns: rs.length };
+  });
+}
+
+export interface ConfirmContext {
+  toolchain: Toolchain;
+  store: SessionStore;
+  objective: ObjectiveSpec;
+  runner: Parameters<Toolchain['runTrial']>[1]['runner'];
+  signal?: AbortSignal;
+  onInfo: (message: string) => void;
+  onProgress?: (message: string) => void;
+  /** Waits before a repeated round (a test passes its own). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const wait = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+/**
+ * Runs the confirmation rounds and appends every run; returns how many runs were kept. Stops early, keeping what was
+ * measured, when the session is stopped or the anchor keeps drifting.
+ */
+export async function confirmVerdict(
+  c: ConfirmContext,
+  trials: TrialRecord[],
+  opts: ConfirmOptions = DEFAULT_CONFIRM,
+): Promise<number> {
+  const candidates = confirmCandidates(c.objective, trials, opts.maxCandidates);
+  if (!candidates.length) return 0;
+  if (c.toolchain.measuresAgain === false) {
+    c.onInfo(`no confirmation: ${c.toolchain.name} answers a configuration with the same recorded figures every time`);
+    return 0;
+  }
+  const anchor = candidates[0];
+  const sleep = c.sleep ?? ((ms: number) => wait(ms, c.signal));
+  c.onInfo(
+    `confirming the verdict: ${candidates.map((t) => `#${t.index}`).join(', ')} measured again, interleaved, ` +
+      `${opts.rounds} round(s), anchor #${anchor.index} (drift limit ${Math.round(opts.driftLimit * 100)} %)`,
+  );
+  const prior = c.store.readConfirmations();
+  let round = prior.reduce((m, e) => Math.max(m, e.round), 0);
+  let kept = 0;
+  let keptRounds = 0;
+  let discards = 0;
+  const run = async (t: TrialRecord, r: number, isAnchor: boolean): Promise<ConfirmRecord> => {
+    const started = new Date();
+    c.onProgress?.(`confirmation round ${r}: #${t.index}${isAnchor ? ' (anchor, again)' : ''}`);
+    let out: Awaited<ReturnType<Toolchain['runTrial']>>;
+    try {
+      out = await c.toolchain.runTrial(t.config as Config, {
+        runner: c.runner,
+        logDir: c.store.logsDir,
+        trialIndex: t.index,
+        logTag: `confirm-${String(r).padStart(2, '0')}-${String(t.index).padStart(3, '0')}${isAnchor ? '-anchor' : ''}`,
+        signal: c.signal,
+        onProgress: c.onProgress,
+      });
+    } catch (e) {
+      out = { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
+    }
+    const rec: ConfirmRecord = {
+      type: 'confirm',
+      of: t.index,
+      round: r,
+      ...(isAnchor ? { anchor: true } : {}),
+      status: out.status,
+      metrics: out.metrics,
+      ...(out.cause ? { cause: out.cause } : {}),
+      startedAt: started.toISOString(),
+      durationMs: Date.now() - started.getTime(),
+    };
+    c.store.appendConfirmation(rec);
+    return rec;
+  };
+  while (keptRounds < opts.rounds && !c.signal?.aborted) {
+    round++;
+    const recs: ConfirmRecord[] = [];
+    for (const t of candidates) {
+      if (c.signal?.aborted) break;
+      recs.push(await run(t, round, false));
+    }
+    if (c.signal?.aborted) break;
+    const again = await run(anchor, round, true);
+    // The anchor drifted when its two runs differ by the comparison rule (beyond their own noise) and by more than the
+    // limit: a shift of the machine, not the scatter of one run.
+    const first = objectiveStat(c.objective, recs[0].metrics);
+    const last = objectiveStat(c.objective, again.metrics);
+    const drift = first && last && first.mean > 0 ? Math.abs(last.mean / first.mean - 1) : Infinity;
+    const shifted = !first || !last || (compare(first, last).order !== 0 && drift > opts.driftLimit);
+    if (shifted) {
+      c.store.appendConfirmation({ type: 'confirm-discard', round, drift: Number.isFinite(drift) ? drift : -1 });
+      const what = Number.isFinite(drift) ? `drifted ${(drift * 100).toFixed(1)} %` : 'could not be measured';
+      c.onInfo(`confirmation round ${round} discarded: the anchor #${anchor.index} ${what} within the round`);
+      if (++discards > opts.maxDiscards) {
+        c.onInfo('confirmation stopped: the machine did not hold still; the verdict uses what was kept');
+        break;
+      }
+      await sleep(opts.pauseMs);
+      continue;
+    }
+    keptRounds++;
+    kept += recs.filter((r) => r.status === 'done').length + (again.status === 'done' ? 1 : 0);
+  }
+  return kept;
+}
