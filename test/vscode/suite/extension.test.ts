@@ -284,10 +284,8 @@ describe('HAQA in the extension host', function () {
   });
 
   it('"Re-run Trial" measures a trial again and appends it; "Delete Trial" forgets it; "Delete Session" removes a stopped session', async () => {
-    const before = fs
-      .readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8')
-      .trim()
-      .split('\n').length;
+    // The highest trial index so far (trials.jsonl also holds the confirmation runs of the verdict: not trials).
+    const before = SessionStore.open(path.join(ws, '.haqa'), sessionId).readTrials().lastIndex;
     const index = await vscode.commands.executeCommand<number>('haqa.rerunTrial', {
       root: path.join(ws, '.haqa'),
       sessionId,
