@@ -15,6 +15,7 @@ import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
 import type { TrialRecord } from '../core/types';
 import type { Prepared } from '../core/prepare';
 import { SCHEME, type VirtualDocs } from './virtualDocs';
+import type { Verdict } from '../core/verdict';
 
 export interface ProposedFile {
   /** Absolute path in the workspace. */
@@ -60,6 +61,8 @@ export class DeployReview {
     workspaceDir: string;
     configPath: string;
     modelfile: boolean;
+    /** The session's verdict, carried into the deploy config. */
+    verdict?: Verdict;
   }): Promise<PendingReview> {
     const { prepared: p, trial } = o;
     if (!(p.toolchain instanceof LlamaCppToolchain) || !p.tools)
@@ -93,6 +96,7 @@ export class DeployReview {
       workload: p.workload,
       hardware: describeHardware(p.hardware).split('\n').slice(0, 3).join('; '),
       toolchain: { commit: p.tools.commit, backend: p.tools.backend },
+      verdict: o.verdict,
     };
     const configPath = path.isAbsolute(o.configPath) ? o.configPath : path.join(o.workspaceDir, o.configPath);
     const files = deployFiles(input, { configPath, modelfile: o.modelfile }).map((f) => ({

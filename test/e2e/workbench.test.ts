@@ -276,6 +276,8 @@ test(
   'the table sorts by a column, the chart plots the trials, and the panel is drawn in light, dark and high-contrast themes without CSP errors',
   shot('table-chart', async () => {
     await frame.locator('#trial-table th[data-col="decode"]').click();
+    // The verdict, in a sentence, above the table.
+    assert.match((await frame.locator('#verdict').textContent()) ?? '', /^Verdict: #\d/);
     const rows = (await readTable(frame, '#trial-table')).filter((r) => r.length > 0);
     const decode = rows.slice(1).map((r) => parseFloat(r[3]));
     assert.equal(decode.length, 2);
@@ -307,6 +309,9 @@ test(
     const cfg = JSON.parse(fs.readFileSync(path.join(workspace, 'haqa.deploy.json'), 'utf8'));
     assert.equal(cfg.$schema, 'haqa.deploy.v1');
     assert.match(cfg.model.source, /tiny-pystdlib-f16\.gguf$/);
+    // The deploy config carries the session's verdict.
+    assert.match(cfg.verdict.reason, /(beyond noise|within noise of each other)/);
+    assert.match(cfg.verdict.method, /^Welch's t-test at 95 %/);
   }),
 );
 

@@ -220,6 +220,31 @@ test('the deploy config separates the quantization recipe from runtime knobs and
   assert.deepEqual((c.measured.decodeTokensPerSecond as { mean: number }).mean, 50);
   assert.deepEqual(c.session, { id: 'S1', trial: 4, measuredAt: '2026-01-01T00:00:10Z' });
   assert.equal(JSON.stringify(deployConfig(input())), JSON.stringify(deployConfig(input())));
+  assert.equal(c.verdict, undefined);
+  const reason =
+    '#4 Q4_K_M and #2 Q4_0 decode within noise of each other (±1.0 %); #4 Q4_K_M chosen: most accurate of the tied';
+  const v = {
+    best: 4,
+    tied: [2],
+    method: "Welch's t-test at 95 % and a margin of 1 %",
+    margin: 0.01,
+    confirmations: 6,
+    reason,
+  };
+  const withVerdict = deployConfig({ ...input(), verdict: v }) as Record<string, Record<string, unknown>>;
+  assert.deepEqual(withVerdict.verdict, {
+    best: 4,
+    accepted: 'the verdict',
+    tied: [2],
+    reason,
+    method: v.method,
+    confirmations: 6,
+  });
+  const over = deployConfig({ ...input(), verdict: { ...v, best: 2, tied: [4] } }) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  assert.equal(over.verdict.accepted, 'over the verdict (#2)');
 });
 
 test('the launch script quotes every argument and passes extra ones on; the Modelfile maps the runtime knobs', () => {

@@ -8,6 +8,7 @@ import type { HaqaContext, Target } from '../context';
 import { sessionRoot } from '../optimizeFlow';
 import { readSettings } from '../settings';
 import { Commands } from './ids';
+import { verdict } from '../../core/verdict';
 
 export function registerDeployCommands(ctx: HaqaContext): vscode.Disposable[] {
   return [
@@ -31,6 +32,7 @@ async function acceptConfiguration(ctx: HaqaContext, t?: Target) {
     workspaceDir: path.dirname(r.root),
     configPath: s.deployConfigPath,
     modelfile: s.ollamaModelfile,
+    verdict: verdict(store.meta.spec.objective, ctx.currentTrials(store)),
   });
   for (const w of pending.warnings) void vscode.window.showWarningMessage(`HAQA: ${w}`);
   const files = pending.files.map((f) => path.basename(f.file)).join(', ');

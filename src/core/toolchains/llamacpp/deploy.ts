@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { shellQuoteForDisplay } from '../../process/runner';
 import type { Config, TrialRecord, Workload } from '../../types';
 import { quantRecipe, recipeKnobs } from './space';
+import type { Verdict } from '../../verdict';
 
 /** The llama-server argv that serves a model with a measured configuration (values from a validated config). */
 export function serverArgv(serverBin: string, modelFile: string, config: Config, w: Workload, port = 8080): string[] {
@@ -46,6 +47,8 @@ export interface DeployInput {
   workload: Workload;
   hardware: string;
   toolchain: { commit?: unknown; backend?: unknown };
+  /** The session's verdict when the trial was accepted (see verdict.ts): why this trial, or which one it was chosen over. */
+  verdict?: Verdict;
 }
 
 /**
@@ -75,6 +78,18 @@ export function deployConfig(i: DeployInput): Record<string, unknown> {
       llamaCpp: { commit: i.toolchain.commit ?? null, backend: i.toolchain.backend ?? null },
     },
     session: { id: i.sessionId, trial: i.trial.index, measuredAt: i.trial.endedAt },
+    ...(i.verdict
+      ? {
+          verdict: {
+            best: i.verdict.best ?? null,
+            accepted: i.verdict.best === i.trial.index ? 'the verdict' : `over the verdict (#${i.verdict.best ?? '–'})`,
+            tied: i.verdict.tied,
+            reason: i.verdict.reason,
+            method: i.verdict.method,
+            confirmations: i.verdict.confirmations,
+          },
+        }
+      : {}),
   };
 }
 
