@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: npm run build`);
   const trials = await realTrials(n);
   const o = { kind: 'decode' as const };
+  const v = verdict(o, trials);
   const state: SessionState = {
     sessionId: 'bench',
     root: '/tmp',
@@ -73,8 +74,8 @@ async function main(): Promise<void> {
     live: true,
     budget: n,
     trials: trials.slice(0, n - 50),
-    best: verdict(o, trials).best,
-    tied: verdict(o, trials).tied,
+    best: v.best,
+    tied: v.tied,
     pareto: paretoFront(o, trials).map((t) => t.index),
     knobs: replayGrid().space.knobs.map((k) => ({
       name: k.name,

@@ -177,8 +177,7 @@ export function workloadFrom(flags: Flags, def: Workload): Workload {
 
 /** Accuracy settings: on by default with the built-in evaluation text; null when off (replay sessions have none). */
 export function accuracyFrom(flags: Flags, defaultChunks = 8): { evalFile: string; chunks: number } | null {
-  const mode = flags.accuracy ?? 'on';
-  if (mode !== 'on' && mode !== 'off') throw usage(`--accuracy must be on or off, got "${mode}"`);
+  const mode = onOff(flags, 'accuracy', true) ? 'on' : 'off';
   if (mode === 'off' || flags.replay?.length) {
     if (mode === 'off' && (flags['max-dppl'] !== undefined || flags['max-kld'] !== undefined))
       throw usage('--max-dppl / --max-kld need --accuracy on');
@@ -243,7 +242,7 @@ export function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSet
 }
 
 /** An on|off flag. */
-export function onOff(flags: Flags, name: 'confirm', def: boolean): boolean {
+export function onOff(flags: Flags, name: 'confirm' | 'accuracy', def: boolean): boolean {
   const v = flags[name];
   if (v === undefined) return def;
   if (v !== 'on' && v !== 'off') throw usage(`--${name} must be on or off, got "${v}"`);

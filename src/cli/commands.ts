@@ -2,7 +2,8 @@
 import * as path from 'node:path';
 import { HaqaError } from '../core/errors';
 import { paretoFront } from '../core/objective';
-import { journalSummary, verdictOf, type SessionSummary } from '../core/session';
+import { journalSummary, type SessionSummary } from '../core/session';
+import { judge } from '../core/verdict';
 import { SessionStore } from '../core/store';
 import { buildToolchain, defaultBackend } from '../core/toolchains/llamacpp/build';
 import { locateTools, withToolInfo } from '../core/toolchains/llamacpp/locate';
@@ -23,7 +24,7 @@ export async function report(flags: Flags, target?: string): Promise<number> {
   const store = SessionStore.open(root, id);
   const { trials } = store.readTrials();
   const { objective } = store.meta.spec;
-  const judged = verdictOf(objective, trials);
+  const judged = judge(objective, trials);
   const pareto = paretoFront(objective, trials);
   const summary: SessionSummary = {
     sessionId: store.id,

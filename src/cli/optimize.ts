@@ -5,7 +5,7 @@ import { describeModel } from '../core/model';
 import { describeObjective } from '../core/objective';
 import { launchSession, sessionStrategy } from '../core/launch';
 import { type SessionSummary } from '../core/session';
-import { SPEC_VERSION, type SessionSpec } from '../core/spec';
+import { SPEC_VERSION, recordedLlm, type SessionSpec } from '../core/spec';
 import { SessionStore } from '../core/store';
 import { checkStrategyName, type Strategy } from '../core/strategies';
 import { promptPreview } from '../core/agent/agent';
@@ -65,10 +65,7 @@ export async function optimize(
   }
   // The key is read here and passed on; it is never stored in the session, printed or logged.
   const llm = llmSettings(flags, spec.llm);
-  if (llm) {
-    const { mode: _negotiated, ...recorded } = llm;
-    spec = { ...spec, llm: recorded };
-  }
+  if (llm) spec = { ...spec, llm: recordedLlm(llm) };
   const apiKey = apiKeyFromEnv();
   if (flags['show-prompt']) {
     const strategy = sessionStrategy(spec, apiKey, resumed);

@@ -12,7 +12,7 @@ import type { ObjectiveSpec } from './objective';
 import type { SessionStore } from './store';
 import type { Toolchain } from './toolchains/toolchain';
 import type { Config, Stat, TrialMetrics, TrialRecord } from './types';
-import { compare, objectiveStat, verdict } from './verdict';
+import { compare, objectiveStat, statOfSamples, verdict } from './verdict';
 
 export interface ConfirmOptions {
   /** Rounds to keep (each measures every candidate once, plus the anchor again). */
@@ -77,10 +77,7 @@ const merge = (a: Stat | undefined, runs: (Stat | undefined)[]): Stat | undefine
   if (!a) return a;
   const extra = runs.flatMap((s) => s?.samples ?? []);
   if (!extra.length || !a.samples?.length) return a;
-  const samples = [...a.samples, ...extra];
-  const mean = samples.reduce((x, y) => x + y, 0) / samples.length;
-  const sd = Math.sqrt(samples.reduce((x, y) => x + (y - mean) ** 2, 0) / (samples.length - 1));
-  return { mean, sd, n: samples.length, samples };
+  return statOfSamples([...a.samples, ...extra]);
 };
 
 /**

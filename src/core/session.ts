@@ -2,7 +2,7 @@ import { llmUsage, type LlmUsage } from './agent/journal';
 import { errorMessage, isHaqaError } from './errors';
 import { findingsFor, objectiveMetrics } from './priors';
 import { paretoFront, score, violations, type ObjectiveSpec } from './objective';
-import { verdict, type Verdict } from './verdict';
+import { judge, type Verdict } from './verdict';
 import { DEFAULT_CONFIRM, confirmVerdict, type ConfirmOptions } from './confirm';
 import { formatDuration } from './format';
 import type { ProcessRunner } from './process/runner';
@@ -60,12 +60,6 @@ export interface SessionSummary {
   llm?: LlmUsage;
   /** The agent's explanations of measured counterintuitive trials, by trial index. */
   explanations?: Record<number, string>;
-}
-
-/** The verdict on a session's trials and the trial it chose, as a summary carries them. */
-export function verdictOf(o: ObjectiveSpec, trials: TrialRecord[]): Pick<SessionSummary, 'best' | 'verdict'> {
-  const v = verdict(o, trials);
-  return { verdict: v, best: v.best === undefined ? undefined : trials.find((t) => t.index === v.best) };
 }
 
 /** What a session's journal adds to its summary: the agent's token use and its explanations. */
@@ -459,7 +453,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     stopReason,
     objective: o.objective,
     trials: judged,
-    ...verdictOf(o.objective, judged),
+    ...judge(o.objective, judged),
     pareto: paretoFront(o.objective, judged),
     ...journalSummary(o.store.readJournal()),
   };

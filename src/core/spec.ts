@@ -309,6 +309,12 @@ function parseLlm(r: Reader, l: Record<string, unknown>): SpecLlm | undefined {
   return out;
 }
 
+/** LLM settings as a spec records them: without the output mode an endpoint negotiated (the journal keeps that). */
+export function recordedLlm(llm: LlmSettings): SpecLlm {
+  const { mode: _negotiated, ...recorded } = llm;
+  return recorded;
+}
+
 /** The spec as a session.json records it, checked by the same reader first: no session is written that cannot load. */
 export function specForDisk(spec: SessionSpec): SessionSpec {
   return parseSessionSpec(JSON.parse(JSON.stringify(spec)), 'the new session', true);

@@ -28,15 +28,18 @@ interface Moments {
   n: number;
 }
 
+/** A measurement made of its per-repetition figures: mean, sample sd (n − 1), n and the samples themselves. */
+export function statOfSamples(samples: number[]): Stat {
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const sd = Math.sqrt(samples.reduce((a, x) => a + (x - mean) ** 2, 0) / (samples.length - 1));
+  return { mean, sd, n: samples.length, samples };
+}
+
 /** Mean, variance and count of a measurement: from its samples when it kept them, else from mean ± sd (n). */
 function moments(s: Stat): Moments {
   const xs = s.samples?.filter((x) => Number.isFinite(x)) ?? [];
-  if (xs.length >= 2) {
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1);
-    return { mean, variance, n: xs.length };
-  }
-  return { mean: s.mean, variance: s.sd ** 2, n: s.n };
+  const m = xs.length >= 2 ? statOfSamples(xs) : s;
+  return { mean: m.mean, variance: m.sd ** 2, n: m.n };
 }
 
 export interface Comparison {
@@ -198,10 +201,19 @@ export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOp
   };
 }
 
+/** The verdict on the trials and the trial it chose (undefined when none is feasible). */
+export function judge(
+  o: ObjectiveSpec,
+  trials: TrialRecord[],
+  opts?: VerdictOptions,
+): { verdict: Verdict; best?: TrialRecord } {
+  const v = verdict(o, trials, opts);
+  return { verdict: v, best: v.best === undefined ? undefined : trials.find((t) => t.index === v.best) };
+}
+
 /** The trial the verdict chose (see `verdict`), or undefined when none is feasible. */
 export function bestTrial(o: ObjectiveSpec, trials: TrialRecord[], opts?: VerdictOptions): TrialRecord | undefined {
-  const v = verdict(o, trials, opts);
-  return v.best === undefined ? undefined : trials.find((t) => t.index === v.best);
+  return judge(o, trials, opts).best;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   type SessionSummary,
 } from '../core/session';
 import { SessionStore, type SessionMeta } from '../core/store';
-import type { SessionSpec } from '../core/spec';
+import { recordedLlm, type SessionSpec } from '../core/spec';
 import type { Config, TrialRecord } from '../core/types';
 import type { HostMessage, ProposalView, RunningView, SessionState, SessionStatus } from '../../webview/protocol';
 import { llmSettingsFrom, type HaqaSettings, type ReviewMode } from './settings';
@@ -90,11 +90,7 @@ export class SessionRun {
     try {
       // The agent's endpoint comes from this machine's settings (a resumed session too), never from a session file.
       const llm = llmSettingsFrom(this.settings);
-      let recorded: SessionSpec['llm'];
-      if (llm) {
-        const { mode: _negotiated, ...rest } = llm;
-        recorded = rest;
-      }
+      const recorded = llm ? recordedLlm(llm) : undefined;
       const spec: SessionSpec = { ...(resume?.meta.spec ?? r.spec), budget: r.spec.budget, llm: recorded };
       const session = await launchSession(spec, {
         root: r.root,

@@ -100,7 +100,7 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
     for (const [name, v, text] of probes) {
       const s = snap(K(name), v);
       if (s === undefined || s === b[name]) continue;
-      design.push({ config: { ...b, [name]: s }, rationale: `${text} (on the best so far, ${String(b.quant)})` });
+      design.push({ config: { ...b, [name]: s }, rationale: `${text} (on the fastest so far, ${String(b.quant)})` });
     }
   }
   const done = measuredKeys(space, history);

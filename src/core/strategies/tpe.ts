@@ -125,7 +125,7 @@ export class TpeStrategy implements Strategy {
     }
     cands.sort((a, b) => b.ei - a.ei);
     const bestScore = ok[0]?.s;
-    const bestSoFar = bestScore !== undefined ? `; best so far ${bestScore.toFixed(1)}` : '';
+    const bestSoFar = bestScore !== undefined ? `; highest so far ${bestScore.toFixed(1)}` : '';
     for (const { c, ei } of cands.slice(0, n)) {
       picked.add(space.key(c));
       out.push({

@@ -27,20 +27,12 @@ export interface BenchRow {
   backends?: string;
 }
 
-/** The llama-bench argv for one configuration (the binary first). Values come only from a validated config. */
-export function benchArgs(bin: string, modelFile: string, config: Config, w: Workload): string[] {
+/**
+ * The runtime knobs as the flags llama-bench and llama-server share (-t -ngl -fa -b -ub -ctk -ctv): what was measured is
+ * what is served.
+ */
+export function runtimeArgs(config: Config): string[] {
   return [
-    bin,
-    '-m',
-    modelFile,
-    '-p',
-    String(w.promptTokens),
-    '-n',
-    String(w.genTokens),
-    '-d',
-    String(w.depth),
-    '-r',
-    String(w.repetitions),
     '-t',
     String(config.threads),
     '-ngl',
@@ -55,6 +47,24 @@ export function benchArgs(bin: string, modelFile: string, config: Config, w: Wor
     String(config.cache_type_k),
     '-ctv',
     String(config.cache_type_v),
+  ];
+}
+
+/** The llama-bench argv for one configuration (the binary first). Values come only from a validated config. */
+export function benchArgs(bin: string, modelFile: string, config: Config, w: Workload): string[] {
+  return [
+    bin,
+    '-m',
+    modelFile,
+    '-p',
+    String(w.promptTokens),
+    '-n',
+    String(w.genTokens),
+    '-d',
+    String(w.depth),
+    '-r',
+    String(w.repetitions),
+    ...runtimeArgs(config),
     '-o',
     'jsonl',
   ];

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { shellQuoteForDisplay } from '../../process/runner';
 import type { Config, TrialRecord, Workload } from '../../types';
+import { runtimeArgs } from './bench';
 import { quantRecipe, recipeKnobs } from './space';
 import type { Verdict } from '../../verdict';
 
@@ -10,20 +11,7 @@ export function serverArgv(serverBin: string, modelFile: string, config: Config,
     serverBin,
     '-m',
     modelFile,
-    '-t',
-    String(config.threads),
-    '-ngl',
-    String(config.gpu_layers ?? 0),
-    '-fa',
-    config.flash_attn ? 'on' : 'off',
-    '-b',
-    String(config.batch),
-    '-ub',
-    String(config.ubatch),
-    '-ctk',
-    String(config.cache_type_k),
-    '-ctv',
-    String(config.cache_type_v),
+    ...runtimeArgs(config),
     '-c',
     String(contextFor(w)),
     '--host',
