@@ -4,6 +4,8 @@
  * (HAQA_LLM_BASE_URL, HAQA_LLM_MODEL, HAQA_LLM_API_KEY) the agent runs too, at several temperatures.
  *
  *   npm run bench:agent                 tables → bench/results/agent.md, regret curves → bench/results/regret-*.{csv,svg}
+ *                                       (with, per strategy, how often the declared best is within noise of the
+ *                                       grid's optimum, before and after the verdict: see `gridOptimum`)
  *   npm run bench:agent -- --check      also exit 1 unless builtin beats random on the CPU grid (part of `npm test`)
  *   options: --cap N (trials per run, default 60), --seeds N (default 10), --llm-seeds N (default 5),
  *            --temperatures 0,0.7,1 (LLM), --out DIR
@@ -13,14 +15,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_LLM, apiKeyFromEnv, checkBaseUrl, type LlmSettings } from '../src/core/agent/settings';
 import { llmUsage } from '../src/core/agent/journal';
-import { score, type ObjectiveKind } from '../src/core/objective';
+import { leader, score, type ObjectiveKind, type ObjectiveSpec } from '../src/core/objective';
 import { ProcessRunner } from '../src/core/process/runner';
 import { runOptimize } from '../src/core/session';
 import { SessionStore } from '../src/core/store';
 import { resolveStrategy } from '../src/core/strategies';
+import { compare, describeRule, feasible, judge, objectiveStat, type Verdict } from '../src/core/verdict';
 import { ReplayToolchain } from '../src/core/toolchains/replay/replay';
 import { gridSpec } from '../test/helpers/replay';
-import type { HardwareProfile, TrialRecord } from '../src/core/types';
+import type { HardwareProfile, Stat, TrialRecord } from '../src/core/types';
 import { allFindings, objectiveMetrics } from '../src/core/priors';
 
 export const BUILTIN_STRATEGIES = ['random', 'grid', 'tpe', 'heuristic', 'builtin'];
@@ -70,11 +73,115 @@ export interface Contender {
   seeds: number[];
 }
 
+/** Trial counts at which the declared best is scored against the grid's optimum (the cap is added). */
+export const CHECKPOINTS = [10, 20, 30];
+
+/**
+ * The grid's optimum by the project's one comparison rule (verdict.ts): the verdict over every recorded row. A
+ * configuration is *within noise of the optimum* when no recorded row beats it by the rule — `compare(row, it).order
+ * === 1` for none of the grid's rows —, i.e. when it is the grid verdict's chosen row or one of the rows tied with it
+ * (the verdict's contention set, which holds the highest mean). Comparing with the chosen row alone would not do: the
+ * tie-break picks the smallest file of the tied, which may be the noisiest, and rows that the top row beats beyond
+ * noise would then count as "within noise" of it. Nor with the highest-mean row alone: a noisy top row would pull in
+ * rows that a steadier one beats (verdict.ts makes the same point for the session's contention set).
+ */
+export interface GridOptimum {
+  /** The verdict over every row of the grid (its best and the rows tied with it). */
+  verdict: Verdict;
+  /** The verdict's chosen row. */
+  best?: TrialRecord;
+  /** The row with the highest mean (always within noise of the optimum). */
+  top?: TrialRecord;
+  /** Keys of the rows within noise of the optimum (the verdict's best, tied and unresolved: no row beats them). */
+  near: Set<string>;
+  /** Those rows, highest mean first. */
+  nearRows: TrialRecord[];
+  /** Rows that could be scored (measured, with the objective's statistic). */
+  rows: number;
+  /** For comparison: rows the highest-mean row alone does not beat (a noisy top row ties more than the rule does). */
+  nearTop: number;
+  /** For comparison: rows the verdict's choice alone does not beat (a noisy choice ties more still). */
+  nearChosen: number;
+  /** The highest-mean row of the grid that beats `t` by the rule (undefined when none: `t` is within noise). */
+  beatenBy: (t: TrialRecord) => TrialRecord | undefined;
+}
+
+export function gridOptimum(o: ObjectiveSpec, rows: TrialRecord[]): GridOptimum {
+  const { verdict, best } = judge(o, rows);
+  const inSet = new Set([verdict.best, ...verdict.tied, ...verdict.unresolved]);
+  const top = leader(o, rows);
+  const scored = feasible(rows)
+    .map((t) => ({ t, s: objectiveStat(o, t.metrics) }))
+    .filter((x): x is { t: TrialRecord; s: Stat } => x.s !== undefined)
+    .sort((a, b) => b.s.mean - a.s.mean);
+  const notBeatenBy = (u: TrialRecord | undefined) => {
+    const us = u && objectiveStat(o, u.metrics);
+    return us ? scored.filter((x) => compare(us, x.s).order !== 1).length : 0;
+  };
+  return {
+    verdict,
+    best,
+    top,
+    near: new Set(rows.filter((t) => inSet.has(t.index)).map((t) => t.key)),
+    nearRows: scored.filter((x) => inSet.has(x.t.index)).map((x) => x.t),
+    rows: scored.length,
+    nearTop: notBeatenBy(top),
+    nearChosen: notBeatenBy(best),
+    beatenBy: (t) => {
+      const ts = objectiveStat(o, t.metrics);
+      return ts && scored.find((x) => compare(x.s, ts).order === 1)?.t;
+    },
+  };
+}
+
+/** Whether a declared best (a trial of a session on the grid) is within noise of the grid's optimum (see above). */
+export const nearOptimum = (opt: GridOptimum, t: TrialRecord | undefined) => t !== undefined && opt.near.has(t.key);
+
+/** What a session declares best after its first `n` trials, scored against the grid's optimum. */
+export interface Declared {
+  trials: number;
+  /** Before: the argmax of means of the trials so far (`leader`, what a naive tuner declares) is within noise. */
+  before: boolean;
+  /** After: the session's verdict on the trials so far (what `haqa` declares) is within noise. */
+  after: boolean;
+  /** (grid top mean − declared mean) / grid top mean, before and after (1 when nothing is declared). */
+  beforeRegret: number;
+  afterRegret: number;
+  /** The declared trials themselves. */
+  beforeTrial?: TrialRecord;
+  afterTrial?: TrialRecord;
+}
+
+/** Scores the declared best after each checkpoint's number of trials (all of them when the run has fewer). */
+export function declared(o: ObjectiveSpec, opt: GridOptimum, trials: TrialRecord[], checkpoints: number[]): Declared[] {
+  const top = opt.top && score(o, opt.top.metrics);
+  const regret = (t: TrialRecord | undefined) => {
+    const x = t && score(o, t.metrics);
+    return top && x !== undefined ? (top - x) / top : 1;
+  };
+  return checkpoints.map((n) => {
+    const seen = trials.slice(0, n);
+    const before = leader(o, seen);
+    const after = judge(o, seen).best;
+    return {
+      trials: n,
+      before: nearOptimum(opt, before),
+      after: nearOptimum(opt, after),
+      beforeRegret: regret(before),
+      afterRegret: regret(after),
+      beforeTrial: before,
+      afterTrial: after,
+    };
+  });
+}
+
 export interface RunResult {
   seed: number;
   curve: number[];
   reach: number;
   reachLoose: number;
+  /** The declared best at each checkpoint (CHECKPOINTS and the cap), within noise of the grid's optimum or not. */
+  declared: Declared[];
   calls?: number;
   tokens?: number;
   fallbacks?: number;
@@ -84,7 +191,10 @@ export interface Evaluation {
   objective: ObjectiveKind;
   configs: number;
   optimum: number;
+  /** The grid's optimum by the rule (see GridOptimum). */
+  byRule: GridOptimum;
   cap: number;
+  checkpoints: number[];
   results: Record<string, RunResult[]>;
   /** Measured contradictions of naive priors in the whole grid (one-knob pairs, beyond 2 sd), by prior. */
   surprises: Record<string, number>;
@@ -114,6 +224,8 @@ export async function evaluate(
     endedAt: '',
     durationMs: 0,
   }));
+  const byRule = gridOptimum(obj, asTrials);
+  const checkpoints = [...CHECKPOINTS.filter((n) => n < cap), cap];
   const surprises: Record<string, number> = {};
   for (const { finding } of allFindings(asTrials, objectiveMetrics(objective)))
     surprises[finding.prior] = (surprises[finding.prior] ?? 0) + 1;
@@ -141,7 +253,8 @@ export async function evaluate(
         });
         let bestSoFar = -Infinity;
         const curve: number[] = [];
-        for (const t of s.trials.filter((x) => x.status !== 'cancelled')) {
+        const trials = s.trials.filter((x) => x.status !== 'cancelled');
+        for (const t of trials) {
           bestSoFar = Math.max(bestSoFar, t.status === 'done' ? (score(obj, t.metrics) ?? -Infinity) : -Infinity);
           curve.push(Number.isFinite(bestSoFar) ? (optimum - bestSoFar) / optimum : 1);
         }
@@ -151,12 +264,17 @@ export async function evaluate(
           const i = curve.findIndex((r) => r <= x);
           return i < 0 ? Infinity : i + 1;
         };
+        const scored = declared(obj, byRule, trials, checkpoints);
+        // At the cap the verdict on every trial is the session's own (replays are never confirmed): say so if not.
+        if (trials.length <= cap && scored[scored.length - 1].afterTrial?.key !== s.best?.key)
+          throw new Error(`${c.label} seed ${seed}: the session's verdict is not the verdict on its trials`);
         const u = llmUsage(store.readJournal());
         results[c.label].push({
           seed,
           curve,
           reach: first(TARGET),
           reachLoose: first(LOOSE),
+          declared: scored,
           calls: u?.calls,
           tokens: u ? u.promptTokens + u.completionTokens : undefined,
           fallbacks: u?.fallbacks,
@@ -166,7 +284,17 @@ export async function evaluate(
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  return { dataset: ds, objective, configs: tc.recorded().length, optimum, cap, results, surprises };
+  return {
+    dataset: ds,
+    objective,
+    configs: tc.recorded().length,
+    optimum,
+    byRule,
+    cap,
+    checkpoints,
+    results,
+    surprises,
+  };
 }
 
 const median = (xs: number[]) => {
@@ -200,7 +328,59 @@ export function table(e: Evaluation): string {
   lines.push(
     '',
     `Counterintuitive, measured, in the whole grid (later trial of each one-knob pair against the naive prior, beyond 2 sd; ≤ 3 per trial): ${s.length ? s.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}.`,
+    '',
+    nearTable(e),
   );
+  return lines.join('\n');
+}
+
+/** Share of runs whose declared best is within noise of the optimum at checkpoint `i`, before or after the verdict. */
+export const nearRate = (r: RunResult[], i: number, which: 'before' | 'after') =>
+  r.filter((x) => x.declared[i][which]).length / r.length;
+
+/** `row|trial #index quant {knobs} mean ± sd t/s (samples)`: a grid row or a session's trial as the tables name it. */
+const rowLabel = (o: ObjectiveSpec, t: TrialRecord | undefined, what: 'row' | 'trial' = 'row') => {
+  const st = t && objectiveStat(o, t.metrics);
+  if (!t || !st) return 'none';
+  const { quant, ...knobs } = t.config;
+  const samples = st.samples?.length ? ` (${st.samples.map((x) => x.toFixed(0)).join(', ')})` : '';
+  return `${what} #${t.index} ${String(quant)} ${JSON.stringify(knobs)} ${st.mean.toFixed(1)} ± ${st.sd.toFixed(1)} t/s${samples}`;
+};
+
+/** The declared best against the grid's optimum: rates over seeds at each checkpoint, and per seed at the cap. */
+export function nearTable(e: Evaluation): string {
+  const o = { kind: e.objective };
+  const b = e.byRule;
+  const pc = (x: number) => `${Math.round(x * 100)} %`;
+  const last = e.checkpoints.length - 1;
+  const lines = [
+    `Declared best within noise of the grid's optimum (share of seeds; before = the argmax of means of the trials so far, after = the session's verdict on them). ` +
+      `The optimum, by the rule over all ${b.rows} rows: ${b.near.size} row(s) within noise (${pct(b.near.size / b.rows)} of the grid: the rate of a row picked at random), ` +
+      `the highest mean ${rowLabel(o, b.top)}, the grid verdict's choice ${rowLabel(o, b.best)}. ` +
+      `For comparison, rows not beaten by the highest-mean row alone: ${b.nearTop}; by the verdict's choice alone: ${b.nearChosen}.` +
+      (b.near.size <= 8 ? ` Within noise: ${b.nearRows.map((t) => rowLabel(o, t)).join('; ')}.` : ''),
+    '',
+    `| strategy | seeds | ${e.checkpoints.map((n) => `@ ${n} before → after`).join(' | ')} | per seed @ ${e.cap}, before / after | regret of the declared @ ${e.cap}, before → after (mean) |`,
+    `| --- | --- | ${e.checkpoints.map(() => '---').join(' | ')} | --- | --- |`,
+  ];
+  for (const [label, r] of Object.entries(e.results)) {
+    const bits = (w: 'before' | 'after') => r.map((x) => (x.declared[last][w] ? '1' : '0')).join('');
+    lines.push(
+      `| ${label} | ${r.length} | ${e.checkpoints.map((_, i) => `${pc(nearRate(r, i, 'before'))} → ${pc(nearRate(r, i, 'after'))}`).join(' | ')} | ${bits('before')} / ${bits('after')} | ${pct(mean(r.map((x) => x.declared[last].beforeRegret)))} → ${pct(mean(r.map((x) => x.declared[last].afterRegret)))} |`,
+    );
+  }
+  const split: string[] = [];
+  for (const [label, r] of Object.entries(e.results))
+    for (const x of r) {
+      const d = x.declared[last];
+      if (d.before === d.after) continue;
+      const wrong = d.before ? d.afterTrial : d.beforeTrial;
+      const by = wrong && b.beatenBy(wrong);
+      split.push(
+        `- ${label}, seed ${x.seed}: before ${rowLabel(o, d.beforeTrial, 'trial')}, after ${rowLabel(o, d.afterTrial, 'trial')}; ${d.before ? 'after' : 'before'} beaten by grid ${rowLabel(o, by)}`,
+      );
+    }
+  if (split.length) lines.push('', `Where before and after disagree at ${e.cap} trials:`, '', ...split);
   return lines.join('\n');
 }
 
@@ -308,6 +488,12 @@ async function main() {
       const stem = `regret-${ds.name}-${objective}`;
       fs.writeFileSync(path.join(outDir, `${stem}.csv`), curvesCsv(e));
       fs.writeFileSync(path.join(outDir, `${stem}.svg`), curvesSvg(e));
+      const last = e.checkpoints.length - 1;
+      verdict += `${ds.name}/${objective}: declared best within noise of the optimum after ${cap} trials, before → after the verdict: ${Object.entries(
+        e.results,
+      )
+        .map(([l, r]) => `${l} ${pct(nearRate(r, last, 'before'))} → ${pct(nearRate(r, last, 'after'))}`)
+        .join(', ')}\n`;
       for (const [label, r] of Object.entries(e.results)) {
         if (r[0]?.calls !== undefined)
           sections.push(
@@ -333,6 +519,10 @@ async function main() {
   }
   sections.push(
     `Seeds ${seeds[0]}..${seeds[seeds.length - 1]}, cap ${cap} trials (">${cap}" = not reached). Regret = (optimum − best found) / optimum; ± is the sd across seeds. ${llmNote}`,
+    '',
+    `Within noise of the grid's optimum: no recorded row of the grid beats the configuration by the comparison rule (${describeRule()}, on the recorded per-repetition samples), i.e. the verdict over the whole grid would choose it or call it tied with its choice. ` +
+      `Before: what the argmax of means (\`leader\`, the old \`best()\`) declares after that many trials; after: what the session's verdict (\`judge\`, as \`haqa\` declares now) declares on the same trials. ` +
+      `Per seed: 1 = within noise, seeds in order. Regret of the declared = (highest mean of the grid − the declared configuration's mean) / highest mean (before, it is the regret above at the cap). Replays are never confirmed (the recorded figures are the same every time), so "after" is the verdict without confirmation runs; nothing was measured again for these figures.`,
   );
   const text = sections.join('\n');
   fs.writeFileSync(path.join(outDir, 'agent.md'), `${text}\n`);

@@ -5,26 +5,37 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ArtifactCache } from './core/artifacts';
-import { describeError, errorMessage, isHaqaError } from './core/errors';
+import { errorMessage, isHaqaError } from './core/errors';
 import { describeHardware, formatBytes, probeHardware } from './core/hardware';
 import { describeModel, inspectModel } from './core/model';
 import { toolchainRoot } from './core/paths';
 import { OPTIONS, USAGE, usage, type Flags } from './cli/args';
 import { demo, optimize } from './cli/optimize';
 import { report, toolchainCmd } from './cli/commands';
-import { log } from './cli/output';
+import { guardOutput, log } from './cli/output';
+
+/**
+ * With --json the CLI always prints one JSON document on stdout: the command's result, or on failure
+ * `{ "schema": "haqa.error.v1", "error", "fix", "exitCode" }` (the same message and fix go to stderr as text).
+ */
+function fail(json: boolean, error: string, fix: string, exitCode: number): number {
+  process.stderr.write(`haqa: ${error}\n  fix: ${fix}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ schema: 'haqa.error.v1', error, fix, exitCode }, null, 2)}\n`);
+  return exitCode;
+}
 
 export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    process.stderr.write(`haqa: ${errorMessage(e)}\n  fix: see \`haqa --help\`\n`);
-    return 2;
+    return fail(json, errorMessage(e), 'see `haqa --help`', 2);
   }
   const flags = parsed.values as Flags;
   const [cmd, ...rest] = parsed.positionals;
   if (flags.help || !cmd || cmd === 'help') {
+    if (json && !flags.help && cmd !== 'help') return fail(json, 'no command given', 'see `haqa --help`', 2);
     process.stdout.write(USAGE);
     return cmd || flags.help ? 0 : 2;
   }
@@ -65,16 +76,15 @@ export async function main(argv: string[]): Promise<number> {
         throw usage(`unknown command "${cmd}"`);
     }
   } catch (e) {
-    if (isHaqaError(e)) {
-      process.stderr.write(`haqa: ${describeError(e, 'cli')}\n`);
-      return e.code === 'usage' ? 2 : 1;
-    }
+    if (isHaqaError(e)) return fail(json, e.message, e.fixFor('cli'), e.code === 'usage' ? 2 : 1);
+    if (json) fail(json, `unexpected error: ${errorMessage(e)}`, 'this is a bug in HAQA: please report it', 1);
     process.stderr.write(`haqa: unexpected error: ${e instanceof Error ? e.stack : String(e)}\n`);
     return 1;
   }
 }
 
 if (require.main === module) {
+  guardOutput();
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -127,6 +127,9 @@ export const fmt = (v: number | undefined, d = 1): string =>
   v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d);
 export const sizeMiB = (t: TrialRecord): number | undefined => mib(t.metrics.fileSizeBytes);
 export const dppl = (t: TrialRecord): number | undefined => t.metrics.accuracy?.dPplPct;
+/** ΔPPL's ± (llama-perplexity's standard error of the ratio, in %), when the trial measured ΔPPL. */
+export const dpplErr = (t: TrialRecord): number | undefined =>
+  dppl(t) === undefined ? undefined : t.metrics.accuracy?.dPplPctErr;
 export const kld = (t: TrialRecord): number | undefined => t.metrics.accuracy?.kld;
 
 /** A short label of a config: the quant recipe, then the runtime knobs that differ from llama.cpp defaults. */
@@ -286,6 +289,9 @@ export const chartMetric = (kind: ObjectiveKind): 'decode' | 'prefill' => (kind 
 export const chartYTitle = (kind: ObjectiveKind): string => `${chartMetric(kind)} t/s`;
 export const objectiveValue = (kind: ObjectiveKind, t: TrialRecord): number | undefined =>
   t.metrics[chartMetric(kind)]?.mean;
+/** The ± of the charted speed: its sd over the repetitions (the ± the table shows). */
+export const objectiveSd = (kind: ObjectiveKind, t: TrialRecord): number | undefined =>
+  t.metrics[chartMetric(kind)]?.sd;
 
 /** The trials the charts show: measured (done or over a limit) with a decode speed. */
 export const chartedTrials = (s: SessionState): TrialRecord[] =>
@@ -295,43 +301,77 @@ export interface ChartPoint {
   x: number;
   y: number;
   index: number;
+  /** The error bars' half-lengths: the speed's sd (y), ΔPPL's standard error (x, on the ΔPPL chart); absent when the
+   * trial has none. */
+  yErr?: number;
+  xErr?: number;
 }
 
 /** The charts' datasets, in drawing (and legend) order. */
-export type ChartGroup = 'best' | 'pareto' | 'other' | 'infeasible';
+export type ChartGroup = 'best' | 'tied' | 'pareto' | 'other' | 'infeasible';
 
 export interface ChartSpec {
   /** The canvas's id. */
   id: 'chart-size' | 'chart-dppl';
   xTitle: string;
+  /** Decimals of x in tooltips (as the table shows it). */
+  digits: number;
   x: (t: TrialRecord) => number | undefined;
+  /** The x value's ± when it has one (ΔPPL's standard error). */
+  xErr?: (t: TrialRecord) => number | undefined;
 }
 
 /** The charts: the objective vs file size, and vs ΔPPL % when some charted trial measured it. */
 export function chartSpecs(s: SessionState, measured = chartedTrials(s)): ChartSpec[] {
-  const specs: ChartSpec[] = [{ id: 'chart-size', xTitle: 'file size MiB', x: sizeMiB }];
-  if (measured.some((t) => dppl(t) !== undefined)) specs.push({ id: 'chart-dppl', xTitle: 'ΔPPL %', x: dppl });
+  const specs: ChartSpec[] = [{ id: 'chart-size', xTitle: 'file size MiB', digits: 1, x: sizeMiB }];
+  if (measured.some((t) => dppl(t) !== undefined))
+    specs.push({ id: 'chart-dppl', xTitle: 'ΔPPL %', digits: 2, x: dppl, xErr: dpplErr });
   return specs;
 }
 
-/** Each dataset's points on a chart whose x is `x`: the best; the Pareto front without it; other done trials; trials
- * over a limit. A trial without x or y is left out. */
+const finite = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v);
+
+/** Each dataset's points on a chart whose x is `x` (± `xErr`): the verdict's trial; those tied with it; the Pareto front
+ * without them; other done trials; trials over a limit. A trial without x or y is left out. Every point carries the
+ * ± of its y (the speed's sd) and, with `xErr`, of its x. */
 export function chartPoints(
   s: SessionState,
   x: (t: TrialRecord) => number | undefined,
   measured = chartedTrials(s),
+  xErr?: (t: TrialRecord) => number | undefined,
 ): Record<ChartGroup, ChartPoint[]> {
+  const tied = (t: TrialRecord) => t.index !== s.best && s.tied.includes(t.index);
   const pick = (f: (t: TrialRecord) => boolean): ChartPoint[] =>
-    measured
-      .filter(f)
-      .map((t) => ({ x: x(t)!, y: objectiveValue(s.objectiveKind, t)!, index: t.index }))
-      .filter((p) => p.x !== undefined && p.y !== undefined);
+    measured.filter(f).flatMap((t) => {
+      const p = { x: x(t), y: objectiveValue(s.objectiveKind, t) };
+      if (!finite(p.x) || !finite(p.y)) return [];
+      const yErr = objectiveSd(s.objectiveKind, t);
+      const xe = xErr?.(t);
+      return [
+        { x: p.x, y: p.y, index: t.index, ...(finite(yErr) ? { yErr } : {}), ...(finite(xe) ? { xErr: xe } : {}) },
+      ];
+    });
+  const front = (t: TrialRecord) => t.index !== s.best && !tied(t) && s.pareto.includes(t.index);
   return {
     best: pick((t) => t.index === s.best),
-    pareto: pick((t) => t.index !== s.best && s.pareto.includes(t.index)),
-    other: pick((t) => t.status === 'done' && t.index !== s.best && !s.pareto.includes(t.index)),
+    tied: pick(tied),
+    pareto: pick(front),
+    other: pick((t) => t.status === 'done' && t.index !== s.best && !tied(t) && !s.pareto.includes(t.index)),
     infeasible: pick((t) => t.status === 'infeasible'),
   };
+}
+
+/** A point's tooltip: "#2: 101.0 ± 2.0 t/s, 1.55 ± 0.58 ΔPPL %" (the ± as the table shows them). */
+export function pointLabel(kind: ObjectiveKind, p: ChartPoint, c: Pick<ChartSpec, 'xTitle' | 'digits'>): string {
+  const pm = (v: number | undefined, d: number) => (v === undefined ? '' : ` ± ${fmt(v, d)}`);
+  const x = `${fmt(p.x, c.digits)}${pm(p.xErr, c.digits)} ${c.xTitle}`;
+  return `#${p.index}: ${fmt(p.y)}${pm(p.yErr, 1)} ${chartYTitle(kind)}, ${x}`;
+}
+
+/** What the charts' error bars are, in one line under them. */
+export function errorBarNote(kind: ObjectiveKind, specs: ChartSpec[]): string {
+  const dpplBars = specs.some((c) => c.xErr) ? '; horizontal: ± the standard error of ΔPPL %' : '';
+  return `Error bars: ± sd of ${chartYTitle(kind)} over the repetitions${dpplBars} (the ± of the table).`;
 }
 
 // ---- The pending proposal's override form ----

@@ -29,7 +29,8 @@ usage:
 optimize options:
   --strategy auto|builtin|llm|tpe|heuristic|random|grid   (default auto)
   --budget N             trials to measure (default 12)
-  --time-budget MIN      stop starting trials after MIN minutes
+  --time-budget MIN      stop the search after MIN minutes (a running trial is cancelled; resumable)
+  --step-timeout MIN     longest one tool step may run (default 60; bench 30)
   --objective decode|prefill|balanced   (default decode)  --decode-weight W (balanced; default 0.5)
   --max-size-mb N        constraint on the model file size
   --max-mem-mb N         constraint on peak memory (host + GPU)
@@ -65,6 +66,7 @@ export const OPTIONS = {
   strategy: { type: 'string' },
   budget: { type: 'string' },
   'time-budget': { type: 'string' },
+  'step-timeout': { type: 'string' },
   objective: { type: 'string' },
   'decode-weight': { type: 'string' },
   'max-size-mb': { type: 'string' },
@@ -114,14 +116,31 @@ export type Flags = {
 
 export const usage = (msg: string) => new HaqaError(msg, 'see `haqa --help`', 'usage');
 
-export function int(flags: Flags, name: keyof Flags, def: number | undefined, min = 0): number | undefined {
+/** A numeric flag: decimals unless `integer`, within [min, max]; anything else is a usage error naming the flag. */
+export function num(
+  flags: Flags,
+  name: keyof Flags,
+  def: number | undefined,
+  o: { min?: number; max?: number; integer?: boolean } = {},
+): number | undefined {
   const v = flags[name];
   if (v === undefined) return def;
+  const min = o.min ?? 0;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min || (typeof v === 'string' && !/^\d+(\.\d+)?$/.test(v)))
-    throw usage(`--${name} must be a number ≥ ${min}, got "${String(v)}"`);
+  const shape = o.integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  if (typeof v !== 'string' || !shape.test(v) || !Number.isFinite(n) || n < min || (o.max !== undefined && n > o.max)) {
+    const range = o.max !== undefined ? `from ${min} to ${o.max}` : `≥ ${min}`;
+    throw usage(`--${name} must be ${o.integer ? 'a whole number' : 'a number'} ${range}, got "${String(v)}"`);
+  }
   return n;
 }
+
+/** A whole-number flag (a budget of 1.5 is a mistake, not 2). */
+export const int = (flags: Flags, name: keyof Flags, def: number | undefined, min = 0, max?: number) =>
+  num(flags, name, def, { min, max, integer: true });
+
+/** Token counts llama-bench and llama.cpp contexts can take (2^20 = 1M tokens). */
+const MAX_TOKENS = 2 ** 20;
 
 export function backendFlag(flags: Flags): Backend | undefined {
   if (flags.backend === undefined) return undefined;
@@ -147,15 +166,11 @@ export function objectiveFrom(flags: Flags): ObjectiveSpec {
   const kind = (flags.objective ?? 'decode') as ObjectiveKind;
   if (!['decode', 'prefill', 'balanced'].includes(kind))
     throw usage(`--objective must be decode, prefill or balanced, got "${kind}"`);
-  const w = flags['decode-weight'] !== undefined ? Number(flags['decode-weight']) : undefined;
-  if (w !== undefined && !(w >= 0 && w <= 1)) throw usage('--decode-weight must be between 0 and 1');
-  const size = int(flags, 'max-size-mb', undefined, 1);
-  const mem = int(flags, 'max-mem-mb', undefined, 1);
-  const dppl = flags['max-dppl'] !== undefined ? Number(flags['max-dppl']) : undefined;
-  if (dppl !== undefined && !(dppl >= 0))
-    throw usage(`--max-dppl must be a percentage ≥ 0, got "${flags['max-dppl']}"`);
-  const kld = flags['max-kld'] !== undefined ? Number(flags['max-kld']) : undefined;
-  if (kld !== undefined && !(kld >= 0)) throw usage(`--max-kld must be a number ≥ 0, got "${flags['max-kld']}"`);
+  const w = num(flags, 'decode-weight', undefined, { min: 0, max: 1 });
+  const size = num(flags, 'max-size-mb', undefined, { min: 0.001 });
+  const mem = num(flags, 'max-mem-mb', undefined, { min: 0.001 });
+  const dppl = num(flags, 'max-dppl', undefined, { min: 0, max: 1e6 });
+  const kld = num(flags, 'max-kld', undefined, { min: 0, max: 1e6 });
   return {
     kind,
     decodeWeight: w,
@@ -168,10 +183,10 @@ export function objectiveFrom(flags: Flags): ObjectiveSpec {
 
 export function workloadFrom(flags: Flags, def: Workload): Workload {
   return {
-    promptTokens: int(flags, 'prompt-tokens', def.promptTokens)!,
-    genTokens: int(flags, 'gen-tokens', def.genTokens)!,
-    depth: int(flags, 'depth', def.depth)!,
-    repetitions: int(flags, 'repetitions', def.repetitions, 1)!,
+    promptTokens: int(flags, 'prompt-tokens', def.promptTokens, 1, MAX_TOKENS)!,
+    genTokens: int(flags, 'gen-tokens', def.genTokens, 1, MAX_TOKENS)!,
+    depth: int(flags, 'depth', def.depth, 0, MAX_TOKENS)!,
+    repetitions: int(flags, 'repetitions', def.repetitions, 1, 1000)!,
   };
 }
 
@@ -184,14 +199,23 @@ export function accuracyFrom(flags: Flags, defaultChunks = 8): { evalFile: strin
     return null;
   }
   const evalFile = flags['eval-text'] ? path.resolve(flags['eval-text']) : builtinEvalText();
-  if (!evalFile || !fs.existsSync(evalFile)) {
+  const fix = 'pass --eval-text FILE (plain UTF-8 text, a few hundred KB), or --accuracy off';
+  if (!evalFile || !fs.existsSync(evalFile))
     throw new HaqaError(
       `evaluation text not found: ${evalFile ?? 'the built-in sample (assets/eval-python-stdlib.txt)'}`,
-      'pass --eval-text FILE (plain UTF-8 text, a few hundred KB), or --accuracy off',
+      fix,
       'input',
     );
-  }
-  return { evalFile, chunks: int(flags, 'eval-chunks', defaultChunks, 1)! };
+  const st = fs.statSync(evalFile);
+  // Refused here, not by every trial's llama-perplexity.
+  if (!st.isFile()) throw new HaqaError(`the evaluation text ${evalFile} is not a file`, fix, 'usage');
+  if (st.size < 1024)
+    throw new HaqaError(
+      `the evaluation text ${evalFile} is ${st.size === 0 ? 'empty' : `only ${st.size} bytes`}: too short to measure perplexity on`,
+      fix,
+      'usage',
+    );
+  return { evalFile, chunks: int(flags, 'eval-chunks', defaultChunks, 1, 100_000)! };
 }
 
 /** Calibration texts for the imatrix knob, by name (file stem); undefined = the built-in sample. */
@@ -222,8 +246,8 @@ export function calibrationsFrom(flags: Flags): Record<string, string> | undefin
 export function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSettings | undefined {
   const baseUrl = flags['llm-base-url'] ?? stored?.baseUrl ?? process.env.HAQA_LLM_BASE_URL;
   if (!baseUrl) return undefined;
-  const num = (name: keyof Flags, def: number | undefined, min = 0) => int(flags, name, def, min);
-  const temperature = num('llm-temperature', stored?.temperature);
+  const dec = (name: keyof Flags, def: number | undefined, min = 0) => num(flags, name, def, { min });
+  const temperature = dec('llm-temperature', stored?.temperature);
   if (temperature !== undefined && temperature > 2) throw usage('--llm-temperature must be between 0 and 2');
   return {
     ...DEFAULT_LLM,
@@ -231,13 +255,13 @@ export function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSet
     baseUrl: checkBaseUrl(baseUrl),
     model: flags['llm-model'] ?? stored?.model ?? process.env.HAQA_LLM_MODEL ?? DEFAULT_MODEL,
     temperature,
-    timeoutMs: num('llm-timeout', (stored?.timeoutMs ?? DEFAULT_LLM.timeoutMs) / 1000, 0.1)! * 1000,
-    maxRetries: num('llm-max-retries', stored?.maxRetries ?? DEFAULT_LLM.maxRetries)!,
-    maxPromptTokens: num('llm-max-prompt-tokens', stored?.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens, 1000)!,
-    proposalsPerCall: num('llm-proposals', stored?.proposalsPerCall ?? DEFAULT_LLM.proposalsPerCall, 1)!,
-    repairRounds: num('llm-repair-rounds', stored?.repairRounds ?? DEFAULT_LLM.repairRounds)!,
-    priceInPerMTok: num('llm-price-in', stored?.priceInPerMTok),
-    priceOutPerMTok: num('llm-price-out', stored?.priceOutPerMTok),
+    timeoutMs: dec('llm-timeout', (stored?.timeoutMs ?? DEFAULT_LLM.timeoutMs) / 1000, 0.1)! * 1000,
+    maxRetries: int(flags, 'llm-max-retries', stored?.maxRetries ?? DEFAULT_LLM.maxRetries, 0, 20)!,
+    maxPromptTokens: int(flags, 'llm-max-prompt-tokens', stored?.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens, 1000)!,
+    proposalsPerCall: int(flags, 'llm-proposals', stored?.proposalsPerCall ?? DEFAULT_LLM.proposalsPerCall, 1, 50)!,
+    repairRounds: int(flags, 'llm-repair-rounds', stored?.repairRounds ?? DEFAULT_LLM.repairRounds, 0, 10)!,
+    priceInPerMTok: dec('llm-price-in', stored?.priceInPerMTok),
+    priceOutPerMTok: dec('llm-price-out', stored?.priceOutPerMTok),
   };
 }
 

@@ -5,6 +5,7 @@ import { paretoFront } from '../core/objective';
 import { journalSummary, type SessionSummary } from '../core/session';
 import { judge } from '../core/verdict';
 import { SessionStore } from '../core/store';
+import { lockOwner } from '../core/lock';
 import { buildToolchain, defaultBackend } from '../core/toolchains/llamacpp/build';
 import { locateTools, withToolInfo } from '../core/toolchains/llamacpp/locate';
 import { formatDuration } from '../core/format';
@@ -22,7 +23,16 @@ export async function report(flags: Flags, target?: string): Promise<number> {
       'input',
     );
   const store = SessionStore.open(root, id);
-  const { trials } = store.readTrials();
+  const { trials, badLines, tornBytes } = store.readTrials();
+  if (badLines && !trials.length)
+    throw new HaqaError(
+      `${store.trialsFile} holds no readable trial (${badLines} damaged line(s))`,
+      'restore it from a backup, or start a new session',
+      'input',
+    );
+  if (badLines) log(`haqa: ${badLines} damaged line(s) in ${store.trialsFile} skipped`);
+  if (tornBytes) log(`haqa: a torn last line (${tornBytes} bytes) of an interrupted write is not shown`);
+  const owner = store.meta.status === 'running' ? lockOwner(store.dir) : undefined;
   const { objective } = store.meta.spec;
   const judged = judge(objective, trials);
   const pareto = paretoFront(objective, trials);
@@ -31,7 +41,9 @@ export async function report(flags: Flags, target?: string): Promise<number> {
     sessionPath: store.dir,
     strategy: store.meta.strategy,
     status: store.meta.status === 'running' ? 'stopped' : store.meta.status,
-    stopReason: store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : ''),
+    stopReason: owner
+      ? `running now (PID ${owner.pid}: ${owner.what}, since ${owner.since})`
+      : (store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : '')),
     objective,
     trials,
     ...judged,

@@ -16,14 +16,16 @@ import { serverArgv } from '../core/toolchains/llamacpp/deploy';
 import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
 import { DEFAULT_WORKLOAD, type Workload } from '../core/types';
 import { cacheRoot } from '../core/paths';
-import { DEMO_SHAPE, writeDemoModel } from '../core/demoModel';
+import { DEMO_SHAPE, TRAINED_DEMO, trainedDemoModel, writeDemoModel } from '../core/demoModel';
 import {
   accuracyFrom,
   backendFlag,
   calibrationsFrom,
   type Flags,
+  usage,
   int,
   llmSettings,
+  num,
   makeRunner,
   objectiveFrom,
   onOff,
@@ -31,6 +33,21 @@ import {
   workloadFrom,
 } from './args';
 import { log, jsonSummary, printEvent, printSummary } from './output';
+
+/** The flags a resume takes (plus the agent's endpoint settings, --llm-*); every other flag is named as ignored. */
+const RESUME_FLAGS = new Set([
+  'resume',
+  'budget',
+  'time-budget',
+  'step-timeout',
+  'session-dir',
+  'json',
+  'verbose',
+  'llamacpp-bin',
+  'backend',
+  'cache-dir',
+  'show-prompt',
+]);
 
 export async function optimize(
   flags: Flags,
@@ -40,9 +57,22 @@ export async function optimize(
   const runner = makeRunner(flags);
   let resumed: SessionStore | undefined;
   let spec: SessionSpec;
+  if (flags.model && flags.replay?.length)
+    throw usage('--model and --replay exclude each other: a session optimizes a model, or replays recorded rows');
   if (flags.resume) {
+    // A resume continues the stored session as it was specified; only where it runs and how far may change.
+    const ignored = Object.keys(flags).filter((f) => !RESUME_FLAGS.has(f) && !f.startsWith('llm-'));
+    if (ignored.length)
+      log(`haqa: --resume keeps the session's own settings; ignored: ${ignored.map((f) => `--${f}`).join(', ')}`);
     resumed = SessionStore.open(root, flags.resume);
-    spec = { ...resumed.meta.spec, budget: int(flags, 'budget', resumed.meta.spec.budget, 1)! };
+    // Where it runs and how long may change on a resume (the recovery from a hang is a resume with a step limit).
+    const stored = resumed.meta.spec;
+    spec = {
+      ...stored,
+      budget: int(flags, 'budget', stored.budget, 1, 100_000)!,
+      timeBudgetMin: num(flags, 'time-budget', stored.timeBudgetMin, { min: 0.01 }),
+      stepTimeoutMin: num(flags, 'step-timeout', stored.stepTimeoutMin, { min: 0.01 }),
+    };
     log(`haqa: resuming session ${resumed.id} (${resumed.dir})`);
   } else {
     const model = flags.model ? path.resolve(flags.model) : defaults.model;
@@ -52,9 +82,10 @@ export async function optimize(
       model,
       replay,
       strategy: checkStrategyName(flags.strategy ?? 'auto'),
-      budget: int(flags, 'budget', defaults.budget ?? 12, 1)!,
-      seed: int(flags, 'seed', 0)!,
-      timeBudgetMin: int(flags, 'time-budget', undefined),
+      budget: int(flags, 'budget', defaults.budget ?? 12, 1, 100_000)!,
+      seed: int(flags, 'seed', 0, 0, 2 ** 31 - 1)!,
+      timeBudgetMin: num(flags, 'time-budget', undefined, { min: 0.01 }),
+      stepTimeoutMin: num(flags, 'step-timeout', undefined, { min: 0.01 }),
       objective: objectiveFrom(flags),
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD),
       confirm: onOff(flags, 'confirm', true),
@@ -82,6 +113,9 @@ export async function optimize(
   const { store, prepared: p, strategy } = session;
   log(`haqa: session ${store.id} → ${store.dir}`);
   log(`haqa: model ${describeModel(p.model)}`);
+  const rejected = p.toolchain.info().rejected;
+  if (Array.isArray(rejected) && rejected.length)
+    log(`haqa: replay: ${p.toolchain.info().rejectedRows} row(s) left out, not measurements: ${rejected.join('; ')}`);
   const used = strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : '';
   log(
     `haqa: ${describeObjective(spec.objective)}; strategy ${strategy.requested}${used}; budget ${spec.budget} trials`,
@@ -131,6 +165,12 @@ function showPrompt(flags: Flags, spec: SessionSpec, p: Prepared, strategy: Stra
 }
 
 export async function demo(flags: Flags): Promise<number> {
+  const trained = trainedDemoModel();
+  if (trained) {
+    log(`haqa: demo: ${TRAINED_DEMO.about} (${path.relative(process.cwd(), trained) || trained})`);
+    return optimize(flags, { model: trained, budget: 6, evalChunks: 8, workload: TRAINED_DEMO.workload });
+  }
+  // An install without the fixture (the .vsix leaves test/ out): a random-weight model of the same family.
   const runner = makeRunner(flags);
   await tools(toolOptions(flags, runner));
   const src = await ensureSource({ runner, onProgress: (m) => log(`haqa: ${m}`) });
@@ -144,7 +184,7 @@ export async function demo(flags: Flags): Promise<number> {
     log(`haqa: writing the demo model (${shape}) → ${file}`);
     await writeDemoModel(file, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'));
   }
-  log('haqa: demo: the weights are random, so speeds are real but the text it would write is noise');
+  log('haqa: demo: the trained model is not in this install; random weights: speeds are real, accuracy is not');
   return optimize(flags, {
     model: file,
     budget: 6,

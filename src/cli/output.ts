@@ -5,8 +5,23 @@ import { describeUsage } from '../core/agent/journal';
 import { accuracyText, formatDuration, shortConfig, stat, mib, trialsTable } from '../core/format';
 import { shellQuoteForDisplay } from '../core/process/runner';
 import type { TrialMetrics } from '../core/types';
+import { redact } from '../core/secrets';
+import { apiKeyFromEnv } from '../core/agent/settings';
 
 export const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/**
+ * Every string the CLI prints goes through the key redaction (secrets.ts): an endpoint's error that echoes the
+ * Authorization header, a tool's output — nothing shows the key. Installed once by the `haqa` binary.
+ */
+export function guardOutput(): void {
+  apiKeyFromEnv(); // registers the environment's key, whatever the command (a report prints old session files)
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+      write(typeof chunk === 'string' ? redact(chunk) : chunk, ...rest)) as typeof stream.write;
+  }
+}
 
 export function printEvent(e: SessionEvent): void {
   switch (e.type) {

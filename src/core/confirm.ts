@@ -4,7 +4,8 @@
  * — A B C … A′ per round, never one configuration back to back — with the first of them as an anchor measured again at
  * the end of each round. When the anchor's two runs differ beyond noise (the comparison rule) and by more than a limit
  * (thermal throttling, a background job), the round is discarded and repeated after a pause. The runs of kept rounds are pooled into their trial's samples,
- * and the verdict is taken on the pooled figures. Every run is appended to trials.jsonl as a `confirm` record (never a
+ * and the verdict is taken on the pooled figures. A trial the pooled figures bring into contention without having been
+ * measured again gets a second phase of rounds, beside the pooled best, so no verdict rests on a single run. Every run is appended to trials.jsonl as a `confirm` record (never a
  * trial: it does not count toward the budget), and a discarded round as a `confirm-discard` record.
  */
 import { errorMessage } from './errors';
@@ -43,6 +44,8 @@ export interface ConfirmRecord {
   round: number;
   /** True for the anchor's second run at the end of its round. */
   anchor?: boolean;
+  /** True for a run the user asked for (Re-run Trial), pooled like a confirmation run. */
+  rerun?: boolean;
   status: 'done' | 'failed' | 'cancelled' | 'skipped';
   metrics: TrialMetrics;
   cause?: string;
@@ -63,7 +66,7 @@ export type ConfirmEntry = ConfirmRecord | ConfirmDiscard;
 export function confirmCandidates(o: ObjectiveSpec, trials: TrialRecord[], max: number): TrialRecord[] {
   const v = verdict(o, trials);
   if (v.best === undefined) return [];
-  const contention = [v.best, ...v.tied];
+  const contention = [v.best, ...v.tied, ...v.unresolved];
   const byMean = trials
     .filter((t) => t.status === 'done' && objectiveStat(o, t.metrics) !== undefined)
     .sort((a, b) => objectiveStat(o, b.metrics)!.mean - objectiveStat(o, a.metrics)!.mean)
@@ -93,7 +96,9 @@ export function poolConfirmations(trials: TrialRecord[], entries: ConfirmEntry[]
       runs.set(e.of, [...(runs.get(e.of) ?? []), e]);
   return trials.map((t) => {
     const rs = runs.get(t.index);
-    if (!rs?.length) return t;
+    // Pooling needs the trial's own samples (records of old HAQA versions have mean ± sd only): without them a run
+    // cannot join, and is not counted as if it had.
+    if (!rs?.length || !(t.metrics.decode?.samples?.length || t.metrics.prefill?.samples?.length)) return t;
     const metrics = {
       ...t.metrics,
       decode: merge(
@@ -145,16 +150,14 @@ export async function confirmVerdict(
     c.onInfo(`no confirmation: ${c.toolchain.name} answers a configuration with the same recorded figures every time`);
     return 0;
   }
-  const anchor = candidates[0];
   const sleep = c.sleep ?? ((ms: number) => wait(ms, c.signal));
   c.onInfo(
     `confirming the verdict: ${candidates.map((t) => `#${t.index}`).join(', ')} measured again, interleaved, ` +
-      `${opts.rounds} round(s), anchor #${anchor.index} (drift limit ${Math.round(opts.driftLimit * 100)} %)`,
+      `${opts.rounds} round(s), anchor #${candidates[0].index} (drift limit ${Math.round(opts.driftLimit * 100)} %)`,
   );
   const prior = c.store.readConfirmations();
   let round = prior.reduce((m, e) => Math.max(m, e.round), 0);
   let kept = 0;
-  let keptRounds = 0;
   let discards = 0;
   const run = async (t: TrialRecord, r: number, isAnchor: boolean): Promise<ConfirmRecord> => {
     const started = new Date();
@@ -186,34 +189,66 @@ export async function confirmVerdict(
     c.store.appendConfirmation(rec);
     return rec;
   };
-  while (keptRounds < opts.rounds && !c.signal?.aborted) {
-    round++;
-    const recs: ConfirmRecord[] = [];
-    for (const t of candidates) {
-      if (c.signal?.aborted) break;
-      recs.push(await run(t, round, false));
-    }
-    if (c.signal?.aborted) break;
-    const again = await run(anchor, round, true);
-    // The anchor drifted when its two runs differ by the comparison rule (beyond their own noise) and by more than the
-    // limit: a shift of the machine, not the scatter of one run.
-    const first = objectiveStat(c.objective, recs[0].metrics);
-    const last = objectiveStat(c.objective, again.metrics);
-    const drift = first && last && first.mean > 0 ? Math.abs(last.mean / first.mean - 1) : Infinity;
-    const shifted = !first || !last || (compare(first, last).order !== 0 && drift > opts.driftLimit);
-    if (shifted) {
-      c.store.appendConfirmation({ type: 'confirm-discard', round, drift: Number.isFinite(drift) ? drift : -1 });
-      const what = Number.isFinite(drift) ? `drifted ${(drift * 100).toFixed(1)} %` : 'could not be measured';
-      c.onInfo(`confirmation round ${round} discarded: the anchor #${anchor.index} ${what} within the round`);
-      if (++discards > opts.maxDiscards) {
-        c.onInfo('confirmation stopped: the machine did not hold still; the verdict uses what was kept');
-        break;
+  // One phase: `opts.rounds` kept rounds over `group`, its first member the anchor. False when the machine did not
+  // hold still (too many discarded rounds) or the session was stopped.
+  const phase = async (group: TrialRecord[]): Promise<boolean> => {
+    const anchor = group[0];
+    let keptRounds = 0;
+    while (keptRounds < opts.rounds) {
+      if (c.signal?.aborted) return false;
+      round++;
+      const recs: ConfirmRecord[] = [];
+      for (const t of group) {
+        if (c.signal?.aborted) return false;
+        recs.push(await run(t, round, false));
       }
-      await sleep(opts.pauseMs);
-      continue;
+      if (c.signal?.aborted) return false;
+      const again = await run(anchor, round, true);
+      // The anchor drifted when its two runs differ by the comparison rule (beyond their own noise) and by more than
+      // the limit: a shift of the machine, not the scatter of one run.
+      const first = objectiveStat(c.objective, recs[0].metrics);
+      const last = objectiveStat(c.objective, again.metrics);
+      const drift = first && last && first.mean > 0 ? Math.abs(last.mean / first.mean - 1) : Infinity;
+      const shifted = !first || !last || (compare(first, last).order !== 0 && drift > opts.driftLimit);
+      if (shifted) {
+        c.store.appendConfirmation({ type: 'confirm-discard', round, drift: Number.isFinite(drift) ? drift : -1 });
+        const what = Number.isFinite(drift) ? `drifted ${(drift * 100).toFixed(1)} %` : 'could not be measured';
+        c.onInfo(`confirmation round ${round} discarded: the anchor #${anchor.index} ${what} within the round`);
+        if (++discards > opts.maxDiscards) {
+          c.onInfo('confirmation stopped: the machine did not hold still; the verdict uses what was kept');
+          return false;
+        }
+        await sleep(opts.pauseMs);
+        continue;
+      }
+      keptRounds++;
+      kept += recs.filter((r) => r.status === 'done').length + (again.status === 'done' ? 1 : 0);
     }
-    keptRounds++;
-    kept += recs.filter((r) => r.status === 'done').length + (again.status === 'done' ? 1 : 0);
-  }
+    return true;
+  };
+  if (!(await phase(candidates))) return kept;
+  // The pooled figures may bring a trial that was not measured again into contention (the leader's first figure was
+  // high by chance): the verdict must not rest on one run of it, so it is measured again too, once, beside the
+  // pooled best as the anchor.
+  const pooled = c.store.readTrials().trials;
+  const v = verdict(c.objective, pooled);
+  const measured = new Set(candidates.map((t) => t.index));
+  const newcomers = [...(v.best !== undefined ? [v.best] : []), ...v.tied, ...v.unresolved].filter(
+    (i) => !measured.has(i),
+  );
+  if (v.best === undefined || !newcomers.length) return kept;
+  // Never one configuration back to back: a measured candidate goes beside them when the pooled best is a newcomer.
+  const mate = candidates.map((t) => t.index).find((i) => i !== v.best);
+  const order = [...new Set([v.best, ...newcomers, ...(mate !== undefined ? [mate] : [])])];
+  const size = Math.max(opts.maxCandidates, 2);
+  const left = order.slice(size).filter((i) => newcomers.includes(i));
+  const group = order.slice(0, size).map((i) => pooled.find((t) => t.index === i)!);
+  if (left.length)
+    c.onInfo(`confirmation: ${left.map((i) => `#${i}`).join(', ')} not measured again (at most ${size} at a time)`);
+  c.onInfo(
+    `confirming again: ${newcomers.map((i) => `#${i}`).join(', ')} came within noise of the pooled best ` +
+      `#${v.best}; measured again beside it`,
+  );
+  await phase(group);
   return kept;
 }

@@ -4,6 +4,8 @@ import { gguf, GGUFValueType } from '@huggingface/gguf';
 import { writeGguf, type TensorSpec } from './ggufWriter';
 import { HaqaError } from './errors';
 import { BUILD_COMMAND } from './toolchains/llamacpp/build';
+import { shippedFile } from './paths';
+import type { Workload } from './types';
 
 export interface DemoShape {
   hidden: number;
@@ -13,6 +15,17 @@ export interface DemoShape {
   headsKv: number;
   context: number;
 }
+
+/**
+ * The demo's model: the committed trained fixture (test/fixtures/trained/README.md), so its accuracy figures mean
+ * something. Its context is 512: prompt and generation fit it, and enough tokens that a run is not all start-up.
+ */
+export const TRAINED_DEMO = {
+  rel: 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf',
+  about: 'a small Llama trained on Python source (5.5M parameters, F16), accuracy measured on held-out Python text',
+  workload: { promptTokens: 256, genTokens: 256, depth: 0, repetitions: 5 } satisfies Workload,
+};
+export const trainedDemoModel = () => shippedFile(TRAINED_DEMO.rel);
 
 /** Llama-shaped, dims multiples of 256 so every k-quant applies; 46M params with the 32000-token SPM vocab. */
 export const DEMO_SHAPE: DemoShape = { hidden: 512, layers: 4, ffn: 1536, heads: 8, headsKv: 8, context: 2048 };

@@ -6,6 +6,7 @@
  */
 
 /** Where an error is shown: the haqa CLI or the VS Code extension. */
+import { dirname } from 'node:path';
 export type Host = 'cli' | 'vscode';
 
 /**
@@ -142,4 +143,56 @@ export function errorMessage(e: unknown): string {
 export function describeError(e: unknown, host: Host): string {
   if (!isHaqaError(e)) return errorMessage(e);
   return host === 'cli' ? `${e.message}\n  fix: ${e.fixFor('cli')}` : `${e.message} — fix: ${e.fixFor('vscode')}`;
+}
+
+/**
+ * A failed write to the session folder, as the user's problem: which file, why (no space, no permission, read-only,
+ * not a folder) and the fix. Nothing measured before it is lost: every trial is on disk before the next starts.
+ */
+export function storageError(e: unknown, file: string): HaqaError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const where = dirname(file);
+  const then = 'then resume the session (nothing measured is lost)';
+  const elsewhere = {
+    cli: 'keep sessions in another folder (--session-dir)',
+    vscode: 'open a workspace folder on another disk (sessions live in its .haqa folder)',
+  };
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new HaqaError(
+        `cannot write ${file}: no space left on the disk holding ${where} (${code})`,
+        `free space on that disk, ${then}`,
+        'input',
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return new HaqaError(
+        `cannot write ${file}: permission denied (${code})`,
+        {
+          cli: `make ${where} writable for this user, or ${elsewhere.cli}`,
+          vscode: `make ${where} writable for this user, or ${elsewhere.vscode}`,
+        },
+        'input',
+      );
+    case 'EROFS':
+      return new HaqaError(
+        `cannot write ${file}: the file system is read-only (EROFS)`,
+        { cli: elsewhere.cli, vscode: elsewhere.vscode },
+        'input',
+      );
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return new HaqaError(
+        `cannot create ${file}: a file stands where a folder is needed (${code})`,
+        { cli: `move that file away, or ${elsewhere.cli}`, vscode: `move that file away, or ${elsewhere.vscode}` },
+        'input',
+      );
+    default:
+      return new HaqaError(
+        `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`,
+        `check the disk and the folder's permissions, ${then}`,
+        'input',
+      );
+  }
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import type { GpuInfo, HardwareProfile } from './types';
+import { childEnv } from './secrets';
 
 const INTERESTING_FLAGS = [
   'avx',
@@ -77,6 +78,7 @@ export function probeGpus(): GpuInfo[] {
   const r = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total,compute_cap,driver_version', '--format=csv'], {
     encoding: 'utf8',
     timeout: 15000,
+    env: childEnv(),
   });
   if (r.error || r.status !== 0) return [];
   return parseNvidiaSmiCsv(r.stdout);

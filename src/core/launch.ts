@@ -3,6 +3,7 @@
  * host's dependencies in, a created (or resumed) session out, ready to run the loop with the host's hooks.
  */
 import { llmUsage } from './agent/journal';
+import { acquireSessionLock } from './lock';
 import type { LlmSettings } from './agent/settings';
 import { prepareSession, type Prepared, type ToolOptions } from './prepare';
 import type { ProcessRunner } from './process/runner';
@@ -23,6 +24,8 @@ export interface LaunchDeps {
   resume?: SessionStore;
   /** Already prepared (a replay grid in tests and benchmarks): skips the hardware probe and the tool lookup. */
   prepared?: Prepared;
+  /** What the session lock says this host is doing (default "haqa optimize"). */
+  lockOwner?: string;
 }
 
 /** What the host may hook into a running session: stop, events, the review gate, a per-trial cancel. */
@@ -36,8 +39,10 @@ export interface LaunchedSession {
   store: SessionStore;
   prepared: Prepared;
   strategy: ResolvedStrategy;
-  /** Runs the loop to its end (budget, time budget, stop, failure); resumable at any point. */
+  /** Runs the loop to its end (budget, time budget, stop, failure); resumable at any point. Releases the lock. */
   run(hooks?: SessionHooks): Promise<SessionSummary>;
+  /** Gives the session's lock back without running (a host that changed its mind); run() does it at its end. */
+  release(): void;
 }
 
 /**
@@ -59,7 +64,15 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
   // A new spec is checked before anything is built: its problems are the user's options, named as such.
   if (!deps.resume) specForDisk(spec);
   const strategy = sessionStrategy(spec, deps.apiKey, deps.resume);
-  const prepared = deps.prepared ?? (await prepareSession(spec, { ...deps.tools, runner: deps.runner }));
+  // One writer per session: a resume takes the lock before anything is built, so a second one is refused at once.
+  let lock = deps.resume ? acquireSessionLock(deps.resume.dir, deps.lockOwner ?? 'haqa optimize --resume') : undefined;
+  let prepared: Prepared;
+  try {
+    prepared = deps.prepared ?? (await prepareSession(spec, { ...deps.tools, runner: deps.runner }));
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
   const store =
     deps.resume ??
     SessionStore.create(deps.root, {
@@ -70,11 +83,14 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
       toolchain: prepared.toolchain.info(),
       space: prepared.toolchain.space.describe(),
     });
+  lock ??= acquireSessionLock(store.dir, deps.lockOwner ?? 'haqa optimize');
+  const held = lock;
   return {
     spec,
     store,
     prepared,
     strategy,
+    release: () => held.release(),
     run: (hooks: SessionHooks = {}) =>
       runOptimize({
         toolchain: prepared.toolchain,
@@ -90,6 +106,6 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
         runner: deps.runner,
         confirm: spec.confirm ? undefined : false,
         ...hooks,
-      }),
+      }).finally(() => held.release()),
   };
 }

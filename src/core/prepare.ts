@@ -70,6 +70,13 @@ export async function prepareSession(spec: SessionSpec, t: ToolOptions): Promise
     accuracy,
     calibrations: spec.calibrations,
     cacheDir: spec.toolchain.cacheDir,
+    ...(spec.stepTimeoutMin !== undefined
+      ? {
+          quantizeTimeoutMs: spec.stepTimeoutMin * 60_000,
+          benchTimeoutMs: spec.stepTimeoutMin * 60_000,
+          accuracyTimeoutMs: spec.stepTimeoutMin * 60_000,
+        }
+      : {}),
   });
   return { toolchain, model, hardware, tools: found, workload };
 }

@@ -22,6 +22,7 @@ import {
   type ModelInfo,
   type TrialRecord,
   type Workload,
+  type TrialMetrics,
 } from './types';
 
 export type SessionEvent =
@@ -172,8 +173,12 @@ export function recordTrial(r: RecordInput): TrialRecord {
 }
 
 /**
- * Re-run Trial: measures a stored trial's configuration again and appends it as a new trial, recorded as the loop
- * records its own (limits, findings). The session must not be running elsewhere.
+ * Re-run Trial: measures a trial's configuration again. A measured (done) trial whose new run agrees in status gets the
+ * run's samples pooled into its own figures (a `confirm` record marked `rerun`, as confirmation runs are), so a second
+ * measurement sharpens the same configuration instead of adding a twin row. Anything else — a trial that failed or was
+ * over a limit, a run that now fails or crosses a limit, a toolchain that answers with the same recorded figures —
+ * is recorded as a new trial by the session loop's one rule (recordTrial). Returns the trial that holds the result
+ * and whether the run was pooled.
  */
 export async function rerunTrial(o: {
   store: SessionStore;
@@ -183,16 +188,22 @@ export async function rerunTrial(o: {
   runner: ProcessRunner;
   signal?: AbortSignal;
   onProgress?: (message: string) => void;
-}): Promise<TrialRecord> {
+}): Promise<{ trial: TrialRecord; pooled: boolean }> {
   const { trials, lastIndex } = o.store.readTrials();
   const index = lastIndex + 1;
+  const hasSamples = (m: TrialMetrics) => !!(m.decode?.samples?.length || m.prefill?.samples?.length);
+  const poolable = o.trial.status === 'done' && o.toolchain.measuresAgain !== false && hasSamples(o.trial.metrics);
+  const round = poolable ? o.store.readConfirmations().reduce((m, e) => Math.max(m, e.round), 0) + 1 : 0;
   const startedAt = new Date();
   let outcome: TrialOutcome;
   try {
     outcome = await o.toolchain.runTrial(o.trial.config, {
       runner: o.runner,
       logDir: o.store.logsDir,
-      trialIndex: index,
+      trialIndex: poolable ? o.trial.index : index,
+      ...(poolable
+        ? { logTag: `rerun-${String(round).padStart(2, '0')}-${String(o.trial.index).padStart(3, '0')}` }
+        : {}),
       signal: o.signal,
       onProgress: o.onProgress,
     });
@@ -210,8 +221,22 @@ export async function rerunTrial(o: {
     objective: o.objective,
     history: trials,
   });
+  if (poolable && rec.status === 'done' && hasSamples(outcome.metrics)) {
+    o.store.appendConfirmation({
+      type: 'confirm',
+      of: o.trial.index,
+      round,
+      rerun: true,
+      status: 'done',
+      metrics: outcome.metrics,
+      startedAt: startedAt.toISOString(),
+      durationMs: rec.durationMs,
+    });
+    const pooled = o.store.readTrials().trials.find((t) => t.index === o.trial.index)!;
+    return { trial: pooled, pooled: true };
+  }
   o.store.appendTrial(rec);
-  return rec;
+  return { trial: rec, pooled: false };
 }
 
 /** Consecutive proposal rounds without a single valid configuration before the session gives up. */
@@ -379,11 +404,21 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         counted: counted(),
         budget: o.budget,
       });
+      // The proposal (an LLM call) or the review may have used up what was left: no trial starts after the budget.
+      if (o.timeBudgetMs !== undefined && Date.now() - started >= o.timeBudgetMs) {
+        stopReason = 'time budget reached';
+        break;
+      }
       const startedAt = new Date();
       let out: TrialOutcome;
+      let timeUp: AbortSignal | undefined;
       try {
         const own = o.trialSignal?.(index);
-        const signal = own && o.signal ? AbortSignal.any([o.signal, own]) : (own ?? o.signal);
+        // The time budget also bounds a trial that is running when it runs out (a hung tool included).
+        const left = o.timeBudgetMs !== undefined ? o.timeBudgetMs - (Date.now() - started) : undefined;
+        timeUp = left !== undefined ? AbortSignal.timeout(Math.max(1, left)) : undefined;
+        const signals = [o.signal, own, timeUp].filter((x): x is AbortSignal => x !== undefined);
+        const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
         out = await o.toolchain.runTrial(p.config, {
           runner: o.runner,
           logDir: o.store.logsDir,
@@ -396,7 +431,12 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       }
       // Cancelled on its own while the session goes on (Ctrl+C): the user declined it, so it is never proposed again.
       // (Cancelled because the session stopped, it stays `cancelled` and a resume runs it again.)
-      if (out.status === 'cancelled' && !o.signal?.aborted)
+      if (out.status === 'cancelled' && timeUp?.aborted && !o.signal?.aborted)
+        out = {
+          ...out,
+          cause: 'the time budget ran out while it ran (a resume with a larger --time-budget runs it again)',
+        };
+      else if (out.status === 'cancelled' && !o.signal?.aborted)
         out = { ...out, status: 'skipped', cause: `cancelled by the user while running (${out.cause ?? 'cancelled'})` };
       const rec = recordTrial({
         index,

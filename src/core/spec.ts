@@ -29,8 +29,10 @@ export interface SessionSpec {
   strategy: StrategyName;
   /** Trials to measure (a ceiling). */
   budget: number;
-  /** Stop starting trials after this many minutes. */
+  /** Stop after this many minutes: no trial starts after it, and a running one is cancelled (resumable). */
   timeBudgetMin?: number;
+  /** Longest a single tool step (quantize, imatrix, bench, perplexity) may run, in minutes; default 60 (bench 30). */
+  stepTimeoutMin?: number;
   seed: number;
   /** Confirm the verdict before the session ends: the leaders measured again, interleaved (confirm.ts). */
   confirm: boolean;
@@ -61,6 +63,7 @@ export function makeSpec(
     strategy: s.strategy ?? 'auto',
     budget: s.budget ?? 12,
     timeBudgetMin: s.timeBudgetMin,
+    stepTimeoutMin: s.stepTimeoutMin,
     seed: s.seed ?? 0,
     confirm: s.confirm ?? true,
     accuracy: s.accuracy ?? null,
@@ -254,7 +257,8 @@ export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = f
     workload,
     strategy: r.oneOf(o, 'strategy', 'spec', STRATEGY_NAMES) ?? 'auto',
     budget: r.num(o, 'budget', 'spec', { min: 1 }) ?? 12,
-    timeBudgetMin: r.num(o, 'timeBudgetMin', 'spec', { min: 0 }),
+    timeBudgetMin: r.num(o, 'timeBudgetMin', 'spec', { min: 0.001 }),
+    stepTimeoutMin: r.num(o, 'stepTimeoutMin', 'spec', { min: 0.001 }),
     seed: r.num(o, 'seed', 'spec', { min: 0 }) ?? 0,
     confirm: r.bool(o, 'confirm', 'spec') ?? true,
     accuracy,

@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { HaqaError } from './errors';
+import { HaqaError, storageError } from './errors';
+import { redact } from './secrets';
 import { isRecord, parseSessionSpec, specForDisk, type SessionSpec } from './spec';
 import { poolConfirmations, type ConfirmEntry } from './confirm';
+import { confirmFromJson, trialFromJson } from './records';
 import type { HardwareProfile, ModelInfo, TrialRecord } from './types';
 
 export type SessionStatusOnDisk = 'running' | 'completed' | 'stopped' | 'failed';
@@ -118,13 +120,31 @@ export interface LoadedTrials {
   confirmations: ConfirmEntry[];
 }
 
+/** Writes all of buf at the file's end (a short write is continued; no progress is ENOSPC). */
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = fs.writeSync(fd, buf, off, buf.length - off);
+    if (n <= 0) throw Object.assign(new Error('no space left on device (short write)'), { code: 'ENOSPC' });
+    off += n;
+  }
+}
+
 function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  fs.writeSync(fd, text);
-  fs.fsyncSync(fd);
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      writeAll(fd, Buffer.from(redact(text)));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw storageError(e, file);
+  }
 }
 
 export function newSessionId(now = new Date()): string {
@@ -163,7 +183,11 @@ export class SessionStore {
     const spec = specForDisk(meta.spec);
     const id = newSessionId();
     const dir = path.join(path.resolve(root), 'sessions', id);
-    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    try {
+      fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    } catch (e) {
+      throw storageError(e, dir);
+    }
     const now = new Date().toISOString();
     const store = new SessionStore(dir, {
       id,
@@ -174,7 +198,11 @@ export class SessionStore {
       spec,
     });
     writeAtomic(path.join(dir, 'session.json'), JSON.stringify(store.meta, null, 2));
-    fs.closeSync(fs.openSync(store.trialsFile, 'a'));
+    try {
+      fs.closeSync(fs.openSync(store.trialsFile, 'a'));
+    } catch (e) {
+      throw storageError(e, store.trialsFile);
+    }
     return store;
   }
 
@@ -196,7 +224,11 @@ export class SessionStore {
         );
       }
       const meta = parseSessionMeta(raw, mf);
-      fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+      try {
+        fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+      } catch {
+        /* a viewer of a read-only session needs no logs folder; a writer fails on its first write, with the cause */
+      }
       return new SessionStore(dir, meta);
     }
     throw new HaqaError(
@@ -278,16 +310,20 @@ export class SessionStore {
     const confirms: ConfirmEntry[] = [];
     let badLines = 0;
     for (const l of lines) {
+      let r: unknown;
       try {
-        const r = JSON.parse(l);
-        if (r && r.type === 'trial') all.push(r);
-        else if (r && r.type === 'deleted' && typeof r.index === 'number') deleted.add(r.index);
-        else if (r && (r.type === 'confirm' || r.type === 'confirm-discard') && typeof r.round === 'number')
-          confirms.push(r);
-        else badLines++;
+        r = JSON.parse(l);
       } catch {
         badLines++;
+        continue;
       }
+      // Every line is checked for what it claims to be (records.ts): a damaged one is skipped, never trusted.
+      const trial = trialFromJson(r);
+      const confirm = trial ? undefined : confirmFromJson(r);
+      if (trial) all.push(trial);
+      else if (confirm) confirms.push(confirm);
+      else if (isRecord(r) && r.type === 'deleted' && typeof r.index === 'number') deleted.add(r.index);
+      else badLines++;
     }
     // Confirmation runs (confirm.ts) are pooled into their trials' samples: every reader sees the pooled figures.
     const trials = poolConfirmations(deleted.size ? all.filter((t) => !deleted.has(t.index)) : all, confirms);
@@ -303,10 +339,25 @@ export class SessionStore {
 
   /** One JSON line appended to trials.jsonl and fsync'd before returning. */
   private appendLine(rec: object): void {
-    const fd = fs.openSync(this.trialsFile, 'a');
+    let fd: number;
     try {
-      fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+      fd = fs.openSync(this.trialsFile, 'a');
+    } catch (e) {
+      throw storageError(e, this.trialsFile);
+    }
+    const before = fs.fstatSync(fd).size;
+    try {
+      writeAll(fd, Buffer.from(`${redact(JSON.stringify(rec))}\n`));
       fs.fsyncSync(fd);
+    } catch (e) {
+      // A line that did not reach the disk whole is cut off again: the file never ends in a torn line the run
+      // believes committed.
+      try {
+        fs.ftruncateSync(fd, before);
+      } catch {
+        /* the reader sets a torn tail aside */
+      }
+      throw storageError(e, this.trialsFile);
     } finally {
       fs.closeSync(fd);
     }
@@ -332,7 +383,11 @@ export class SessionStore {
 
   /** Appends one journal record (see journalFile). */
   appendJournal(rec: Record<string, unknown>): void {
-    fs.appendFileSync(this.journalFile, `${JSON.stringify({ at: new Date().toISOString(), ...rec })}\n`);
+    try {
+      fs.appendFileSync(this.journalFile, `${redact(JSON.stringify({ at: new Date().toISOString(), ...rec }))}\n`);
+    } catch (e) {
+      throw storageError(e, this.journalFile);
+    }
   }
 
   /** Every complete journal record (unparsable lines skipped). */

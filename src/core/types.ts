@@ -94,7 +94,7 @@ export interface TrialRecord {
   startedAt: string;
   endedAt: string;
   durationMs: number;
-  /** Confirmation runs pooled into these metrics (see confirm.ts); absent when none. */
+  /** Runs measured again and pooled into these metrics: confirmation runs and Re-runs (see confirm.ts); absent when none. */
   confirmedRuns?: number;
   /** Per-step seconds, e.g. quantize, bench. */
   steps?: { name: string; seconds: number; cached?: boolean; log?: string }[];

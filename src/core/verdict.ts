@@ -103,11 +103,49 @@ export function objectiveStat(o: ObjectiveSpec, m: TrialMetrics): Stat | undefin
   return { mean, sd: mean * Math.sqrt(rel), n: Math.min(dm.n, pm.n) };
 }
 
+/**
+ * How much slower than the leader a trial may plausibly be (the upper end of the rule's confidence interval on the
+ * leader's lead) and still count as tied with it. Not separated is not enough: three noisy repetitions separate
+ * almost nothing, and choosing the smallest or most accurate of such "ties" would trade speed the user never agreed
+ * to. A trial not separated from the leader but not shown within this bound either is *unresolved*.
+ */
+export const TIE_WITHIN = 0.05;
+
+/**
+ * The most `b` may plausibly be slower than `a` (a the faster by mean), relative to a's mean: the upper end of the
+ * two-sided confidence interval of a − b at the rule's confidence. Infinity when either has fewer than two
+ * repetitions (no interval).
+ */
+export function plausibleShortfall(a: Stat, b: Stat, rule: ComparisonRule = DEFAULT_RULE): number {
+  const x = moments(a);
+  const y = moments(b);
+  if (x.n < 2 || y.n < 2 || !(x.mean > 0)) return Infinity;
+  const vx = x.variance / x.n;
+  const vy = y.variance / y.n;
+  const se = Math.sqrt(vx + vy);
+  if (se === 0) return (x.mean - y.mean) / x.mean;
+  const df = (vx + vy) ** 2 / (vx ** 2 / (x.n - 1) + vy ** 2 / (y.n - 1));
+  return (x.mean - y.mean + tQuantile(1 - (1 - rule.confidence) / 2, df) * se) / x.mean;
+}
+
+/** A trial as a verdict's reason names it: `#index quant`. */
+export const trialLabel = (t: TrialRecord): string => `#${t.index} ${String(t.config.quant ?? '')}`.trim();
+
 export interface Verdict {
   /** The trial to deploy, or undefined when no trial is feasible. */
   best?: number;
-  /** Trials in contention with the chosen one (none beats them by the rule), in the order of the tie-break. */
+  /**
+   * Trials tied with the chosen one — none beats them by the rule and each is shown within `tieWithin` of the leader
+   * — in the order of the tie-break.
+   */
   tied: number[];
+  /**
+   * Trials no other beats by the rule but not shown within `tieWithin` of the leader either (too noisy to tell): not
+   * chosen by the tie-break; confirmation measures them again.
+   */
+  unresolved: number[];
+  /** The bound a tie must be shown within (TIE_WITHIN). */
+  tieWithin: number;
   /** The rule, in words. */
   method: string;
   margin: number;
@@ -124,6 +162,8 @@ export interface VerdictOptions {
   /** A short label per trial for the reason (default: `#index quant`). */
   label?: (t: TrialRecord) => string;
   confirmations?: number;
+  /** The bound a tie must be shown within (default TIE_WITHIN). */
+  tieWithin?: number;
 }
 
 const changes = (c: Config, d?: Config) =>
@@ -131,24 +171,35 @@ const changes = (c: Config, d?: Config) =>
 
 /**
  * The session's answer. The leader is the feasible trial with the highest objective; tied with it is every feasible
- * trial that no other feasible trial beats by the rule. Among the tied (leader included) the most accurate wins (lower mean KLD,
- * else lower ΔPPL), then the smaller file, then the smaller peak memory, then fewer changes from the defaults, then
- * the earlier trial.
+ * trial that no other feasible trial beats by the rule and that is shown at most `tieWithin` slower than the leader
+ * (plausibleShortfall). Among the tied (leader included) the most accurate wins (lower mean KLD, else lower ΔPPL), then
+ * the smaller file, then the smaller peak memory, then fewer changes from the defaults, then the earlier trial.
+ * Trials not beaten but too noisy to be shown within the bound are `unresolved`: named, never chosen over the leader.
  */
 export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOptions = {}): Verdict {
   const rule = opts.rule ?? DEFAULT_RULE;
-  const label = opts.label ?? ((t: TrialRecord) => `#${t.index} ${String(t.config.quant ?? '')}`.trim());
+  const label = opts.label ?? trialLabel;
   const pooledRuns = trials.reduce((n, t) => n + (t.confirmedRuns ?? 0), 0);
-  const base = { method: describeRule(rule), margin: rule.margin, confirmations: opts.confirmations ?? pooledRuns };
+  const base = {
+    method: describeRule(rule),
+    margin: rule.margin,
+    tieWithin: opts.tieWithin ?? TIE_WITHIN,
+    confirmations: opts.confirmations ?? pooledRuns,
+  };
   const scored = feasible(trials)
     .map((t) => ({ t, s: objectiveStat(o, t.metrics) }))
     .filter((x): x is { t: TrialRecord; s: Stat } => x.s !== undefined && Number.isFinite(x.s.mean));
-  if (!scored.length) return { ...base, tied: [], reason: 'no feasible trial' };
+  if (!scored.length) return { ...base, tied: [], unresolved: [], reason: 'no feasible trial' };
   const leader = scored.reduce((a, b) => (b.s.mean > a.s.mean ? b : a));
   // In contention: every trial that no other feasible trial beats by the rule (the leader always is). Measuring against
   // the leader alone would let a noisy leader pull in a trial that a steadier one beats beyond noise. The members are
   // pairwise unseparated: if one beat another, the other would be out.
-  const group = scored.filter((x) => !scored.some((y) => y !== x && compare(y.s, x.s, rule).order === 1));
+  const contention = scored.filter((x) => !scored.some((y) => y !== x && compare(y.s, x.s, rule).order === 1));
+  // Tied: in contention *and* shown to be at most `tieWithin` slower than the leader. The rest of the contention set is
+  // unresolved: the tie-break never trades the leader for a trial whose figure could be far below it.
+  const tieWithin = opts.tieWithin ?? TIE_WITHIN;
+  const group = contention.filter((x) => x === leader || plausibleShortfall(leader.s, x.s, rule) <= tieWithin);
+  const unresolved = contention.filter((x) => !group.includes(x)).sort((a, b) => b.s.mean - a.s.mean);
   const acc = (t: TrialRecord) => t.metrics.accuracy;
   const allKld = group.every((x) => acc(x.t)?.kld !== undefined);
   const allDppl = group.every((x) => acc(x.t)?.dPplPct !== undefined);
@@ -163,7 +214,24 @@ export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOp
   const ordered = [...group].sort((a, b) => byKey(key(a), key(b)));
   const chosen = ordered[0];
   const what = o.kind === 'balanced' ? 'score' : o.kind;
+  const names = (xs: { t: TrialRecord }[]) => {
+    const n = xs.map((x) => label(x.t));
+    return n.length <= 2 ? n.join(' and ') : `${n.slice(0, -1).join(', ')} and ${n[n.length - 1]}`;
+  };
+  const open = unresolved.length
+    ? `; ${names(unresolved)} ${unresolved.length === 1 ? 'is' : 'are'} not separated from it by the rule, but not ` +
+      `shown within ${+(tieWithin * 100).toFixed(1)} % of it either (too noisy to tell: measure again)`
+    : '';
+  const unresolvedIdx = unresolved.map((x) => x.t.index);
   if (group.length === 1) {
+    if (unresolved.length)
+      return {
+        ...base,
+        best: chosen.t.index,
+        tied: [],
+        unresolved: unresolvedIdx,
+        reason: `${label(chosen.t)} has the highest ${what}${open}`,
+      };
     const second = scored
       .filter((x) => x !== leader)
       .reduce<typeof leader | undefined>((a, b) => (!a || b.s.mean > a.s.mean ? b : a), undefined);
@@ -174,14 +242,13 @@ export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOp
       ...base,
       best: chosen.t.index,
       tied: [],
+      unresolved: [],
       reason: `${label(chosen.t)} has the highest ${what}${by}, beyond noise`,
     };
   }
   const means = group.map((x) => x.s.mean);
   const spread = ((Math.max(...means) - Math.min(...means)) / leader.s.mean) * 100;
-  const names = ordered.map((x) => label(x.t));
-  const list =
-    names.length === 2 ? names.join(' and ') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+  const list = names(ordered);
   const [k0, k1] = [key(ordered[0]), key(ordered[1])];
   const why =
     k0[0] !== k1[0] && (allKld || allDppl)
@@ -197,7 +264,8 @@ export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOp
     ...base,
     best: chosen.t.index,
     tied: ordered.slice(1).map((x) => x.t.index),
-    reason: `${list} ${what} within noise of each other (±${(spread / 2).toFixed(1)} %); ${label(chosen.t)} chosen: ${why}`,
+    unresolved: unresolvedIdx,
+    reason: `${list} ${what} within noise of each other (±${(spread / 2).toFixed(1)} %); ${label(chosen.t)} chosen: ${why}${open}`,
   };
 }
 

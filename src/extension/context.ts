@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError, describeError } from '../core/errors';
-import { bestTrial } from '../core/verdict';
+import type { ObjectiveSpec } from '../core/objective';
+import { bestTrial, judge } from '../core/verdict';
+import { verdictBadge } from '../core/standing';
 import { toolchainRoot } from '../core/paths';
 import { prepareSession, type Prepared } from '../core/prepare';
 import { ProcessRunner } from '../core/process/runner';
@@ -20,13 +22,23 @@ import { countsTowardBudget, type TrialRecord } from '../core/types';
 import { Commands, type CommandId } from './commands/ids';
 import { DeployReview } from './deployReview';
 import { loadPty } from './pty';
-import { getApiKey } from './secrets';
+import { getApiKey, redactingLog } from './secrets';
 import { SessionPanels } from './sessionPanel';
 import { SessionRun, type StartRequest } from './sessionRun';
 import { readSettings } from './settings';
 import { TrialPty } from './trialTerminal';
 import { TrialTreeProvider, type TreeNode } from './trialTree';
 import { VirtualDocs } from './virtualDocs';
+import { redact } from '../core/secrets';
+
+/** A trial's speed as the status bar and notifications show it: the objective's metric (decode for balanced). */
+function speedOf(o: ObjectiveSpec, named = false): (t: TrialRecord) => string {
+  const metric = o.kind === 'prefill' ? 'prefill' : 'decode';
+  return (t) => {
+    const m = t.metrics[metric];
+    return m ? `${m.mean.toFixed(1)} t/s${named ? ` ${metric}` : ''}` : '';
+  };
+}
 
 /** A session (and maybe one of its trials) named by its `.haqa` root and id. */
 export interface SessionRef {
@@ -54,7 +66,7 @@ export class HaqaContext implements vscode.Disposable {
   private term: { pty: TrialPty; terminal: vscode.Terminal } | undefined;
 
   constructor(readonly extension: vscode.ExtensionContext) {
-    this.log = vscode.window.createOutputChannel('HAQA', { log: true });
+    this.log = redactingLog(vscode.window.createOutputChannel('HAQA', { log: true }));
     const { pty, from } = loadPty();
     this.ptySource = from;
     this.runner = new ProcessRunner({ pty, mode: pty ? 'pty' : 'pipe' });
@@ -117,12 +129,17 @@ export class HaqaContext implements vscode.Disposable {
       status.hide();
       return;
     }
-    const counted = r.trials.filter(countsTowardBudget).length;
-    const b = bestTrial(r.objective, r.trials);
+    // A finished run's trials can change after it (Re-run pools into them, Delete Trial forgets one): read them.
+    const trials = this.currentTrials(r.store);
+    const counted = trials.filter(countsTowardBudget).length;
+    const { verdict: v, best: b } = judge(r.objective, trials);
     const icon = r.status === 'running' ? '$(loading~spin)' : r.status === 'paused' ? '$(debug-pause)' : '$(beaker)';
-    const bestSpeed = b?.metrics.decode ? ` · best ${b.metrics.decode.mean.toFixed(1)} t/s` : '';
-    status.text = `${icon} HAQA ${counted}/${r.request.spec.budget}${bestSpeed}${r.pending ? ' · review' : ''}`;
-    status.tooltip = `Session ${r.id}: ${r.status}${r.stopReason ? ` (${r.stopReason})` : ''}. Click to open it.`;
+    const best = b ? ` · ${verdictBadge(v, trials, speedOf(r.objective))}` : '';
+    status.text = redact(`${icon} HAQA ${counted}/${r.request.spec.budget}${best}${r.pending ? ' · review' : ''}`);
+    const verdictLine = b ? `\nVerdict: ${v.reason}.` : '';
+    status.tooltip = redact(
+      `Session ${r.id}: ${r.status}${r.stopReason ? ` (${r.stopReason})` : ''}.${verdictLine}\nClick to open it.`,
+    );
     status.command = {
       command: Commands.openSession,
       title: 'Open',
@@ -133,7 +150,7 @@ export class HaqaContext implements vscode.Disposable {
 
   /** Logs an error and shows it with its fix. */
   fail(e: unknown): void {
-    const msg = `HAQA: ${describeError(e, 'vscode')}`;
+    const msg = redact(`HAQA: ${describeError(e, 'vscode')}`);
     this.log.error(msg);
     void vscode.window.showErrorMessage(msg);
   }
@@ -261,11 +278,11 @@ export class HaqaContext implements vscode.Disposable {
       if (!s) return;
       const b = s.best;
       const outcome = b
-        ? ` Best: trial #${b.index}, ${b.metrics.decode?.mean.toFixed(1) ?? '?'} t/s decode.`
+        ? ` Verdict: ${verdictBadge(s.verdict, s.trials, speedOf(s.objective, true))} — ${s.verdict.reason}.`
         : ' No feasible trial.';
       void vscode.window
         .showInformationMessage(
-          `HAQA: session ${s.sessionId} ${s.status} (${s.stopReason}).${outcome}`,
+          redact(`HAQA: session ${s.sessionId} ${s.status} (${s.stopReason}).${outcome}`),
           ...(b ? ['Accept Configuration'] : []),
         )
         .then((a) => {

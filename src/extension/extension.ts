@@ -26,6 +26,8 @@ export interface HaqaApi {
   runner: ProcessRunner;
   terminal(): TrialPty;
   ptySource: string;
+  /** The status bar item (the session's progress and verdict). */
+  status: vscode.StatusBarItem;
 }
 
 export function activate(context: vscode.ExtensionContext): HaqaApi {
@@ -49,8 +51,8 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
     watcher.onDidChange(refresh),
     watcher.onDidDelete(refresh),
   );
-  const { runs, panels, review, tree, runner, ptySource } = ctx;
-  return { runs, panels, review, tree, runner, terminal: () => ctx.terminal(), ptySource };
+  const { runs, panels, review, tree, runner, ptySource, status } = ctx;
+  return { runs, panels, review, tree, runner, terminal: () => ctx.terminal(), ptySource, status };
 }
 
 export function deactivate(): void {}

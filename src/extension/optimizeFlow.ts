@@ -30,6 +30,8 @@ export interface OptimizeArgs {
   accuracy?: boolean;
   evalChunks?: number;
   confirm?: boolean;
+  /** Stop after this many minutes (default: the setting haqa.timeBudgetMinutes). */
+  timeBudgetMin?: number;
   seed?: number;
   root?: string;
   workload?: Partial<typeof DEFAULT_WORKLOAD>;
@@ -213,6 +215,8 @@ export async function optimizeRequest(
     strategy: checkStrategyName(strategy ?? s.strategy),
     seed: args.seed ?? 0,
     confirm: args.confirm ?? s.confirm,
+    stepTimeoutMin: s.stepTimeoutMin,
+    timeBudgetMin: args.timeBudgetMin ?? s.timeBudgetMin,
     accuracy:
       accuracy && !args.replay?.length && evalFile ? { evalFile, chunks: args.evalChunks ?? s.evalChunks } : null,
     workload: { ...DEFAULT_WORKLOAD, ...args.workload },

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { SessionStore } from '../core/store';
 import { VIEW_TYPE, type HostMessage, type ViewMessage, type ViewPersisted } from '../../webview/protocol';
 import { storedState, type SessionRun } from './sessionRun';
+import { redactMessage } from './secrets';
 
 export interface PanelActions {
   runFor(sessionId: string): SessionRun | undefined;
@@ -53,7 +54,8 @@ export class SessionPanel {
   post(m: HostMessage): void {
     this.sent.push(m);
     if (this.sent.length > 200) this.sent.splice(0, this.sent.length - 200);
-    if (this.ready) void this.panel.webview.postMessage(m);
+    // The key never reaches the webview, even inside an endpoint's echoed error text (core/secrets.ts).
+    if (this.ready) void this.panel.webview.postMessage(redactMessage(m));
   }
 
   postState(): void {

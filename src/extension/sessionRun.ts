@@ -87,16 +87,18 @@ export class SessionRun {
    */
   async start(onCreated: (run: SessionRun) => void, resume?: SessionStore): Promise<void> {
     const r = this.request;
+    let session: LaunchedSession | undefined;
     try {
       // The agent's endpoint comes from this machine's settings (a resumed session too), never from a session file.
       const llm = llmSettingsFrom(this.settings);
       const recorded = llm ? recordedLlm(llm) : undefined;
       const spec: SessionSpec = { ...(resume?.meta.spec ?? r.spec), budget: r.spec.budget, llm: recorded };
-      const session = await launchSession(spec, {
+      session = await launchSession(spec, {
         root: r.root,
         runner: this.runner,
         apiKey: this.apiKey,
         resume,
+        lockOwner: resume ? 'VS Code: Resume Session' : 'VS Code: Optimize Model',
         tools: { binDir: this.settings.binDir, onProgress: (m) => this.log.info(m), signal: this.ac.signal },
       });
       this.prepared = session.prepared;
@@ -111,6 +113,7 @@ export class SessionRun {
       onCreated(this);
       void this.loop(session);
     } catch (e) {
+      session?.release();
       this.status = 'failed';
       this.stopReason = errorMessage(e);
       this.resolveDone(undefined);
@@ -200,6 +203,10 @@ export class SessionRun {
         break;
       }
       case 'end':
+        // The confirmation runs are pooled into the trials: the panel, the tree and the status bar show the figures
+        // (and the verdict) of the summary, not those from before the confirmation.
+        this.trials = e.summary.trials;
+        this.changed.fire({ type: 'state', state: this.state() });
         break;
     }
   }

@@ -13,6 +13,10 @@ export interface HaqaSettings {
   accuracy: boolean;
   confirm: boolean;
   evalChunks: number;
+  /** Longest one tool step may run, in minutes; undefined = the tools' defaults (60; bench 30). */
+  stepTimeoutMin?: number;
+  /** Stop a session after this many minutes; undefined = no limit. */
+  timeBudgetMin?: number;
   deployConfigPath: string;
   ollamaModelfile: boolean;
   llm: { baseUrl?: string; model?: string; temperature?: number; maxPromptTokens?: number };
@@ -35,6 +39,8 @@ export function readSettings(): HaqaSettings {
     accuracy: c.get<boolean>('accuracy', true),
     confirm: c.get<boolean>('confirm', true),
     evalChunks: c.get<number>('evalChunks', 8),
+    stepTimeoutMin: positive(c.get<number | null>('stepTimeoutMinutes')),
+    timeBudgetMin: positive(c.get<number | null>('timeBudgetMinutes')),
     deployConfigPath: c.get<string>('deployConfigPath', 'haqa.deploy.json'),
     ollamaModelfile: c.get<boolean>('deploy.ollamaModelfile', false),
     llm: {
@@ -60,3 +66,6 @@ export function llmSettingsFrom(s: HaqaSettings): LlmSettings | undefined {
     maxPromptTokens: l.maxPromptTokens ?? DEFAULT_LLM.maxPromptTokens,
   };
 }
+
+/** A number setting that must be > 0 to mean anything (0, negatives and junk: unset). */
+const positive = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);

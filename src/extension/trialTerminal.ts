@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { shellQuoteForDisplay, type ProcessRunner, type RunnerEvent } from '../core/process/runner';
+import { redact } from '../core/secrets';
 
 const DIM = '\x1b[2m';
 const BOLD = '\x1b[1m';
@@ -63,7 +64,9 @@ export class TrialPty implements vscode.Pseudoterminal {
     }
   }
 
-  private write(s: string): void {
+  private write(raw: string): void {
+    // The agent's key never reaches the terminal (core/secrets.ts), whoever printed it.
+    const s = redact(raw);
     if (this.open_) this.writeEmitter.fire(s);
     else {
       this.buffer.push(s);

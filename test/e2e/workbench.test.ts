@@ -12,6 +12,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Frame, Page } from 'playwright-core';
+import { makeSpec } from '../../src/core/spec';
+import { SessionStore } from '../../src/core/store';
+import type { TrialRecord } from '../../src/core/types';
+import { statOfSamples } from '../../src/core/verdict';
 import { installVsix, startCodeServer, type RunningServer } from '../vscode/codeServer';
 import { launchBrowser } from '../vscode/browser';
 import {
@@ -31,7 +35,66 @@ let browser: Awaited<ReturnType<typeof launchBrowser>>;
 let page: Page;
 let workspace: string;
 let sessionId: string;
+let tiedId: string;
 const cspErrors: string[] = [];
+
+/**
+ * A finished session on disk whose leaders are tied: #1 Q2_K, #2 Q4_K_M and #3 Q4_0 decode within noise of each other
+ * (overlapping per-repetition samples), #4 Q8_0 is slower beyond noise. Among the tied, #2 is the most accurate (lowest
+ * KLD): the verdict. Written through the same store the CLI and the extension write with.
+ */
+function writeTiedSession(root: string): string {
+  const store = SessionStore.create(root, {
+    spec: makeSpec({ replay: [path.join(ROOT, 'bench/data/cpu-grid-epyc-2c.jsonl')], budget: 4 }),
+    strategy: { requested: 'grid', used: 'grid' },
+    model: {
+      path: path.join(root, 'tied-fixture.gguf'),
+      name: 'tied-fixture',
+      arch: 'llama',
+      parameterCount: 5.5e6,
+      layers: 2,
+      embeddingLength: 256,
+      feedForwardLength: 512,
+      headCount: 4,
+      headCountKv: 4,
+      vocabSize: 512,
+      contextLength: 512,
+      fileType: 'F16',
+      sizeBytes: 11e6,
+      rowSizes: [256, 512],
+    },
+  });
+  const MiB = 2 ** 20;
+  const rows: [string, number[], number, number, number, number][] = [
+    // quant, decode samples, size MiB, ΔPPL %, its ±, KLD
+    ['Q2_K', [830, 960, 894], 20, 9.1, 0.8, 0.082],
+    ['Q4_K_M', [885, 897, 890], 30, 1.55, 0.58, 0.011],
+    ['Q4_0', [860, 905, 897], 28, 3.2, 0.6, 0.03],
+    ['Q8_0', [400, 402, 399], 50, 0.1, 0.05, 0.001],
+  ];
+  rows.forEach(([quant, decode, size, dPplPct, dPplPctErr, kld], i) => {
+    const t: TrialRecord = {
+      type: 'trial',
+      index: i + 1,
+      key: `tied-${quant}`,
+      config: { quant, threads: 2, flash_attn: false, batch: 2048, ubatch: 512 },
+      status: 'done',
+      metrics: {
+        decode: statOfSamples(decode),
+        prefill: statOfSamples(decode.map((x) => x * 10)),
+        fileSizeBytes: size * MiB,
+        accuracy: { ppl: 10 * (1 + dPplPct / 100), pplBase: 10, dPplPct, dPplPctErr, kld, kldErr: kld / 10 },
+      },
+      strategy: 'grid',
+      startedAt: new Date().toISOString(),
+      endedAt: new Date().toISOString(),
+      durationMs: 1000,
+    };
+    store.appendTrial(t);
+  });
+  store.updateMeta({ status: 'completed', stopReason: 'budget reached' });
+  return store.id;
+}
 
 before(async () => {
   const vsix = path.join(ROOT, 'out', 'haqa.vsix');
@@ -71,6 +134,7 @@ before(async () => {
   );
   assert.equal(r.status, 0, r.stderr);
   sessionId = JSON.parse(r.stdout).sessionId;
+  tiedId = writeTiedSession(path.join(workspace, '.haqa'));
   fs.mkdirSync(path.join(workspace, 'models'));
   fs.writeFileSync(path.join(workspace, '.gitignore'), 'node_modules/\n');
   fs.copyFileSync(
@@ -157,6 +221,39 @@ test(
     const trial = treeItem(page, '#1 Q4_0');
     await trial.waitFor({ timeout: 30_000 });
     assert.match(await trial.innerText(), /t\/s/);
+  }),
+);
+
+test(
+  'a session whose leaders are tied: ★ best on the verdict, ≈ best on the tied, the reason, ΔPPL ± in the table, error bars in the charts',
+  shot('tied-session', async () => {
+    await treeItem(page, `Session ${tiedId}`).click();
+    const f = await sessionFrame();
+    await f.waitForSelector('#trial-table tbody tr[data-index="4"]', { timeout: 60_000 });
+    const mark = (i: number) => f.locator(`#trial-table tbody tr[data-index="${i}"] td.c-mark`).innerText();
+    assert.equal(await mark(2), '★ best');
+    assert.equal(await mark(1), '≈ best');
+    assert.equal(await mark(3), '≈ best');
+    assert.doesNotMatch(await mark(4), /best/);
+    assert.match(
+      (await f.locator('#verdict').textContent()) ?? '',
+      /^Verdict: #2 Q4_K_M, #3 Q4_0 and #1 Q2_K decode within noise of each other \(±\d+\.\d %\); #2 Q4_K_M chosen: most accurate of the tied$/,
+    );
+    // ΔPPL with its ±, as the CLI's table prints it.
+    assert.equal(await f.locator('#trial-table tbody tr[data-index="2"] td.c-dppl').innerText(), '1.55 ± 0.58');
+    assert.equal(await f.locator('#trial-table tbody tr[data-index="4"] td.c-dppl').innerText(), '0.10 ± 0.05');
+    // Every point has an error bar (decode ± sd; on the ΔPPL chart also ΔPPL ± its error), and the note says which.
+    for (const id of ['chart-size', 'chart-dppl'])
+      await f.waitForFunction((c) => document.getElementById(c)?.dataset.errorBars === '4', id, { timeout: 30_000 });
+    assert.match(
+      (await f.locator('#chart-note').textContent()) ?? '',
+      /^Error bars: ± sd of decode t\/s over the repetitions; horizontal: ± the standard error of ΔPPL %/,
+    );
+    fs.mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: path.join(RESULTS, 'session-panel-tied-light.png') });
+    // Closed again, so the session run next is the only panel.
+    await runCommand(page, 'View: Close All Editors');
+    await page.waitForSelector('iframe.webview', { state: 'detached', timeout: 30_000 });
   }),
 );
 
@@ -269,6 +366,10 @@ test(
     await frame.locator('#proposal-accept-all').click();
     await frame.waitForFunction(() => document.body.dataset.status === 'completed', undefined, { timeout: 240_000 });
     assert.equal(await frame.locator('#trial-table tbody tr[data-index]').count(), 2);
+    // The status bar names the verdict: ★ #N QUANT and its speed (and "≈ #M" when another trial is tied with it).
+    const status = page.locator('.statusbar-item', { hasText: /HAQA 2\/2 · ★ #\d/ }).first();
+    await status.waitFor({ timeout: 30_000 });
+    assert.match(await status.innerText(), /HAQA 2\/2 · ★ #\d \S+ \d+\.\d t\/s( \(≈ #\d\))?$/);
   }),
 );
 
@@ -303,6 +404,13 @@ test(
   shot('accept-apply', async () => {
     await frame.locator('#trial-table button[data-accept]').first().click();
     await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
+    // The notification says where the accepted trial stands against the verdict.
+    const toast = page.locator('.notification-toast', { hasText: 'review the proposed' }).first();
+    await toast.waitFor({ timeout: 30_000 });
+    assert.match(
+      await toast.innerText(),
+      /for trial #(\d)\. #\1 \S+ (is the verdict: |is tied with the verdict #\d|is not the verdict: )/,
+    );
     assert.ok(!fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 'written before Apply');
     await runCommand(page, 'HAQA: Apply Deploy Change');
     await waitFor(() => fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 30_000);

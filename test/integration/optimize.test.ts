@@ -225,4 +225,12 @@ test('haqa demo (the README main job) runs end to end', () => {
   assert.equal(s.trials.length, 3);
   assert.match(s.strategy.note, /no LLM endpoint configured/);
   assert.ok(s.best.metrics.decode.mean > 0);
+  // The first impression is true: the trained fixture (its accuracy means something), and a verdict with its reason.
+  assert.equal(path.basename(s.model.path), 'haqa-tiny-pystdlib-f16.gguf');
+  assert.match(r.stderr, /demo: a small Llama trained on Python source/);
+  assert.ok(s.best.metrics.accuracy.kld >= 0 && Number.isFinite(s.best.metrics.accuracy.dPplPct));
+  assert.equal(s.verdict.best, s.best.index);
+  assert.ok(s.verdict.reason.length > 10, s.verdict.reason);
+  // Confirmed before the verdict (or, on a machine that never held still, said so).
+  assert.ok(s.verdict.confirmations > 0 || /confirmation stopped/.test(r.stderr), 'the verdict was not confirmed');
 });

@@ -23,6 +23,26 @@ test('bad usage exits 2 with a hint', () => {
   }
 });
 
+test('--json always prints one JSON document: on failure haqa.error.v1 with the error, the fix and the exit code', () => {
+  const dir = tmpDir();
+  for (const [args, code, re] of [
+    [['optimize', '--model', path.join(dir, 'nope.gguf'), '--session-dir', dir, '--json'], 1, /not found/],
+    [['--json'], 2, /no command given/],
+    [['optimize', '--no-such-flag', '--json'], 2, /no-such-flag/],
+    [['optimize', '--budget', 'many', '--replay', GRID, '--json'], 2, /budget/],
+    [['report', '--session-dir', dir, '--json'], 1, /./],
+  ] as const) {
+    const r = haqa(...args);
+    assert.equal(r.status, code, `${args.join(' ')} → ${r.status}: ${r.stderr}`);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.schema, 'haqa.error.v1');
+    assert.match(doc.error, re);
+    assert.ok(doc.fix.length > 0);
+    assert.equal(doc.exitCode, code);
+    assert.match(r.stderr, /fix: /, 'the text goes to stderr as well');
+  }
+});
+
 test('a missing or corrupt model exits 1 naming the cause and the fix, without a stack trace', () => {
   const dir = tmpDir();
   const bad = path.join(dir, 'bad.gguf');

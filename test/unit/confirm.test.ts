@@ -115,6 +115,24 @@ test('confirmation: a drifting anchor discards the round, pauses, and repeats it
   assert.equal(summary.verdict.confirmations, 4, 'only the kept round is pooled');
 });
 
+test('confirmation: a trial the pooled figures bring into contention is measured again too, beside the pooled best', async () => {
+  // #1 (100) and #2 (98) are confirmed (at most 2 candidates); their runs come in 40 % lower, so the pooled figures
+  // no longer separate them from #3 (60, measured once): #3 must not be judged on its single run.
+  const { tc, runs } = scripted((_n, tag, base) =>
+    tag.endsWith('-003') ? null : [base * 0.6 - 3, base * 0.6, base * 0.6 + 3],
+  );
+  const { summary, info } = await session(tc, { rounds: 1, driftLimit: 0.1, maxCandidates: 2 });
+  const tags = runs.filter((r) => r.tag).map((r) => r.tag!);
+  assert.equal(tags.filter((t) => t.startsWith('confirm-01-')).length, 3, tags.join(' '));
+  assert.ok(!tags.some((t) => t.startsWith('confirm-01-003')), 'round 1 measures the two candidates only');
+  assert.ok(tags.includes('confirm-02-003'), `#3 is measured again in a second phase: ${tags.join(' ')}`);
+  assert.ok(
+    info.some((m) => /confirming again: #3 came within noise of the pooled best #[12]/.test(m)),
+    info.join('\n'),
+  );
+  assert.equal(summary.trials.find((t) => t.index === 3)!.confirmedRuns, 1);
+});
+
 test('confirmation off: nothing is measured again', async () => {
   const { tc, runs } = scripted(() => null);
   const { store, summary } = await session(tc, false);

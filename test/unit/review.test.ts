@@ -226,6 +226,8 @@ test('the deploy config separates the quantization recipe from runtime knobs and
   const v = {
     best: 4,
     tied: [2],
+    unresolved: [],
+    tieWithin: 0.05,
     method: "Welch's t-test at 95 % and a margin of 1 %",
     margin: 0.01,
     confirmations: 6,

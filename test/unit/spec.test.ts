@@ -11,6 +11,7 @@ import { recordTrial, rerunTrial } from '../../src/core/session';
 import { SPEC_VERSION, parseSessionSpec, specForDisk } from '../../src/core/spec';
 import { SessionStore } from '../../src/core/store';
 import type { TrialRecord } from '../../src/core/types';
+import type { Toolchain } from '../../src/core/toolchains/toolchain';
 import { CLI, GRID, ROOT, tmpDir } from '../helpers/fixtures';
 import { gridSpec, replayGrid, replaySession } from '../helpers/replay';
 
@@ -232,6 +233,45 @@ test('recordTrial: over a limit is infeasible, no objective metric is failed, a 
   assert.equal(skipped.strategy, 'user');
 });
 
+test("Re-run Trial pools a measured trial's new samples into it; a run that now crosses a limit is a new trial", async () => {
+  const grid = replayGrid();
+  const measured = (await replaySession(tmpDir(), 'grid', 1)).summary.trials[0];
+  assert.equal(measured.status, 'done');
+  // A toolchain that measures again (the replay answers the same figures, so it is never pooled: see below).
+  const tc: Toolchain = {
+    name: 'again',
+    space: grid.space,
+    info: () => ({ toolchain: 'again' }),
+    runTrial: (c, ctx) => grid.runTrial(c, ctx),
+  };
+  const spec = gridSpec();
+  const store = SessionStore.create(tmpDir(), { spec, strategy: { requested: 'grid', used: 'grid' } });
+  store.appendTrial(measured);
+  const n = measured.metrics.decode!.n;
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const out = await rerunTrial({ store, toolchain: tc, objective: spec.objective, trial: measured, runner });
+  assert.equal(out.pooled, true);
+  assert.equal(out.trial.index, 1, 'pooled into the same trial');
+  assert.equal(out.trial.metrics.decode!.n, 2 * n);
+  assert.equal(out.trial.confirmedRuns, 1);
+  const { trials } = store.readTrials();
+  assert.equal(trials.length, 1, 'no twin row');
+  assert.equal(trials[0].metrics.decode!.n, 2 * n, 'every reader sees the pooled figures');
+  const runs = store.readConfirmations();
+  assert.equal(runs.length, 1);
+  assert.ok(runs[0].type === 'confirm' && runs[0].rerun === true && runs[0].of === 1);
+  // The same configuration under a size limit it is over: recorded as a new, infeasible trial; nothing pooled.
+  const limited = { kind: 'decode' as const, maxSizeBytes: 2 ** 20 };
+  const over = await rerunTrial({ store, toolchain: tc, objective: limited, trial: trials[0], runner });
+  assert.equal(over.pooled, false);
+  assert.equal(over.trial.index, 2);
+  assert.equal(over.trial.status, 'infeasible');
+  assert.equal(store.readTrials().trials.find((t) => t.index === 1)!.metrics.decode!.n, 2 * n);
+  // A replay answers with the same recorded figures: pooling them would fake certainty.
+  const same = await rerunTrial({ store, toolchain: grid, objective: spec.objective, trial: trials[0], runner });
+  assert.equal(same.pooled, false);
+});
+
 test('Re-run Trial records through the same rule: an over-limit re-run is infeasible and never best', async () => {
   const tc = replayGrid();
   // A configuration the grid holds: the first one a grid session measures.
@@ -241,13 +281,15 @@ test('Re-run Trial records through the same rule: an over-limit re-run is infeas
   const store = SessionStore.create(tmpDir(), { spec, strategy: { requested: 'builtin', used: 'builtin' } });
   const first: TrialRecord = { ...measured, status: 'infeasible', cause: 'over the limit' };
   store.appendTrial(first);
-  const rec = await rerunTrial({
+  const out = await rerunTrial({
     store,
     toolchain: tc,
     objective: spec.objective,
     trial: first,
     runner: new ProcessRunner({ mode: 'pipe' }),
   });
+  assert.equal(out.pooled, false, 'a trial over a limit is measured as a new trial, never pooled');
+  const rec = out.trial;
   assert.equal(rec.index, 2);
   assert.equal(rec.strategy, 'user');
   assert.match(rec.rationale ?? '', /re-run of trial #1/);

@@ -11,12 +11,15 @@ import {
   columns,
   configLabel,
   controlsShown,
+  dpplErr,
+  errorBarNote,
   initialModel,
   limitViolations,
   markOf,
   nextSort,
   overrideChoices,
   parseOverride,
+  pointLabel,
   rowWindow,
   sizeMiB,
   sortBy,
@@ -282,7 +285,9 @@ test("the objective kind picks the charts' y metric: decode, prefill, and decode
     ['balanced', 10],
   ] as const) {
     const s = session({ objectiveKind: kind, trials, best: 1 });
-    assert.deepEqual(chartPoints(s, sizeMiB).best, [{ x: 400, y, index: 1 }], kind);
+    // The error bar is the charted speed's sd: decode's 0.1, prefill's 1.
+    const yErr = kind === 'prefill' ? 1 : 0.1;
+    assert.deepEqual(chartPoints(s, sizeMiB).best, [{ x: 400, y, index: 1, yErr }], kind);
   }
   // The kind comes from the field, not from the words of the objective.
   const s = session({ objective: 'maximise decode t/s', objectiveKind: 'prefill', trials, best: 1 });
@@ -309,10 +314,11 @@ test('chart points: best, Pareto front without the best, other done trials, over
   );
   const bySize = chartPoints(s, sizeMiB);
   assert.deepEqual(bySize, {
-    best: [{ x: 200, y: 20, index: 2 }],
-    pareto: [{ x: 100, y: 10, index: 1 }],
-    other: [{ x: 150, y: 15, index: 3 }],
-    infeasible: [{ x: 900, y: 30, index: 4 }],
+    best: [{ x: 200, y: 20, index: 2, yErr: 0.1 }],
+    tied: [],
+    pareto: [{ x: 100, y: 10, index: 1, yErr: 0.1 }],
+    other: [{ x: 150, y: 15, index: 3, yErr: 0.1 }],
+    infeasible: [{ x: 900, y: 30, index: 4, yErr: 0.1 }],
   });
   const specs = chartSpecs(s);
   assert.deepEqual(
@@ -323,12 +329,81 @@ test('chart points: best, Pareto front without the best, other done trials, over
     ],
   );
   const byDppl = chartPoints(s, specs[1].x);
-  assert.deepEqual(byDppl.best, [{ x: 1.5, y: 20, index: 2 }]);
+  assert.deepEqual(byDppl.best, [{ x: 1.5, y: 20, index: 2, yErr: 0.1 }], 'a ΔPPL without its ± has no x bar');
   assert.deepEqual([byDppl.pareto, byDppl.other, byDppl.infeasible], [[], [], []], 'no ΔPPL: not on that chart');
   assert.deepEqual(
     chartSpecs(session({ trials: [trial(1, { decode: 1, dppl: 2 }, 'failed')] })).map((c) => c.id),
     ['chart-size'],
     'only charted trials bring the ΔPPL chart',
+  );
+});
+
+test('a tie: ★ on the verdict, ≈ on the tied (in the table and as their own chart dataset), error bars from ± sd and ΔPPL ± its error', () => {
+  // What the host sends for a tied session: the verdict's trial, the trials within noise of it, the Pareto front.
+  const acc = (t: TrialRecord, dPplPct: number, dPplPctErr: number): TrialRecord => ({
+    ...t,
+    metrics: { ...t.metrics, accuracy: { dPplPct, dPplPctErr, kld: dPplPct / 100 } },
+  });
+  const withSd = (t: TrialRecord, sd: number): TrialRecord => ({
+    ...t,
+    metrics: { ...t.metrics, decode: { ...t.metrics.decode!, sd } },
+  });
+  const s = session({
+    trials: [
+      acc(withSd(trial(1, { decode: 100, sizeMiB: 20 }), 4), 9.1, 0.8),
+      acc(withSd(trial(2, { decode: 101, sizeMiB: 30 }), 2), 1.55, 0.58),
+      acc(withSd(trial(3, { decode: 100, sizeMiB: 28 }), 2), 3.2, 0.6),
+      acc(withSd(trial(4, { decode: 80, sizeMiB: 50 }), 1), 0.1, 0.05),
+      trial(5, { decode: 10, sizeMiB: 40 }),
+    ],
+    best: 2,
+    tied: [3, 1],
+    pareto: [1, 2, 4],
+    verdict: '#2 Q4_K_M, #3 Q4_0 and #1 Q2_K decode within noise of each other (±0.5 %); #2 Q4_K_M chosen: …',
+  });
+  assert.deepEqual(
+    s.trials.map((t) => markOf(s, t)),
+    ['tied', 'best', 'tied', 'pareto', undefined],
+  );
+  assert.deepEqual(
+    sortedTrials(s, { column: 'mark', descending: true }).map((t) => t.index),
+    [2, 1, 3, 4, 5],
+  );
+  // ΔPPL's ± is the table's second figure: only where ΔPPL was measured.
+  assert.deepEqual(
+    s.trials.map((t) => dpplErr(t)),
+    [0.8, 0.58, 0.6, 0.05, undefined],
+  );
+  assert.equal(dpplErr({ ...trial(6), metrics: { accuracy: { kld: 0.1, dPplPctErr: 1 } } }), undefined);
+  const [bySize, byDppl] = chartSpecs(s).map((c) => chartPoints(s, c.x, chartedTrials(s), c.xErr));
+  assert.deepEqual(bySize, {
+    best: [{ x: 30, y: 101, index: 2, yErr: 2 }],
+    tied: [
+      { x: 20, y: 100, index: 1, yErr: 4 },
+      { x: 28, y: 100, index: 3, yErr: 2 },
+    ],
+    pareto: [{ x: 50, y: 80, index: 4, yErr: 1 }],
+    other: [{ x: 40, y: 10, index: 5, yErr: 0.1 }],
+    infeasible: [],
+  });
+  assert.deepEqual(byDppl.best, [{ x: 1.55, y: 101, index: 2, yErr: 2, xErr: 0.58 }]);
+  assert.deepEqual(
+    byDppl.tied.map((p) => [p.index, p.xErr]),
+    [
+      [1, 0.8],
+      [3, 0.6],
+    ],
+  );
+  const [size, dpplChart] = chartSpecs(s);
+  assert.equal(pointLabel('decode', byDppl.best[0], dpplChart), '#2: 101.0 ± 2.0 decode t/s, 1.55 ± 0.58 ΔPPL %');
+  assert.equal(pointLabel('decode', bySize.best[0], size), '#2: 101.0 ± 2.0 decode t/s, 30.0 file size MiB');
+  assert.equal(
+    errorBarNote('decode', chartSpecs(s)),
+    'Error bars: ± sd of decode t/s over the repetitions; horizontal: ± the standard error of ΔPPL % (the ± of the table).',
+  );
+  assert.equal(
+    errorBarNote('prefill', [size]),
+    'Error bars: ± sd of prefill t/s over the repetitions (the ± of the table).',
   );
 });
 

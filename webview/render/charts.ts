@@ -1,14 +1,108 @@
 /**
  * The two Chart.js scatter plots (the objective vs file size, and vs ΔPPL % when accuracy was measured): which trial
- * goes to which dataset comes from ../model; this adds the theme's colours, draws and updates in place.
+ * goes to which dataset, and each point's ±, come from ../model; this adds the theme's colours, draws the error bars
+ * (Chart.js has none: a small plugin below) and updates in place.
  */
-import { Chart, Legend, LinearScale, LogarithmicScale, PointElement, ScatterController, Tooltip } from 'chart.js';
+import {
+  Chart,
+  Legend,
+  LinearScale,
+  LogarithmicScale,
+  PointElement,
+  ScatterController,
+  Tooltip,
+  type Plugin,
+} from 'chart.js';
 import type { SessionState } from '../protocol';
-import { chartedTrials, chartPoints, chartSpecs, chartYTitle, fmt } from '../model';
+import {
+  chartedTrials,
+  chartPoints,
+  chartSpecs,
+  chartYTitle,
+  errorBarNote,
+  pointLabel,
+  type ChartPoint,
+} from '../model';
 
-Chart.register(ScatterController, LinearScale, LogarithmicScale, PointElement, Tooltip, Legend);
+/** Half the width of an error bar's end caps, in CSS pixels. */
+const CAP = 3;
 
-const charts: Chart[] = [];
+/**
+ * Error bars for scatter points that carry `yErr` / `xErr` (see ChartPoint): each scale's range grows to hold them
+ * (the speed axis, plus 5 % room, never below 0 when every speed is positive: a bar that reaches further is cut at the
+ * axis), then a line with end caps is drawn through each point in its dataset's colour, under the points. The canvas's
+ * `data-error-bars` says how many points got one.
+ */
+const errorBars: Plugin<'scatter'> = {
+  id: 'haqaErrorBars',
+  afterDataLimits(chart, { scale }) {
+    if (scale.axis !== 'x' && scale.axis !== 'y') return;
+    const y = scale.axis === 'y';
+    let [lo, hi, positive] = [scale.min, scale.max, true];
+    for (const [i, ds] of chart.data.datasets.entries()) {
+      if (!chart.isDatasetVisible(i)) continue;
+      for (const p of ds.data as ChartPoint[]) {
+        const [v, e] = y ? [p.y, p.yErr ?? 0] : [p.x, p.xErr ?? 0];
+        positive &&= v >= 0;
+        lo = Math.min(lo, v - e);
+        hi = Math.max(hi, v + e);
+      }
+    }
+    if (y) {
+      const room = (hi - lo) * 0.05;
+      [lo, hi] = [positive ? Math.max(0, lo - room) : lo - room, hi + room];
+    }
+    scale.min = lo;
+    scale.max = hi;
+  },
+  beforeDatasetsDraw(chart) {
+    const { ctx, chartArea: area, scales } = chart;
+    let bars = 0;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+    ctx.clip();
+    ctx.lineWidth = 1;
+    for (const [i, ds] of chart.data.datasets.entries()) {
+      if (!chart.isDatasetVisible(i)) continue;
+      ctx.strokeStyle = String(ds.borderColor ?? ds.backgroundColor ?? '#888');
+      ctx.beginPath();
+      for (const p of ds.data as ChartPoint[]) {
+        const px = scales.x.getPixelForValue(p.x);
+        const py = scales.y.getPixelForValue(p.y);
+        let drawn = false;
+        if (p.yErr) {
+          const [lo, hi] = [scales.y.getPixelForValue(p.y - p.yErr), scales.y.getPixelForValue(p.y + p.yErr)];
+          ctx.moveTo(px, lo);
+          ctx.lineTo(px, hi);
+          for (const end of [lo, hi]) {
+            ctx.moveTo(px - CAP, end);
+            ctx.lineTo(px + CAP, end);
+          }
+          drawn = true;
+        }
+        if (p.xErr) {
+          const [lo, hi] = [scales.x.getPixelForValue(p.x - p.xErr), scales.x.getPixelForValue(p.x + p.xErr)];
+          ctx.moveTo(lo, py);
+          ctx.lineTo(hi, py);
+          for (const end of [lo, hi]) {
+            ctx.moveTo(end, py - CAP);
+            ctx.lineTo(end, py + CAP);
+          }
+          drawn = true;
+        }
+        if (drawn) bars++;
+      }
+      ctx.stroke();
+    }
+    ctx.restore();
+    chart.canvas.dataset.errorBars = String(bars);
+  },
+};
+
+Chart.register(ScatterController, LinearScale, LogarithmicScale, PointElement, Tooltip, Legend, errorBars);
+
+const charts: Chart<'scatter', ChartPoint[]>[] = [];
 /** The body's theme class and whether the ΔPPL chart shows: when either changes, the charts are made again. */
 let chartTheme = '';
 
@@ -23,6 +117,7 @@ export function renderCharts(s: SessionState): void {
     other: cssVar('--vscode-charts-blue', '#3794ff'),
     pareto: cssVar('--vscode-charts-green', '#89d185'),
     best: cssVar('--vscode-charts-yellow', '#cca700'),
+    tied: cssVar('--vscode-charts-orange', '#d18616'),
     infeasible: cssVar('--vscode-charts-red', '#f14c4c'),
   };
   const measured = chartedTrials(s);
@@ -30,25 +125,47 @@ export function renderCharts(s: SessionState): void {
   const specs = chartSpecs(s, measured);
   const acc = specs.length > 1;
   document.getElementById('chart-dppl-box')!.hidden = !acc;
+  document.getElementById('chart-note')!.textContent = measured.length ? errorBarNote(s.objectiveKind, specs) : '';
   const theme = `${document.body.className}|${acc}`;
   if (theme !== chartTheme) {
     for (const c of charts.splice(0)) c.destroy();
     chartTheme = theme;
   }
-  specs.forEach(({ id, xTitle, x }, i) => {
+  specs.forEach((spec, i) => {
+    const { id, xTitle, x, xErr } = spec;
     const canvas = document.getElementById(id) as HTMLCanvasElement;
-    const points = chartPoints(s, x, measured);
+    const points = chartPoints(s, x, measured, xErr);
     const datasets = [
       {
-        label: 'best',
+        label: '★ best (the verdict)',
         data: points.best,
         backgroundColor: colours.best,
         pointRadius: 7,
         pointStyle: 'star' as const,
         borderColor: colours.best,
       },
-      { label: 'Pareto front', data: points.pareto, backgroundColor: colours.pareto, pointRadius: 5 },
-      { label: 'other', data: points.other, backgroundColor: colours.other, pointRadius: 4 },
+      {
+        label: '≈ best (within noise)',
+        data: points.tied,
+        backgroundColor: colours.tied,
+        borderColor: colours.tied,
+        pointRadius: 5,
+        pointStyle: 'rectRot' as const,
+      },
+      {
+        label: 'Pareto front',
+        data: points.pareto,
+        backgroundColor: colours.pareto,
+        borderColor: colours.pareto,
+        pointRadius: 5,
+      },
+      {
+        label: 'other',
+        data: points.other,
+        backgroundColor: colours.other,
+        borderColor: colours.other,
+        pointRadius: 4,
+      },
       {
         label: 'over a limit',
         data: points.infeasible,
@@ -65,7 +182,7 @@ export function renderCharts(s: SessionState): void {
       existing.update('none');
       return;
     }
-    charts[i] = new Chart(canvas, {
+    charts[i] = new Chart<'scatter', ChartPoint[]>(canvas, {
       type: 'scatter',
       data: { datasets },
       options: {
@@ -73,19 +190,24 @@ export function renderCharts(s: SessionState): void {
         responsive: true,
         maintainAspectRatio: false,
         plugins: {
-          legend: { labels: { color: fg } },
+          legend: { labels: { color: fg, usePointStyle: true } },
           tooltip: {
-            callbacks: {
-              label: (c) => {
-                const index = (c.raw as { index: number }).index;
-                return `#${index}: ${fmt(c.parsed.y ?? undefined)} t/s, ${fmt(c.parsed.x ?? undefined, 3)} ${xTitle}`;
-              },
-            },
+            callbacks: { label: (c) => pointLabel(s.objectiveKind, c.raw as ChartPoint, spec) },
           },
         },
         scales: {
-          x: { title: { display: true, text: xTitle, color: fg }, ticks: { color: fg }, grid: { color: grid } },
-          y: { title: { display: true, text: yTitle, color: fg }, ticks: { color: fg }, grid: { color: grid } },
+          // Some room around the outermost points, which would sit on the axes (the plugin gives y its room).
+          x: {
+            grace: '5%',
+            title: { display: true, text: xTitle, color: fg },
+            ticks: { color: fg },
+            grid: { color: grid },
+          },
+          y: {
+            title: { display: true, text: yTitle, color: fg },
+            ticks: { color: fg },
+            grid: { color: grid },
+          },
         },
       },
     });

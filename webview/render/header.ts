@@ -26,6 +26,7 @@ export function shell(app: HTMLElement): void {
     <div class="chart-box"><canvas id="chart-size" aria-label="objective vs file size"></canvas></div>
     <div class="chart-box" id="chart-dppl-box" hidden><canvas id="chart-dppl" aria-label="objective vs perplexity increase"></canvas></div>
   </section>
+  <p id="chart-note" class="muted chart-note"></p>
   <h2>Trials <span id="trial-count" class="muted"></span></h2>
   <p id="verdict" class="verdict"></p>
   <div id="trials" class="trials"></div>

@@ -11,6 +11,7 @@ import {
   columns,
   configLabel,
   dppl,
+  dpplErr,
   fmt,
   kld,
   limitOf,
@@ -50,7 +51,9 @@ function note(t: TrialRecord): string {
   return out.join(' ');
 }
 
-const speed = (m: Stat | undefined): string => (m ? `${fmt(m.mean)} <span class="sd">± ${fmt(m.sd)}</span>` : '–');
+/** A value's ± as the table shows it, muted; nothing when there is none. */
+const pm = (v: number | undefined, d = 1): string => (v === undefined ? '' : ` <span class="sd">± ${fmt(v, d)}</span>`);
+const speed = (m: Stat | undefined): string => (m ? `${fmt(m.mean)}${pm(m.sd)}` : '–');
 
 const MARKS = {
   best: '<span class="mark best" title="the verdict: best under the limits, beyond noise">★ best</span>',
@@ -69,7 +72,7 @@ const CELLS: Record<ColumnId, (t: TrialRecord, s: SessionState) => string> = {
   decode: (t) => speed(t.metrics.decode),
   prefill: (t) => speed(t.metrics.prefill),
   size: (t, s) => limitCell(s, 'size', sizeMiB(t)),
-  dppl: (t, s) => limitCell(s, 'dppl', dppl(t), 2),
+  dppl: (t, s) => `${limitCell(s, 'dppl', dppl(t), 2)}${pm(dpplErr(t), 2)}`,
   kld: (t, s) => limitCell(s, 'kld', kld(t), 4),
   mark: (t, s) => MARKS[markOf(s, t) ?? 'none'],
   note,

@@ -5,6 +5,7 @@
 import OpenAI from 'openai';
 import { HaqaError, type Fix } from '../errors';
 import type { LlmSettings, OutputMode } from './settings';
+import { maskCredentials, redact } from '../secrets';
 
 export type LlmErrorKind =
   | 'auth'
@@ -82,7 +83,8 @@ const backoffMs = (attempt: number) => Math.min(500 * 2 ** (attempt - 1), 8000) 
 function serverMessage(e: InstanceType<typeof OpenAI.APIError>): string {
   const err = e.error as { message?: unknown } | undefined;
   const m = typeof err?.message === 'string' ? err.message : e.message;
-  return m.replace(/\s+/g, ' ').slice(0, 300);
+  // Masked before it is cut: a key echoed across the cut would otherwise survive in part.
+  return maskCredentials(redact(m.replace(/\s+/g, ' '))).slice(0, 300);
 }
 
 /** Maps whatever the client threw to an LlmError with the cause and the fix. */

@@ -1,5 +1,6 @@
 /** Settings of the LLM agent: the same names in the CLI (`--llm-*`), the environment and (later) `haqa.llm.*`. */
 import { HaqaError } from '../errors';
+import { registerSecret } from '../secrets';
 
 export const OUTPUT_MODES = ['json_schema', 'json_object', 'tool', 'text'] as const;
 /** How a structured reply is asked for, strictest first; the agent steps down when an endpoint refuses one. */
@@ -46,7 +47,9 @@ export const DEFAULT_MODEL = 'gpt-4o-mini';
 
 /** The API key from the environment (the extension passes the one from SecretStorage instead). Never logged. */
 export function apiKeyFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.HAQA_LLM_API_KEY || env.OPENAI_API_KEY || undefined;
+  const key = env.HAQA_LLM_API_KEY || env.OPENAI_API_KEY || undefined;
+  registerSecret(key);
+  return key;
 }
 
 /** Checks a base URL: http(s) only, no credentials inside it (they would end up in session files and logs). */

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { HaqaError } from '../errors';
+import { childEnv } from '../secrets';
 
 /** The subset of node-pty the runner uses; VS Code's own node-pty or the bundled one both fit. */
 export interface PtyModule {
@@ -144,7 +145,8 @@ export class ProcessRunner {
       '--',
       ...argv,
     ];
-    const env = { ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' };
+    // Tools never see the agent's key (see secrets.ts).
+    const env = childEnv({ ...process.env, ...opts.env, ELECTRON_RUN_AS_NODE: '1' });
     const log = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
     if (log !== undefined) fs.writeSync(log, `$ ${argv.map(shellQuoteForDisplay).join(' ')}\n`);
     const started = Date.now();

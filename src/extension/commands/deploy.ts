@@ -8,6 +8,7 @@ import type { HaqaContext, Target } from '../context';
 import { sessionRoot } from '../optimizeFlow';
 import { readSettings } from '../settings';
 import { Commands } from './ids';
+import { standing } from '../../core/standing';
 import { verdict } from '../../core/verdict';
 
 export function registerDeployCommands(ctx: HaqaContext): vscode.Disposable[] {
@@ -25,6 +26,10 @@ async function acceptConfiguration(ctx: HaqaContext, t?: Target) {
   const { store, prepared } = await ctx.preparedFor(r.root, r.sessionId);
   const trial = ctx.trialOf(store, r.trial);
   const s = readSettings();
+  const objective = store.meta.spec.objective;
+  const trials = ctx.currentTrials(store);
+  const v = verdict(objective, trials);
+  const stand = standing(objective, trials, v, trial.index);
   const pending = await ctx.review.propose({
     prepared,
     sessionId: store.id,
@@ -32,17 +37,21 @@ async function acceptConfiguration(ctx: HaqaContext, t?: Target) {
     workspaceDir: path.dirname(r.root),
     configPath: s.deployConfigPath,
     modelfile: s.ollamaModelfile,
-    verdict: verdict(store.meta.spec.objective, ctx.currentTrials(store)),
+    verdict: v,
   });
   for (const w of pending.warnings) void vscode.window.showWarningMessage(`HAQA: ${w}`);
   const files = pending.files.map((f) => path.basename(f.file)).join(', ');
-  void vscode.window
-    .showInformationMessage(`HAQA: review the proposed ${files} for trial #${trial.index}.`, 'Apply', 'Discard')
-    .then((a) => {
-      if (a === 'Apply') void vscode.commands.executeCommand(Commands.applyDeployChange);
-      else if (a === 'Discard') void vscode.commands.executeCommand(Commands.discardDeployChange);
-    });
-  return { trial: trial.index, files: pending.files.map((f) => f.file) };
+  // Accepting the verdict (or a trial tied with it) is news; accepting one the verdict beats is a warning.
+  const text = `HAQA: review the proposed ${files} for trial #${trial.index}. ${stand.sentence}.`;
+  const asked =
+    stand.kind === 'verdict' || stand.kind === 'tied'
+      ? vscode.window.showInformationMessage(text, 'Apply', 'Discard')
+      : vscode.window.showWarningMessage(text, 'Apply', 'Discard');
+  void asked.then((a) => {
+    if (a === 'Apply') void vscode.commands.executeCommand(Commands.applyDeployChange);
+    else if (a === 'Discard') void vscode.commands.executeCommand(Commands.discardDeployChange);
+  });
+  return { trial: trial.index, files: pending.files.map((f) => f.file), standing: stand };
 }
 
 /** Writes the reviewed deploy files (or re-diffs them when one changed since). */

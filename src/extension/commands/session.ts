@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { promptPreview } from '../../core/agent/agent';
 import { DEFAULT_MODEL } from '../../core/agent/settings';
 import { HaqaError } from '../../core/errors';
+import { acquireSessionLock } from '../../core/lock';
 import { strategyContext } from '../../core/prepare';
 import { SessionStore } from '../../core/store';
 import type { HaqaContext, Target } from '../context';
@@ -97,7 +98,13 @@ async function deleteSession(ctx: HaqaContext, t?: Target): Promise<boolean> {
           'Delete',
         )) === 'Delete';
   if (!ok) return false;
-  fs.rmSync(dir, { recursive: true, force: true });
+  // Another process (a terminal's `haqa optimize --resume`) may be writing it: taken, the lock refuses with its PID.
+  const lock = acquireSessionLock(dir, 'VS Code: Delete Session');
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } finally {
+    lock.release();
+  }
   ctx.runs.delete(r.sessionId);
   ctx.panels.panels.get(r.sessionId)?.panel.dispose();
   ctx.tree.refresh();

@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError } from '../../core/errors';
+import { acquireSessionLock } from '../../core/lock';
 import { rerunTrial as rerunTrialInCore } from '../../core/session';
+import { stat } from '../../core/format';
 import { SessionStore } from '../../core/store';
 import type { TrialRecord } from '../../core/types';
 import type { HaqaContext, Target } from '../context';
@@ -19,8 +21,9 @@ export function registerTrialCommands(ctx: HaqaContext): vscode.Disposable[] {
 }
 
 /**
- * Measures a trial's configuration again and appends the result as a new trial (strategy "user"), within the
- * limits.
+ * Measures a trial's configuration again: a measured trial gets the new samples pooled into its own figures; a failed
+ * or over-limit one (or a run that now fails) is recorded as a new trial, within the limits (see the core's
+ * rerunTrial). Returns the index of the trial that holds the result.
  */
 export async function rerunTrial(ctx: HaqaContext, t?: Target): Promise<number> {
   ctx.requireTrust();
@@ -29,18 +32,33 @@ export async function rerunTrial(ctx: HaqaContext, t?: Target): Promise<number> 
     throw new HaqaError('the session is running', 'stop it first, or wait for it to finish', 'input');
   const { store, prepared } = await ctx.preparedFor(r.root, r.sessionId);
   const trial = ctx.trialOf(store, r.trial);
-  ctx.terminal().line(`re-run of trial #${trial.index} as #${store.readTrials().lastIndex + 1}`);
-  // Recorded by the core's one rule (limits, findings), as the session loop records its own trials.
-  const rec = await rerunTrialInCore({
-    store,
-    toolchain: prepared.toolchain,
-    objective: store.meta.spec.objective,
-    trial,
-    runner: ctx.runner,
-  });
-  ctx.terminal().line(`  ${rec.status}${rec.cause ? ` (${rec.cause})` : ''}`);
+  ctx.terminal().line(`re-run of trial #${trial.index}`);
+  // Recorded by the core's one rule (limits, findings), as the session loop records its own trials; under the
+  // session's lock (a terminal may be resuming this session).
+  const lock = acquireSessionLock(store.dir, 'VS Code: Re-run Trial');
+  let out: Awaited<ReturnType<typeof rerunTrialInCore>>;
+  try {
+    out = await rerunTrialInCore({
+      store,
+      toolchain: prepared.toolchain,
+      objective: store.meta.spec.objective,
+      trial,
+      runner: ctx.runner,
+    });
+  } finally {
+    lock.release();
+  }
+  const rec = out.trial;
+  ctx
+    .terminal()
+    .line(
+      out.pooled
+        ? `  pooled into #${rec.index}: ${rec.metrics.decode ? `decode ${stat(rec.metrics.decode)} t/s over ${rec.metrics.decode.n} samples` : 'measured again'}`
+        : `  recorded as #${rec.index}: ${rec.status}${rec.cause ? ` (${rec.cause})` : ''}`,
+    );
   ctx.tree.refresh();
   ctx.panels.panels.get(r.sessionId)?.postState();
+  ctx.updateStatus();
   return rec.index;
 }
 
@@ -60,9 +78,16 @@ async function deleteTrial(ctx: HaqaContext, t?: Target): Promise<boolean> {
       'Delete',
     )) === 'Delete';
   if (!ok) return false;
-  SessionStore.open(r.root, r.sessionId).deleteTrial(r.trial);
+  const store = SessionStore.open(r.root, r.sessionId);
+  const lock = acquireSessionLock(store.dir, 'VS Code: Delete Trial');
+  try {
+    store.deleteTrial(r.trial);
+  } finally {
+    lock.release();
+  }
   ctx.tree.refresh();
   ctx.panels.panels.get(r.sessionId)?.postState();
+  ctx.updateStatus();
   return true;
 }
 

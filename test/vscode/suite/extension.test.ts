@@ -103,6 +103,9 @@ describe('HAQA in the extension host', function () {
       items.some((i) => String(i.description).startsWith('★ best')),
       'no best mark',
     );
+    // The status bar names the verdict (★ #N QUANT and its speed), and its tooltip the verdict's reason.
+    assert.match(api.status.text, /HAQA 3\/3 · ★ #\d \S+ \d+\.\d t\/s/);
+    assert.match(String(api.status.tooltip), /\nVerdict: .*(beyond noise|within noise of each other)/);
     assert.ok(items.every((i) => i.iconPath instanceof vscode.ThemeIcon));
     assert.ok(items.some((i) => i.contextValue === 'haqaTrialMeasured'));
     // The panel for it is open and was sent the full state.
@@ -219,11 +222,15 @@ describe('HAQA in the extension host', function () {
   const deployFile = () => path.join(ws, 'haqa.deploy.json');
   it('Accept → diff → Discard leaves the deploy file untouched', async () => {
     fs.writeFileSync(deployFile(), '{"mine": true}\n');
-    const r = await vscode.commands.executeCommand<{ files: string[]; trial: number }>('haqa.acceptConfiguration', {
-      root: path.join(ws, '.haqa'),
-      sessionId,
-    });
+    const r = await vscode.commands.executeCommand<{
+      files: string[];
+      trial: number;
+      standing: { kind: string; sentence: string };
+    }>('haqa.acceptConfiguration', { root: path.join(ws, '.haqa'), sessionId });
     assert.ok(r?.files.includes(deployFile()));
+    // Without a trial, Accept takes the verdict's, and says so with the reason.
+    assert.equal(r.standing.kind, 'verdict');
+    assert.match(r.standing.sentence, new RegExp(`^#${r.trial} \\S+ is the verdict: `));
     const diffs = vscode.window.tabGroups.all
       .flatMap((g) => g.tabs)
       .filter((t) => t.input instanceof vscode.TabInputTextDiff);
@@ -283,37 +290,46 @@ describe('HAQA in the extension host', function () {
     await vscode.commands.executeCommand('haqa.setApiKey', '');
   });
 
-  it('"Re-run Trial" measures a trial again and appends it; "Delete Trial" forgets it; "Delete Session" removes a stopped session', async () => {
-    // The highest trial index so far (trials.jsonl also holds the confirmation runs of the verdict: not trials).
-    const before = SessionStore.open(path.join(ws, '.haqa'), sessionId).readTrials().lastIndex;
+  it('"Re-run Trial" measures a trial again and pools it into the trial; "Delete Trial" forgets one; "Delete Session" removes a stopped session', async () => {
+    const store = SessionStore.open(path.join(ws, '.haqa'), sessionId);
+    const before = store.readTrials();
+    const first = before.trials.find((t) => t.index === 1)!;
+    assert.equal(first.status, 'done');
     const index = await vscode.commands.executeCommand<number>('haqa.rerunTrial', {
       root: path.join(ws, '.haqa'),
       sessionId,
       trial: 1,
     });
-    assert.equal(index, before + 1);
+    assert.equal(index, 1, 'a measured trial is measured again into itself, not as a twin row');
+    const after = store.readTrials();
+    assert.equal(after.lastIndex, before.lastIndex, 'no new trial');
+    const pooled = after.trials.find((t) => t.index === 1)!;
+    assert.ok(
+      pooled.metrics.decode!.n > first.metrics.decode!.n,
+      `the re-run's samples are pooled: n ${first.metrics.decode!.n} → ${pooled.metrics.decode!.n}`,
+    );
     const lines = fs
       .readFileSync(path.join(ws, '.haqa', 'sessions', sessionId, 'trials.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    const again = lines.find((t) => t.index === index);
-    assert.equal(again.strategy, 'user');
-    assert.match(again.rationale, /re-run of trial #1/);
-    assert.equal(again.key, lines.find((t) => t.index === 1).key);
-    assert.equal(again.status, 'done');
+    const again = lines.filter((l) => l.type === 'confirm' && l.rerun === true);
+    assert.equal(again.length, 1);
+    assert.equal(again[0].of, 1);
+    assert.equal(again[0].status, 'done');
+    const last = after.lastIndex;
     assert.equal(
       await vscode.commands.executeCommand('haqa.deleteTrial', {
         root: path.join(ws, '.haqa'),
         sessionId,
-        trial: index,
+        trial: last,
         confirmed: true,
       }),
       true,
     );
     const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === sessionId)!;
     assert.ok(
-      !treeChildren(session).some((n) => n.kind === 'trial' && n.trial.index === index),
+      !treeChildren(session).some((n) => n.kind === 'trial' && n.trial.index === last),
       'the deleted trial is still in the tree',
     );
     assert.ok(

@@ -3,9 +3,9 @@
  * are saved once (`--kl-divergence-base`), each quantized artifact is compared to them (`--kl-divergence`): PPL,
  * ΔPPL %, mean and 99th-percentile KL divergence, same-top-token %.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../../types';
+import { shippedFile } from '../../paths';
 
 export interface AccuracyOptions {
   /** The evaluation text (UTF-8). */
@@ -153,16 +153,7 @@ export const accuracyKey = (config: Config) => ({
   ctv: String(config.cache_type_v ?? 'f16'),
 });
 
-/** A text HAQA ships under assets/, found from the code's folder up (dist/ in the bundle, src/… in tests). */
-function asset(name: string, from = __dirname): string | undefined {
-  let d = from;
-  for (let i = 0; i < 6; i++) {
-    const f = path.join(d, 'assets', name);
-    if (fs.existsSync(f)) return f;
-    d = path.dirname(d);
-  }
-  return undefined;
-}
+const asset = (name: string) => shippedFile(path.join('assets', name));
 
 /** The built-in evaluation text (held-out Python standard library modules, PSF License 2.0). */
 export const builtinEvalText = () => asset('eval-python-stdlib.txt');

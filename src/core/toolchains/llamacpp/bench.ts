@@ -1,5 +1,6 @@
 import type { Config, Stat, TrialMetrics, Workload } from '../../types';
 import { quantFromModelType } from '../../ggml';
+import { implausibleStat } from '../../records';
 import { ALL_LAYERS } from './space';
 
 /** One row of `llama-bench -o json|jsonl` (the fields HAQA reads). */
@@ -102,8 +103,15 @@ function isRow(r: unknown): r is BenchRow {
     typeof o === 'object' &&
     typeof o.avg_ts === 'number' &&
     typeof o.n_prompt === 'number' &&
-    typeof o.n_gen === 'number'
+    typeof o.n_gen === 'number' &&
+    typeof o.model_type === 'string'
   );
+}
+
+/** Why a row's figures cannot be a measurement (1e308 t/s, a negative sd, samples that contradict the mean), if so. */
+export function rowProblem(r: BenchRow): string | undefined {
+  const why = implausibleStat(statOf(r));
+  return why ? `${r.n_gen > 0 ? `tg${r.n_gen}` : `pp${r.n_prompt}`}: ${why}` : undefined;
 }
 
 function statOf(r: BenchRow): Stat {
@@ -122,6 +130,7 @@ export function flashAttnOf(v: BenchRow['flash_attn']): boolean {
 export function metricsFromRows(rows: BenchRow[]): TrialMetrics {
   const m: TrialMetrics = {};
   for (const r of rows) {
+    if (rowProblem(r)) continue; // not a measurement: the figure stays missing and the trial says so
     if (r.n_prompt > 0 && r.n_gen === 0) m.prefill = statOf(r);
     else if (r.n_gen > 0 && r.n_prompt === 0) m.decode = statOf(r);
     if (r.model_size) m.fileSizeBytes = r.model_size;

@@ -20,6 +20,7 @@ import {
   parsePerplexityOutput,
   type AccuracyOptions,
 } from './accuracy';
+import { childEnv } from '../../secrets';
 
 export interface LlamaCppOptions {
   workload: Workload;
@@ -42,7 +43,7 @@ function gpuMemUsedMiB(): Promise<number | undefined> {
     execFile(
       'nvidia-smi',
       ['--query-gpu=memory.used', '--format=csv,noheader,nounits'],
-      { timeout: 5000 },
+      { timeout: 5000, env: childEnv() },
       (err, out) => {
         if (err) return resolve(undefined);
         const vals = out
@@ -261,7 +262,7 @@ export class LlamaCppToolchain implements Toolchain {
       return {
         status: 'failed',
         metrics,
-        cause: `llama-bench timed out after ${Math.round(r.durationMs / 1000)} s (hang or far too slow)`,
+        cause: stepFailure('llama-bench', r),
         steps,
       };
     if (r.spawnError)
@@ -422,7 +423,8 @@ function stepFailure(
   r: RunResult,
   diagnose: (tail: string, code: number | null, signal: string | null) => string = diagnoseFailure,
 ): string {
-  if (r.timedOut) return `${tool} timed out after ${Math.round(r.durationMs / 1000)} s`;
+  if (r.timedOut)
+    return `${tool} timed out after ${Math.round(r.durationMs / 1000)} s: a hang, or far too slow (the step limit: --step-timeout MIN / haqa.stepTimeoutMinutes)`;
   if (r.spawnError) return `${tool} could not start: ${r.spawnError}`;
   return `${tool} ${diagnose(r.outputTail, r.exitCode, r.signal)}`;
 }

@@ -5,7 +5,7 @@ import { QUANT_TYPES } from '../../ggml';
 import { SearchSpace, type Knob } from '../../space';
 import type { Config, ConfigValue, ModelInfo } from '../../types';
 import type { Toolchain, TrialContext, TrialOutcome } from '../toolchain';
-import { configFromRow, metricsFromRows, parseBenchOutput, type BenchRow } from '../llamacpp/bench';
+import { configFromRow, metricsFromRows, parseBenchOutput, rowProblem, type BenchRow } from '../llamacpp/bench';
 import { llamaCppSpace, QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH } from '../llamacpp/space';
 
 /**
@@ -19,6 +19,8 @@ export class ReplayToolchain implements Toolchain {
   readonly measuresAgain = false;
   readonly space: SearchSpace;
   readonly rows: BenchRow[];
+  /** Rows left out because their figures cannot be measurements (file: why). */
+  readonly rejected: string[] = [];
   private readonly byKey = new Map<string, BenchRow[]>();
 
   constructor(readonly files: string[]) {
@@ -34,10 +36,17 @@ export class ReplayToolchain implements Toolchain {
           'input',
         );
       }
-      const got = parseBenchOutput(text);
+      const parsed = parseBenchOutput(text);
+      const got = parsed.filter((r) => {
+        const why = rowProblem(r);
+        if (why) this.rejected.push(`${path.basename(f)}: ${why}`);
+        return !why;
+      });
       if (got.length === 0)
         throw new HaqaError(
-          `${f} holds no llama-bench rows`,
+          parsed.length
+            ? `${f} holds no usable llama-bench rows (${this.rejected[this.rejected.length - 1]})`
+            : `${f} holds no llama-bench rows (JSON objects with model_type, avg_ts, n_prompt, n_gen)`,
           'record it with `llama-bench ... -o jsonl > FILE`',
           'input',
         );
@@ -110,6 +119,7 @@ export class ReplayToolchain implements Toolchain {
       files: this.files.map((f) => path.resolve(f)),
       rows: this.rows.length,
       configurations: this.byKey.size,
+      ...(this.rejected.length ? { rejectedRows: this.rejected.length, rejected: this.rejected.slice(0, 5) } : {}),
     };
   }
 

@@ -1,0 +1,88 @@
+import { after, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ProcessRunner } from '../../src/core/process/runner';
+import { childEnv, maskSecret, redact, registerSecret } from '../../src/core/secrets';
+import { CLI, GRID, tmpDir } from '../helpers/fixtures';
+import { OpenAiTestServer, errorBody } from '../helpers/openaiServer';
+
+const CANARY = 'sk-canary-7f3a9c2e1b4d8a6f0e5c';
+
+const servers: OpenAiTestServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+});
+
+function walk(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : [p];
+  });
+}
+
+test('redact masks a registered key as its first 3 and last 4 characters; childEnv drops it', () => {
+  registerSecret(CANARY);
+  assert.equal(maskSecret(CANARY), `sk-…${CANARY.slice(-4)}`);
+  assert.equal(
+    redact(`Bearer ${CANARY}, again ${CANARY}`),
+    `Bearer ${maskSecret(CANARY)}, again ${maskSecret(CANARY)}`,
+  );
+  const env = childEnv({ PATH: '/bin', HAQA_LLM_API_KEY: 'x', OPENAI_API_KEY: 'y', OTHER: CANARY, KEEP: 'ok' });
+  assert.deepEqual(env, { PATH: '/bin', KEEP: 'ok' });
+});
+
+test('a tool that prints its environment never sees the key (every child runs without it)', async () => {
+  registerSecret(CANARY);
+  const dir = tmpDir();
+  const saved = { a: process.env.HAQA_LLM_API_KEY, b: process.env.OPENAI_API_KEY };
+  process.env.HAQA_LLM_API_KEY = CANARY;
+  process.env.OPENAI_API_KEY = CANARY;
+  try {
+    const log = path.join(dir, 'tool.log');
+    const r = await new ProcessRunner({ mode: 'pipe' }).run(
+      [process.execPath, '-e', 'console.log(JSON.stringify(process.env)); console.error(process.env.HAQA_LLM_API_KEY)'],
+      { logFile: log, captureStderr: true },
+    );
+    assert.equal(r.exitCode, 0);
+    assert.ok(JSON.parse(r.stdout).PATH, 'the tool printed its environment');
+    for (const text of [r.stdout, r.stderr ?? '', r.outputTail, fs.readFileSync(log, 'utf8')])
+      assert.ok(!text.includes(CANARY), 'the key reached a child process');
+  } finally {
+    if (saved.a === undefined) delete process.env.HAQA_LLM_API_KEY;
+    else process.env.HAQA_LLM_API_KEY = saved.a;
+    if (saved.b === undefined) delete process.env.OPENAI_API_KEY;
+    else process.env.OPENAI_API_KEY = saved.b;
+  }
+});
+
+for (const pad of [0, 250])
+  test(`an endpoint that echoes the Authorization header in its error (after ${pad} characters): the key is in no output and no file`, async () => {
+    const s = new OpenAiTestServer((req) => ({
+      status: 401,
+      body: errorBody(`${'x'.repeat(pad)}Incorrect API key provided: ${String(req.headers.authorization)}`),
+    }));
+    servers.push(s);
+    await s.start();
+    const dir = tmpDir();
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, 'optimize', '--replay', GRID, '--strategy', 'llm', '--llm-base-url', s.url, '--budget', '2', '--json'],
+        { env: { ...process.env, HAQA_LLM_API_KEY: CANARY, HAQA_LLM_BASE_URL: '' }, cwd: dir },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+      );
+    });
+    assert.ok(s.chatRequests.length > 0, 'the endpoint was called');
+    assert.equal(s.chatRequests[0].headers.authorization, `Bearer ${CANARY}`, 'the key was sent to the endpoint');
+    const everything = [r.stdout, r.stderr, ...walk(path.join(dir, '.haqa')).map((f) => fs.readFileSync(f, 'utf8'))];
+    if (pad === 0)
+      assert.ok(
+        everything.some((t) => t.includes(`Bearer ${maskSecret(CANARY)}`)),
+        `the echoed error is shown, masked:\n${r.stderr}`,
+      );
+    // Not the key, and no piece of it either (a message cut at 300 characters must not keep the key's first half).
+    const piece = CANARY.slice(0, 12);
+    for (const [i, text] of everything.entries()) assert.ok(!text.includes(piece), `the key leaked (output ${i})`);
+  });
