@@ -36,6 +36,7 @@ const generic = [
   'src/core/records.ts',
   'src/core/lock.ts',
   'src/core/secrets.ts',
+  'src/core/leftovers.ts',
   'src/core/launch.ts',
   'src/core/store.ts',
   'src/core/strategies/**/*.ts',

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { HaqaError } from './errors';
+import { HaqaError, haltingError } from './errors';
 import { cacheRoot } from './paths';
 import { formatBytes } from './hardware';
+import { PART_FILE, sweep } from './leftovers';
 
 /** Content-keyed artifacts (quantized models, later imatrix files and KLD logits) in the user cache dir. */
 export class ArtifactCache {
@@ -11,6 +12,8 @@ export class ArtifactCache {
 
   constructor(cacheDir?: string) {
     this.dir = path.join(cacheRoot(cacheDir), 'artifacts');
+    // A quantization killed with its HAQA process leaves `….part-<pid>` (a model's size): gone once its PID is.
+    sweep(this.dir, PART_FILE, 2);
   }
 
   /** sha256 of the file's content, remembered per (path, size, mtime) so a large model is hashed once. */
@@ -59,20 +62,22 @@ export class ArtifactCache {
     const s = fs.statfsSync(this.dir);
     const free = Number(s.bavail) * Number(s.bsize);
     if (free < needBytes) {
-      throw new HaqaError(
-        `not enough disk space in ${this.dir}: ${formatBytes(free)} free, ` +
-          `${formatBytes(needBytes)} needed for the quantized model`,
-        {
-          cli: 'free some space, run {command}, or point the cache elsewhere ({option} / HAQA_CACHE_DIR)',
-          // The extension has no clean command: emptying the folder is what `haqa clean` does.
-          vscode:
-            `free some space, delete ${this.dir} (cached artifacts HAQA rebuilds when needed), ` +
-            'or point the cache elsewhere ({option})',
-          command: { cli: 'haqa clean' },
-          flag: '--cache-dir',
-          setting: 'haqa.cacheDir',
-        },
-        'runtime',
+      throw haltingError(
+        new HaqaError(
+          `not enough disk space in ${this.dir}: ${formatBytes(free)} free, ` +
+            `${formatBytes(needBytes)} needed for the quantized model`,
+          {
+            cli: 'free some space, run {command}, or point the cache elsewhere ({option} / HAQA_CACHE_DIR)',
+            // The extension has no clean command: emptying the folder is what `haqa clean` does.
+            vscode:
+              `free some space, delete ${this.dir} (cached artifacts HAQA rebuilds when needed), ` +
+              'or point the cache elsewhere ({option})',
+            command: { cli: 'haqa clean' },
+            flag: '--cache-dir',
+            setting: 'haqa.cacheDir',
+          },
+          'runtime',
+        ),
       );
     }
   }

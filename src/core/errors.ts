@@ -196,3 +196,7 @@ export function storageError(e: unknown, file: string): HaqaError {
       );
   }
 }
+
+/** Marks an error as the machine's (a full disk), not a configuration's: a session stops on it (TrialOutcome.halt). */
+export const haltingError = (e: HaqaError): HaqaError => Object.assign(e, { halts: true });
+export const isHalting = (e: unknown): boolean => (e as { halts?: unknown } | null)?.halts === true;

@@ -4,6 +4,8 @@
  */
 import { llmUsage } from './agent/journal';
 import { acquireSessionLock } from './lock';
+import { ArtifactCache } from './artifacts';
+import { HaqaError } from './errors';
 import type { LlmSettings } from './agent/settings';
 import { prepareSession, type Prepared, type ToolOptions } from './prepare';
 import type { ProcessRunner } from './process/runner';
@@ -67,8 +69,12 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
   // One writer per session: a resume takes the lock before anything is built, so a second one is refused at once.
   let lock = deps.resume ? acquireSessionLock(deps.resume.dir, deps.lockOwner ?? 'haqa optimize --resume') : undefined;
   let prepared: Prepared;
+  let modelSha256: string | undefined;
   try {
     prepared = deps.prepared ?? (await prepareSession(spec, { ...deps.tools, runner: deps.runner }));
+    // The model's content (memoized per path, size and mtime: the first trial needs it anyway, for the cache key).
+    if (spec.model && !deps.prepared) modelSha256 = await new ArtifactCache(spec.toolchain.cacheDir).digest(spec.model);
+    if (deps.resume) checkResume(deps.resume, prepared, modelSha256);
   } catch (e) {
     lock?.release();
     throw e;
@@ -82,6 +88,7 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
       model: prepared.model,
       toolchain: prepared.toolchain.info(),
       space: prepared.toolchain.space.describe(),
+      ...(modelSha256 ? { modelSha256 } : {}),
     });
   lock ??= acquireSessionLock(store.dir, deps.lockOwner ?? 'haqa optimize');
   const held = lock;
@@ -108,4 +115,40 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
         ...hooks,
       }).finally(() => held.release()),
   };
+}
+
+/**
+ * A resume continues what was measured only with the same model and the same llama.cpp: a changed model file (its
+ * sha256, else its size) or another build (commit, backend) would mix figures of different things in one verdict.
+ */
+function checkResume(store: SessionStore, p: Prepared, sha?: string): void {
+  const id = store.id;
+  const was = store.meta;
+  if (was.modelSha256 && sha && was.modelSha256 !== sha)
+    throw new HaqaError(
+      `session ${id}: the model file ${p.model.path} changed since the session started ` +
+        `(sha256 ${was.modelSha256.slice(0, 12)}… → ${sha.slice(0, 12)}…)`,
+      'restore the original file to continue this session, or start a new session on the new file',
+      'input',
+    );
+  if (!was.modelSha256 && was.model?.sizeBytes && p.model.sizeBytes && was.model.sizeBytes !== p.model.sizeBytes)
+    throw new HaqaError(
+      `session ${id}: the model file ${p.model.path} changed since the session started ` +
+        `(${was.model.sizeBytes} → ${p.model.sizeBytes} bytes)`,
+      'restore the original file to continue this session, or start a new session on the new file',
+      'input',
+    );
+  const before = was.toolchain ?? {};
+  const now = p.toolchain.info();
+  const differs = (k: string) => before[k] !== undefined && now[k] !== undefined && before[k] !== now[k];
+  if (differs('commit') || differs('backend'))
+    throw new HaqaError(
+      `session ${id} was measured with llama.cpp ${String(before.commit)} (${String(before.backend)}, ` +
+        `${String(before.binDir)}); this run found ${String(now.commit)} (${String(now.backend)}, ${String(now.binDir)})`,
+      {
+        cli: `resume with --llamacpp-bin ${String(before.binDir)} (the build the session used), or start a new session`,
+        vscode: `point haqa.llamacpp.binDir at ${String(before.binDir)} (the build the session used), or start a new session`,
+      },
+      'input',
+    );
 }

@@ -96,7 +96,7 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
   const tokens = md['tokenizer.ggml.tokens'];
   return {
     path: abs,
-    name: String(md['general.name'] ?? path.basename(abs, '.gguf')),
+    name: printable(String(md['general.name'] ?? path.basename(abs, '.gguf'))),
     arch,
     parameterCount: parsed.parameterCount,
     layers: num('block_count'),
@@ -120,4 +120,14 @@ export function describeModel(m: ModelInfo): string {
     `${m.name} (${m.arch}, ${p} params, ${m.layers} layers, hidden ${m.embeddingLength}, ffn ${m.feedForwardLength}, ` +
     `heads ${m.headCount}/${m.headCountKv}, vocab ${m.vocabSize}, ${m.fileType}, ${mib} MiB)`
   );
+}
+
+/**
+ * A name from a file's metadata as HAQA shows it: control characters (terminal escapes, newlines) replaced, at most
+ * 120 characters. A GGUF is the user's input, and its name reaches the terminal, the tree and the panel.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?');
+  return clean.length > 120 ? `${clean.slice(0, 119)}…` : clean;
 }

@@ -297,6 +297,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   let stopReason = 'budget reached';
   let status: SessionSummary['status'] = 'completed';
   let emptyRounds = 0;
+  let halted: string | undefined;
 
   while (counted() < o.budget) {
     if (o.signal?.aborted) {
@@ -431,7 +432,12 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       }
       // Cancelled on its own while the session goes on (Ctrl+C): the user declined it, so it is never proposed again.
       // (Cancelled because the session stopped, it stays `cancelled` and a resume runs it again.)
-      if (out.status === 'cancelled' && timeUp?.aborted && !o.signal?.aborted)
+      // The machine failed, not the configuration (a full disk): kept as cancelled (not counted, run again on
+      // resume), and the session stops with the reason.
+      if (out.halt) {
+        halted = out.halt;
+        out = { ...out, status: 'cancelled', cause: `${out.cause ?? out.halt} (the session stopped: ${out.halt})` };
+      } else if (out.status === 'cancelled' && timeUp?.aborted && !o.signal?.aborted)
         out = {
           ...out,
           cause: 'the time budget ran out while it ran (a resume with a larger --time-budget runs it again)',
@@ -461,6 +467,12 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         budget: o.budget,
         etaMs: mean !== undefined ? mean * (o.budget - counted()) : undefined,
       });
+      if (halted) break;
+    }
+    if (halted) {
+      stopReason = halted;
+      status = 'failed';
+      break;
     }
   }
 

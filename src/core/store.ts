@@ -23,6 +23,8 @@ export interface SessionMeta {
   model?: ModelInfo;
   /** The toolchain's facts (version, backend, tools), as it reported them. */
   toolchain?: Record<string, unknown>;
+  /** sha256 of the model file when the session was created: a resume refuses a changed model. */
+  modelSha256?: string;
   space?: string;
 }
 
@@ -60,6 +62,7 @@ export function parseSessionMeta(raw: unknown, where: string): SessionMeta {
     model: modelFromJson(m.model),
     toolchain: isRecord(m.toolchain) ? { ...m.toolchain } : undefined,
     space: str(m.space),
+    modelSha256: str(m.modelSha256),
   };
 }
 

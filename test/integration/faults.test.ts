@@ -24,26 +24,40 @@ const FAST = [
   'off',
 ];
 let hangingBin = '';
+let silentBin = '';
+let fullBin = '';
+
+/** A copy of the tools folder (links) with one tool replaced by a script. */
+function withFake(binDir: string, tool: string, script: string): string {
+  const dir = tmpDir('haqa-fake-');
+  for (const f of fs.readdirSync(binDir))
+    if (f.startsWith('llama-') && f !== tool) fs.symlinkSync(path.join(binDir, f), path.join(dir, f));
+  fs.writeFileSync(path.join(dir, tool), script, { mode: 0o755 });
+  return dir;
+}
 
 before(() => {
   const real = locateTools();
   assert.ok(real, 'llama.cpp tools not found: run `node dist/cli.js toolchain build` (as .ci/run does) first');
-  hangingBin = tmpDir('haqa-hang-');
-  for (const f of fs.readdirSync(real.binDir))
-    if (f.startsWith('llama-') && f !== 'llama-bench')
-      fs.symlinkSync(path.join(real.binDir, f), path.join(hangingBin, f));
   // Answers --version and --list-devices like the real one (so the toolchain is recognised), then hangs on a measurement.
-  fs.writeFileSync(
-    path.join(hangingBin, 'llama-bench'),
+  hangingBin = withFake(
+    real.binDir,
+    'llama-bench',
     `#!/bin/sh\ncase "$1" in --version|--list-devices) exec "${real.bench}" "$@";; esac\nexec sleep 3600\n`,
-    { mode: 0o755 },
+  );
+  // A llama-quantize that "succeeds" without writing anything (a wrong binary), and one that finds the disk full.
+  silentBin = withFake(real.binDir, 'llama-quantize', '#!/bin/sh\nexit 0\n');
+  fullBin = withFake(
+    real.binDir,
+    'llama-quantize',
+    '#!/bin/sh\necho "llama_model_quantize: failed to write: No space left on device" >&2\nexit 1\n',
   );
 });
 
 /** `haqa optimize --json` on the fixture with the hanging llama-bench, plus `extra` flags; its parsed summary. */
-function hung(extra: string[]) {
+function hung(extra: string[], bin = hangingBin) {
   const dir = tmpDir();
-  const args = ['optimize', '--model', MODEL, '--llamacpp-bin', hangingBin, '--session-dir', dir, '--json', ...FAST];
+  const args = ['optimize', '--model', MODEL, '--llamacpp-bin', bin, '--session-dir', dir, '--json', ...FAST];
   const r = spawnSync(process.execPath, [CLI, ...args, ...extra], { encoding: 'utf8', timeout: 300_000 });
   return { r, s: JSON.parse(r.stdout) };
 }
@@ -68,4 +82,59 @@ test('--time-budget cancels a trial that is running when it runs out; the sessio
   const t = s.trials[s.trials.length - 1];
   assert.equal(t.status, 'cancelled');
   assert.match(t.cause, /the time budget ran out while it ran/);
+});
+
+test('a llama-quantize that exits 0 without writing a file fails the trial saying so, not "exited with code 0"', () => {
+  const { s } = hung(['--budget', '1', '--cache-dir', tmpDir()], silentBin);
+  assert.equal(s.trials[0].status, 'failed');
+  assert.match(
+    s.trials[0].cause,
+    /llama-quantize exited with code 0 but wrote no file: a wrong binary, or no space left/,
+  );
+});
+
+test('a resume checks what it continues: a changed model file and another llama.cpp build are refused with the fix', () => {
+  const dir = tmpDir();
+  const model = path.join(dir, 'model.gguf');
+  fs.copyFileSync(MODEL, model);
+  const first = spawnSync(
+    process.execPath,
+    [CLI, 'optimize', '--model', model, '--budget', '1', '--session-dir', dir, '--json', ...FAST],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  assert.equal(first.status, 0, first.stderr);
+  const { sessionId, sessionPath } = JSON.parse(first.stdout);
+  const meta = JSON.parse(fs.readFileSync(path.join(sessionPath, 'session.json'), 'utf8'));
+  assert.match(meta.modelSha256, /^[0-9a-f]{64}$/);
+  const resume = () =>
+    spawnSync(process.execPath, [CLI, 'optimize', '--resume', sessionId, '--budget', '2', '--session-dir', dir], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+  // Another build than the one the session measured with.
+  fs.writeFileSync(
+    path.join(sessionPath, 'session.json'),
+    JSON.stringify({ ...meta, toolchain: { ...meta.toolchain, commit: 'deadbee' } }),
+  );
+  const other = resume();
+  assert.equal(other.status, 1);
+  assert.match(other.stderr, /was measured with llama\.cpp deadbee .*this run found/);
+  assert.match(other.stderr, /fix: resume with --llamacpp-bin /);
+  fs.writeFileSync(path.join(sessionPath, 'session.json'), JSON.stringify(meta));
+  // The model file changed (a byte appended: still a GGUF, another sha256).
+  fs.appendFileSync(model, Buffer.from([0]));
+  const changed = resume();
+  assert.equal(changed.status, 1);
+  assert.match(changed.stderr, /the model file .* changed since the session started \(sha256 [0-9a-f]{12}… → /);
+  const trials = fs.readFileSync(path.join(sessionPath, 'trials.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(trials.length, 1, 'a refused resume measures nothing');
+});
+
+test('a full cache disk stops the session (resumable) instead of failing every configuration in turn', () => {
+  const { r, s } = hung(['--budget', '3', '--cache-dir', tmpDir()], fullBin);
+  assert.equal(r.status, 1);
+  assert.equal(s.status, 'failed');
+  assert.match(s.stopReason, /the artifact cache's disk is full .*: free space, then resume/);
+  assert.equal(s.trials.length, 1, 'no second configuration was spent on a full disk');
+  assert.equal(s.trials[0].status, 'cancelled', 'not counted: a resume measures it');
 });

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { childEnv, maskSecret, redact, registerSecret } from '../../src/core/secrets';
 import { CLI, GRID, tmpDir } from '../helpers/fixtures';
-import { OpenAiTestServer, errorBody } from '../helpers/openaiServer';
+import { OpenAiTestServer, errorBody, type Reply, type Responder } from '../helpers/openaiServer';
 
 const CANARY = 'sk-canary-7f3a9c2e1b4d8a6f0e5c';
 
@@ -57,23 +57,33 @@ test('a tool that prints its environment never sees the key (every child runs wi
   }
 });
 
+/** A protocol server answering every request with `reply`, and `haqa optimize --replay … --strategy llm` against it. */
+async function llmSession(reply: Reply | Responder, args: string[], key: string) {
+  const s = new OpenAiTestServer(typeof reply === 'function' ? reply : () => reply);
+  servers.push(s);
+  await s.start();
+  const dir = tmpDir();
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, 'optimize', '--replay', GRID, '--strategy', 'llm', '--llm-base-url', s.url, ...args],
+      { env: { ...process.env, HAQA_LLM_API_KEY: key, HAQA_LLM_BASE_URL: '' }, cwd: dir },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+    );
+  });
+  return { s, dir, r };
+}
+
 for (const pad of [0, 250])
   test(`an endpoint that echoes the Authorization header in its error (after ${pad} characters): the key is in no output and no file`, async () => {
-    const s = new OpenAiTestServer((req) => ({
-      status: 401,
-      body: errorBody(`${'x'.repeat(pad)}Incorrect API key provided: ${String(req.headers.authorization)}`),
-    }));
-    servers.push(s);
-    await s.start();
-    const dir = tmpDir();
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, 'optimize', '--replay', GRID, '--strategy', 'llm', '--llm-base-url', s.url, '--budget', '2', '--json'],
-        { env: { ...process.env, HAQA_LLM_API_KEY: CANARY, HAQA_LLM_BASE_URL: '' }, cwd: dir },
-        (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-      );
-    });
+    const { s, dir, r } = await llmSession(
+      (req) => ({
+        status: 401,
+        body: errorBody(`${'x'.repeat(pad)}Incorrect API key provided: ${String(req.headers.authorization)}`),
+      }),
+      ['--budget', '2', '--json'],
+      CANARY,
+    );
     assert.ok(s.chatRequests.length > 0, 'the endpoint was called');
     assert.equal(s.chatRequests[0].headers.authorization, `Bearer ${CANARY}`, 'the key was sent to the endpoint');
     const everything = [r.stdout, r.stderr, ...walk(path.join(dir, '.haqa')).map((f) => fs.readFileSync(f, 'utf8'))];
@@ -86,3 +96,15 @@ for (const pad of [0, 250])
     const piece = CANARY.slice(0, 12);
     for (const [i, text] of everything.entries()) assert.ok(!text.includes(piece), `the key leaked (output ${i})`);
   });
+
+test('a 200 whose body is not a chat-completions reply is retried, then the built-in strategy takes over: no failed session', async () => {
+  const { s, r } = await llmSession(
+    { status: 200, body: '{"id": "x", "choices": [ {"message": ' },
+    ['--llm-max-retries', '1'],
+    '',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /answered with something that is not a chat-completions reply/);
+  assert.match(r.stderr, /built-in strategy/);
+  assert.ok(s.chatRequests.length >= 2, 'retried before falling back');
+});

@@ -18,6 +18,7 @@ export type LlmErrorKind =
   | 'network'
   | 'aborted'
   | 'empty'
+  | 'bad-reply'
   | 'invalid';
 
 /** A failed LLM call. `kind` decides what the agent does next (retry, step down the output mode, fall back). */
@@ -64,7 +65,7 @@ export interface ChatResult {
   ms: number;
 }
 
-const RETRYABLE: LlmErrorKind[] = ['rate-limit', 'server', 'timeout', 'network'];
+const RETRYABLE: LlmErrorKind[] = ['rate-limit', 'server', 'timeout', 'network', 'bad-reply'];
 
 /** Milliseconds a 429/5xx response asks to wait (retry-after-ms, Retry-After seconds or HTTP date), if it says. */
 export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
@@ -183,6 +184,15 @@ export function classify(e: unknown, s: Pick<LlmSettings, 'baseUrl' | 'model' | 
       status,
     );
   }
+  // A 200 whose body is not the protocol's JSON (a proxy's HTML page, a cut-off reply): the reply is bad, the network
+  // is fine. Retried, then the built-in strategy takes over — never a failed session.
+  if (e instanceof SyntaxError || (e instanceof TypeError && /choices|undefined|null/.test(e.message)))
+    return new LlmError(
+      'bad-reply',
+      `the LLM endpoint ${where} answered with something that is not a chat-completions reply ` +
+        `(${maskCredentials(redact(e.message)).slice(0, 200)})`,
+      'check that the base URL points at an OpenAI-compatible server (including /v1), not a proxy or web page',
+    );
   return new LlmError(
     'network',
     `LLM call failed: ${e instanceof Error ? e.message : String(e)}`,

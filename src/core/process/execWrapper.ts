@@ -42,7 +42,29 @@ const child = spawn(argv[0], argv.slice(1), {
 // The runner kills this pid too if the wrapper itself has to be killed.
 if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
 
+/**
+ * A tool that prints more than this (a loop, garbage) is stopped: its capture would fill the disk and HAQA's memory.
+ * No llama.cpp result HAQA reads is a thousandth of it.
+ */
+const MAX_OUTPUT = 256 * 2 ** 20;
+let overflow: string | undefined;
+
+function checkOutput(): void {
+  if (overflow) return;
+  let size: number;
+  try {
+    size = fs.fstatSync(out).size + (err !== undefined ? fs.fstatSync(err).size : 0);
+  } catch {
+    return;
+  }
+  if (size > MAX_OUTPUT) {
+    overflow = `it printed more than ${MAX_OUTPUT >> 20} MiB of output and was stopped`;
+    killGroup('SIGKILL');
+  }
+}
+
 function sampleMem(): void {
+  checkOutput();
   if (!child.pid) return;
   try {
     const m = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)\s+kB/);
@@ -67,12 +89,14 @@ function killGroup(sig: NodeJS.Signals): void {
 }
 
 child.stdout?.on('data', (chunk: Buffer) => {
-  fs.writeSync(out, chunk);
+  if (!overflow) fs.writeSync(out, chunk);
   process.stdout.write(chunk);
+  checkOutput();
 });
 child.stderr?.on('data', (chunk: Buffer) => {
-  if (err !== undefined) fs.writeSync(err, chunk);
+  if (err !== undefined && !overflow) fs.writeSync(err, chunk);
   process.stderr.write(chunk);
+  checkOutput();
 });
 
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
@@ -90,7 +114,10 @@ function finish(exitCode: number | null, signal: NodeJS.Signals | null, error?: 
     fs.fsyncSync(err);
     fs.closeSync(err);
   }
-  fs.writeFileSync(resultFile, JSON.stringify({ exitCode, signal, peakRssBytes: peak || undefined, error }));
+  fs.writeFileSync(
+    resultFile,
+    JSON.stringify({ exitCode, signal, peakRssBytes: peak || undefined, error, ...(overflow ? { overflow } : {}) }),
+  );
   const code = error ? 127 : (exitCode ?? 128);
   // Let stdout drain to the live view before exiting.
   process.stdout.write('', () => process.exit(code));

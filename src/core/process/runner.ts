@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { HaqaError } from '../errors';
 import { childEnv } from '../secrets';
+import { sweepRunDirs } from '../leftovers';
 
 /** The subset of node-pty the runner uses; VS Code's own node-pty or the bundled one both fit. */
 export interface PtyModule {
@@ -54,6 +55,8 @@ export interface RunResult {
   durationMs: number;
   /** Set when the program could not be started at all. */
   spawnError?: string;
+  /** Set when it printed so much that it was stopped (exec wrapper: more than 256 MiB). */
+  overflow?: string;
 }
 
 export type RunnerEvent =
@@ -63,6 +66,8 @@ export type RunnerEvent =
 
 const TAIL = 64 * 1024;
 const KILL_GRACE_MS = 5000;
+/** Most output of one run that is logged, shown live and read back from a capture (32 MiB). */
+const OUTPUT_CAP = 32 * 2 ** 20;
 
 function wrapperPath(): string {
   const candidates = [
@@ -132,7 +137,9 @@ export class ProcessRunner {
       throw new HaqaError('ProcessRunner.run needs a non-empty argv array of strings', 'this is a bug in HAQA');
     }
     const id = this.nextId++;
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-run-'));
+    sweepRunDirs();
+    // Named with this PID, so a run killed with haqa (kill -9) is found and removed by the next runner (leftovers.ts).
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `haqa-run-${process.pid}-`));
     const capture = path.join(tmp, 'stdout');
     const resultFile = path.join(tmp, 'result.json');
     const wrapped = [
@@ -155,8 +162,17 @@ export class ProcessRunner {
     let cancelled = false;
     this.emit({ type: 'start', id, argv, cwd: opts.cwd });
 
+    // A tool that prints without end (a bug, a loop) must not fill the disk or the memory: the log and the live view
+    // take the first OUTPUT_CAP bytes of a run, then say how much more there was; the tail keeps the last bytes.
+    let shown = 0;
+    let dropped = 0;
     const onData = (d: string) => {
       tail = (tail + d).slice(-TAIL);
+      if (shown >= OUTPUT_CAP) {
+        dropped += d.length;
+        return;
+      }
+      shown += d.length;
       if (log !== undefined) fs.writeSync(log, d);
       opts.onData?.(d);
       this.emit({ type: 'data', id, data: d });
@@ -227,36 +243,31 @@ export class ProcessRunner {
     if (forceTimer) clearTimeout(forceTimer);
     opts.signal?.removeEventListener('abort', onAbort);
 
-    let info: { exitCode?: number | null; signal?: string | null; peakRssBytes?: number; error?: string } = {};
+    let info: {
+      exitCode?: number | null;
+      signal?: string | null;
+      peakRssBytes?: number;
+      error?: string;
+      overflow?: string;
+    } = {};
     try {
       info = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
     } catch {
       /* wrapper killed before writing */
     }
-    let stdout = '';
-    try {
-      stdout = fs.readFileSync(capture, 'utf8');
-    } catch {
-      /* nothing captured */
-    }
-    let stderr: string | undefined;
-    if (opts.captureStderr) {
-      try {
-        stderr = fs.readFileSync(`${capture}.err`, 'utf8');
-      } catch {
-        stderr = '';
-      }
-    }
+    const stdout = readCapped(capture) ?? '';
+    const stderr = opts.captureStderr ? (readCapped(`${capture}.err`) ?? '') : undefined;
     fs.rmSync(tmp, { recursive: true, force: true });
     if (opts.stdoutDirect) {
       // Its output bypassed the live view: show it now, in the listeners and the log.
       const late = `${opts.captureStderr ? (stderr ?? '') : ''}${stdout}`;
-      if (late) {
-        if (log !== undefined) fs.writeSync(log, late);
-        tail = (tail + late).slice(-TAIL);
-        this.emit({ type: 'data', id, data: late });
-        opts.onData?.(late);
-      }
+      if (late) onData(late);
+    }
+    if (dropped) {
+      const note = `\n[HAQA: ${dropped} more characters of output not shown or logged (over ${OUTPUT_CAP >> 20} MiB)]\n`;
+      if (log !== undefined) fs.writeSync(log, note);
+      opts.onData?.(note);
+      this.emit({ type: 'data', id, data: note });
     }
     if (log !== undefined) fs.closeSync(log);
 
@@ -272,9 +283,31 @@ export class ProcessRunner {
       peakRssBytes: info.peakRssBytes,
       durationMs: Date.now() - started,
       spawnError: info.error,
+      ...(typeof info.overflow === 'string' ? { overflow: info.overflow } : {}),
     };
     this.emit({ type: 'exit', id, result });
     return result;
+  }
+}
+
+/**
+ * A capture file's text, at most OUTPUT_CAP bytes of it (the results HAQA parses are a few KB; a tool printing
+ * gigabytes must not take HAQA's memory with it). Undefined when there is no file.
+ */
+function readCapped(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = Math.min(fs.fstatSync(fd).size, OUTPUT_CAP);
+    const buf = Buffer.alloc(size);
+    const n = size ? fs.readSync(fd, buf, 0, size, 0) : 0;
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -25,6 +25,11 @@ export interface TrialOutcome {
   metrics: TrialMetrics;
   cause?: string;
   steps: StepRecord[];
+  /**
+   * Set when the machine, not the configuration, failed (the cache disk is full): the session stops with this reason,
+   * and the trial is kept as cancelled — not counted, measured again on resume — never as a measured failure.
+   */
+  halt?: string;
 }
 
 /** A toolchain turns a validated configuration into measurements. One folder per toolchain. */

@@ -105,7 +105,10 @@ describe('HAQA in the extension host', function () {
     );
     // The status bar names the verdict (★ #N QUANT and its speed), and its tooltip the verdict's reason.
     assert.match(api.status.text, /HAQA 3\/3 · ★ #\d \S+ \d+\.\d t\/s/);
-    assert.match(String(api.status.tooltip), /\nVerdict: .*(beyond noise|within noise of each other)/);
+    assert.match(
+      String(api.status.tooltip),
+      /\nVerdict: .*(beyond noise|within noise of each other|not shown within \d+ % of it)/,
+    );
     assert.ok(items.every((i) => i.iconPath instanceof vscode.ThemeIcon));
     assert.ok(items.some((i) => i.contextValue === 'haqaTrialMeasured'));
     // The panel for it is open and was sent the full state.

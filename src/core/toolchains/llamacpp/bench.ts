@@ -153,13 +153,27 @@ export function configFromRow(r: BenchRow, withGpuLayers: boolean): Config | und
 }
 
 /** A failure cause a person can act on, from a failed tool's output and exit status. */
-export function diagnoseFailure(output: string, exitCode: number | null, signal: string | null): string {
+export function diagnoseFailure(
+  output: string,
+  exitCode: number | null,
+  signal: string | null,
+  memory?: { peakRssBytes?: number; totalBytes: number },
+): string {
   const o = output.toLowerCase();
-  if (signal === 'SIGKILL' || signal === '9' || exitCode === 137)
+  if (signal === 'SIGKILL' || signal === '9' || exitCode === 137) {
+    // SIGKILL is the kernel's OOM killer only when memory ran short; from outside (kill -9, a job scheduler) it says
+    // nothing about memory. The tool's own peak tells which is likely.
+    const peak = memory?.peakRssBytes;
+    if (peak !== undefined && memory && peak < 0.5 * memory.totalBytes)
+      return (
+        `killed (SIGKILL) at ${(peak / 2 ** 20).toFixed(0)} MiB, well below this machine's memory: killed from ` +
+        "outside (kill -9, a scheduler, the OOM killer freeing memory for another process), not this trial's size"
+      );
     return (
       'killed (SIGKILL), most likely out of memory: ' +
       'try a smaller quant type, a quantized KV cache or fewer GPU layers'
     );
+  }
   if (/out of memory|failed to allocate|cudamalloc failed|bad_alloc|cannot allocate/.test(o))
     return 'out of memory: try a smaller quant type, a quantized KV cache, smaller ubatch or fewer GPU layers';
   if (/failed to load model|error loading model|wrong shape|invalid magic/.test(o))

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { ArtifactCache } from '../../artifacts';
-import { errorMessage, isHaqaError } from '../../errors';
+import { errorMessage, isHaqaError, isHalting } from '../../errors';
 import { estimatedFileBytes } from '../../ggml';
 import type { RunResult } from '../../process/runner';
 import type { SearchSpace } from '../../space';
@@ -210,23 +211,30 @@ export class LlamaCppToolchain implements Toolchain {
           fs.rmSync(tmp, { force: true });
           return { status: 'cancelled', metrics: {}, cause: 'cancelled during quantize', steps };
         }
-        if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp)) {
+        if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp) || fs.statSync(tmp).size === 0) {
+          const wrote = fs.existsSync(tmp) ? 'an empty file' : 'no file';
           fs.rmSync(tmp, { force: true });
-          return { status: 'failed', metrics: {}, cause: stepFailure('llama-quantize', r), steps };
+          // Exit 0 without a file is no success: a wrong binary, or the disk of the cache (ENOSPC) mid-write.
+          const cause =
+            r.exitCode === 0 && !r.timedOut && !r.overflow
+              ? `llama-quantize exited with code 0 but wrote ${wrote}: a wrong binary, or no space left in the cache (${this.artifacts.dir})`
+              : stepFailure('llama-quantize', r);
+          // A full cache disk is the machine's failure, not this configuration's: the session stops (resumable).
+          const full = /no space left on device|ENOSPC/i.test(r.outputTail);
+          const halt = full
+            ? `the artifact cache's disk is full (${this.artifacts.dir}): free space, then resume`
+            : undefined;
+          return { status: 'failed', metrics: {}, cause, steps, ...(halt ? { halt } : {}) };
         }
         fs.renameSync(tmp, file);
       } else if (file !== this.model.path) {
         steps.push({ name: 'quantize', seconds: 0, cached: true });
       }
     } catch (e) {
-      return {
-        status: 'failed',
-        metrics: {},
-        cause: isHaqaError(e)
-          ? `${e.message} (fix: ${e.fixFor('any')})`
-          : `preparing the model failed: ${errorMessage(e)}`,
-        steps,
-      };
+      const cause = isHaqaError(e)
+        ? `${e.message} (fix: ${e.fixFor('any')})`
+        : `preparing the model failed: ${errorMessage(e)}`;
+      return { status: 'failed', metrics: {}, cause, steps, ...(isHalting(e) ? { halt: cause } : {}) };
     }
 
     ctx.onProgress?.('llama-bench');
@@ -258,20 +266,13 @@ export class LlamaCppToolchain implements Toolchain {
       peakHostMemBytes: r.peakRssBytes,
     };
     if (base !== undefined && gpuPeak > base) metrics.peakDeviceMemBytes = (gpuPeak - base) * 1024 * 1024;
-    if (r.timedOut)
-      return {
-        status: 'failed',
-        metrics,
-        cause: stepFailure('llama-bench', r),
-        steps,
-      };
-    if (r.spawnError)
-      return { status: 'failed', metrics, cause: `llama-bench could not start: ${r.spawnError}`, steps };
+    if (r.timedOut || r.spawnError || r.overflow)
+      return { status: 'failed', metrics, cause: stepFailure('llama-bench', r), steps };
     if (r.exitCode !== 0 || (!metrics.decode && this.opts.workload.genTokens > 0)) {
       return {
         status: 'failed',
         metrics,
-        cause: `llama-bench ${diagnoseFailure(r.outputTail, r.exitCode, r.signal)}`,
+        cause: stepFailure('llama-bench', r),
         steps,
       };
     }
@@ -421,10 +422,12 @@ export function quantizeFlags(recipe: Record<string, string | number>, imatrixFi
 function stepFailure(
   tool: string,
   r: RunResult,
-  diagnose: (tail: string, code: number | null, signal: string | null) => string = diagnoseFailure,
+  diagnose: (tail: string, code: number | null, signal: string | null) => string = (tail, code, signal) =>
+    diagnoseFailure(tail, code, signal, { peakRssBytes: r.peakRssBytes, totalBytes: os.totalmem() }),
 ): string {
   if (r.timedOut)
     return `${tool} timed out after ${Math.round(r.durationMs / 1000)} s: a hang, or far too slow (the step limit: --step-timeout MIN / haqa.stepTimeoutMinutes)`;
   if (r.spawnError) return `${tool} could not start: ${r.spawnError}`;
+  if (r.overflow) return `${tool}: ${r.overflow} (a broken build or a wrong binary?)`;
   return `${tool} ${diagnose(r.outputTail, r.exitCode, r.signal)}`;
 }
