@@ -79,4 +79,5 @@ test('SIGKILL is out of memory only when the tool was big; a small one was kille
     /most likely out of memory/,
   );
   assert.match(diagnoseFailure('', 137, null), /most likely out of memory/);
+  assert.match(diagnoseFailure('', null, 'SIGKILL', { totalBytes: total }), /before its memory was measured/);
 });

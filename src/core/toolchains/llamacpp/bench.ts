@@ -164,6 +164,11 @@ export function diagnoseFailure(
     // SIGKILL is the kernel's OOM killer only when memory ran short; from outside (kill -9, a job scheduler) it says
     // nothing about memory. The tool's own peak tells which is likely.
     const peak = memory?.peakRssBytes;
+    if (memory && peak === undefined)
+      return (
+        'killed (SIGKILL) before its memory was measured: out of memory, or killed from outside ' +
+        '(kill -9, a scheduler); if it repeats, try a smaller quant type or a quantized KV cache'
+      );
     if (peak !== undefined && memory && peak < 0.5 * memory.totalBytes)
       return (
         `killed (SIGKILL) at ${(peak / 2 ** 20).toFixed(0)} MiB, well below this machine's memory: killed from ` +
