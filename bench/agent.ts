@@ -196,7 +196,7 @@ export interface Evaluation {
   cap: number;
   checkpoints: number[];
   results: Record<string, RunResult[]>;
-  /** Measured contradictions of naive priors in the whole grid (one-knob pairs, beyond 2 sd), by prior. */
+  /** Measured contradictions of naive priors in the whole grid (one-knob pairs, beyond noise by the comparison rule), by prior. */
   surprises: Record<string, number>;
 }
 
@@ -327,7 +327,7 @@ export function table(e: Evaluation): string {
   const s = Object.entries(e.surprises);
   lines.push(
     '',
-    `Counterintuitive, measured, in the whole grid (later trial of each one-knob pair against the naive prior, beyond 2 sd; ≤ 3 per trial): ${s.length ? s.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}.`,
+    `Counterintuitive, measured, in the whole grid (later trial of each one-knob pair against the naive prior, beyond noise by the comparison rule; ≤ 3 per trial): ${s.length ? s.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}.`,
     '',
     nearTable(e),
   );

@@ -6,6 +6,9 @@
  * with a tally and prints it; with --write it also records it in RELIABILITY.md (date, machine). Exit 1 on any
  * failed check.
  *
+ * It kills llama.cpp tools of the toolchain it uses by their path: do not run it beside other HAQA sessions on the same
+ * build (npm test runs it alone).
+ *
  *   npm run test:faults            options: --kills N (haqa kill -9s, default 16), --child-kills N (default 10), --write
  */
 import * as assert from 'node:assert/strict';
@@ -116,6 +119,12 @@ function killDuring(args: string[], when: RegExp, delayMs: number): Promise<{ ki
     });
     c.on('close', (_code, signal) => resolve({ killed: signal === 'SIGKILL', stderr: err }));
   });
+}
+
+/** A llama-bench JSONL row claiming 1e308 t/s for the decode test (what a broken build might print). */
+function absurdRow(): string {
+  const row = JSON.parse(fs.readFileSync(GRID, 'utf8').split('\n')[0]);
+  return JSON.stringify({ ...row, n_prompt: 0, n_gen: 16, avg_ts: 1e308, stddev_ts: 0, samples_ts: [1e308] });
 }
 
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo));
@@ -329,46 +338,50 @@ async function main() {
     }
   });
 
-  await scenario('tools that hang, print garbage, print without end, or print nothing', async () => {
-    const fakes: [string, string, RegExp][] = [
-      ['hang', 'exec sleep 3600', /timed out after \d+ s: a hang/],
-      ['garbage', 'head -c 20000 /dev/urandom; exit 0', /llama-bench/],
-      [
-        'giant',
-        `exec "${process.execPath}" -e "const b=Buffer.alloc(1<<20,97);for(;;)require('fs').writeSync(1,b)"`,
-        /more than 256 MiB of output/,
-      ],
-      ['silent', 'exit 0', /llama-bench/],
-    ];
-    for (const [name, body, cause] of fakes) {
-      const bin = tmpDir(`haqa-${name}-`);
-      for (const f of fs.readdirSync(tools.binDir))
-        if (f.startsWith('llama-') && f !== 'llama-bench')
-          fs.symlinkSync(path.join(tools.binDir, f), path.join(bin, f));
-      fs.writeFileSync(
-        path.join(bin, 'llama-bench'),
-        `#!/bin/sh\ncase "$1" in --version|--list-devices) exec "${tools.bench}" "$@";; esac\n${body}\n`,
-        { mode: 0o755 },
-      );
-      const dir = tmpDir('haqa-faults-');
-      const r = haqa(
-        ['optimize', '--model', MODEL, '--llamacpp-bin', bin, '--budget', '1', '--step-timeout', '0.25'].concat([
-          '--session-dir',
-          dir,
-          '--json',
-          '--confirm',
-          'off',
-          ...FAST,
-        ]),
-      );
-      const s = JSON.parse(r.stdout);
-      assert.equal(s.trials[0].status, 'failed', `${name}: ${s.trials[0].status}`);
-      assert.match(s.trials[0].cause, cause, name);
-      assert.notEqual(s.status, 'running');
-      noTrace(r.stderr, name);
-    }
-    return { faults: fakes.length, note: 'each trial failed with its cause; each session ended' };
-  });
+  await scenario(
+    'tools that hang, print garbage, print without end, print nothing, or print impossible figures',
+    async () => {
+      const fakes: [string, string, RegExp][] = [
+        ['hang', 'exec sleep 3600', /timed out after \d+ s: a hang/],
+        ['garbage', 'head -c 20000 /dev/urandom; exit 0', /llama-bench/],
+        [
+          'giant',
+          `exec "${process.execPath}" -e "const b=Buffer.alloc(1<<20,97);for(;;)require('fs').writeSync(1,b)"`,
+          /more than 256 MiB of output/,
+        ],
+        ['silent', 'exit 0', /llama-bench/],
+        ['absurd', `echo '${absurdRow()}'; exit 0`, /printed figures no measurement can produce \(tg16: mean 1e\+308/],
+      ];
+      for (const [name, body, cause] of fakes) {
+        const bin = tmpDir(`haqa-${name}-`);
+        for (const f of fs.readdirSync(tools.binDir))
+          if (f.startsWith('llama-') && f !== 'llama-bench')
+            fs.symlinkSync(path.join(tools.binDir, f), path.join(bin, f));
+        fs.writeFileSync(
+          path.join(bin, 'llama-bench'),
+          `#!/bin/sh\ncase "$1" in --version|--list-devices) exec "${tools.bench}" "$@";; esac\n${body}\n`,
+          { mode: 0o755 },
+        );
+        const dir = tmpDir('haqa-faults-');
+        const r = haqa(
+          ['optimize', '--model', MODEL, '--llamacpp-bin', bin, '--budget', '1', '--step-timeout', '0.25'].concat([
+            '--session-dir',
+            dir,
+            '--json',
+            '--confirm',
+            'off',
+            ...FAST,
+          ]),
+        );
+        const s = JSON.parse(r.stdout);
+        assert.equal(s.trials[0].status, 'failed', `${name}: ${s.trials[0].status}`);
+        assert.match(s.trials[0].cause, cause, name);
+        assert.notEqual(s.status, 'running');
+        noTrace(r.stderr, name);
+      }
+      return { faults: fakes.length, note: 'each trial failed with its cause; each session ended' };
+    },
+  );
 
   await scenario('damaged session files and absurd replay rows', async () => {
     const dir = tmpDir('haqa-faults-');

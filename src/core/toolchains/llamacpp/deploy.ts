@@ -72,6 +72,7 @@ export function deployConfig(i: DeployInput): Record<string, unknown> {
             best: i.verdict.best ?? null,
             accepted: i.verdict.best === i.trial.index ? 'the verdict' : `over the verdict (#${i.verdict.best ?? '–'})`,
             tied: i.verdict.tied,
+            ...(i.verdict.unresolved?.length ? { unresolved: i.verdict.unresolved } : {}),
             reason: i.verdict.reason,
             method: i.verdict.method,
             confirmations: i.verdict.confirmations,

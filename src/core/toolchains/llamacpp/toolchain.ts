@@ -9,7 +9,7 @@ import type { RunResult } from '../../process/runner';
 import type { SearchSpace } from '../../space';
 import type { Config, HardwareProfile, ModelInfo, TrialMetrics, Workload } from '../../types';
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
-import { benchArgs, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
+import { benchArgs, rowProblem, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
 import type { LlamaTools } from './locate';
 import { llamaCppSpace, quantRecipe } from './space';
 import {
@@ -268,6 +268,14 @@ export class LlamaCppToolchain implements Toolchain {
     if (base !== undefined && gpuPeak > base) metrics.peakDeviceMemBytes = (gpuPeak - base) * 1024 * 1024;
     if (r.timedOut || r.spawnError || r.overflow)
       return { status: 'failed', metrics, cause: stepFailure('llama-bench', r), steps };
+    const implausible = rows.map(rowProblem).filter((x): x is string => x !== undefined);
+    if (r.exitCode === 0 && implausible.length && !metrics.decode)
+      return {
+        status: 'failed',
+        metrics,
+        cause: `llama-bench printed figures no measurement can produce (${implausible.join('; ')}): a broken build?`,
+        steps,
+      };
     if (r.exitCode !== 0 || (!metrics.decode && this.opts.workload.genTokens > 0)) {
       return {
         status: 'failed',
