@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './agent';
 import { TRAINED_DEMO } from '../src/core/demoModel';
 import { shortConfig } from '../src/core/format';
 import { describeHardware, probeHardware } from '../src/core/hardware';
@@ -40,11 +41,6 @@ interface SessionResult {
   discarded: number;
   wallMs: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 
 function runSession(seed: number, dir: string): SessionResult {
   const t0 = Date.now();

@@ -49,6 +49,12 @@ const RESUME_FLAGS = new Set([
   'show-prompt',
 ]);
 
+/** The run-time limits: the time budget and the step limit, from flags or (on a resume) as stored. */
+const limits = (flags: Flags, stored?: Pick<SessionSpec, 'timeBudgetMin' | 'stepTimeoutMin'>) => ({
+  timeBudgetMin: num(flags, 'time-budget', stored?.timeBudgetMin, { min: 0.01 }),
+  stepTimeoutMin: num(flags, 'step-timeout', stored?.stepTimeoutMin, { min: 0.01 }),
+});
+
 export async function optimize(
   flags: Flags,
   defaults: { workload?: Workload; budget?: number; model?: string; evalChunks?: number } = {},
@@ -70,8 +76,7 @@ export async function optimize(
     spec = {
       ...stored,
       budget: int(flags, 'budget', stored.budget, 1, 100_000)!,
-      timeBudgetMin: num(flags, 'time-budget', stored.timeBudgetMin, { min: 0.01 }),
-      stepTimeoutMin: num(flags, 'step-timeout', stored.stepTimeoutMin, { min: 0.01 }),
+      ...limits(flags, stored),
     };
     log(`haqa: resuming session ${resumed.id} (${resumed.dir})`);
   } else {
@@ -84,8 +89,7 @@ export async function optimize(
       strategy: checkStrategyName(flags.strategy ?? 'auto'),
       budget: int(flags, 'budget', defaults.budget ?? 12, 1, 100_000)!,
       seed: int(flags, 'seed', 0, 0, 2 ** 31 - 1)!,
-      timeBudgetMin: num(flags, 'time-budget', undefined, { min: 0.01 }),
-      stepTimeoutMin: num(flags, 'step-timeout', undefined, { min: 0.01 }),
+      ...limits(flags),
       objective: objectiveFrom(flags),
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD),
       confirm: onOff(flags, 'confirm', true),
@@ -113,9 +117,9 @@ export async function optimize(
   const { store, prepared: p, strategy } = session;
   log(`haqa: session ${store.id} → ${store.dir}`);
   log(`haqa: model ${describeModel(p.model)}`);
-  const rejected = p.toolchain.info().rejected;
+  const { rejected, rejectedRows } = p.toolchain.info();
   if (Array.isArray(rejected) && rejected.length)
-    log(`haqa: replay: ${p.toolchain.info().rejectedRows} row(s) left out, not measurements: ${rejected.join('; ')}`);
+    log(`haqa: replay: ${String(rejectedRows)} row(s) left out, not measurements: ${rejected.join('; ')}`);
   const used = strategy.requested !== strategy.strategy.name ? ` → ${strategy.strategy.name}` : '';
   log(
     `haqa: ${describeObjective(spec.objective)}; strategy ${strategy.requested}${used}; budget ${spec.budget} trials`,

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { HaqaError, haltingError } from './errors';
 import { cacheRoot } from './paths';
 import { formatBytes } from './hardware';
-import { PART_FILE, sweep } from './leftovers';
+import { PART_FILE, sweepOnce } from './leftovers';
 
 /** Content-keyed artifacts (quantized models, later imatrix files and KLD logits) in the user cache dir. */
 export class ArtifactCache {
@@ -13,7 +13,7 @@ export class ArtifactCache {
   constructor(cacheDir?: string) {
     this.dir = path.join(cacheRoot(cacheDir), 'artifacts');
     // A quantization killed with its HAQA process leaves `….part-<pid>` (a model's size): gone once its PID is.
-    sweep(this.dir, PART_FILE, 2);
+    sweepOnce(this.dir, PART_FILE, 2);
   }
 
   /** sha256 of the file's content, remembered per (path, size, mtime) so a large model is hashed once. */

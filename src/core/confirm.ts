@@ -76,6 +76,9 @@ export function confirmCandidates(o: ObjectiveSpec, trials: TrialRecord[], max: 
   return picked.length >= 2 ? picked : [];
 }
 
+/** True when a measurement kept its per-repetition samples (what pooling needs; old records have mean ± sd only). */
+export const hasSamples = (m: TrialMetrics) => !!(m.decode?.samples?.length || m.prefill?.samples?.length);
+
 const merge = (a: Stat | undefined, runs: (Stat | undefined)[]): Stat | undefined => {
   if (!a) return a;
   const extra = runs.flatMap((s) => s?.samples ?? []);
@@ -98,7 +101,7 @@ export function poolConfirmations(trials: TrialRecord[], entries: ConfirmEntry[]
     const rs = runs.get(t.index);
     // Pooling needs the trial's own samples (records of old HAQA versions have mean ± sd only): without them a run
     // cannot join, and is not counted as if it had.
-    if (!rs?.length || !(t.metrics.decode?.samples?.length || t.metrics.prefill?.samples?.length)) return t;
+    if (!rs?.length || !hasSamples(t.metrics)) return t;
     const metrics = {
       ...t.metrics,
       decode: merge(

@@ -124,17 +124,16 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
 function checkResume(store: SessionStore, p: Prepared, sha?: string): void {
   const id = store.id;
   const was = store.meta;
-  if (was.modelSha256 && sha && was.modelSha256 !== sha)
+  // The model's content when the session recorded it; its size for sessions written before that.
+  const changed =
+    was.modelSha256 && sha && was.modelSha256 !== sha
+      ? `sha256 ${was.modelSha256.slice(0, 12)}… → ${sha.slice(0, 12)}…`
+      : !was.modelSha256 && was.model?.sizeBytes && p.model.sizeBytes && was.model.sizeBytes !== p.model.sizeBytes
+        ? `${was.model.sizeBytes} → ${p.model.sizeBytes} bytes`
+        : undefined;
+  if (changed)
     throw new HaqaError(
-      `session ${id}: the model file ${p.model.path} changed since the session started ` +
-        `(sha256 ${was.modelSha256.slice(0, 12)}… → ${sha.slice(0, 12)}…)`,
-      'restore the original file to continue this session, or start a new session on the new file',
-      'input',
-    );
-  if (!was.modelSha256 && was.model?.sizeBytes && p.model.sizeBytes && was.model.sizeBytes !== p.model.sizeBytes)
-    throw new HaqaError(
-      `session ${id}: the model file ${p.model.path} changed since the session started ` +
-        `(${was.model.sizeBytes} → ${p.model.sizeBytes} bytes)`,
+      `session ${id}: the model file ${p.model.path} changed since the session started (${changed})`,
       'restore the original file to continue this session, or start a new session on the new file',
       'input',
     );

@@ -43,10 +43,14 @@ export function sweep(dir: string, pattern: RegExp, depth = 0): number {
   return removed;
 }
 
-let runsSwept = false;
-/** Once per process: the temp folders of runners whose process is gone. */
-export function sweepRunDirs(): number {
-  if (runsSwept) return 0;
-  runsSwept = true;
-  return sweep(os.tmpdir(), RUN_DIR);
+const swept = new Set<string>();
+/** `sweep`, once per process and folder (a session starts several runners and artifact caches on the same folders). */
+export function sweepOnce(dir: string, pattern: RegExp, depth = 0): number {
+  const key = `${path.resolve(dir)}|${pattern.source}`;
+  if (swept.has(key)) return 0;
+  swept.add(key);
+  return sweep(dir, pattern, depth);
 }
+
+/** The temp folders of runners whose process is gone (once per process). */
+export const sweepRunDirs = (): number => sweepOnce(os.tmpdir(), RUN_DIR);

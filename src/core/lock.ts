@@ -130,14 +130,13 @@ export function acquireSessionLock(dir: string, what: string): SessionLock {
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryCreate(file, owner)) return held(file, owner);
     const current = readOwner(file);
-    if (current && HELD.has(file) && current.pid === process.pid && current.host === owner.host)
+    if (current && current.pid === process.pid && current.host === owner.host && liveOwner(file, current))
       throw new HaqaError(
         `session ${path.basename(dir)} is already in use by this process (${current.what}, since ${current.since})`,
         'wait for it to finish, or stop it first',
         'input',
       );
-    const mine = current?.pid === process.pid && current.host === owner.host; // an earlier process with our PID
-    if (current && !mine && (current.host !== owner.host || ownerAlive(current)))
+    if (current && liveOwner(file, current))
       throw new HaqaError(
         `session ${path.basename(dir)} is in use by PID ${current.pid}${current.host !== owner.host ? ` on ${current.host}` : ''} ` +
           `(${current.what}, since ${current.since})`,
@@ -208,12 +207,19 @@ function held(file: string, owner: LockOwner): SessionLock {
   };
 }
 
+/**
+ * Whether the lock's owner still holds it: another host's is taken at its word; this process's only while it holds
+ * the file (an earlier process with our PID does not); another process's while it runs and started when the lock says.
+ */
+function liveOwner(file: string, o: LockOwner): boolean {
+  if (o.host !== os.hostname()) return true;
+  if (o.pid === process.pid) return HELD.has(file);
+  return ownerAlive(o);
+}
+
 /** The live owner of a session's lock, if any (for viewers: the tree shows who runs a session). */
 export function lockOwner(dir: string): LockOwner | undefined {
   const file = path.join(dir, LOCK_FILE);
   const o = readOwner(file);
-  if (!o) return undefined;
-  if (o.host !== os.hostname()) return o;
-  if (o.pid === process.pid) return HELD.has(file) ? o : undefined;
-  return ownerAlive(o) ? o : undefined;
+  return o && liveOwner(file, o) ? o : undefined;
 }

@@ -6,7 +6,8 @@
  * as failed with the reason, never as best. The file itself is never rewritten.
  */
 import type { ConfirmEntry, ConfirmRecord } from './confirm';
-import type { ConfigValue, Stat, TrialMetrics, TrialRecord, TrialStatus } from './types';
+import { statOfSamples } from './verdict';
+import { isRecord, type ConfigValue, type Stat, type TrialMetrics, type TrialRecord, type TrialStatus } from './types';
 
 const STATUSES: readonly TrialStatus[] = ['done', 'failed', 'infeasible', 'cancelled', 'skipped'];
 const CONFIRM_STATUSES: readonly ConfirmRecord['status'][] = ['done', 'failed', 'cancelled', 'skipped'];
@@ -14,14 +15,13 @@ const CONFIRM_STATUSES: readonly ConfirmRecord['status'][] = ['done', 'failed', 
 /** No llama.cpp measurement reaches this many tokens per second (prefill of a tiny model on an H200 is ~10⁶). */
 export const MAX_TOKENS_PER_SECOND = 1e8;
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const posInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /** Why a speed figure cannot be a measurement, or undefined when it can. */
 export function implausibleStat(v: unknown): string | undefined {
-  if (!isObj(v)) return 'not a figure';
+  if (!isRecord(v)) return 'not a figure';
   const { mean, sd, n, samples } = v;
   if (!finite(mean) || mean <= 0) return `mean ${String(mean)} t/s`;
   if (mean > MAX_TOKENS_PER_SECOND) return `mean ${mean} t/s (above ${MAX_TOKENS_PER_SECOND})`;
@@ -31,7 +31,7 @@ export function implausibleStat(v: unknown): string | undefined {
     if (!Array.isArray(samples) || !samples.every((x) => finite(x) && x > 0 && x <= MAX_TOKENS_PER_SECOND))
       return 'samples that are not speeds';
     if (samples.length !== n) return `${samples.length} samples for n ${n}`;
-    const m = samples.reduce((a: number, b: number) => a + b, 0) / samples.length;
+    const m = statOfSamples(samples).mean;
     if (Math.abs(m - mean) > 1e-3 * mean + 1e-6) return `mean ${mean} t/s against its samples' ${m.toFixed(3)}`;
   }
   return undefined;
@@ -49,7 +49,7 @@ const statFrom = (v: unknown): Stat | undefined => {
 export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: string[] } {
   const metrics: TrialMetrics = {};
   const dropped: string[] = [];
-  if (!isObj(v)) return { metrics, dropped: v === undefined || v === null ? [] : ['metrics'] };
+  if (!isRecord(v)) return { metrics, dropped: v === undefined || v === null ? [] : ['metrics'] };
   for (const k of ['decode', 'prefill'] as const) {
     if (v[k] === undefined || v[k] === null) continue;
     const why = implausibleStat(v[k]);
@@ -64,7 +64,7 @@ export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: s
   if (v.accuracy !== undefined && v.accuracy !== null) {
     // What every reader shows of accuracy: ΔPPL and mean KLD. Without both it is no accuracy measurement.
     const a = v.accuracy;
-    if (isObj(a) && finite(a.dPplPct) && finite(a.kld) && a.kld >= 0) {
+    if (isRecord(a) && finite(a.dPplPct) && finite(a.kld) && a.kld >= 0) {
       const acc: Record<string, number> = {};
       for (const [k, x] of Object.entries(a)) if (finite(x)) acc[k] = x;
       metrics.accuracy = acc;
@@ -78,13 +78,13 @@ const isConfigValue = (x: unknown): x is ConfigValue =>
 
 /** A trial record from a parsed trials.jsonl line, or undefined when the line is not one. */
 export function trialFromJson(v: unknown): TrialRecord | undefined {
-  if (!isObj(v) || v.type !== 'trial' || !posInt(v.index) || !isObj(v.config)) return undefined;
+  if (!isRecord(v) || v.type !== 'trial' || !posInt(v.index) || !isRecord(v.config)) return undefined;
   const config = v.config;
   if (!Object.values(config).every(isConfigValue)) return undefined;
   const status = STATUSES.find((s) => s === v.status);
   if (!status) return undefined;
   const { metrics, dropped } = metricsFromJson(v.metrics);
-  if (!isObj(v.metrics)) dropped.push(`metrics ${JSON.stringify(v.metrics ?? null)}`);
+  if (!isRecord(v.metrics)) dropped.push(`metrics ${JSON.stringify(v.metrics ?? null)}`);
   const rec: TrialRecord = {
     ...(v as unknown as TrialRecord),
     type: 'trial',
@@ -112,7 +112,7 @@ export function trialFromJson(v: unknown): TrialRecord | undefined {
 
 /** A confirmation run or a discarded round from a parsed line, or undefined when the line is neither. */
 export function confirmFromJson(v: unknown): ConfirmEntry | undefined {
-  if (!isObj(v) || !posInt(v.round)) return undefined;
+  if (!isRecord(v) || !posInt(v.round)) return undefined;
   if (v.type === 'confirm-discard')
     return { type: 'confirm-discard', round: v.round, drift: finite(v.drift) ? v.drift : -1 };
   if (v.type !== 'confirm' || !posInt(v.of)) return undefined;

@@ -3,7 +3,7 @@ import { errorMessage, isHaqaError } from './errors';
 import { findingsFor, objectiveMetrics } from './priors';
 import { paretoFront, score, violations, type ObjectiveSpec } from './objective';
 import { judge, type Verdict } from './verdict';
-import { DEFAULT_CONFIRM, confirmVerdict, type ConfirmOptions } from './confirm';
+import { DEFAULT_CONFIRM, confirmVerdict, hasSamples, type ConfirmOptions } from './confirm';
 import { formatDuration } from './format';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
@@ -22,7 +22,6 @@ import {
   type ModelInfo,
   type TrialRecord,
   type Workload,
-  type TrialMetrics,
 } from './types';
 
 export type SessionEvent =
@@ -191,7 +190,6 @@ export async function rerunTrial(o: {
 }): Promise<{ trial: TrialRecord; pooled: boolean }> {
   const { trials, lastIndex } = o.store.readTrials();
   const index = lastIndex + 1;
-  const hasSamples = (m: TrialMetrics) => !!(m.decode?.samples?.length || m.prefill?.samples?.length);
   const poolable = o.trial.status === 'done' && o.toolchain.measuresAgain !== false && hasSamples(o.trial.metrics);
   const round = poolable ? o.store.readConfirmations().reduce((m, e) => Math.max(m, e.round), 0) + 1 : 0;
   const startedAt = new Date();
@@ -293,6 +291,8 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     onEvent: onStrategyEvent,
   };
   const started = Date.now();
+  /** Milliseconds of the time budget left (Infinity without one). */
+  const timeLeft = () => (o.timeBudgetMs === undefined ? Infinity : o.timeBudgetMs - (Date.now() - started));
   const durations: number[] = [];
   let stopReason = 'budget reached';
   let status: SessionSummary['status'] = 'completed';
@@ -305,7 +305,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       status = 'stopped';
       break;
     }
-    if (o.timeBudgetMs !== undefined && Date.now() - started >= o.timeBudgetMs) {
+    if (timeLeft() <= 0) {
       stopReason = 'time budget reached';
       break;
     }
@@ -394,6 +394,11 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
           };
         }
       }
+      // The proposal (an LLM call) or the review may have used up what was left: no trial starts after the budget.
+      if (timeLeft() <= 0) {
+        stopReason = 'time budget reached';
+        break;
+      }
       emit({
         type: 'trial-start',
         index,
@@ -405,19 +410,14 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         counted: counted(),
         budget: o.budget,
       });
-      // The proposal (an LLM call) or the review may have used up what was left: no trial starts after the budget.
-      if (o.timeBudgetMs !== undefined && Date.now() - started >= o.timeBudgetMs) {
-        stopReason = 'time budget reached';
-        break;
-      }
       const startedAt = new Date();
       let out: TrialOutcome;
       let timeUp: AbortSignal | undefined;
       try {
         const own = o.trialSignal?.(index);
         // The time budget also bounds a trial that is running when it runs out (a hung tool included).
-        const left = o.timeBudgetMs !== undefined ? o.timeBudgetMs - (Date.now() - started) : undefined;
-        timeUp = left !== undefined ? AbortSignal.timeout(Math.max(1, left)) : undefined;
+        const left = timeLeft();
+        timeUp = Number.isFinite(left) ? AbortSignal.timeout(Math.max(1, left)) : undefined;
         const signals = [o.signal, own, timeUp].filter((x): x is AbortSignal => x !== undefined);
         const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
         out = await o.toolchain.runTrial(p.config, {

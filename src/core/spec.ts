@@ -9,7 +9,7 @@ import { DEFAULT_LLM, OUTPUT_MODES, checkBaseUrl } from './agent/settings';
 import { HaqaError, errorMessage } from './errors';
 import type { ObjectiveKind, ObjectiveSpec } from './objective';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/strategy';
-import { DEFAULT_WORKLOAD, type Workload } from './types';
+import { DEFAULT_WORKLOAD, isRecord, type Workload } from './types';
 
 export const SPEC_VERSION = 1;
 
@@ -325,6 +325,4 @@ export function specForDisk(spec: SessionSpec): SessionSpec {
 }
 
 /** A JSON object (not null, not an array). */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+export { isRecord };

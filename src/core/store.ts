@@ -123,6 +123,15 @@ export interface LoadedTrials {
   confirmations: ConfirmEntry[];
 }
 
+/** A file operation on the session folder; its failure becomes the user's problem with the cause and fix. */
+function onDisk<T>(file: string, op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    throw storageError(e, file);
+  }
+}
+
 /** Writes all of buf at the file's end (a short write is continued; no progress is ENOSPC). */
 function writeAll(fd: number, buf: Buffer): void {
   let off = 0;
@@ -186,11 +195,7 @@ export class SessionStore {
     const spec = specForDisk(meta.spec);
     const id = newSessionId();
     const dir = path.join(path.resolve(root), 'sessions', id);
-    try {
-      fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    } catch (e) {
-      throw storageError(e, dir);
-    }
+    onDisk(dir, () => fs.mkdirSync(path.join(dir, 'logs'), { recursive: true }));
     const now = new Date().toISOString();
     const store = new SessionStore(dir, {
       id,
@@ -201,11 +206,7 @@ export class SessionStore {
       spec,
     });
     writeAtomic(path.join(dir, 'session.json'), JSON.stringify(store.meta, null, 2));
-    try {
-      fs.closeSync(fs.openSync(store.trialsFile, 'a'));
-    } catch (e) {
-      throw storageError(e, store.trialsFile);
-    }
+    onDisk(store.trialsFile, () => fs.closeSync(fs.openSync(store.trialsFile, 'a')));
     return store;
   }
 
@@ -342,12 +343,7 @@ export class SessionStore {
 
   /** One JSON line appended to trials.jsonl and fsync'd before returning. */
   private appendLine(rec: object): void {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.trialsFile, 'a');
-    } catch (e) {
-      throw storageError(e, this.trialsFile);
-    }
+    const fd = onDisk(this.trialsFile, () => fs.openSync(this.trialsFile, 'a'));
     const before = fs.fstatSync(fd).size;
     try {
       writeAll(fd, Buffer.from(`${redact(JSON.stringify(rec))}\n`));
@@ -386,11 +382,8 @@ export class SessionStore {
 
   /** Appends one journal record (see journalFile). */
   appendJournal(rec: Record<string, unknown>): void {
-    try {
-      fs.appendFileSync(this.journalFile, `${redact(JSON.stringify({ at: new Date().toISOString(), ...rec }))}\n`);
-    } catch (e) {
-      throw storageError(e, this.journalFile);
-    }
+    const line = `${redact(JSON.stringify({ at: new Date().toISOString(), ...rec }))}\n`;
+    onDisk(this.journalFile, () => fs.appendFileSync(this.journalFile, line));
   }
 
   /** Every complete journal record (unparsable lines skipped). */

@@ -46,6 +46,11 @@ export interface Workload {
   repetitions: number;
 }
 
+/** A plain JSON object (not null, not an array): what every reader of a session file checks first. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 export const DEFAULT_WORKLOAD: Workload = { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 };
 
 export interface Stat {

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeHardware, probeHardware } from '../../src/core/hardware';
 import { locateTools } from '../../src/core/toolchains/llamacpp/locate';
-import { CLI, FIXTURES, GRID, ROOT, tmpDir } from '../helpers/fixtures';
+import { CLI, FIXTURES, GRID, ROOT, gridRows, tmpDir, withFakeBench } from '../helpers/fixtures';
 import { OpenAiTestServer, errorBody } from '../helpers/openaiServer';
 
 const MODEL = path.join(FIXTURES, 'trained', 'haqa-tiny-pystdlib-f16.gguf');
@@ -123,7 +123,7 @@ function killDuring(args: string[], when: RegExp, delayMs: number): Promise<{ ki
 
 /** A llama-bench JSONL row claiming 1e308 t/s for the decode test (what a broken build might print). */
 function absurdRow(): string {
-  const row = JSON.parse(fs.readFileSync(GRID, 'utf8').split('\n')[0]);
+  const [row] = gridRows(1);
   return JSON.stringify({ ...row, n_prompt: 0, n_gen: 16, avg_ts: 1e308, stddev_ts: 0, samples_ts: [1e308] });
 }
 
@@ -267,15 +267,7 @@ async function main() {
       }));
       await echo.start();
       const dir = tmpDir('haqa-faults-');
-      const envBin = tmpDir('haqa-envtool-');
-      for (const f of fs.readdirSync(tools.binDir))
-        if (f.startsWith('llama-') && f !== 'llama-bench')
-          fs.symlinkSync(path.join(tools.binDir, f), path.join(envBin, f));
-      fs.writeFileSync(
-        path.join(envBin, 'llama-bench'),
-        `#!/bin/sh\ncase "$1" in --version|--list-devices) exec "${tools.bench}" "$@";; esac\nenv; echo "$HAQA_LLM_API_KEY" >&2; exit 1\n`,
-        { mode: 0o755 },
-      );
+      const envBin = withFakeBench(tools, 'env; echo "$HAQA_LLM_API_KEY" >&2; exit 1');
       const env = { ...process.env, HAQA_LLM_API_KEY: CANARY, HAQA_LLM_BASE_URL: '' };
       const outputs: string[] = [];
       try {
@@ -353,15 +345,7 @@ async function main() {
         ['absurd', `echo '${absurdRow()}'; exit 0`, /printed figures no measurement can produce \(tg16: mean 1e\+308/],
       ];
       for (const [name, body, cause] of fakes) {
-        const bin = tmpDir(`haqa-${name}-`);
-        for (const f of fs.readdirSync(tools.binDir))
-          if (f.startsWith('llama-') && f !== 'llama-bench')
-            fs.symlinkSync(path.join(tools.binDir, f), path.join(bin, f));
-        fs.writeFileSync(
-          path.join(bin, 'llama-bench'),
-          `#!/bin/sh\ncase "$1" in --version|--list-devices) exec "${tools.bench}" "$@";; esac\n${body}\n`,
-          { mode: 0o755 },
-        );
+        const bin = withFakeBench(tools, body);
         const dir = tmpDir('haqa-faults-');
         const r = haqa(
           ['optimize', '--model', MODEL, '--llamacpp-bin', bin, '--budget', '1', '--step-timeout', '0.25'].concat([
@@ -434,12 +418,7 @@ async function main() {
         for (const t of doc.trials)
           if (t.index === doc.best) assert.ok(t.metrics.decode.mean < 1e6, `${what}: a damaged trial is best`);
     }
-    const rows = fs
-      .readFileSync(GRID, 'utf8')
-      .trim()
-      .split('\n')
-      .slice(0, 30)
-      .map((l) => JSON.parse(l));
+    const rows = gridRows(30);
     const absurd = path.join(dir, 'absurd.jsonl');
     fs.writeFileSync(
       absurd,

@@ -51,3 +51,33 @@ export async function tinyModel(dir: string, shape: DemoShape = TINY_SHAPE): Pro
   await writeDemoModel(file, vocab, shape);
   return file;
 }
+
+/** A copy of a llama.cpp tools folder (links to the real tools) with one tool replaced by a shell script. */
+export function withFakeTool(binDir: string, tool: string, script: string): string {
+  const dir = tmpDir('haqa-fake-');
+  for (const f of fs.readdirSync(binDir))
+    if (f.startsWith('llama-') && f !== tool) fs.symlinkSync(path.join(binDir, f), path.join(dir, f));
+  fs.writeFileSync(path.join(dir, tool), script, { mode: 0o755 });
+  return dir;
+}
+
+/**
+ * Tools with a llama-bench that answers --version and --list-devices like the real one (so the toolchain is
+ * recognised) and runs the shell `body` instead of measuring.
+ */
+export const withFakeBench = (tools: { binDir: string; bench: string }, body: string): string =>
+  withFakeTool(
+    tools.binDir,
+    'llama-bench',
+    `#!/bin/sh\ncase "$1" in --version|--list-devices) exec "${tools.bench}" "$@";; esac\n${body}\n`,
+  );
+
+/** The first `n` rows of the recorded CPU grid (llama-bench JSONL), parsed. */
+export function gridRows(n: number): Record<string, unknown>[] {
+  return fs
+    .readFileSync(GRID, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(0, n)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { locateTools } from '../../src/core/toolchains/llamacpp/locate';
-import { CLI, FIXTURES, tmpDir } from '../helpers/fixtures';
+import { CLI, FIXTURES, tmpDir, withFakeBench, withFakeTool } from '../helpers/fixtures';
 
 const MODEL = path.join(FIXTURES, 'trained', 'haqa-tiny-pystdlib-f16.gguf');
 const FAST = [
@@ -27,27 +27,14 @@ let hangingBin = '';
 let silentBin = '';
 let fullBin = '';
 
-/** A copy of the tools folder (links) with one tool replaced by a script. */
-function withFake(binDir: string, tool: string, script: string): string {
-  const dir = tmpDir('haqa-fake-');
-  for (const f of fs.readdirSync(binDir))
-    if (f.startsWith('llama-') && f !== tool) fs.symlinkSync(path.join(binDir, f), path.join(dir, f));
-  fs.writeFileSync(path.join(dir, tool), script, { mode: 0o755 });
-  return dir;
-}
-
 before(() => {
   const real = locateTools();
   assert.ok(real, 'llama.cpp tools not found: run `node dist/cli.js toolchain build` (as .ci/run does) first');
-  // Answers --version and --list-devices like the real one (so the toolchain is recognised), then hangs on a measurement.
-  hangingBin = withFake(
-    real.binDir,
-    'llama-bench',
-    `#!/bin/sh\ncase "$1" in --version|--list-devices) exec "${real.bench}" "$@";; esac\nexec sleep 3600\n`,
-  );
+  // Answers --version and --list-devices like the real one, then hangs on a measurement.
+  hangingBin = withFakeBench(real, 'exec sleep 3600');
   // A llama-quantize that "succeeds" without writing anything (a wrong binary), and one that finds the disk full.
-  silentBin = withFake(real.binDir, 'llama-quantize', '#!/bin/sh\nexit 0\n');
-  fullBin = withFake(
+  silentBin = withFakeTool(real.binDir, 'llama-quantize', '#!/bin/sh\nexit 0\n');
+  fullBin = withFakeTool(
     real.binDir,
     'llama-quantize',
     '#!/bin/sh\necho "llama_model_quantize: failed to write: No space left on device" >&2\nexit 1\n',

@@ -6,14 +6,9 @@ import { SessionStore } from '../../src/core/store';
 import { resolveStrategy } from '../../src/core/strategies';
 import type { Toolchain, TrialContext, TrialOutcome } from '../../src/core/toolchains/toolchain';
 import type { Config } from '../../src/core/types';
+import { statOfSamples } from '../../src/core/verdict';
 import { tmpDir } from '../helpers/fixtures';
 import { GRID_HW, gridSpec, replayGrid } from '../helpers/replay';
-
-const stat = (samples: number[]) => {
-  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-  const sd = Math.sqrt(samples.reduce((a, x) => a + (x - mean) ** 2, 0) / (samples.length - 1));
-  return { mean, sd, n: samples.length, samples };
-};
 
 /**
  * A toolchain whose trials decode at a speed per configuration (the first three the grid strategy proposes: 100, 98
@@ -36,7 +31,7 @@ function scripted(confirmRun: (n: number, tag: string, base: number) => number[]
       const samples = ctx.logTag
         ? (confirmRun(confirms++, ctx.logTag, base) ?? [base - 3, base, base + 3])
         : [base - 8, base, base + 8];
-      return { status: 'done', metrics: { decode: stat(samples), fileSizeBytes: 4e6 }, steps: [] };
+      return { status: 'done', metrics: { decode: statOfSamples(samples), fileSizeBytes: 4e6 }, steps: [] };
     },
   };
   return { tc, runs };

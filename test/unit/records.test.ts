@@ -7,7 +7,7 @@ import { isHaqaError } from '../../src/core/errors';
 import { trialFromJson, implausibleStat } from '../../src/core/records';
 import { SessionStore } from '../../src/core/store';
 import { ReplayToolchain } from '../../src/core/toolchains/replay/replay';
-import { CLI, GRID, tmpDir } from '../helpers/fixtures';
+import { CLI, GRID, gridRows, tmpDir } from '../helpers/fixtures';
 import { gridSpec } from '../helpers/replay';
 
 const haqa = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -88,12 +88,7 @@ test('a damaged trials.jsonl: `"metrics": null`, a hand-edited best and random b
 
 test('replay rows that cannot be measurements are left out and said; a file of only such rows is refused', () => {
   const dir = tmpDir();
-  const rows = fs
-    .readFileSync(GRID, 'utf8')
-    .trim()
-    .split('\n')
-    .slice(0, 40)
-    .map((l) => JSON.parse(l));
+  const rows = gridRows(40);
   const absurd = rows.map((r, i) =>
     i === 0 ? { ...r, avg_ts: 1e308, samples_ts: undefined } : i === 1 ? { ...r, stddev_ts: -5 } : r,
   );

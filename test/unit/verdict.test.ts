@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { compare, objectiveStat, plausibleShortfall, verdict } from '../../src/core/verdict';
+import { compare, objectiveStat, plausibleShortfall, statOfSamples, verdict } from '../../src/core/verdict';
 import type { Stat, TrialRecord } from '../../src/core/types';
 
-const st = (samples: number[]): Stat => {
-  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-  const sd = Math.sqrt(samples.reduce((a, x) => a + (x - mean) ** 2, 0) / (samples.length - 1));
-  return { mean, sd, n: samples.length, samples };
-};
+const st = (samples: number[]): Stat => statOfSamples(samples);
 
 const trial = (
   index: number,

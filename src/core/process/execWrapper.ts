@@ -48,15 +48,19 @@ if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
  */
 const MAX_OUTPUT = 256 * 2 ** 20;
 let overflow: string | undefined;
+/** Bytes this wrapper wrote into the capture files from the pipes (counted, not stat'ed, on every chunk). */
+let captured = 0;
 
 function checkOutput(): void {
   if (overflow) return;
-  let size: number;
-  try {
-    size = fs.fstatSync(out).size + (err !== undefined ? fs.fstatSync(err).size : 0);
-  } catch {
-    return;
-  }
+  let size = captured;
+  // With --stdout-direct the tool writes the capture files itself: only their size tells (polled with the memory).
+  if (stdoutDirect)
+    try {
+      size = fs.fstatSync(out).size + (err !== undefined ? fs.fstatSync(err).size : 0);
+    } catch {
+      return;
+    }
   if (size > MAX_OUTPUT) {
     overflow = `it printed more than ${MAX_OUTPUT >> 20} MiB of output and was stopped`;
     killGroup('SIGKILL');
@@ -89,12 +93,18 @@ function killGroup(sig: NodeJS.Signals): void {
 }
 
 child.stdout?.on('data', (chunk: Buffer) => {
-  if (!overflow) fs.writeSync(out, chunk);
+  if (!overflow) {
+    fs.writeSync(out, chunk);
+    captured += chunk.length;
+  }
   process.stdout.write(chunk);
   checkOutput();
 });
 child.stderr?.on('data', (chunk: Buffer) => {
-  if (err !== undefined && !overflow) fs.writeSync(err, chunk);
+  if (err !== undefined && !overflow) {
+    fs.writeSync(err, chunk);
+    captured += chunk.length;
+  }
   process.stderr.write(chunk);
   checkOutput();
 });

@@ -211,8 +211,9 @@ export class LlamaCppToolchain implements Toolchain {
           fs.rmSync(tmp, { force: true });
           return { status: 'cancelled', metrics: {}, cause: 'cancelled during quantize', steps };
         }
-        if (r.timedOut || r.exitCode !== 0 || !fs.existsSync(tmp) || fs.statSync(tmp).size === 0) {
-          const wrote = fs.existsSync(tmp) ? 'an empty file' : 'no file';
+        const size = fs.existsSync(tmp) ? fs.statSync(tmp).size : undefined;
+        if (r.timedOut || r.exitCode !== 0 || !size) {
+          const wrote = size === 0 ? 'an empty file' : 'no file';
           fs.rmSync(tmp, { force: true });
           // Exit 0 without a file is no success: a wrong binary, or the disk of the cache (ENOSPC) mid-write.
           const cause =
@@ -306,7 +307,9 @@ export class LlamaCppToolchain implements Toolchain {
     const cause = r.cancelled
       ? 'cancelled during llama-perplexity'
       : r.timedOut || r.spawnError || r.exitCode !== 0
-        ? stepFailure('llama-perplexity', r, (tail, code, signal) => perplexityFailure(text, tail, code, signal))
+        ? stepFailure('llama-perplexity', r, (tail, code, signal, memory) =>
+            perplexityFailure(text, tail, code, signal, memory),
+          )
         : undefined;
     return { r, cause, parsed: parsePerplexityOutput(text) };
   }
@@ -409,11 +412,11 @@ export class LlamaCppToolchain implements Toolchain {
 }
 
 /** llama-perplexity's own complaints, in words a user can act on. */
-function perplexityFailure(text: string, tail: string, code: number | null, signal: string | null): string {
+function perplexityFailure(text: string, ...failure: Parameters<typeof diagnoseFailure>): string {
   const few = text.match(/you need at least (\d+) tokens/i);
   if (few)
     return `needs at least ${few[1]} tokens of evaluation text: give a longer --eval-text, or lower --eval-chunks`;
-  return diagnoseFailure(tail, code, signal);
+  return diagnoseFailure(...failure);
 }
 
 /** llama-quantize flags for a recipe (argv values only; every value comes from a validated knob domain). */
@@ -430,12 +433,12 @@ export function quantizeFlags(recipe: Record<string, string | number>, imatrixFi
 function stepFailure(
   tool: string,
   r: RunResult,
-  diagnose: (tail: string, code: number | null, signal: string | null) => string = (tail, code, signal) =>
-    diagnoseFailure(tail, code, signal, { peakRssBytes: r.peakRssBytes, totalBytes: os.totalmem() }),
+  diagnose: (...failure: Parameters<typeof diagnoseFailure>) => string = diagnoseFailure,
 ): string {
   if (r.timedOut)
     return `${tool} timed out after ${Math.round(r.durationMs / 1000)} s: a hang, or far too slow (the step limit: --step-timeout MIN / haqa.stepTimeoutMinutes)`;
   if (r.spawnError) return `${tool} could not start: ${r.spawnError}`;
   if (r.overflow) return `${tool}: ${r.overflow} (a broken build or a wrong binary?)`;
-  return `${tool} ${diagnose(r.outputTail, r.exitCode, r.signal)}`;
+  // The tool's own peak memory decides whether a SIGKILL was for memory (see diagnoseFailure).
+  return `${tool} ${diagnose(r.outputTail, r.exitCode, r.signal, { peakRssBytes: r.peakRssBytes, totalBytes: os.totalmem() })}`;
 }
