@@ -36,7 +36,8 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = parsed.positionals;
   if (flags.help || !cmd || cmd === 'help') {
     if (json && !flags.help && cmd !== 'help') return fail(json, 'no command given', 'see `haqa --help`', 2);
-    process.stdout.write(USAGE);
+    // `--json` always prints one JSON document: the usage text inside it.
+    process.stdout.write(json ? `${JSON.stringify({ schema: 'haqa.help.v1', usage: USAGE }, null, 2)}\n` : USAGE);
     return cmd || flags.help ? 0 : 2;
   }
   try {

@@ -33,7 +33,8 @@ optimize options:
   --step-timeout MIN     longest one tool step may run (default 60; bench 30)
   --objective decode|prefill|balanced   (default decode)  --decode-weight W (balanced; default 0.5)
   --max-size-mb N        constraint on the model file size
-  --max-mem-mb N         constraint on peak memory (host + GPU)
+  --max-mem-mb N         constraint on memory (host + GPU): projected before a trial, and its measured peak
+  --max-vram-mb N        constraint on each GPU's memory (the card you deploy to may be smaller than this one)
   --max-dppl PCT         constraint on perplexity drift from the source model, in % (needs accuracy on)
   --max-kld X            constraint on mean KL divergence to the source model
   --accuracy on|off      measure accuracy in every trial with llama-perplexity (default on)
@@ -43,6 +44,7 @@ optimize options:
   --calibration-text FILE   calibration text for importance matrices (repeatable; default: the built-in sample)
   --seed N               strategy seed (default 0)
   --prompt-tokens N --gen-tokens N --depth N --repetitions N    the workload (default 512/128/0, 3 reps)
+  --context N                 the context you will serve: measured at depth N/2 (and 0), deployed with -c N
   --session-dir DIR      the .haqa root (default ./.haqa)
   --cache-dir DIR        artifact cache (default \${XDG_CACHE_HOME:-~/.cache}/haqa)
   --llamacpp-bin DIR     use llama.cpp tools from DIR (also $HAQA_LLAMACPP_BIN)
@@ -71,6 +73,7 @@ export const OPTIONS = {
   'decode-weight': { type: 'string' },
   'max-size-mb': { type: 'string' },
   'max-mem-mb': { type: 'string' },
+  'max-vram-mb': { type: 'string' },
   seed: { type: 'string' },
   'session-dir': { type: 'string' },
   resume: { type: 'string' },
@@ -79,6 +82,7 @@ export const OPTIONS = {
   'prompt-tokens': { type: 'string' },
   'gen-tokens': { type: 'string' },
   depth: { type: 'string' },
+  context: { type: 'string' },
   repetitions: { type: 'string' },
   'cache-dir': { type: 'string' },
   'llamacpp-bin': { type: 'string' },
@@ -169,6 +173,7 @@ export function objectiveFrom(flags: Flags): ObjectiveSpec {
   const w = num(flags, 'decode-weight', undefined, { min: 0, max: 1 });
   const size = num(flags, 'max-size-mb', undefined, { min: 0.001 });
   const mem = num(flags, 'max-mem-mb', undefined, { min: 0.001 });
+  const vram = num(flags, 'max-vram-mb', undefined, { min: 0.001 });
   const dppl = num(flags, 'max-dppl', undefined, { min: 0, max: 1e6 });
   const kld = num(flags, 'max-kld', undefined, { min: 0, max: 1e6 });
   return {
@@ -176,6 +181,7 @@ export function objectiveFrom(flags: Flags): ObjectiveSpec {
     decodeWeight: w,
     maxSizeBytes: size !== undefined ? size * 2 ** 20 : undefined,
     maxMemBytes: mem !== undefined ? mem * 2 ** 20 : undefined,
+    maxVramBytes: vram !== undefined ? vram * 2 ** 20 : undefined,
     maxDeltaPplPct: dppl,
     maxKld: kld,
   };
@@ -187,6 +193,7 @@ export function workloadFrom(flags: Flags, def: Workload): Workload {
     genTokens: int(flags, 'gen-tokens', def.genTokens, 1, MAX_TOKENS)!,
     depth: int(flags, 'depth', def.depth, 0, MAX_TOKENS)!,
     repetitions: int(flags, 'repetitions', def.repetitions, 1, 1000)!,
+    ...(flags.context !== undefined ? { context: int(flags, 'context', def.context, 1, MAX_TOKENS)! } : {}),
   };
 }
 

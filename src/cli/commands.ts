@@ -33,6 +33,8 @@ export async function report(flags: Flags, target?: string): Promise<number> {
   if (badLines) log(`haqa: ${badLines} damaged line(s) in ${store.trialsFile} skipped`);
   if (tornBytes) log(`haqa: a torn last line (${tornBytes} bytes) of an interrupted write is not shown`);
   const owner = store.meta.status === 'running' ? lockOwner(store.dir) : undefined;
+  // session.json says `running` both while a process runs it (it holds the lock) and after one died mid-run.
+  const state = owner ? 'running' : store.meta.status === 'running' ? 'interrupted' : store.meta.status;
   const { objective } = store.meta.spec;
   const judged = judge(objective, trials);
   const pareto = paretoFront(objective, trials);
@@ -54,6 +56,8 @@ export async function report(flags: Flags, target?: string): Promise<number> {
     const json = {
       schema: 'haqa.report.v2',
       session: store.meta,
+      state,
+      owner: owner ?? null,
       trials,
       best: judged.best?.index ?? null,
       verdict: judged.verdict,
@@ -62,7 +66,7 @@ export async function report(flags: Flags, target?: string): Promise<number> {
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    printSummary(summary);
+    printSummary(summary, undefined, state);
   }
   return 0;
 }
@@ -101,16 +105,27 @@ export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> 
       binDir: t.binDir,
       commit: t.commit,
       backend: t.backend ?? 'unknown',
-      tools: { quantize: t.quantize, bench: t.bench, perplexity: t.perplexity, imatrix: t.imatrix, server: t.server },
+      devices: t.devices ?? [],
+      tools: {
+        quantize: t.quantize,
+        bench: t.bench,
+        perplexity: t.perplexity,
+        imatrix: t.imatrix,
+        server: t.server,
+        fitParams: t.fitParams,
+      },
     };
     if (flags.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     else {
       const tools = Object.entries(out.tools)
         .map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`)
         .join('\n');
+      const devices = out.devices.length
+        ? out.devices.map((d) => `  ${d.name.padEnd(10)} ${d.description}, ${d.totalMiB} MiB (${d.freeMiB} MiB free)`)
+        : ['  (none: the CPU only)'];
       process.stdout.write(
         `llama.cpp tools (${out.source}): ${out.binDir}\n` +
-          `version ${out.commit ?? 'unknown'}, backend ${out.backend}\n${tools}\n`,
+          `version ${out.commit ?? 'unknown'}, backend ${out.backend}\n${tools}\ndevices\n${devices.join('\n')}\n`,
       );
     }
     return 0;

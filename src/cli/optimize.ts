@@ -124,6 +124,9 @@ export async function optimize(
   log(
     `haqa: ${describeObjective(spec.objective)}; strategy ${strategy.requested}${used}; budget ${spec.budget} trials`,
   );
+  log(`haqa: workload ${describeWorkload(p.workload)}`);
+  const gpus = p.hardware.gpus.map((g) => `${g.device ?? g.name} ${g.name}`).join(', ');
+  if (p.tools) log(`haqa: llama.cpp ${p.tools.backend ?? '?'} build; devices: ${gpus || 'none (the CPU only)'}`);
 
   const ac = new AbortController();
   let interrupts = 0;
@@ -195,4 +198,11 @@ export async function demo(flags: Flags): Promise<number> {
     evalChunks: 4,
     workload: { promptTokens: 256, genTokens: 64, depth: 0, repetitions: 3 },
   });
+}
+
+/** pp512 + tg128 × 3 reps, at depth 8192 (and 0) of a 16384-token context. */
+export function describeWorkload(w: Workload): string {
+  const at = w.depth > 0 ? `, measured at depth ${w.depth} (and 0)` : '';
+  const ctx = w.context !== undefined ? ` of a ${w.context}-token context (served with -c ${w.context})` : '';
+  return `pp${w.promptTokens} + tg${w.genTokens} × ${w.repetitions} reps${at}${ctx}`;
 }

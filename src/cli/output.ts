@@ -1,4 +1,5 @@
 /** What the haqa command prints: progress lines per session event, the results table, the JSON summary. */
+import { projectedBytes } from '../core/toolchains/llamacpp/fit';
 import { type SessionEvent, type SessionSummary } from '../core/session';
 import { type Prepared } from '../core/prepare';
 import { describeUsage } from '../core/agent/journal';
@@ -18,8 +19,16 @@ export function guardOutput(): void {
   apiKeyFromEnv(); // registers the environment's key, whatever the command (a report prints old session files)
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
-    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
-      write(typeof chunk === 'string' ? redact(chunk) : chunk, ...rest)) as typeof stream.write;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === 'string') return write(redact(chunk), ...rest);
+      // Bytes (a tool's output passed through) are read as text and masked when they hold a key; else kept as they are.
+      if (chunk instanceof Uint8Array) {
+        const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
+        const masked = redact(text);
+        if (masked !== text) return write(masked, ...rest.filter((r) => typeof r === 'function'));
+      }
+      return write(chunk, ...rest);
+    }) as typeof stream.write;
   }
 }
 
@@ -84,7 +93,12 @@ export function printEvent(e: SessionEvent): void {
 /** "decode … t/s, prefill … t/s, … MiB", then the accuracy when it was measured. */
 function metricsText(m: TrialMetrics): string {
   const accuracy = m.accuracy ? `, ${accuracyText(m.accuracy)}` : '';
-  return `decode ${stat(m.decode)} t/s, prefill ${stat(m.prefill)} t/s, ${mib(m.fileSizeBytes)} MiB${accuracy}`;
+  const z = m.atDepth0;
+  const zero = z ? ` (at depth 0: decode ${stat(z.decode)}, prefill ${stat(z.prefill)})` : '';
+  const p = m.projected;
+  const all = p ? projectedBytes(p.host) + p.devices.reduce((a, d) => a + projectedBytes(d), 0) : 0;
+  const proj = p ? `, ${mib(all)} MiB projected at context ${p.context}` : '';
+  return `decode ${stat(m.decode)} t/s, prefill ${stat(m.prefill)} t/s${zero}, ${mib(m.fileSizeBytes)} MiB${proj}${accuracy}`;
 }
 
 export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
@@ -97,6 +111,7 @@ export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
     stopReason: s.stopReason,
     strategy: s.strategy,
     objective: s.objective,
+    workload: p.workload,
     toolchain: p.toolchain.info(),
     model: {
       name: p.model.name,
@@ -114,10 +129,11 @@ export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
   };
 }
 
-export function printSummary(s: SessionSummary, server?: string[]): void {
+/** `state`: what `haqa report` saw of a session another process may be running ('running', 'interrupted'). */
+export function printSummary(s: SessionSummary, server?: string[], state: string = s.status): void {
   const out: string[] = ['', trialsTable(s.objective, s.trials, s.best, s.pareto, s.verdict.tied), ''];
   const fallback = s.strategy.requested !== s.strategy.used ? ` → ${s.strategy.used}` : '';
-  out.push(`session ${s.sessionId}: ${s.status} (${s.stopReason}); strategy ${s.strategy.requested}${fallback}`);
+  out.push(`session ${s.sessionId}: ${state} (${s.stopReason}); strategy ${s.strategy.requested}${fallback}`);
   const kl = s.trials.some((t) => t.metrics.accuracy) ? ' × KL divergence' : '';
   out.push(
     `★ best (the verdict), ≈ within noise of it (tied), P Pareto front (${s.objective.kind} speed × file size${kl})`,

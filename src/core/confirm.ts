@@ -183,7 +183,8 @@ export async function confirmVerdict(
       of: t.index,
       round: r,
       ...(isAnchor ? { anchor: true } : {}),
-      status: out.status,
+      // Refused before it ran (projected over a limit, e.g. less free memory now): no measurement, as a failure is.
+      status: out.status === 'infeasible' ? 'failed' : out.status,
       metrics: out.metrics,
       ...(out.cause ? { cause: out.cause } : {}),
       startedAt: started.toISOString(),

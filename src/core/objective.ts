@@ -8,7 +8,10 @@ export interface ObjectiveSpec {
   /** For `balanced`: the weight of decode in a weighted geometric mean of decode and prefill t/s (default 0.5). */
   decodeWeight?: number;
   maxSizeBytes?: number;
+  /** Host and device memory together (the measured peak, and llama.cpp's projection before a trial). */
   maxMemBytes?: number;
+  /** Memory on each GPU (the card you deploy to may be smaller than the one HAQA runs on). */
+  maxVramBytes?: number;
   /** Accuracy limits: perplexity drift from the source model in %, mean KL divergence to it. */
   maxDeltaPplPct?: number;
   maxKld?: number;
@@ -45,6 +48,7 @@ export function describeObjective(o: ObjectiveSpec): string {
   const lim: string[] = [];
   if (o.maxSizeBytes) lim.push(`file ≤ ${(o.maxSizeBytes / 2 ** 20).toFixed(0)} MiB`);
   if (o.maxMemBytes) lim.push(`memory ≤ ${(o.maxMemBytes / 2 ** 20).toFixed(0)} MiB`);
+  if (o.maxVramBytes) lim.push(`memory ≤ ${(o.maxVramBytes / 2 ** 20).toFixed(0)} MiB per GPU`);
   if (o.maxDeltaPplPct !== undefined) lim.push(`ΔPPL ≤ ${o.maxDeltaPplPct} %`);
   if (o.maxKld !== undefined) lim.push(`mean KLD ≤ ${o.maxKld}`);
   return `maximise ${what}${lim.length ? ` subject to ${lim.join(', ')}` : ''}`;
@@ -59,6 +63,10 @@ export function violations(o: ObjectiveSpec, m: TrialMetrics): string[] {
   }
   const mem = (m.peakHostMemBytes ?? 0) + (m.peakDeviceMemBytes ?? 0);
   if (o.maxMemBytes !== undefined && mem > o.maxMemBytes) v.push(`peak memory ${mib(mem)} > max ${mib(o.maxMemBytes)}`);
+  // The measured device peak is summed over GPUs (nvidia-smi): above the per-GPU limit, at least one GPU may be.
+  const device = m.peakDeviceMemBytes;
+  if (o.maxVramBytes !== undefined && device !== undefined && device > o.maxVramBytes)
+    v.push(`peak GPU memory ${mib(device)} > max ${mib(o.maxVramBytes)} per GPU`);
   const a = m.accuracy;
   if (needsAccuracy(o) && !a) v.push('accuracy was not measured (an accuracy limit is set)');
   if (a && o.maxDeltaPplPct !== undefined && a.dPplPct > o.maxDeltaPplPct)

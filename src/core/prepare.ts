@@ -10,13 +10,13 @@ import { needsAccuracy, type ObjectiveSpec } from './objective';
 import { toolchainRoot } from './paths';
 import type { ProcessRunner } from './process/runner';
 import type { Backend } from './toolchains/llamacpp/build';
-import { ensureTools, withToolInfo, type LlamaTools } from './toolchains/llamacpp/locate';
+import { ensureTools, withToolInfo, type BuildDevice, type LlamaTools } from './toolchains/llamacpp/locate';
 import { LlamaCppToolchain } from './toolchains/llamacpp/toolchain';
 import { ReplayToolchain } from './toolchains/replay/replay';
 import type { Toolchain } from './toolchains/toolchain';
 import type { SessionSpec } from './spec';
 import type { StrategyContext } from './strategies';
-import type { HardwareProfile, ModelInfo, Workload } from './types';
+import type { GpuInfo, HardwareProfile, ModelInfo, Workload } from './types';
 
 export interface Prepared {
   toolchain: Toolchain;
@@ -41,7 +41,7 @@ export function tools(o: ToolOptions): Promise<LlamaTools> {
 
 export async function prepareSession(spec: SessionSpec, t: ToolOptions): Promise<Prepared> {
   const hardware = probeHardware();
-  const { workload } = spec;
+  let { workload } = spec;
   if (spec.replay?.length) {
     if (needsAccuracy(spec.objective))
       throw new HaqaError(
@@ -63,13 +63,23 @@ export async function prepareSession(spec: SessionSpec, t: ToolOptions): Promise
       'usage',
     );
   const model = await inspectModel(spec.model);
+  workload = workloadFor(workload, model, t.onProgress);
   const found = await withToolInfo(t.runner, await tools(t));
+  const smi = hardware.gpus;
+  hardware.gpus = buildGpus(found.devices ?? [], smi);
+  if (!hardware.gpus.length && smi.length)
+    t.onProgress?.(
+      `this llama.cpp build (${found.backend ?? 'cpu'}, ${found.binDir}) lists no GPU, so the session tunes the CPU ` +
+        `although nvidia-smi lists ${smi.length}: build one that can use it (haqa toolchain build --backend cuda), ` +
+        'or give one with --llamacpp-bin',
+    );
   const accuracy = spec.accuracy ? { ...spec.accuracy, ctx: Math.min(512, model.contextLength || 512) } : undefined;
   const toolchain = new LlamaCppToolchain(found, hardware, model, {
     workload,
     accuracy,
     calibrations: spec.calibrations,
     cacheDir: spec.toolchain.cacheDir,
+    objective: spec.objective,
     ...(spec.stepTimeoutMin !== undefined
       ? {
           quantizeTimeoutMs: spec.stepTimeoutMin * 60_000,
@@ -96,4 +106,45 @@ export function strategyContext(
     workload: p.workload,
     toolchain: p.toolchain.info(),
   };
+}
+
+/**
+ * The GPUs a session can use: the devices the llama.cpp build lists (any backend), not the ones nvidia-smi sees. An
+ * NVIDIA device keeps nvidia-smi's compute capability and driver when the names match.
+ */
+export function buildGpus(devices: BuildDevice[], smi: GpuInfo[]): GpuInfo[] {
+  const MiB = 1024 * 1024;
+  return devices.map((d) => {
+    const same = smi.find((g) => d.description.includes(g.name) || g.name.includes(d.description));
+    return {
+      name: d.description,
+      vramBytes: d.totalMiB * MiB,
+      computeCapability: same?.computeCapability ?? '',
+      driver: same?.driver ?? '',
+      device: d.name,
+      freeBytes: d.freeMiB * MiB,
+      backend: d.backend,
+    };
+  });
+}
+
+/**
+ * The workload as measured for a model. A `context` above the model's training context is cut to it (llama-server
+ * serves no more, so that is what a deployment gets), with a note. A context without a depth is measured at half of
+ * it, the mean depth of a conversation that fills it (per-token time grows about linearly with depth), and never so
+ * deep that the prompt or the generated tokens would not fit in it.
+ */
+export function workloadFor(w: Workload, model: ModelInfo, note?: (m: string) => void): Workload {
+  if (w.context === undefined) return w;
+  let context = w.context;
+  if (model.contextLength > 0 && context > model.contextLength) {
+    note?.(
+      `context ${context} is more than ${model.name} was trained for (${model.contextLength} tokens): llama-server ` +
+        `serves at most that, so HAQA measures and deploys ${model.contextLength}`,
+    );
+    context = model.contextLength;
+  }
+  const room = Math.max(0, context - Math.max(w.promptTokens, w.genTokens));
+  const depth = w.depth > 0 ? w.depth : Math.min(Math.round(context / 2), room);
+  return { ...w, context, depth };
 }

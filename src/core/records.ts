@@ -7,7 +7,15 @@
  */
 import type { ConfirmEntry, ConfirmRecord } from './confirm';
 import { statOfSamples } from './verdict';
-import { isRecord, type ConfigValue, type Stat, type TrialMetrics, type TrialRecord, type TrialStatus } from './types';
+import {
+  isRecord,
+  type ConfigValue,
+  type MemoryProjection,
+  type Stat,
+  type TrialMetrics,
+  type TrialRecord,
+  type TrialStatus,
+} from './types';
 
 const STATUSES: readonly TrialStatus[] = ['done', 'failed', 'infeasible', 'cancelled', 'skipped'];
 const CONFIRM_STATUSES: readonly ConfirmRecord['status'][] = ['done', 'failed', 'cancelled', 'skipped'];
@@ -55,6 +63,22 @@ export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: s
     const why = implausibleStat(v[k]);
     if (why) dropped.push(`${k}: ${why}`);
     else metrics[k] = statFrom(v[k]);
+  }
+  if (isRecord(v.atDepth0)) {
+    const zero: NonNullable<TrialMetrics['atDepth0']> = {};
+    for (const k of ['decode', 'prefill'] as const) {
+      const x = v.atDepth0[k];
+      if (x === undefined || x === null) continue;
+      const why = implausibleStat(x);
+      if (why) dropped.push(`atDepth0.${k}: ${why}`);
+      else zero[k] = statFrom(x);
+    }
+    if (zero.decode || zero.prefill) metrics.atDepth0 = zero;
+  }
+  if (v.projected !== undefined && v.projected !== null) {
+    const p = projectionFrom(v.projected);
+    if (p) metrics.projected = p;
+    else dropped.push('projected: not a memory projection');
   }
   for (const k of ['fileSizeBytes', 'peakHostMemBytes', 'peakDeviceMemBytes'] as const) {
     if (v[k] === undefined || v[k] === null) continue;
@@ -132,4 +156,23 @@ export function confirmFromJson(v: unknown): ConfirmEntry | undefined {
     startedAt: str(v.startedAt) ?? '',
     durationMs: finite(v.durationMs) ? v.durationMs : 0,
   };
+}
+
+/** A memory projection as read from a file: every figure a size in bytes, else none. */
+function projectionFrom(v: unknown): MemoryProjection | undefined {
+  const part = (x: unknown) =>
+    isRecord(x) && [x.modelBytes, x.contextBytes, x.computeBytes].every((b) => finite(b) && b >= 0)
+      ? {
+          modelBytes: x.modelBytes as number,
+          contextBytes: x.contextBytes as number,
+          computeBytes: x.computeBytes as number,
+        }
+      : undefined;
+  if (!isRecord(v) || !finite(v.context) || !Array.isArray(v.devices)) return undefined;
+  const host = part(v.host);
+  const devices = v.devices.map((d) =>
+    isRecord(d) && typeof d.name === 'string' ? { name: d.name, part: part(d) } : undefined,
+  );
+  if (!host || devices.some((d) => !d?.part)) return undefined;
+  return { context: v.context, host, devices: devices.map((d) => ({ name: d!.name, ...d!.part! })) };
 }

@@ -11,11 +11,17 @@
 /** The environment variables HAQA reads a key from; never passed to a child. */
 export const KEY_VARIABLES = ['HAQA_LLM_API_KEY', 'OPENAI_API_KEY'] as const;
 
-const secrets = new Set<string>();
+/** Each registered secret, and each way it can be spelled in text HAQA writes, mapped to the secret. */
+const secrets = new Map<string, string>();
 
-/** Remembers a secret for redaction. Values shorter than 8 characters are not treated as keys (too many false hits). */
+/**
+ * Remembers a secret for redaction. Values shorter than 8 characters are not treated as keys (too many false hits).
+ * Its spellings inside a JSON string (a key with a quote or a backslash is escaped there) and inside a URL are
+ * registered too.
+ */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 8) secrets.add(value);
+  if (!value || value.length < 8) return;
+  for (const form of [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)]) secrets.set(form, value);
 }
 
 /** The mask a key is shown as: its first 3 and last 4 characters, e.g. `sk-…1234`. */
@@ -24,7 +30,9 @@ export const maskSecret = (s: string) => (s.length >= 12 ? `${s.slice(0, 3)}…$
 /** The text with every registered secret masked. */
 export function redact(text: string): string {
   let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join(maskSecret(s));
+  // The longest spelling first: an escaped form contains pieces of the plain one.
+  const forms = [...secrets.keys()].sort((a, b) => b.length - a.length);
+  for (const f of forms) if (out.includes(f)) out = out.split(f).join(maskSecret(secrets.get(f)!));
   return out;
 }
 
@@ -39,7 +47,7 @@ export function maskCredentials(text: string): string {
 }
 
 /** True when the text holds a registered secret (a test's and a guard's check). */
-export const holdsSecret = (text: string) => [...secrets].some((s) => text.includes(s));
+export const holdsSecret = (text: string) => [...secrets.keys()].some((s) => text.includes(s));
 
 /** The environment for a child process: the parent's, without the key variables and without any registered key. */
 export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

@@ -1,5 +1,5 @@
 import { llmUsage, type LlmUsage } from './agent/journal';
-import { errorMessage, isHaqaError } from './errors';
+import { HaqaError, errorMessage, isHalting, isHaqaError } from './errors';
 import { findingsFor, objectiveMetrics } from './priors';
 import { paretoFront, score, violations, type ObjectiveSpec } from './objective';
 import { judge, type Verdict } from './verdict';
@@ -192,6 +192,7 @@ export async function rerunTrial(o: {
   const index = lastIndex + 1;
   const poolable = o.trial.status === 'done' && o.toolchain.measuresAgain !== false && hasSamples(o.trial.metrics);
   const round = poolable ? o.store.readConfirmations().reduce((m, e) => Math.max(m, e.round), 0) + 1 : 0;
+  const tag = `rerun-${String(round).padStart(2, '0')}-${String(o.trial.index).padStart(3, '0')}`;
   const startedAt = new Date();
   let outcome: TrialOutcome;
   try {
@@ -199,15 +200,15 @@ export async function rerunTrial(o: {
       runner: o.runner,
       logDir: o.store.logsDir,
       trialIndex: poolable ? o.trial.index : index,
-      ...(poolable
-        ? { logTag: `rerun-${String(round).padStart(2, '0')}-${String(o.trial.index).padStart(3, '0')}` }
-        : {}),
+      ...(poolable ? { logTag: tag } : {}),
       signal: o.signal,
       onProgress: o.onProgress,
     });
   } catch (e) {
-    outcome = { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
+    outcome = thrownOutcome(e);
   }
+  // The machine failed, not the configuration (a full disk, a session folder that cannot be written): nothing to record.
+  if (outcome.halt) throw new HaqaError(`the re-run could not run: ${outcome.halt}`, 'fix that, then re-run', 'input');
   const rec = recordTrial({
     index,
     config: o.trial.config,
@@ -233,6 +234,8 @@ export async function rerunTrial(o: {
     const pooled = o.store.readTrials().trials.find((t) => t.index === o.trial.index)!;
     return { trial: pooled, pooled: true };
   }
+  // Measured to be pooled but it is a new trial after all (it failed or crossed a limit): its logs take its name.
+  if (poolable) o.store.renameLogs(`${tag}-`, `trial-${String(index).padStart(3, '0')}-`);
   o.store.appendTrial(rec);
   return { trial: rec, pooled: false };
 }
@@ -428,7 +431,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
           onProgress: (message) => emit({ type: 'progress', index, message }),
         });
       } catch (e) {
-        out = { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
+        out = thrownOutcome(e);
       }
       // Cancelled on its own while the session goes on (Ctrl+C): the user declined it, so it is never proposed again.
       // (Cancelled because the session stopped, it stays `cancelled` and a resume runs it again.)
@@ -436,7 +439,14 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       // resume), and the session stops with the reason.
       if (out.halt) {
         halted = out.halt;
-        out = { ...out, status: 'cancelled', cause: `${out.cause ?? out.halt} (the session stopped: ${out.halt})` };
+        out = {
+          ...out,
+          status: 'cancelled',
+          cause:
+            out.cause && out.cause !== out.halt
+              ? `${out.cause} (the session stopped: ${out.halt})`
+              : `the session stopped: ${out.halt}`,
+        };
       } else if (out.status === 'cancelled' && timeUp?.aborted && !o.signal?.aborted)
         out = {
           ...out,
@@ -512,4 +522,16 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   o.store.updateMeta({ status, stopReason });
   emit({ type: 'end', summary });
   return summary;
+}
+
+/**
+ * The outcome of a trial whose run threw. The machine's failure (a session folder that cannot be written, isHalting)
+ * stops the session with the cause and the fix (resumable); anything else is HAQA's own fault, named as such.
+ */
+function thrownOutcome(e: unknown): TrialOutcome {
+  if (isHalting(e)) {
+    const cause = isHaqaError(e) ? `${e.message} (fix: ${e.fixFor('any')})` : errorMessage(e);
+    return { status: 'failed', metrics: {}, cause, steps: [], halt: cause };
+  }
+  return { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
 }

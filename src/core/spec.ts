@@ -202,6 +202,7 @@ export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = f
       decodeWeight: r.num(ob, 'decodeWeight', 'spec.objective', { min: 0 }),
       maxSizeBytes: r.num(ob, 'maxSizeBytes', 'spec.objective', { min: 0 }),
       maxMemBytes: r.num(ob, 'maxMemBytes', 'spec.objective', { min: 0 }),
+      maxVramBytes: r.num(ob, 'maxVramBytes', 'spec.objective', { min: 0 }),
       maxDeltaPplPct: r.num(ob, 'maxDeltaPplPct', 'spec.objective', { min: 0 }),
       maxKld: r.num(ob, 'maxKld', 'spec.objective', { min: 0 }),
     };
@@ -212,12 +213,14 @@ export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = f
   let workload = DEFAULT_WORKLOAD;
   const wl = o.workload === undefined ? undefined : r.obj(o.workload, 'spec.workload');
   if (wl) {
-    const n = (k: keyof Workload, min = 0) => r.num(wl, k, 'spec.workload', { min }) ?? DEFAULT_WORKLOAD[k];
+    const n = (k: Exclude<keyof Workload, 'context'>, min = 0) =>
+      r.num(wl, k, 'spec.workload', { min }) ?? DEFAULT_WORKLOAD[k];
     workload = {
       promptTokens: n('promptTokens'),
       genTokens: n('genTokens'),
       depth: n('depth'),
       repetitions: n('repetitions', 1),
+      ...(wl.context !== undefined ? { context: r.num(wl, 'context', 'spec.workload', { min: 1 }) } : {}),
     };
   }
 

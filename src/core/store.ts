@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { HaqaError, storageError } from './errors';
+import { HaqaError, haltingError, storageError } from './errors';
 import { redact } from './secrets';
 import { isRecord, parseSessionSpec, specForDisk, type SessionSpec } from './spec';
 import { poolConfirmations, type ConfirmEntry } from './confirm';
@@ -85,6 +85,9 @@ function hardwareFromJson(v: unknown): HardwareProfile | undefined {
       vramBytes: numOr(g.vramBytes),
       computeCapability: strOr(g.computeCapability),
       driver: strOr(g.driver),
+      ...(typeof g.device === 'string' ? { device: g.device } : {}),
+      ...(typeof g.freeBytes === 'number' ? { freeBytes: g.freeBytes } : {}),
+      ...(typeof g.backend === 'string' ? { backend: g.backend } : {}),
     })),
     os: strOr(v.os),
     arch: strOr(v.arch),
@@ -183,9 +186,42 @@ export class SessionStore {
   get trialsFile(): string {
     return path.join(this.dir, 'trials.jsonl');
   }
+  /**
+   * The folder of the tools' logs, made when missing (a resumed or copied session may lack it). One that cannot be made
+   * stops the session (haltingError), since every trial would fail on it — not a failed configuration.
+   */
   get logsDir(): string {
-    return path.join(this.dir, 'logs');
+    const dir = path.join(this.dir, 'logs');
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw haltingError(storageError(e, dir));
+    }
+    return dir;
   }
+  /** Renames the session's log files whose names start with `from` to start with `to` (a re-run that became a trial). */
+  renameLogs(from: string, to: string): void {
+    const dir = this.logsDir;
+    for (const f of fs.readdirSync(dir))
+      if (f.startsWith(from))
+        onDisk(dir, () => fs.renameSync(path.join(dir, f), path.join(dir, to + f.slice(from.length))));
+  }
+
+  /**
+   * The log files of trial `index`: its own run's, and those of its confirmation runs and re-runs pooled into it.
+   */
+  logsOf(index: number): string[] {
+    const dir = path.join(this.dir, 'logs');
+    if (!fs.existsSync(dir)) return [];
+    const n = String(index).padStart(3, '0');
+    const mine = new RegExp(`^(trial-${n}|(confirm|rerun)-\\d+-${n}(-anchor)?)-`);
+    return fs
+      .readdirSync(dir)
+      .filter((f) => mine.test(f))
+      .sort()
+      .map((f) => path.join(dir, f));
+  }
+
   /** The agent's journal: one JSON line per LLM call, rejection, explanation, fallback (never prompt text or keys). */
   get journalFile(): string {
     return path.join(this.dir, 'agent.jsonl');

@@ -5,6 +5,12 @@ export interface GpuInfo {
   vramBytes: number;
   computeCapability: string;
   driver: string;
+  /** llama.cpp's name for the device (CUDA0, Vulkan0, MTL0 …), when the llama.cpp build listed it. */
+  device?: string;
+  /** Its free memory when the session started (from the build's device list). */
+  freeBytes?: number;
+  /** The llama.cpp backend that drives it (cuda, vulkan, metal, rocm …). */
+  backend?: string;
 }
 
 export interface HardwareProfile {
@@ -42,8 +48,15 @@ export type Config = Record<string, ConfigValue>;
 export interface Workload {
   promptTokens: number;
   genTokens: number;
+  /**
+   * Tokens already in the KV cache when prefill and decode are timed (llama-bench -d). With a `context`, half of it
+   * unless given: the mean depth of a conversation that fills the context, where per-token time (linear in depth)
+   * averages out. A depth above 0 measures depth 0 too (TrialMetrics.atDepth0), for reference.
+   */
   depth: number;
   repetitions: number;
+  /** The context the deployment serves (llama-server -c); absent: enough for the workload, at least 4096. */
+  context?: number;
 }
 
 /** A plain JSON object (not null, not an array): what every reader of a session file checks first. */
@@ -69,6 +82,20 @@ export interface TrialMetrics {
   peakDeviceMemBytes?: number;
   /** Accuracy hook: filled by the accuracy issue (PPL, KLD). */
   accuracy?: Record<string, number>;
+  /**
+   * Measured at depth 0 when the workload's depth is above 0 (prefill and decode above are at that depth, and are what
+   * is judged): what the same configuration does on an empty context.
+   */
+  atDepth0?: { prefill?: Stat; decode?: Stat };
+  /** llama.cpp's projection of the memory this configuration holds at the served context (llama-fit-params). */
+  projected?: MemoryProjection;
+}
+
+/** Bytes a configuration holds at a context, per device and on the host, as llama.cpp projects them. */
+export interface MemoryProjection {
+  context: number;
+  host: { modelBytes: number; contextBytes: number; computeBytes: number };
+  devices: { name: string; modelBytes: number; contextBytes: number; computeBytes: number }[];
 }
 
 /** `cancelled`: stopped while running (not counted, may be proposed again); `skipped`: the user declined it in review

@@ -197,6 +197,7 @@ export async function optimizeRequest(
   const objective: ObjectiveSpec = {
     kind,
     maxSizeBytes: maxSizeMb !== undefined ? maxSizeMb * 2 ** 20 : undefined,
+    maxVramBytes: s.maxVramMb !== undefined ? s.maxVramMb * 2 ** 20 : undefined,
     maxDeltaPplPct: accuracy ? maxDppl : undefined,
     maxKld: accuracy ? args.maxKld : undefined,
   };
@@ -219,7 +220,11 @@ export async function optimizeRequest(
     timeBudgetMin: args.timeBudgetMin ?? s.timeBudgetMin,
     accuracy:
       accuracy && !args.replay?.length && evalFile ? { evalFile, chunks: args.evalChunks ?? s.evalChunks } : null,
-    workload: { ...DEFAULT_WORKLOAD, ...args.workload },
+    workload: {
+      ...DEFAULT_WORKLOAD,
+      ...(s.context !== undefined ? { context: Math.round(s.context) } : {}),
+      ...args.workload,
+    },
     toolchain: { binDir: s.binDir, cacheDir: s.cacheDir },
   });
   return { root: args.root ?? sessionRoot(model ?? args.replay?.[0]), spec, review: args.review ?? s.review };

@@ -25,6 +25,9 @@ export class SessionPanel {
   /** The latest messages the view sent and the host posted (for tests and diagnosis). */
   readonly handled: ViewMessage[] = [];
   readonly sent: HostMessage[] = [];
+  private readonly received = new vscode.EventEmitter<ViewMessage>();
+  /** Fires after the host handled a message of the view (tests wait on it rather than on a clock). */
+  readonly onDidReceive = this.received.event;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -40,6 +43,7 @@ export class SessionPanel {
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: ViewMessage) => this.receive(m)),
       panel.onDidDispose(() => this.dispose()),
+      this.received,
     );
     this.attach();
   }
@@ -110,6 +114,7 @@ export class SessionPanel {
       default:
         this.actions.log.warn(`webview: unknown message ${JSON.stringify(m).slice(0, 200)}`);
     }
+    this.received.fire(m);
   }
 
   private html(): string {
@@ -152,6 +157,9 @@ export class SessionPanel {
 
 export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersisted> {
   readonly panels = new Map<string, SessionPanel>();
+  private readonly opened = new vscode.EventEmitter<SessionPanel>();
+  /** Fires when a session's panel opens (or comes back after a reload). */
+  readonly onDidOpen = this.opened.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -177,6 +185,7 @@ export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersiste
       this.panels.delete(sessionId),
     );
     this.panels.set(sessionId, p);
+    this.opened.fire(p);
     return p;
   }
 

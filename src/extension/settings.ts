@@ -17,6 +17,10 @@ export interface HaqaSettings {
   stepTimeoutMin?: number;
   /** Stop a session after this many minutes; undefined = no limit. */
   timeBudgetMin?: number;
+  /** The context the deployment serves (measured at half of it); undefined = none given. */
+  context?: number;
+  /** Memory limit per GPU in MiB (llama.cpp's projection before a trial, the peak after); undefined = none. */
+  maxVramMb?: number;
   deployConfigPath: string;
   ollamaModelfile: boolean;
   llm: { baseUrl?: string; model?: string; temperature?: number; maxPromptTokens?: number };
@@ -41,6 +45,8 @@ export function readSettings(): HaqaSettings {
     evalChunks: c.get<number>('evalChunks', 8),
     stepTimeoutMin: positive(c.get<number | null>('stepTimeoutMinutes')),
     timeBudgetMin: positive(c.get<number | null>('timeBudgetMinutes')),
+    context: positive(c.get<number | null>('context')),
+    maxVramMb: positive(c.get<number | null>('maxVramMb')),
     deployConfigPath: c.get<string>('deployConfigPath', 'haqa.deploy.json'),
     ollamaModelfile: c.get<boolean>('deploy.ollamaModelfile', false),
     llm: {

@@ -196,10 +196,18 @@ async function quickInputTitle(contains: string): Promise<void> {
 async function switchTheme(theme: string, bodyClass: string): Promise<void> {
   await runCommand(page, 'Preferences: Color Theme');
   await page.locator('.quick-input-widget input').fill(theme);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 15_000 });
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 60_000 });
   await page.keyboard.press('Enter');
-  await frame.waitForFunction((c) => document.body.classList.contains(c), bodyClass, { timeout: 30_000 });
-  await page.waitForTimeout(500);
+  await frame.waitForFunction((c) => document.body.classList.contains(c), bodyClass, { timeout: 60_000 });
+  // The charts are drawn again in the new theme's colours: each canvas says which theme it was last drawn in.
+  await frame.waitForFunction(
+    (c) => {
+      const canvases = Array.from(document.querySelectorAll<HTMLCanvasElement>('canvas[data-points]'));
+      return canvases.length > 0 && canvases.every((x) => (x.dataset.theme ?? '').split(' ').includes(c));
+    },
+    bodyClass,
+    { timeout: 60_000 },
+  );
 }
 
 async function sessionFrame(): Promise<Frame> {
@@ -213,14 +221,14 @@ test(
   shot('haqa-view', async () => {
     await openViewContainer(page, 'HAQA');
     const session = treeItem(page, `Session ${sessionId}`);
-    await session.waitFor({ timeout: 30_000 });
+    await session.waitFor({ timeout: 60_000 });
     await page
       .locator('.sidebar .monaco-list-row', { hasText: `Session ${sessionId}` })
       .locator('.monaco-tl-twistie')
       .first()
       .click();
     const trial = treeItem(page, '#1 Q4_0');
-    await trial.waitFor({ timeout: 30_000 });
+    await trial.waitFor({ timeout: 60_000 });
     assert.match(await trial.innerText(), /t\/s/);
   }),
 );
@@ -245,7 +253,7 @@ test(
     assert.equal(await f.locator('#trial-table tbody tr[data-index="4"] td.c-dppl').innerText(), '0.10 ± 0.05');
     // Every point has an error bar (decode ± sd; on the ΔPPL chart also ΔPPL ± its error), and the note says which.
     for (const id of ['chart-size', 'chart-dppl'])
-      await f.waitForFunction((c) => document.getElementById(c)?.dataset.errorBars === '4', id, { timeout: 30_000 });
+      await f.waitForFunction((c) => document.getElementById(c)?.dataset.errorBars === '4', id, { timeout: 60_000 });
     assert.match(
       (await f.locator('#chart-note').textContent()) ?? '',
       /^Error bars: ± sd of decode t\/s over the repetitions; horizontal: ± the standard error of ΔPPL %/,
@@ -254,7 +262,7 @@ test(
     await page.screenshot({ path: path.join(RESULTS, 'session-panel-tied-light.png') });
     // Closed again, so the session run next is the only panel.
     await runCommand(page, 'View: Close All Editors');
-    await page.waitForSelector('iframe.webview', { state: 'detached', timeout: 30_000 });
+    await page.waitForSelector('iframe.webview', { state: 'detached', timeout: 60_000 });
   }),
 );
 
@@ -265,7 +273,7 @@ test(
     await page.waitForFunction(
       () => document.querySelector('.editor-instance .view-lines')?.textContent?.includes('cores'),
       undefined,
-      { timeout: 30_000 },
+      { timeout: 60_000 },
     );
     const text = await activeEditorText(page);
     assert.match(text, /CPU/);
@@ -278,13 +286,13 @@ test(
   shot('explorer-menu', async () => {
     await openViewContainer(page, 'Explorer');
     const folder = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'models' }).first();
-    await folder.waitFor({ timeout: 30_000 });
+    await folder.waitFor({ timeout: 60_000 });
     await folder.click();
     const file = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'tiny-pystdlib-f16.gguf' }).first();
-    await file.waitFor({ timeout: 30_000 });
+    await file.waitFor({ timeout: 60_000 });
     await file.click({ button: 'right' });
     const item = page.locator('.context-view .action-label', { hasText: 'Optimize Model' }).first();
-    await item.waitFor({ timeout: 15_000 });
+    await item.waitFor({ timeout: 60_000 });
     await item.click();
     await quickInputTitle('Optimize tiny-pystdlib-f16.gguf (2/6)');
     await page.keyboard.press('Escape');
@@ -314,9 +322,11 @@ test(
     frame = await sessionFrame();
     // The first session offers to keep .haqa/ out of git.
     const offer = page.locator('.notification-toast', { hasText: 'Add it to .gitignore?' }).first();
-    await offer.waitFor({ timeout: 30_000 });
+    await offer.waitFor({ timeout: 60_000 });
     await offer.locator('.monaco-button', { hasText: /^Add$/ }).click();
-    await waitFor(() => fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa'), 10_000);
+    await whenFile('.haqa/ in .gitignore', workspace, () =>
+      fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa'),
+    );
     assert.equal(fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8'), 'node_modules/\n.haqa/\n');
     await frame.waitForSelector('#proposal-accept', { timeout: 120_000 });
     const text = await frame.locator('#pending').innerText();
@@ -353,7 +363,7 @@ test(
     await frame.waitForFunction(
       () => (document.getElementById('override-reasons')?.textContent ?? '').length > 0,
       undefined,
-      { timeout: 30_000 },
+      { timeout: 60_000 },
     );
     assert.match(await frame.locator('#override-reasons').innerText(), /ubatch/);
     assert.equal(
@@ -369,7 +379,7 @@ test(
     assert.equal(await frame.locator('#trial-table tbody tr[data-index]').count(), 2);
     // The status bar names the verdict: ★ #N QUANT and its speed (and "≈ #M" when another trial is tied with it).
     const status = page.locator('.statusbar-item', { hasText: /HAQA 2\/2 · ★ #\d/ }).first();
-    await status.waitFor({ timeout: 30_000 });
+    await status.waitFor({ timeout: 60_000 });
     assert.match(await status.innerText(), /HAQA 2\/2 · ★ #\d \S+ \d+\.\d t\/s( \(≈ #\d\))?$/);
   }),
 );
@@ -407,14 +417,14 @@ test(
     await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
     // The notification says where the accepted trial stands against the verdict.
     const toast = page.locator('.notification-toast', { hasText: 'review the proposed' }).first();
-    await toast.waitFor({ timeout: 30_000 });
+    await toast.waitFor({ timeout: 60_000 });
     assert.match(
       await toast.innerText(),
       /for trial #(\d)\. #\1 \S+ (is the verdict: |is tied with the verdict #\d|is not the verdict: )/,
     );
     assert.ok(!fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 'written before Apply');
     await runCommand(page, 'HAQA: Apply Deploy Change');
-    await waitFor(() => fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 30_000);
+    await whenFile('haqa.deploy.json', workspace, () => fs.existsSync(path.join(workspace, 'haqa.deploy.json')));
     const cfg = JSON.parse(fs.readFileSync(path.join(workspace, 'haqa.deploy.json'), 'utf8'));
     assert.equal(cfg.$schema, 'haqa.deploy.v1');
     assert.match(cfg.model.source, /tiny-pystdlib-f16\.gguf$/);
@@ -440,12 +450,26 @@ test(
   }),
 );
 
-async function waitFor(f: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/**
+ * Resolves once `f()` holds for a file in `dir`: checked now and on every change fs.watch reports there (never on a
+ * clock); the bound only turns a wait that would never end into an error naming it.
+ */
+function whenFile(what: string, dir: string, f: () => boolean, boundMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const watcher = fs.watch(dir);
+    const settle = (fn: () => void) => {
+      clearTimeout(timer);
+      watcher.close();
+      fn();
+    };
+    const check = () => {
+      if (f()) settle(resolve);
+    };
+    const timer = setTimeout(() => settle(() => reject(new Error(`timed out waiting for ${what}`))), boundMs);
+    watcher.on('change', check);
+    watcher.on('error', (e) => settle(() => reject(e)));
+    check();
+  });
 }
 
 test(
@@ -459,11 +483,11 @@ test(
       await p.goto(`${restricted.url}/?folder=${encodeURIComponent(ws)}`);
       await waitForWorkbench(p);
       const no = p.locator('.monaco-dialog-box .monaco-button', { hasText: /No, I don.t trust/ }).first();
-      await no.waitFor({ timeout: 30_000 });
+      await no.waitFor({ timeout: 60_000 });
       await no.click();
       await runCommand(p, 'HAQA: Optimize Model');
       const toast = p.locator('.notification-toast', { hasText: 'untrusted workspace' }).first();
-      await toast.waitFor({ timeout: 30_000 });
+      await toast.waitFor({ timeout: 60_000 });
       assert.match(await toast.innerText(), /Manage Workspace Trust/);
       assert.ok(!fs.existsSync(path.join(ws, '.haqa')), 'a session folder was created in an untrusted workspace');
     } catch (e) {

@@ -418,6 +418,23 @@ async function main() {
         for (const t of doc.trials)
           if (t.index === doc.best) assert.ok(t.metrics.decode.mean < 1e6, `${what}: a damaged trial is best`);
     }
+    // A logs folder that cannot be made (a file stands there): the resume stops at once with the cause and the fix,
+    // the trial it began kept as cancelled (run again by the next resume), not failed as a configuration.
+    fs.writeFileSync(tj, good.t);
+    fs.writeFileSync(sj, good.s);
+    fs.rmSync(path.join(sessionPath, 'logs'), { recursive: true, force: true });
+    fs.writeFileSync(path.join(sessionPath, 'logs'), 'not a folder');
+    const resumed = haqa(['optimize', '--resume', sessionId, '--session-dir', dir, '--budget', '6', '--json']);
+    noTrace(resumed.stderr, 'logs is a file');
+    const stopped = JSON.parse(resumed.stdout);
+    assert.equal(stopped.status, 'failed');
+    assert.match(stopped.stopReason, /logs: a file stands where a folder is needed/);
+    assert.deepEqual(
+      stopped.trials.filter((t: { status: string }) => t.status === 'failed'),
+      [],
+      'a trial was failed for the folder',
+    );
+    fs.rmSync(path.join(sessionPath, 'logs'));
     const rows = gridRows(30);
     const absurd = path.join(dir, 'absurd.jsonl');
     fs.writeFileSync(
@@ -430,8 +447,8 @@ async function main() {
     assert.equal(r.status, 0, r.stderr);
     assert.ok(JSON.parse(r.stdout).best.metrics.decode.mean < 1e5, 'an absurd row is best');
     return {
-      faults: damage.length + 2,
-      note: 'each reported with its cause or read around; no stack trace; never best',
+      faults: damage.length + 3,
+      note: 'each reported with its cause or read around (a logs folder that is a file stops the resume); no stack trace; never best',
     };
   });
 

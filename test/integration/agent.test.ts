@@ -108,7 +108,8 @@ test('agent on the real toolchain: hostile proposals never become processes; the
         `suspicious argument reached a process: ${JSON.stringify(argv)}`,
       );
   }
-  const bench = started.find((a) => a.some((x) => x.endsWith('llama-bench')))!;
+  // The measuring run (the session lists the build's devices with llama-bench --list-devices first).
+  const bench = started.find((a) => a.some((x) => x.endsWith('llama-bench')) && a.includes('-m'))!;
   assert.equal(bench[bench.indexOf('-t') + 1], '1');
 });
 

@@ -12,7 +12,7 @@ import { writeDemoModel } from '../../src/core/demoModel';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { ensureSource } from '../../src/core/toolchains/llamacpp/build';
 import { locateTools } from '../../src/core/toolchains/llamacpp/locate';
-import { CLI, tmpDir } from '../helpers/fixtures';
+import { CLI, tmpDir, withFakeTool } from '../helpers/fixtures';
 
 let model = '';
 // Accuracy has its own test on a trained model (accuracy.test.ts); random weights make it meaningless here.
@@ -233,4 +233,93 @@ test('haqa demo (the README main job) runs end to end', () => {
   assert.ok(s.verdict.reason.length > 10, s.verdict.reason);
   // Confirmed before the verdict (or, on a machine that never held still, said so).
   assert.ok(s.verdict.confirmations > 0 || /confirmation stopped/.test(r.stderr), 'the verdict was not confirmed');
+});
+
+test('a build whose devices are a Vulkan GPU is used as a GPU build; --context measures at its half and deploys -c', () => {
+  const built = locateTools()!;
+  // The real CPU tools behind a llama-bench that lists a Vulkan device, as a Vulkan build does (a CPU build ignores
+  // -ngl, so the trials still measure for real).
+  const bin = withFakeTool(
+    built.binDir,
+    'llama-bench',
+    [
+      '#!/bin/sh',
+      'if [ "$1" = "--list-devices" ]; then',
+      '  echo "Available devices:"',
+      '  echo "  Vulkan0: AMD Radeon RX 7900 XTX (RADV NAVI31) (24560 MiB, 24000 MiB free)"',
+      '  exit 0',
+      'fi',
+      `printf '%s\\n' "$*" >> "$(dirname "$0")/argv.log"`,
+      `exec "${built.bench}" "$@"`,
+      '',
+    ].join('\n'),
+  );
+  const dir = tmpDir();
+  const common = [
+    '--model',
+    model,
+    '--llamacpp-bin',
+    bin,
+    '--session-dir',
+    dir,
+    '--json',
+    '--confirm',
+    'off',
+    ...SMALL,
+  ];
+  const r = haqa(
+    [
+      'optimize',
+      '--model',
+      model,
+      '--llamacpp-bin',
+      bin,
+      '--budget',
+      '2',
+      '--strategy',
+      'builtin',
+      '--context',
+      '512',
+    ].concat(['--session-dir', dir, '--json', '--confirm', 'off', ...SMALL]),
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.toolchain.backend, 'vulkan');
+  // The GPU knob is in the space and every trial offloads (the first design starts with all layers on the GPU).
+  assert.ok(s.trials.every((t: { config: { gpu_layers?: number } }) => t.config.gpu_layers !== undefined));
+  const argv = fs.readFileSync(path.join(bin, 'argv.log'), 'utf8');
+  assert.match(argv, /-ngl 999/);
+  // Context 512 (the model's own): measured at depth 256, and at 0 for reference; served with -c 512.
+  assert.match(argv, /-d 0,256 /);
+  const t = s.trials.find((x: { status: string }) => x.status === 'done');
+  assert.ok(t.metrics.decode.mean > 0 && t.metrics.atDepth0.decode.mean > 0, JSON.stringify(t.metrics));
+  assert.deepEqual(s.serverCommand.slice(s.serverCommand.indexOf('-c'), s.serverCommand.indexOf('-c') + 2), [
+    '-c',
+    '512',
+  ]);
+  // More context than the model was trained for is cut to it, with the reason.
+  const over = haqa(['optimize', ...common, '--budget', '1', '--context', '8192']);
+  assert.equal(over.status, 0, over.stderr);
+  assert.match(over.stderr, /context 8192 is more than .* was trained for \(512 tokens\)/);
+});
+
+test("llama.cpp's memory projection at the served context comes before each trial: over a limit, it never runs", () => {
+  const dir = tmpDir();
+  const common = ['--model', model, '--session-dir', dir, '--json', '--confirm', 'off', '--context', '512', ...SMALL];
+  const ok = haqa(['optimize', ...common, '--budget', '1']);
+  assert.equal(ok.status, 0, ok.stderr);
+  const t = JSON.parse(ok.stdout).trials[0];
+  // The projection of this trial at context 512: host memory only on a CPU build (model, KV cache, compute).
+  assert.equal(t.metrics.projected.context, 512);
+  assert.ok(t.metrics.projected.host.modelBytes > 0 && t.metrics.projected.host.contextBytes >= 0);
+  assert.ok(t.steps.some((s: { name: string }) => s.name === 'fit'));
+  // 5 MiB of memory: every configuration of this model is projected over it, so none is benchmarked.
+  const r = haqa(['optimize', ...common, '--budget', '2', '--max-mem-mb', '5']);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.trials.length, 2);
+  for (const x of s.trials) {
+    assert.equal(x.status, 'infeasible');
+    assert.match(x.cause, /^projected memory \d+ MiB at context 512 \(host .*\) > max 5 MiB \(not run\)$/);
+    assert.ok(!x.steps.some((st: { name: string }) => st.name === 'bench'), 'an over-limit trial was benchmarked');
+  }
 });

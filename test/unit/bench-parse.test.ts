@@ -24,6 +24,24 @@ test('parses real llama-bench JSONL: prefill and decode rows with mean, sd, n', 
   assert.equal(m.fileSizeBytes, 92817408);
 });
 
+test("with a depth, the figures at that depth are the trial's and those at depth 0 are kept beside them", () => {
+  const rows = parseBenchOutput(read('llama-bench-f16-cpu.jsonl'));
+  const deep = rows.map((r) => ({
+    ...r,
+    n_depth: 1024,
+    avg_ts: r.avg_ts / 2,
+    samples_ts: r.samples_ts?.map((x) => x / 2),
+  }));
+  // llama-bench's order with -d 0,1024: pp@0, tg@0, pp@1024, tg@1024.
+  const m = metricsFromRows([...rows.map((r) => ({ ...r, n_depth: 0 })), ...deep], 1024);
+  assert.ok(Math.abs(m.prefill!.mean - 2005.70445 / 2) < 1e-6, 'prefill at depth 1024');
+  assert.ok(Math.abs(m.atDepth0!.prefill!.mean - 2005.70445) < 1e-6, 'prefill at depth 0');
+  assert.ok(m.decode!.mean < m.atDepth0!.decode!.mean);
+  // Without a depth, rows at another depth are not the trial's figures (a replay of a grid recorded at depths).
+  assert.ok(Math.abs(metricsFromRows([...deep, ...rows]).prefill!.mean - 2005.70445) < 1e-6);
+  assert.equal(metricsFromRows(rows, 0).atDepth0, undefined);
+});
+
 test('parses real llama-bench JSON (array form) to the same rows as JSONL', () => {
   const json = parseBenchOutput(read('llama-bench-q4_0-cpu.json'));
   assert.ok(json.length >= 2);
@@ -89,7 +107,7 @@ test('benchArgs is an argv array built from the config only', () => {
     '-n',
     '128',
     '-d',
-    '1024',
+    '0,1024',
     '-r',
     '5',
     '-t',

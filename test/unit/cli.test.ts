@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CLI, GRID, tmpDir } from '../helpers/fixtures';
+import { acquireSessionLock } from '../../src/core/lock';
 
 const haqa = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
 
@@ -41,6 +42,11 @@ test('--json always prints one JSON document: on failure haqa.error.v1 with the 
     assert.equal(doc.exitCode, code);
     assert.match(r.stderr, /fix: /, 'the text goes to stderr as well');
   }
+  const help = haqa('--help', '--json');
+  assert.equal(help.status, 0);
+  const doc = JSON.parse(help.stdout);
+  assert.equal(doc.schema, 'haqa.help.v1');
+  assert.match(doc.usage, /haqa optimize/);
 });
 
 test('a missing or corrupt model exits 1 naming the cause and the fix, without a stack trace', () => {
@@ -141,4 +147,39 @@ test('hardware and inspect print facts', () => {
   const r = haqa('hardware', '--json');
   assert.equal(r.status, 0);
   assert.ok(JSON.parse(r.stdout).cpu.threads >= 1);
+});
+
+test('report says whether a session is running now (and who runs it), interrupted, or ended', () => {
+  const dir = tmpDir();
+  const first = haqa('optimize', '--replay', GRID, '--budget', '2', '--session-dir', dir, '--json');
+  assert.equal(first.status, 0, first.stderr);
+  const { sessionId, sessionPath } = JSON.parse(first.stdout);
+  const report = () => {
+    const r = haqa('report', sessionId, '--session-dir', dir, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { state: string; owner: { pid: number } | null };
+  };
+  assert.equal(report().state, 'completed');
+  // A process that died mid-run leaves session.json saying `running` and no live lock.
+  const meta = path.join(sessionPath, 'session.json');
+  fs.writeFileSync(
+    meta,
+    JSON.stringify({ ...JSON.parse(fs.readFileSync(meta, 'utf8')), status: 'running', stopReason: undefined }),
+  );
+  assert.deepEqual(report(), { ...report(), state: 'interrupted', owner: null });
+  const text = haqa('report', sessionId, '--session-dir', dir);
+  assert.match(
+    text.stdout,
+    new RegExp(`session ${sessionId}: interrupted \\(interrupted \\(resume with --resume\\)\\)`),
+  );
+  // This process holds the lock: the session is running, and the report names its PID.
+  const lock = acquireSessionLock(sessionPath, 'a test');
+  try {
+    const r = report();
+    assert.equal(r.state, 'running');
+    assert.equal(r.owner?.pid, process.pid);
+    assert.match(haqa('report', sessionId, '--session-dir', dir).stdout, /: running \(running now \(PID \d+: a test/);
+  } finally {
+    lock.release();
+  }
 });

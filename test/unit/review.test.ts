@@ -259,6 +259,34 @@ test('the launch script quotes every argument and passes extra ones on; the Mode
   assert.match(m, /PARAMETER num_thread 4/);
   assert.match(m, /PARAMETER num_gpu 99/);
   assert.match(m, /OLLAMA_KV_CACHE_TYPE=q8_0/);
+  const cfg = input().trial.config;
+  const modelfile = (c: Record<string, unknown>, w = input().workload) =>
+    ollamaModelfile({ ...input(), trial: { ...input().trial, config: { ...cfg, ...c } as typeof cfg }, workload: w });
+  // Every layer offloaded: no num_gpu (Ollama's default; its new engine refuses a count above the model's layers).
+  assert.doesNotMatch(modelfile({ gpu_layers: 999 }), /num_gpu/);
+  // A CPU build (no gpu_layers knob): num_gpu 0, as measured.
+  const { gpu_layers: _g, ...cpu } = cfg;
+  assert.match(
+    ollamaModelfile({ ...input(), trial: { ...input().trial, config: cpu as typeof cfg } }),
+    /PARAMETER num_gpu 0/,
+  );
+  // K and V differ, or a quantized cache without flash attention: Ollama cannot express it, and says so.
+  for (const c of [
+    { cache_type_k: 'q8_0', cache_type_v: 'f16' },
+    { cache_type_k: 'q4_0', cache_type_v: 'q4_0', flash_attn: false },
+    { cache_type_k: 'q5_1', cache_type_v: 'q5_1' },
+  ]) {
+    const text = modelfile(c);
+    assert.doesNotMatch(text, /OLLAMA_KV_CACHE_TYPE/, JSON.stringify(c));
+    assert.match(
+      text,
+      /# Ollama cannot run this K\/V cache exactly .* haqa-serve\.sh \(llama-server\) serves it as measured/,
+    );
+  }
+  // The context served (--context): -c N and num_ctx N.
+  const w = { ...input().workload, depth: 16384, context: 32768 };
+  assert.match(modelfile({}, w), /PARAMETER num_ctx 32768/);
+  assert.match(launchScript({ ...input(), workload: w }), / -c 32768 /);
   assert.deepEqual(
     deployFiles(input(), { configPath: '/ws/deploy/haqa.deploy.json', modelfile: true }).map((f) => f.path),
     ['/ws/deploy/haqa.deploy.json', '/ws/deploy/haqa-serve.sh', '/ws/deploy/Modelfile'],

@@ -29,6 +29,14 @@ test('redact masks a registered key as its first 3 and last 4 characters; childE
     redact(`Bearer ${CANARY}, again ${CANARY}`),
     `Bearer ${maskSecret(CANARY)}, again ${maskSecret(CANARY)}`,
   );
+  // A key with a quote, a backslash or a slash is masked where JSON or a URL spells it differently too.
+  const odd = 'sk-odd"key\\with/slash+9876';
+  registerSecret(odd);
+  for (const text of [JSON.stringify({ error: `bad key ${odd}` }), `https://x.test/?key=${encodeURIComponent(odd)}`]) {
+    assert.ok(!redact(text).includes(JSON.stringify(odd).slice(1, -1)), redact(text));
+    assert.ok(!redact(text).includes(encodeURIComponent(odd)), redact(text));
+    assert.ok(redact(text).includes(maskSecret(odd)), redact(text));
+  }
   const env = childEnv({ PATH: '/bin', HAQA_LLM_API_KEY: 'x', OPENAI_API_KEY: 'y', OTHER: CANARY, KEEP: 'ok' });
   assert.deepEqual(env, { PATH: '/bin', KEEP: 'ok' });
 });
@@ -107,4 +115,24 @@ test('a 200 whose body is not a chat-completions reply is retried, then the buil
   assert.match(r.stderr, /answered with something that is not a chat-completions reply/);
   assert.match(r.stderr, /built-in strategy/);
   assert.ok(s.chatRequests.length >= 2, 'retried before falling back');
+});
+
+test("the CLI's guard masks the key in bytes written to stdout/stderr (a tool's output passed through), not only in text", async () => {
+  const script = [
+    "const m = await import('./src/cli/output.ts');",
+    '(m.guardOutput ?? m.default.guardOutput)();',
+    `process.stdout.write(Buffer.from('bytes ${CANARY} end\\n'));`,
+    `process.stderr.write(new Uint8Array(Buffer.from('more ${CANARY} ünï\\n')));`,
+    "process.stdout.write(Buffer.from('kept ünïcode\\n'));",
+  ].join('\n');
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: path.resolve(__dirname, '../..'), env: { ...process.env, HAQA_LLM_API_KEY: CANARY } },
+      (e, stdout, stderr) => (e ? reject(e) : resolve({ stdout, stderr })),
+    ),
+  );
+  assert.equal(stdout, `bytes ${maskSecret(CANARY)} end\nkept ünïcode\n`);
+  assert.equal(stderr, `more ${maskSecret(CANARY)} ünï\n`);
 });

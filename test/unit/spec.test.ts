@@ -80,6 +80,7 @@ test('an older session.json (untyped options, no version) still loads as a spec'
     decodeWeight: undefined,
     maxSizeBytes: undefined,
     maxMemBytes: undefined,
+    maxVramBytes: undefined,
     maxDeltaPplPct: 5,
     maxKld: undefined,
   });
@@ -242,7 +243,12 @@ test("Re-run Trial pools a measured trial's new samples into it; a run that now 
     name: 'again',
     space: grid.space,
     info: () => ({ toolchain: 'again' }),
-    runTrial: (c, ctx) => grid.runTrial(c, ctx),
+    runTrial: (c, ctx) => {
+      // The log a tool would write, named as the toolchain names it.
+      const tag = ctx.logTag ?? `trial-${String(ctx.trialIndex).padStart(3, '0')}`;
+      fs.writeFileSync(path.join(ctx.logDir, `${tag}-bench.log`), 'measured');
+      return grid.runTrial(c, ctx);
+    },
   };
   const spec = gridSpec();
   const store = SessionStore.create(tmpDir(), { spec, strategy: { requested: 'grid', used: 'grid' } });
@@ -267,6 +273,24 @@ test("Re-run Trial pools a measured trial's new samples into it; a run that now 
   assert.equal(over.trial.index, 2);
   assert.equal(over.trial.status, 'infeasible');
   assert.equal(store.readTrials().trials.find((t) => t.index === 1)!.metrics.decode!.n, 2 * n);
+  // Each trial's logs are its own: the pooled re-run's under trial 1, the one that became trial 2 under its name.
+  assert.deepEqual(
+    store.logsOf(1).map((f) => path.basename(f)),
+    ['rerun-01-001-bench.log'],
+  );
+  assert.deepEqual(
+    store.logsOf(2).map((f) => path.basename(f)),
+    ['trial-002-bench.log'],
+  );
+  // A session folder whose logs cannot be written: the re-run stops with the cause; nothing is recorded.
+  fs.rmSync(store.logsDir, { recursive: true });
+  fs.writeFileSync(path.join(store.dir, 'logs'), 'a file where the folder should be');
+  await assert.rejects(
+    rerunTrial({ store, toolchain: tc, objective: spec.objective, trial: trials[0], runner }),
+    /the re-run could not run: cannot create .*logs: a file stands where a folder is needed/,
+  );
+  assert.equal(store.readTrials().lastIndex, 2);
+  fs.rmSync(path.join(store.dir, 'logs'));
   // A replay answers with the same recorded figures: pooling them would fake certainty.
   const same = await rerunTrial({ store, toolchain: grid, objective: spec.objective, trial: trials[0], runner });
   assert.equal(same.pooled, false);

@@ -133,19 +133,28 @@ export async function startCodeServer(opts: {
       }
       fs.rmSync(root, { recursive: true, force: true });
     };
-    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-    let up = false;
-    while (Date.now() < deadline && child.exitCode === null) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
-        if (r.ok) {
-          up = true;
-          break;
-        }
-      } catch {
-        /* not yet */
-      }
-      await new Promise((r) => setTimeout(r, 250));
+    // code-server says when it listens: wait on that line (or its exit), not on a clock; the bound only names a start
+    // that never comes.
+    const listening = /HTTP server listening on/;
+    let up = await new Promise<boolean>((resolve) => {
+      const settle = (v: boolean) => {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        child.stderr!.off('data', check);
+        resolve(v);
+      };
+      const check = () => {
+        if (listening.test(out)) settle(true);
+      };
+      const timer = setTimeout(() => settle(false), opts.timeoutMs ?? 120_000);
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      void exited.then(() => settle(false));
+      check();
+    });
+    if (up) {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      up = r?.ok === true;
     }
     if (up)
       return {

@@ -176,6 +176,8 @@ export function renderCharts(s: SessionState): void {
       },
     ];
     canvas.dataset.points = String(datasets.reduce((n, d) => n + d.data.length, 0));
+    // The theme the chart was last drawn in (tests wait on it after a theme change, not on a clock).
+    canvas.dataset.theme = document.body.className;
     const existing = charts[i];
     if (existing) {
       existing.data.datasets = datasets;

@@ -42,7 +42,10 @@ export function staticPrompt(ctx: StrategyContext, mode: OutputMode): string {
   const tc = ctx.toolchain ?? {};
   const simd = hw.cpu.flags.filter((f) => SIMD.includes(f)).join(' ') || 'none listed';
   const gpu = (g: (typeof hw.gpus)[number]) =>
-    `${quoted(g.name)} ${gib(g.vramBytes)} GiB, compute capability ${quoted(g.computeCapability, 8)}`;
+    `${g.device ? `${quoted(g.device, 16)} ` : ''}${quoted(g.name)} ${gib(g.vramBytes)} GiB` +
+    (g.freeBytes !== undefined ? ` (${gib(g.freeBytes)} GiB free)` : '') +
+    (g.computeCapability ? `, compute capability ${quoted(g.computeCapability, 8)}` : '') +
+    (g.backend ? `, via ${quoted(g.backend, 16)}` : '');
   const lines = [
     'You are the tuning agent of HAQA. You choose llama.cpp configurations (weight quantization + runtime settings) ' +
       "to benchmark on the user's machine, one trial at a time, to find the best one for the objective within the " +

@@ -21,7 +21,8 @@ export interface StepRecord {
 }
 
 export interface TrialOutcome {
-  status: 'done' | 'failed' | 'cancelled' | 'skipped';
+  /** `infeasible`: refused before it ran, over a limit by llama.cpp's memory projection (the cause says). */
+  status: 'done' | 'failed' | 'infeasible' | 'cancelled' | 'skipped';
   metrics: TrialMetrics;
   cause?: string;
   steps: StepRecord[];

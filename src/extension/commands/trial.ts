@@ -1,6 +1,4 @@
 /** Commands on one trial of a session: re-run, delete, compare with the best, open its logs. */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError } from '../../core/errors';
 import { acquireSessionLock } from '../../core/lock';
@@ -115,20 +113,13 @@ async function compareWithBest(ctx: HaqaContext, t?: Target): Promise<number[]> 
 /** Opens the tool logs of a trial (none for replayed or cached steps). */
 async function openTrialLog(ctx: HaqaContext, t?: Target): Promise<string[]> {
   const r = ctx.need(t);
-  const dir = SessionStore.open(r.root, r.sessionId).logsDir;
-  const prefix = `trial-${String(r.trial ?? 0).padStart(3, '0')}-`;
-  const logs = fs.existsSync(dir)
-    ? fs
-        .readdirSync(dir)
-        .filter((f) => f.startsWith(prefix))
-        .sort()
-    : [];
+  const logs = SessionStore.open(r.root, r.sessionId).logsOf(r.trial ?? 0);
   if (!logs.length) {
     void vscode.window.showInformationMessage(
       `HAQA: trial #${r.trial} has no log (replayed or cached steps write none).`,
     );
     return [];
   }
-  for (const f of logs) await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, f)), { preview: false });
+  for (const f of logs) await vscode.window.showTextDocument(vscode.Uri.file(f), { preview: false });
   return logs;
 }

@@ -18,15 +18,42 @@ let api: HaqaApi;
 let ws: string;
 let model: string;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+/**
+ * Resolves with `f()` once it holds, checked now and again on every firing of `events`: the suite waits on the
+ * extension's events, never on a clock, so a slow shared machine only makes it slower. The timer is a bound that turns
+ * a wait that would never end into an error naming what was awaited (mocha's own timeout would not say).
+ */
+function when<T>(
+  what: string,
+  events: vscode.Event<unknown>[],
+  f: () => T | undefined | false,
+  boundMs = 280_000,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const subs: vscode.Disposable[] = [];
+    const settle = (fn: () => void) => {
+      clearTimeout(timer);
+      for (const s of subs.splice(0)) s.dispose();
+      fn();
+    };
+    const check = () => {
+      try {
+        const v = f();
+        if (v) settle(() => resolve(v));
+      } catch (e) {
+        settle(() => reject(e));
+      }
+    };
+    const timer = setTimeout(() => settle(() => reject(new Error(`timed out waiting for ${what}`))), boundMs);
+    for (const e of events) subs.push(e(check));
+    check();
+  });
+}
+/** The panel of a session once it is open, and once its webview said ready. */
+async function readyPanel(sessionId: string) {
+  const panel = await when('the panel', [api.panels.onDidOpen], () => api.panels.panels.get(sessionId));
+  await when('the webview to say ready', [panel.onDidReceive], () => panel.handled.some((m) => m.type === 'ready'));
+  return panel;
 }
 const runOf = (id: string): SessionRun => api.runs.get(id)!;
 const treeChildren = (n?: TreeNode) => api.tree.getChildren(n) as TreeNode[];
@@ -112,8 +139,7 @@ describe('HAQA in the extension host', function () {
     assert.ok(items.every((i) => i.iconPath instanceof vscode.ThemeIcon));
     assert.ok(items.some((i) => i.contextValue === 'haqaTrialMeasured'));
     // The panel for it is open and was sent the full state.
-    const panel = await until('the panel', () => api.panels.panels.get(sessionId));
-    await until('the webview to say ready', () => panel.handled.some((m) => m.type === 'ready'), 60_000);
+    const panel = await readyPanel(sessionId);
     const state = panel.sent.find((m) => m.type === 'state');
     assert.ok(state && state.type === 'state' && state.state.trials.length >= 1);
   });
@@ -128,8 +154,8 @@ describe('HAQA in the extension host', function () {
       workload: FAST,
     });
     const run = runOf(started!.sessionId);
-    const panel = await until('the panel', () => api.panels.panels.get(run.id!));
-    const first = await until('a pending proposal', () => run.pending);
+    const panel = await when('the panel', [api.panels.onDidOpen], () => api.panels.panels.get(run.id!));
+    const first = await when('a pending proposal', [run.onDidChange], () => run.pending);
     const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === run.id)!;
     const queued = treeChildren(session)
       .map((n) => api.tree.getTreeItem(n))
@@ -150,19 +176,20 @@ describe('HAQA in the extension host', function () {
     const good = { ...first.config, threads: first.config.threads === 1 ? 2 : 1 };
     panel.receive({ type: 'override', id: first.id, config: good });
     assert.ok((panel.sent.filter((m) => m.type === 'override-result').pop() as { ok: boolean }).ok);
-    await until(
-      'the running trial in the tree',
-      () =>
-        treeChildren(session)
-          .map((n) => api.tree.getTreeItem(n))
-          .find((i) => i.contextValue === 'haqaTrialRunning'),
-      30_000,
+    await when('the running trial in the tree', [api.tree.onDidChangeTreeData], () =>
+      treeChildren(session)
+        .map((n) => api.tree.getTreeItem(n))
+        .find((i) => i.contextValue === 'haqaTrialRunning'),
     );
-    const second = await until('the next proposal', () => run.pending?.id === 2 && run.pending);
+    const second = await when('the next proposal', [run.onDidChange], () => run.pending?.id === 2 && run.pending);
     assert.equal(run.trials[0].strategy, 'user');
     assert.deepEqual(run.trials[0].config.threads, good.threads);
     panel.receive({ type: 'proposal', action: 'skip', id: second.id });
-    const third = await until('a proposal after the skip', () => run.pending?.id === 3 && run.pending);
+    const third = await when(
+      'a proposal after the skip',
+      [run.onDidChange],
+      () => run.pending?.id === 3 && run.pending,
+    );
     assert.equal(run.trials[1].status, 'skipped');
     panel.receive({ type: 'control', action: 'pause' });
     assert.equal(run.status, 'paused');
@@ -178,7 +205,16 @@ describe('HAQA in the extension host', function () {
     );
   });
 
-  it('Ctrl+C in the HAQA terminal cancels the running trial; the session pauses, then resumes and can be stopped', async () => {
+  it('Ctrl+C in the HAQA terminal cancels the running trial; the session pauses, then resumes and can be stopped', async function () {
+    // Three tool runs (the cancelled one, and up to an importance matrix and a quantization for the next) on a shared
+    // machine: bounded by events below, and by this test's own time.
+    this.timeout(600_000);
+    // The terminal is followed from before the session starts, so no command line can be missed.
+    const pty = api.terminal();
+    let written = '';
+    const sub = pty.onDidWrite((d) => {
+      written += d;
+    });
     const started = await vscode.commands.executeCommand<{ sessionId: string }>('haqa.optimizeModel', {
       model,
       budget: 3,
@@ -189,37 +225,45 @@ describe('HAQA in the extension host', function () {
       workload: { promptTokens: 512, genTokens: 256, repetitions: 5 },
     });
     const run = runOf(started!.sessionId);
-    const pty = api.terminal();
-    let written = '';
-    const sub = pty.onDidWrite((d) => {
-      written += d;
-    });
-    await until('a running trial', () => run.running, 60_000);
-    await sleep(300);
-    pty.handleInput('\x03');
-    const cancelled = await until('the cancelled trial', () => run.trials.find((t) => t.status === 'skipped'), 60_000);
-    assert.match(cancelled.cause ?? '', /cancelled by the user while running/);
-    await until('pause', () => run.status === 'paused');
-    assert.match(written, /\^C/);
-    run.resume();
-    await until(
-      'the next trial to run',
-      () => run.running && run.trials.length === 1 && run.running.index === 2,
-      60_000,
-    );
-    await until(
-      "the next tool's command line in the terminal",
-      // The next trial may build an importance matrix first (llama-imatrix), which takes a while on a busy machine.
-      () => /\$ \S*llama-(quantize|bench|imatrix)/.test(written),
-      120_000,
-    ).catch((e) => {
-      throw new Error(`${e.message}; the terminal got: ${JSON.stringify(written.slice(-600))}`);
-    });
-    await vscode.commands.executeCommand('haqa.stopSession');
-    const s = await run.finished();
-    sub.dispose();
-    assert.equal(s?.status, 'stopped');
-    assert.equal(s?.stopReason, 'stopped by the user');
+    const toolLine = /\$ \S*llama-(quantize|bench|imatrix)/;
+    try {
+      await when('a running trial', [run.onDidChange], () => run.running);
+      // Ctrl+C once the trial's tool is really running (its command line is in the terminal), not after a guess.
+      await when("the first tool's command line", [pty.onDidWrite], () => toolLine.test(written));
+      pty.handleInput('\x03');
+      const cancelled = await when('the cancelled trial', [run.onDidChange], () =>
+        run.trials.find((t) => t.status === 'skipped'),
+      );
+      assert.match(cancelled.cause ?? '', /cancelled by the user while running/);
+      await when('pause', [run.onDidChange], () => run.status === 'paused');
+      assert.match(written, /\^C/);
+      const mark = written.length;
+      run.resume();
+      await when(
+        'the next trial to run',
+        [run.onDidChange],
+        () => run.running && run.trials.length === 1 && run.running.index === 2,
+      );
+      await when(
+        "the next tool's command line in the terminal",
+        // The next trial may build an importance matrix first (llama-imatrix), which takes a while on a busy machine.
+        [pty.onDidWrite],
+        () => toolLine.test(written.slice(mark)),
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; the terminal got: ${JSON.stringify(written.slice(-600))}`);
+      });
+      await vscode.commands.executeCommand('haqa.stopSession');
+      const s = await run.finished();
+      assert.equal(s?.status, 'stopped');
+      assert.equal(s?.stopReason, 'stopped by the user');
+    } finally {
+      sub.dispose();
+      // A failure above must not leave a session running into the next tests.
+      if (run.live) {
+        run.stop();
+        await run.finished();
+      }
+    }
   });
 
   const deployFile = () => path.join(ws, 'haqa.deploy.json');
@@ -398,6 +442,11 @@ describe('HAQA in the extension host', function () {
       trial: 1,
     });
     assert.ok(logs && logs.length >= 1, 'no log for trial 1');
+    // Its logs include the re-run pooled into it (the test above), not only its first run's.
+    assert.ok(
+      logs.some((f) => /rerun-\d+-001-/.test(path.basename(f))),
+      `no re-run log among ${logs.map((f) => path.basename(f)).join(', ')}`,
+    );
   });
 });
 

@@ -61,8 +61,9 @@ export function benchArgs(bin: string, modelFile: string, config: Config, w: Wor
     String(w.promptTokens),
     '-n',
     String(w.genTokens),
+    // Depth 0 as well when the workload measures at a depth: the reference every other figure is quoted at.
     '-d',
-    String(w.depth),
+    w.depth > 0 ? `0,${w.depth}` : '0',
     '-r',
     String(w.repetitions),
     ...runtimeArgs(config),
@@ -126,15 +127,23 @@ export function flashAttnOf(v: BenchRow['flash_attn']): boolean {
   return v === true || v === 1 || v === 'on' || v === 'true' || v === '1';
 }
 
-/** Prefill (n_prompt > 0, n_gen = 0) and decode (n_gen > 0, n_prompt = 0) rows → metrics. */
-export function metricsFromRows(rows: BenchRow[]): TrialMetrics {
+/**
+ * Prefill (n_prompt > 0, n_gen = 0) and decode (n_gen > 0, n_prompt = 0) rows → metrics: those at the workload's
+ * `depth` are the trial's figures; those at depth 0, when the depth is above it, go to `atDepth0`.
+ */
+export function metricsFromRows(rows: BenchRow[], depth = 0): TrialMetrics {
   const m: TrialMetrics = {};
+  const zero: NonNullable<TrialMetrics['atDepth0']> = {};
   for (const r of rows) {
     if (rowProblem(r)) continue; // not a measurement: the figure stays missing and the trial says so
-    if (r.n_prompt > 0 && r.n_gen === 0) m.prefill = statOf(r);
-    else if (r.n_gen > 0 && r.n_prompt === 0) m.decode = statOf(r);
+    const d = typeof r.n_depth === 'number' ? r.n_depth : 0;
+    const into = d === depth ? m : d === 0 ? zero : undefined;
+    if (!into) continue;
+    if (r.n_prompt > 0 && r.n_gen === 0) into.prefill = statOf(r);
+    else if (r.n_gen > 0 && r.n_prompt === 0) into.decode = statOf(r);
     if (r.model_size) m.fileSizeBytes = r.model_size;
   }
+  if (depth > 0 && (zero.decode || zero.prefill)) m.atDepth0 = zero;
   return m;
 }
 

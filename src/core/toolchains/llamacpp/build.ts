@@ -9,7 +9,14 @@ import { probeGpus } from '../../hardware';
 
 /** The npm package whose tarball carries llama.cpp's source as a git bundle. Exact pin. */
 export const SOURCE_PACKAGE = 'node-llama-cpp@3.21.1';
-export const TOOLS = ['llama-quantize', 'llama-bench', 'llama-perplexity', 'llama-imatrix', 'llama-server'] as const;
+export const TOOLS = [
+  'llama-quantize',
+  'llama-bench',
+  'llama-perplexity',
+  'llama-imatrix',
+  'llama-server',
+  'llama-fit-params',
+] as const;
 export type Backend = 'cpu' | 'cuda';
 
 /** What builds the tools: `haqa toolchain build`, "HAQA: Build Toolchain". */

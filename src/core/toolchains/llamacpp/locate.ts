@@ -11,12 +11,58 @@ export interface LlamaTools {
   perplexity?: string;
   imatrix?: string;
   server?: string;
+  /** llama.cpp's memory projection (HAQA's builds have it; a foreign build may not, and then trials are not checked). */
+  fitParams?: string;
   /** Where they were found, in the lookup order. */
   source: 'explicit' | 'env' | 'path' | 'cache';
   binDir: string;
   commit?: string;
-  /** cpu | cuda for HAQA's builds; a foreign build may also report vulkan or metal. */
+  /**
+   * The backend of the build's devices: cpu (none), cuda, rocm, musa, vulkan, metal, sycl, … — read from the build
+   * itself (`llama-bench --list-devices`), not from nvidia-smi.
+   */
   backend?: string;
+  /** The devices the build can use besides the CPU, with their memory (probed each session: free memory changes). */
+  devices?: BuildDevice[];
+}
+
+/** One device as `llama-bench --list-devices` lists it: `  CUDA0: NVIDIA H200 (143156 MiB, 142034 MiB free)`. */
+export interface BuildDevice {
+  /** llama.cpp's name for it (CUDA0, Vulkan1, MTL0, ROCm0 …): what `-dev`, `-ot …=NAME` and `-ts` refer to. */
+  name: string;
+  description: string;
+  totalMiB: number;
+  freeMiB: number;
+  backend: string;
+}
+
+/** llama.cpp's device name prefixes and the backend each belongs to; another prefix is taken lower-cased. */
+const PREFIXES: [RegExp, string][] = [
+  [/^CUDA/, 'cuda'],
+  [/^ROCm|^HIP/, 'rocm'],
+  [/^MUSA/, 'musa'],
+  [/^Vulkan/, 'vulkan'],
+  [/^MTL|^Metal/, 'metal'],
+  [/^SYCL/, 'sycl'],
+  [/^CANN/, 'cann'],
+  [/^GPUOpenCL|^OpenCL/, 'opencl'],
+];
+
+/**
+ * The devices in `llama-bench --list-devices` output. Host-side accelerators without memory of their own (BLAS,
+ * listed as `BLAS: Accelerate (0 MiB, 0 MiB free)`) are not devices a layer can be offloaded to, so they are left out.
+ */
+export function parseDevices(text: string): BuildDevice[] {
+  const out: BuildDevice[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const m = line.match(/^\s+([A-Za-z][\w-]*?)(\d+): (.*) \((\d+) MiB, (\d+) MiB free\)\s*$/);
+    if (!m) continue;
+    const [, prefix, ordinal, description, total, free] = m;
+    if (/^BLAS$/i.test(prefix) || Number(total) === 0) continue;
+    const backend = PREFIXES.find(([re]) => re.test(prefix))?.[1] ?? prefix.toLowerCase();
+    out.push({ name: `${prefix}${ordinal}`, description, totalMiB: Number(total), freeMiB: Number(free), backend });
+  }
+  return out;
 }
 
 function isExecutable(p: string): boolean {
@@ -39,6 +85,7 @@ function fromDir(dir: string, source: LlamaTools['source']): LlamaTools | undefi
     perplexity: at('llama-perplexity'),
     imatrix: at('llama-imatrix'),
     server: at('llama-server'),
+    fitParams: at('llama-fit-params'),
     source,
     binDir: dir,
   };
@@ -89,13 +136,17 @@ export function locateTools(opts: { binDir?: string; backend?: Backend } = {}): 
 }
 
 /**
- * Build commit and backend of tools HAQA did not build: the commit from `--version` of a tool that has it
- * ("version: 0.4.0-dev (build 1, commit 80fb11a)"; llama-bench has none), the backend from
- * `llama-bench --list-devices`.
+ * Build commit, backend and devices of the tools: the commit from `--version` of a tool that has it ("version: 0.4.0-dev
+ * (build 1, commit 80fb11a)"; llama-bench has none), the devices and so the backend from `llama-bench --list-devices`
+ * (a build that lists none runs on the CPU, whatever GPUs the machine has).
  */
-export async function toolInfo(runner: ProcessRunner, t: LlamaTools): Promise<{ commit?: string; backend?: string }> {
+export async function toolInfo(
+  runner: ProcessRunner,
+  t: LlamaTools,
+  o: { commit?: boolean } = {},
+): Promise<{ commit?: string; backend?: string; devices?: BuildDevice[] }> {
   let commit: string | undefined;
-  for (const bin of [t.perplexity, t.server, t.imatrix]) {
+  for (const bin of o.commit === false ? [] : [t.perplexity, t.server, t.imatrix]) {
     if (!bin) continue;
     const r = await runner.run([bin, '--version'], { timeoutMs: 20000 });
     const m = (r.outputTail + r.stdout).match(/commit ([0-9a-f]{7,40})|version:\s*\d+\s*\(([0-9a-f]{7,40})\)/);
@@ -105,24 +156,20 @@ export async function toolInfo(runner: ProcessRunner, t: LlamaTools): Promise<{ 
     }
   }
   const d = await runner.run([t.bench, '--list-devices'], { timeoutMs: 20000 });
-  const out = d.outputTail + d.stdout;
-  const backend = /CUDA/.test(out)
-    ? 'cuda'
-    : /Vulkan/i.test(out)
-      ? 'vulkan'
-      : /Metal|MTL/.test(out)
-        ? 'metal'
-        : d.exitCode === 0
-          ? 'cpu'
-          : undefined;
-  return { commit, backend };
+  if (d.exitCode !== 0) return { commit };
+  const devices = parseDevices(d.stdout || d.outputTail);
+  return { commit, backend: devices[0]?.backend ?? 'cpu', devices };
 }
 
-/** `t` with commit and backend filled in, probing the binaries only when the cache manifest did not say. */
+/**
+ * `t` with commit, backend and devices filled in. The devices are always listed (their free memory changes); the
+ * commit is asked only when the cache manifest did not say. A backend the build's devices contradict (a CUDA build on
+ * a machine whose driver it cannot use lists no device) is corrected to what the build can use now.
+ */
 export async function withToolInfo(runner: ProcessRunner, t: LlamaTools): Promise<LlamaTools> {
-  if (t.commit && t.backend) return t;
-  const info = await toolInfo(runner, t);
-  return { ...t, commit: t.commit ?? info.commit, backend: t.backend ?? info.backend };
+  const info = await toolInfo(runner, t, { commit: !t.commit });
+  const backend = info.devices ? info.backend : t.backend;
+  return { ...t, commit: t.commit ?? info.commit, backend: backend ?? t.backend, devices: info.devices ?? [] };
 }
 
 /** Locates the tools, building them into the cache on first need. */

@@ -7,9 +7,12 @@ import { errorMessage, isHaqaError, isHalting } from '../../errors';
 import { estimatedFileBytes } from '../../ggml';
 import type { RunResult } from '../../process/runner';
 import type { SearchSpace } from '../../space';
-import type { Config, HardwareProfile, ModelInfo, TrialMetrics, Workload } from '../../types';
+import type { ObjectiveSpec } from '../../objective';
+import type { Config, HardwareProfile, MemoryProjection, ModelInfo, TrialMetrics, Workload } from '../../types';
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
 import { benchArgs, rowProblem, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
+import { contextFor } from './deploy';
+import { fitArgs, fitProblems, parseFitPrint } from './fit';
 import type { LlamaTools } from './locate';
 import { llamaCppSpace, quantRecipe } from './space';
 import {
@@ -36,6 +39,8 @@ export interface LlamaCppOptions {
   cacheDir?: string;
   quantizeTimeoutMs?: number;
   benchTimeoutMs?: number;
+  /** The session's limits: a configuration llama.cpp projects over them (memory) is refused before it runs. */
+  objective?: ObjectiveSpec;
 }
 
 /** GPU memory in use (MiB, summed over GPUs), or undefined without nvidia-smi. */
@@ -238,6 +243,17 @@ export class LlamaCppToolchain implements Toolchain {
       return { status: 'failed', metrics: {}, cause, steps, ...(isHalting(e) ? { halt: cause } : {}) };
     }
 
+    const projected = await this.project(file, config, ctx, steps, logFor('fit'));
+    if (projected) {
+      const over = fitProblems(projected, {
+        objective: this.opts.objective ?? { kind: 'decode' },
+        gpus: this.hw.gpus,
+        hostBytes: this.hw.memoryBytes,
+      });
+      const base = { fileSizeBytes: fs.statSync(file).size, projected };
+      if (over.length) return { status: 'infeasible', metrics: base, cause: `${over.join('; ')} (not run)`, steps };
+    }
+
     ctx.onProgress?.('llama-bench');
     const log = logFor('bench');
     const watchGpu = this.hw.gpus.length > 0;
@@ -262,9 +278,10 @@ export class LlamaCppToolchain implements Toolchain {
     if (r.cancelled) return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-bench', steps };
     const rows = parseBenchOutput(r.stdout);
     const metrics: TrialMetrics = {
-      ...metricsFromRows(rows),
+      ...metricsFromRows(rows, this.opts.workload.depth),
       fileSizeBytes: fs.statSync(file).size,
       peakHostMemBytes: r.peakRssBytes,
+      ...(projected ? { projected } : {}),
     };
     if (base !== undefined && gpuPeak > base) metrics.peakDeviceMemBytes = (gpuPeak - base) * 1024 * 1024;
     if (r.timedOut || r.spawnError || r.overflow)
@@ -291,6 +308,29 @@ export class LlamaCppToolchain implements Toolchain {
       metrics.accuracy = acc.metrics;
     }
     return { status: 'done', metrics, steps };
+  }
+
+  /**
+   * llama.cpp's memory projection for the trial at the served context (llama-fit-params), or undefined when this build
+   * has no llama-fit-params or it could not project (the trial then runs, as before there was a projection).
+   */
+  private async project(
+    file: string,
+    config: Config,
+    ctx: TrialContext,
+    steps: StepRecord[],
+    log: string,
+  ): Promise<MemoryProjection | undefined> {
+    if (!this.tools.fitParams) return undefined;
+    const context = contextFor(this.opts.workload);
+    ctx.onProgress?.(`llama-fit-params at context ${context}`);
+    const r = await ctx.runner.run(fitArgs(this.tools.fitParams, file, config, context), {
+      timeoutMs: 120_000,
+      signal: ctx.signal,
+      logFile: log,
+    });
+    steps.push({ name: 'fit', seconds: r.durationMs / 1000, log });
+    return r.exitCode === 0 ? parseFitPrint(r.stdout, context) : undefined;
   }
 
   /** Runs one llama-perplexity, with the trial's log and the toolchain's failure diagnosis. */

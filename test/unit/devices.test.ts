@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { buildGpus, workloadFor } from '../../src/core/prepare';
+import { parseDevices } from '../../src/core/toolchains/llamacpp/locate';
+import type { ModelInfo } from '../../src/core/types';
+
+test("the build's devices and backend are read from `llama-bench --list-devices`, whatever the backend", () => {
+  // This machine's CPU build lists none.
+  assert.deepEqual(parseDevices('Available devices:\n  (none)\n'), []);
+  const cuda = parseDevices(
+    [
+      'ggml_cuda_init: found 2 CUDA devices:',
+      '  Device 0: NVIDIA H200, compute capability 9.0, VMM: yes',
+      'Available devices:',
+      '  CUDA0: NVIDIA H200 (143156 MiB, 142034 MiB free)',
+      '  CUDA1: NVIDIA H200 (143156 MiB, 120000 MiB free)',
+    ].join('\n'),
+  );
+  assert.deepEqual(
+    cuda.map((d) => [d.name, d.description, d.totalMiB, d.freeMiB, d.backend]),
+    [
+      ['CUDA0', 'NVIDIA H200', 143156, 142034, 'cuda'],
+      ['CUDA1', 'NVIDIA H200', 143156, 120000, 'cuda'],
+    ],
+  );
+  for (const [line, backend, name] of [
+    ['  Vulkan0: AMD Radeon RX 7900 XTX (RADV NAVI31) (24560 MiB, 24000 MiB free)', 'vulkan', 'Vulkan0'],
+    ['  MTL0: Apple M3 Max (98304 MiB, 98303 MiB free)', 'metal', 'MTL0'],
+    ['  ROCm0: AMD Instinct MI300X (196592 MiB, 196000 MiB free)', 'rocm', 'ROCm0'],
+    ['  SYCL0: Intel(R) Arc(TM) A770 Graphics (16225 MiB, 16225 MiB free)', 'sycl', 'SYCL0'],
+  ] as const) {
+    const [d] = parseDevices(`Available devices:\n${line}\n`);
+    assert.equal(d?.backend, backend, line);
+    assert.equal(d?.name, name, line);
+  }
+  // A description holding parentheses keeps them; BLAS (no memory of its own) is no device to offload to.
+  assert.equal(
+    parseDevices('  Vulkan0: AMD Radeon RX 7900 XTX (RADV NAVI31) (24560 MiB, 24000 MiB free)')[0].description,
+    'AMD Radeon RX 7900 XTX (RADV NAVI31)',
+  );
+  assert.deepEqual(
+    parseDevices('  MTL0: Apple M2 (10922 MiB, 10922 MiB free)\n  BLAS: Accelerate (0 MiB, 0 MiB free)'),
+    [{ name: 'MTL0', description: 'Apple M2', totalMiB: 10922, freeMiB: 10922, backend: 'metal' }],
+  );
+});
+
+test("a session's GPUs are the build's devices: none for a CPU build on an NVIDIA machine; nvidia-smi facts kept", () => {
+  const smi = [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '570.1' }];
+  assert.deepEqual(buildGpus([], smi), []);
+  const [g] = buildGpus(parseDevices('  CUDA0: NVIDIA H200 (143156 MiB, 142034 MiB free)'), smi);
+  assert.deepEqual(g, {
+    name: 'NVIDIA H200',
+    vramBytes: 143156 * 2 ** 20,
+    computeCapability: '9.0',
+    driver: '570.1',
+    device: 'CUDA0',
+    freeBytes: 142034 * 2 ** 20,
+    backend: 'cuda',
+  });
+  const [v] = buildGpus(parseDevices('  Vulkan0: AMD Radeon RX 7900 XTX (24560 MiB, 24000 MiB free)'), smi);
+  assert.equal(v.backend, 'vulkan');
+  assert.equal(v.computeCapability, '');
+});
+
+test('--context N measures at depth N/2 (within the context) and is cut to what the model was trained for', () => {
+  const model = { name: 'm', contextLength: 32768 } as ModelInfo;
+  const w = { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 };
+  assert.deepEqual(workloadFor(w, model), w, 'no context: as given');
+  assert.deepEqual(workloadFor({ ...w, context: 16384 }, model), { ...w, context: 16384, depth: 8192 });
+  // A depth given with it is kept.
+  assert.equal(workloadFor({ ...w, depth: 1000, context: 16384 }, model).depth, 1000);
+  // The prompt must fit beside the depth.
+  assert.equal(workloadFor({ ...w, promptTokens: 900, context: 1024 }, model).depth, 124);
+  const notes: string[] = [];
+  const cut = workloadFor({ ...w, context: 131072 }, model, (m) => notes.push(m));
+  assert.deepEqual(cut, { ...w, context: 32768, depth: 16384 });
+  assert.match(notes.join(''), /more than m was trained for \(32768 tokens\)/);
+  // A model whose training context is unknown (0) is not cut.
+  assert.equal(workloadFor({ ...w, context: 8192 }, { ...model, contextLength: 0 }).context, 8192);
+});
