@@ -6,7 +6,7 @@
  * tests it under Node. It type-checks with and without the DOM lib (webview/tsconfig.json and the root tsconfig).
  */
 import type { ObjectiveKind } from '../src/core/objective';
-import type { Config, ConfigValue, TrialRecord } from '../src/core/types';
+import { wasMeasured, type Config, type ConfigValue, type TrialRecord } from '../src/core/types';
 import type { HostMessage, KnobView, ProposalView, SessionState, SessionStatus, ViewPersisted } from './protocol';
 
 // ---- The view model and its updates ----
@@ -245,7 +245,7 @@ export function sortedTrials(s: SessionState, sort: Sort | undefined, cols: Colu
 }
 
 /** Whether a trial has Accept… and Try (it was measured). */
-export const canDeploy = (t: TrialRecord): boolean => t.status === 'done' || t.status === 'infeasible';
+export const canDeploy = (t: TrialRecord): boolean => wasMeasured(t);
 
 // ---- The virtualised table's row window ----
 

@@ -45,7 +45,7 @@ export async function report(flags: Flags, target?: string): Promise<number> {
     status: store.meta.status === 'running' ? 'stopped' : store.meta.status,
     stopReason: owner
       ? `running now (PID ${owner.pid}: ${owner.what}, since ${owner.since})`
-      : (store.meta.stopReason ?? (store.meta.status === 'running' ? 'interrupted (resume with --resume)' : '')),
+      : (store.meta.stopReason ?? (store.meta.status === 'running' ? 'resume it with --resume' : '')),
     objective,
     trials,
     ...judged,
@@ -105,7 +105,7 @@ export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> 
       binDir: t.binDir,
       commit: t.commit,
       backend: t.backend ?? 'unknown',
-      devices: t.devices ?? [],
+      devices: t.devices ?? null,
       tools: {
         quantize: t.quantize,
         bench: t.bench,
@@ -120,9 +120,11 @@ export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> 
       const tools = Object.entries(out.tools)
         .map(([k, v]) => `  ${k.padEnd(10)} ${v ?? '(missing)'}`)
         .join('\n');
-      const devices = out.devices.length
-        ? out.devices.map((d) => `  ${d.name.padEnd(10)} ${d.description}, ${d.totalMiB} MiB (${d.freeMiB} MiB free)`)
-        : ['  (none: the CPU only)'];
+      const devices = !out.devices
+        ? ['  (could not be listed: llama-bench --list-devices failed)']
+        : out.devices.length
+          ? out.devices.map((d) => `  ${d.name.padEnd(10)} ${d.description}, ${d.totalMiB} MiB (${d.freeMiB} MiB free)`)
+          : ['  (none: the CPU only)'];
       process.stdout.write(
         `llama.cpp tools (${out.source}): ${out.binDir}\n` +
           `version ${out.commit ?? 'unknown'}, backend ${out.backend}\n${tools}\ndevices\n${devices.join('\n')}\n`,

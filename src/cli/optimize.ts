@@ -65,6 +65,8 @@ export async function optimize(
   let spec: SessionSpec;
   if (flags.model && flags.replay?.length)
     throw usage('--model and --replay exclude each other: a session optimizes a model, or replays recorded rows');
+  if (flags.replay?.length && (flags.context !== undefined || flags.depth !== undefined))
+    throw usage('--context and --depth do not apply to --replay: the rows were measured at the depth they record');
   if (flags.resume) {
     // A resume continues the stored session as it was specified; only where it runs and how far may change.
     const ignored = Object.keys(flags).filter((f) => !RESUME_FLAGS.has(f) && !f.startsWith('llm-'));

@@ -96,8 +96,10 @@ function metricsText(m: TrialMetrics): string {
   const z = m.atDepth0;
   const zero = z ? ` (at depth 0: decode ${stat(z.decode)}, prefill ${stat(z.prefill)})` : '';
   const p = m.projected;
-  const all = p ? projectedBytes(p.host) + p.devices.reduce((a, d) => a + projectedBytes(d), 0) : 0;
-  const proj = p ? `, ${mib(all)} MiB projected at context ${p.context}` : '';
+  const where = p
+    ? [...p.devices.map((d) => `${d.name} ${mib(projectedBytes(d))}`), `host ${mib(projectedBytes(p.host))}`]
+    : [];
+  const proj = p ? `, projected ${where.join(' + ')} MiB at context ${p.context}` : '';
   return `decode ${stat(m.decode)} t/s, prefill ${stat(m.prefill)} t/s${zero}, ${mib(m.fileSizeBytes)} MiB${proj}${accuracy}`;
 }
 

@@ -5,6 +5,7 @@ import { HaqaError, haltingError } from './errors';
 import { cacheRoot } from './paths';
 import { formatBytes } from './hardware';
 import { PART_FILE, sweepOnce } from './leftovers';
+import { shardFiles } from './model';
 
 /** Content-keyed artifacts (quantized models, later imatrix files and KLD logits) in the user cache dir. */
 export class ArtifactCache {
@@ -41,6 +42,18 @@ export class ArtifactCache {
     fs.writeFileSync(`${memoFile}.tmp`, JSON.stringify(memo));
     fs.renameSync(`${memoFile}.tmp`, memoFile);
     return digest;
+  }
+
+  /**
+   * The content key of a model: its sha256, or for a split model (`…-00001-of-0000N.gguf`) the sha256 of its shards'
+   * digests in order, so a change in any shard is a different model.
+   */
+  async modelDigest(file: string): Promise<string> {
+    const files = shardFiles(file);
+    if (files.length === 1) return this.digest(file);
+    const h = createHash('sha256');
+    for (const f of files) h.update(await this.digest(f));
+    return h.digest('hex');
   }
 
   /** Where the artifact made from `sourceDigest` by `recipe` lives (whether or not it exists yet). */

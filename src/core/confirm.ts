@@ -8,10 +8,9 @@
  * measured again gets a second phase of rounds, beside the pooled best, so no verdict rests on a single run. Every run is appended to trials.jsonl as a `confirm` record (never a
  * trial: it does not count toward the budget), and a discarded round as a `confirm-discard` record.
  */
-import { errorMessage } from './errors';
 import type { ObjectiveSpec } from './objective';
 import type { SessionStore } from './store';
-import type { Toolchain } from './toolchains/toolchain';
+import { thrownOutcome, type Toolchain } from './toolchains/toolchain';
 import type { Config, Stat, TrialMetrics, TrialRecord } from './types';
 import { compare, objectiveStat, statOfSamples, verdict } from './verdict';
 
@@ -162,6 +161,7 @@ export async function confirmVerdict(
   let round = prior.reduce((m, e) => Math.max(m, e.round), 0);
   let kept = 0;
   let discards = 0;
+  let halted: string | undefined;
   const run = async (t: TrialRecord, r: number, isAnchor: boolean): Promise<ConfirmRecord> => {
     const started = new Date();
     c.onProgress?.(`confirmation round ${r}: #${t.index}${isAnchor ? ' (anchor, again)' : ''}`);
@@ -176,8 +176,10 @@ export async function confirmVerdict(
         onProgress: c.onProgress,
       });
     } catch (e) {
-      out = { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
+      out = thrownOutcome(e);
     }
+    // The machine failed (a full disk, a session folder that cannot be written): no measurement, and no more rounds.
+    if (out.halt) halted ??= out.halt;
     const rec: ConfirmRecord = {
       type: 'confirm',
       of: t.index,
@@ -203,8 +205,12 @@ export async function confirmVerdict(
       round++;
       const recs: ConfirmRecord[] = [];
       for (const t of group) {
-        if (c.signal?.aborted) return false;
+        if (c.signal?.aborted || halted) break;
         recs.push(await run(t, round, false));
+      }
+      if (halted) {
+        c.onInfo(`confirmation stopped: ${halted}; the verdict uses what was kept`);
+        return false;
       }
       if (c.signal?.aborted) return false;
       const again = await run(anchor, round, true);

@@ -29,6 +29,7 @@ export const FIX_SETTINGS = [
   'haqa.llm.baseUrl',
   'haqa.llm.model',
   'haqa.llm.maxPromptTokens',
+  'haqa.context',
 ] as const;
 export type SettingId = (typeof FIX_SETTINGS)[number];
 

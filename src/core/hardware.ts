@@ -126,9 +126,19 @@ export function describeHardware(hw: HardwareProfile): string {
     `memory  ${formatBytes(hw.memoryBytes)}`,
     `os      ${hw.os} (${hw.arch})`,
   ];
-  if (hw.gpus.length === 0) lines.push('GPUs    none (nvidia-smi lists no GPU)');
-  hw.gpus.forEach((g, i) =>
-    lines.push(`GPU ${i}   ${g.name}, ${formatBytes(g.vramBytes)}, compute ${g.computeCapability}, driver ${g.driver}`),
-  );
+  // A session's GPUs are its llama.cpp build's devices (device name, backend, free memory); `haqa hardware` shows
+  // nvidia-smi's.
+  const fromBuild = hw.gpus.some((g) => g.device);
+  if (hw.gpus.length === 0)
+    lines.push(`GPUs    none (${fromBuild ? 'the llama.cpp build lists' : 'nvidia-smi lists'} no GPU)`);
+  hw.gpus.forEach((g, i) => {
+    const facts = [
+      formatBytes(g.vramBytes) + (g.freeBytes !== undefined ? ` (${formatBytes(g.freeBytes)} free)` : ''),
+      ...(g.backend ? [g.backend] : []),
+      ...(g.computeCapability ? [`compute ${g.computeCapability}`] : []),
+      ...(g.driver ? [`driver ${g.driver}`] : []),
+    ];
+    lines.push(`GPU ${g.device ?? i}${g.device ? ' ' : '   '}${g.name}, ${facts.join(', ')}`);
+  });
   return lines.join('\n');
 }

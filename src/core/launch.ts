@@ -73,7 +73,8 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
   try {
     prepared = deps.prepared ?? (await prepareSession(spec, { ...deps.tools, runner: deps.runner }));
     // The model's content (memoized per path, size and mtime: the first trial needs it anyway, for the cache key).
-    if (spec.model && !deps.prepared) modelSha256 = await new ArtifactCache(spec.toolchain.cacheDir).digest(spec.model);
+    if (spec.model && !deps.prepared)
+      modelSha256 = await new ArtifactCache(spec.toolchain.cacheDir).modelDigest(spec.model);
     if (deps.resume) checkResume(deps.resume, prepared, modelSha256);
   } catch (e) {
     lock?.release();

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gguf } from '@huggingface/gguf';
+import { gguf, ggufAllShards, parseGgufShardFilename } from '@huggingface/gguf';
 import { HaqaError, errorMessage, type HaqaCommand } from './errors';
 import { FILE_TYPES, GGML_TYPES, tensorBytes } from './ggml';
 import type { ModelInfo } from './types';
@@ -56,12 +56,18 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
   }
   if (st.size < 24 || !head.equals(GGUF_MAGIC)) throw notGguf(abs, 'the file does not start with the GGUF magic bytes');
 
-  let parsed;
+  // A split model (`…-00001-of-00003.gguf`): every shard is read, checked and counted; its first file is the model.
+  const shards = shardFiles(abs);
+  let parts;
   try {
-    parsed = await gguf(abs, { allowLocalFile: true, computeParametersCount: true });
+    parts =
+      shards.length > 1
+        ? (await ggufAllShards(abs, { allowLocalFile: true })).shards
+        : [await gguf(abs, { allowLocalFile: true, computeParametersCount: true })];
   } catch (e) {
     throw notGguf(abs, `its header cannot be parsed (${errorMessage(e)}); the file is probably truncated or corrupt`);
   }
+  const parsed = parts[0];
   const md = parsed.metadata as unknown as Record<string, unknown>;
   const arch = String(md['general.architecture'] ?? '');
   if (!arch) throw notGguf(abs, 'general.architecture is missing from its metadata');
@@ -70,26 +76,33 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
     return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : 0;
   };
 
-  // Truncation check: every tensor's data must lie inside the file.
-  let end = 0;
+  // Truncation check: every tensor's data must lie inside its file.
   const rowSizes = new Set<number>();
-  for (const t of parsed.tensorInfos) {
-    const shape = t.shape.map(Number);
-    const elements = shape.reduce((a, b) => a * b, 1);
-    const bytes = tensorBytes(t.dtype, elements);
-    if (bytes !== undefined) end = Math.max(end, Number(parsed.tensorDataOffset) + Number(t.offset) + bytes);
-    if (shape.length >= 2 && /weight$/.test(t.name) && !/norm/.test(t.name)) rowSizes.add(shape[0]);
-  }
-  if (end > st.size) {
-    throw notGguf(abs, `it is truncated: its tensors need ${end} bytes but the file has ${st.size}`);
-  }
+  let parameterCount = 0;
+  let sizeBytes = 0;
+  const tensorInfos = parts.flatMap((p) => p.tensorInfos);
+  parts.forEach((p, i) => {
+    const file = shards[i] ?? abs;
+    const size = i === 0 ? st.size : fs.statSync(file).size;
+    sizeBytes += size;
+    let end = 0;
+    for (const t of p.tensorInfos) {
+      const shape = t.shape.map(Number);
+      const elements = shape.reduce((a, b) => a * b, 1);
+      parameterCount += elements;
+      const bytes = tensorBytes(t.dtype, elements);
+      if (bytes !== undefined) end = Math.max(end, Number(p.tensorDataOffset) + Number(t.offset) + bytes);
+      if (shape.length >= 2 && /weight$/.test(t.name) && !/norm/.test(t.name)) rowSizes.add(shape[0]);
+    }
+    if (end > size) throw notGguf(file, `it is truncated: its tensors need ${end} bytes but the file has ${size}`);
+  });
 
   const ftypeId = md['general.file_type'];
   let fileType = typeof ftypeId === 'number' ? FILE_TYPES[ftypeId] : undefined;
   if (!fileType) {
     // Old files without general.file_type: name it after the most common tensor type.
     const counts = new Map<number, number>();
-    for (const t of parsed.tensorInfos) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + 1);
+    for (const t of tensorInfos) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + 1);
     const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
     fileType = top ? (GGML_TYPES[top[0]]?.[0] ?? 'unknown') : 'unknown';
   }
@@ -98,7 +111,7 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
     path: abs,
     name: printable(String(md['general.name'] ?? path.basename(abs, '.gguf'))),
     arch,
-    parameterCount: parsed.parameterCount,
+    parameterCount,
     layers: num('block_count'),
     embeddingLength: num('embedding_length'),
     feedForwardLength: num('feed_forward_length'),
@@ -107,9 +120,39 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
     vocabSize: Array.isArray(tokens) ? tokens.length : num('vocab_size'),
     contextLength: num('context_length'),
     fileType,
-    sizeBytes: st.size,
+    sizeBytes,
+    ...(shards.length > 1 ? { shards } : {}),
     rowSizes: [...rowSizes].sort((a, b) => a - b),
   };
+}
+
+/**
+ * The files of a split model named like llama.cpp's gguf-split writes them (`name-00001-of-00003.gguf`), in order,
+ * starting from the first one; [file] for a whole model. A split model must be given by its first file, and every
+ * shard must be there: both are refused with the fix otherwise.
+ */
+export function shardFiles(file: string): string[] {
+  const info = parseGgufShardFilename(file);
+  if (!info) return [file];
+  const total = Number(info.total);
+  const files = Array.from(
+    { length: total },
+    (_, i) => `${info.prefix}-${String(i + 1).padStart(5, '0')}-of-${info.total.padStart(5, '0')}.gguf`,
+  );
+  if (Number(info.shard) !== 1)
+    throw new HaqaError(
+      `${file} is shard ${Number(info.shard)} of a model split in ${total}`,
+      { cli: `pass its first file to --model: ${files[0]}`, vscode: `pick its first file: ${files[0]}` },
+      'input',
+    );
+  const missing = files.filter((f) => !fs.existsSync(f));
+  if (missing.length)
+    throw new HaqaError(
+      `${file} is split in ${total} files and ${missing.length} of them are missing (${missing.map((f) => path.basename(f)).join(', ')})`,
+      'download or copy every shard into the same folder',
+      'input',
+    );
+  return files;
 }
 
 export function describeModel(m: ModelInfo): string {

@@ -63,8 +63,8 @@ export function violations(o: ObjectiveSpec, m: TrialMetrics): string[] {
   }
   const mem = (m.peakHostMemBytes ?? 0) + (m.peakDeviceMemBytes ?? 0);
   if (o.maxMemBytes !== undefined && mem > o.maxMemBytes) v.push(`peak memory ${mib(mem)} > max ${mib(o.maxMemBytes)}`);
-  // The measured device peak is summed over GPUs (nvidia-smi): above the per-GPU limit, at least one GPU may be.
-  const device = m.peakDeviceMemBytes;
+  // Per GPU: the GPU that took the most (older records hold only the sum over GPUs, an upper bound of it).
+  const device = m.peakDeviceMemMaxBytes ?? m.peakDeviceMemBytes;
   if (o.maxVramBytes !== undefined && device !== undefined && device > o.maxVramBytes)
     v.push(`peak GPU memory ${mib(device)} > max ${mib(o.maxVramBytes)} per GPU`);
   const a = m.accuracy;

@@ -2,6 +2,7 @@
  * What a session needs before its first trial, shared by the CLI and the extension: the hardware profile, the model's
  * facts, the llama.cpp tools (built once when missing) and the toolchain over them — or a replay toolchain.
  */
+import { UNQUANTIZED_FILE_TYPES } from './ggml';
 import * as path from 'node:path';
 import { HaqaError } from './errors';
 import { probeHardware } from './hardware';
@@ -64,10 +65,20 @@ export async function prepareSession(spec: SessionSpec, t: ToolOptions): Promise
     );
   const model = await inspectModel(spec.model);
   workload = workloadFor(workload, model, t.onProgress);
+  if (!UNQUANTIZED_FILE_TYPES.has(model.fileType))
+    t.onProgress?.(
+      `the model is already ${model.fileType}: only runtime knobs are searched, the quantization knobs are off ` +
+        '(re-quantizing a quantized file loses accuracy); give its F16/BF16/F32 source to search quantizations too',
+    );
   const found = await withToolInfo(t.runner, await tools(t));
   const smi = hardware.gpus;
-  hardware.gpus = buildGpus(found.devices ?? [], smi);
-  if (!hardware.gpus.length && smi.length)
+  if (found.devices) hardware.gpus = buildGpus(found.devices, smi);
+  else
+    t.onProgress?.(
+      `could not list the devices of this llama.cpp build (${found.bench} --list-devices failed): ` +
+        (smi.length ? `using the ${smi.length} GPU(s) nvidia-smi lists` : 'tuning the CPU'),
+    );
+  if (found.devices && !hardware.gpus.length && smi.length)
     t.onProgress?.(
       `this llama.cpp build (${found.backend ?? 'cpu'}, ${found.binDir}) lists no GPU, so the session tunes the CPU ` +
         `although nvidia-smi lists ${smi.length}: build one that can use it (haqa toolchain build --backend cuda), ` +
@@ -114,8 +125,9 @@ export function strategyContext(
  */
 export function buildGpus(devices: BuildDevice[], smi: GpuInfo[]): GpuInfo[] {
   const MiB = 1024 * 1024;
-  return devices.map((d) => {
-    const same = smi.find((g) => d.description.includes(g.name) || g.name.includes(d.description));
+  return devices.map((d, i) => {
+    // nvidia-smi lists NVIDIA GPUs in CUDA's order (HAQA sets no CUDA_VISIBLE_DEVICES): the same name at the same place.
+    const same = d.backend === 'cuda' && smi[i]?.name === d.description ? smi[i] : undefined;
     return {
       name: d.description,
       vramBytes: d.totalMiB * MiB,
@@ -144,7 +156,22 @@ export function workloadFor(w: Workload, model: ModelInfo, note?: (m: string) =>
     );
     context = model.contextLength;
   }
-  const room = Math.max(0, context - Math.max(w.promptTokens, w.genTokens));
-  const depth = w.depth > 0 ? w.depth : Math.min(Math.round(context / 2), room);
+  if (context < w.promptTokens + w.genTokens)
+    throw new HaqaError(
+      `a context of ${context} tokens cannot hold the measured prompt and generation ` +
+        `(${w.promptTokens} + ${w.genTokens} tokens)${context !== w.context ? `: ${model.name} was trained for ${context}` : ''}`,
+      {
+        cli: 'give a larger --context, or fewer --prompt-tokens / --gen-tokens',
+        vscode: 'set a larger {option}',
+        setting: 'haqa.context',
+      },
+      'usage',
+    );
+  const room = context - Math.max(w.promptTokens, w.genTokens);
+  let depth = w.depth > 0 ? w.depth : Math.min(Math.round(context / 2), room);
+  if (depth > room) {
+    note?.(`depth ${depth} leaves no room for the prompt in a ${context}-token context: measuring at depth ${room}`);
+    depth = room;
+  }
   return { ...w, context, depth };
 }

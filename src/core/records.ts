@@ -80,7 +80,7 @@ export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: s
     if (p) metrics.projected = p;
     else dropped.push('projected: not a memory projection');
   }
-  for (const k of ['fileSizeBytes', 'peakHostMemBytes', 'peakDeviceMemBytes'] as const) {
+  for (const k of ['fileSizeBytes', 'peakHostMemBytes', 'peakDeviceMemBytes', 'peakDeviceMemMaxBytes'] as const) {
     if (v[k] === undefined || v[k] === null) continue;
     if (finite(v[k]) && v[k] >= 0) metrics[k] = v[k];
     else dropped.push(`${k}: ${String(v[k])}`);

@@ -1,5 +1,5 @@
 import { llmUsage, type LlmUsage } from './agent/journal';
-import { HaqaError, errorMessage, isHalting, isHaqaError } from './errors';
+import { HaqaError, errorMessage, isHaqaError } from './errors';
 import { findingsFor, objectiveMetrics } from './priors';
 import { paretoFront, score, violations, type ObjectiveSpec } from './objective';
 import { judge, type Verdict } from './verdict';
@@ -14,7 +14,7 @@ import {
   type StrategyContext,
   type StrategyEvent,
 } from './strategies';
-import type { Toolchain, TrialOutcome } from './toolchains/toolchain';
+import { thrownOutcome, type Toolchain, type TrialOutcome } from './toolchains/toolchain';
 import {
   countsTowardBudget,
   type Config,
@@ -522,16 +522,4 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   o.store.updateMeta({ status, stopReason });
   emit({ type: 'end', summary });
   return summary;
-}
-
-/**
- * The outcome of a trial whose run threw. The machine's failure (a session folder that cannot be written, isHalting)
- * stops the session with the cause and the fix (resumable); anything else is HAQA's own fault, named as such.
- */
-function thrownOutcome(e: unknown): TrialOutcome {
-  if (isHalting(e)) {
-    const cause = isHaqaError(e) ? `${e.message} (fix: ${e.fixFor('any')})` : errorMessage(e);
-    return { status: 'failed', metrics: {}, cause, steps: [], halt: cause };
-  }
-  return { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
 }

@@ -220,7 +220,9 @@ export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = f
       genTokens: n('genTokens'),
       depth: n('depth'),
       repetitions: n('repetitions', 1),
-      ...(wl.context !== undefined ? { context: r.num(wl, 'context', 'spec.workload', { min: 1 }) } : {}),
+      ...(wl.context !== undefined
+        ? { context: Math.round(r.num(wl, 'context', 'spec.workload', { min: 1 }) ?? 0) || undefined }
+        : {}),
     };
   }
 

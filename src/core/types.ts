@@ -35,7 +35,10 @@ export interface ModelInfo {
   contextLength: number;
   /** llama.cpp file type name, e.g. F16, Q4_K_M. */
   fileType: string;
+  /** All its files together. */
   sizeBytes: number;
+  /** A split model's files in order (`path` is the first); absent for a whole file. */
+  shards?: string[];
   /** Column counts of every weight matrix (ne[0]); decides which block quantizations apply. */
   rowSizes: number[];
 }
@@ -79,7 +82,10 @@ export interface TrialMetrics {
   decode?: Stat;
   fileSizeBytes?: number;
   peakHostMemBytes?: number;
+  /** What the run added on all GPUs together (nvidia-smi's samples). */
   peakDeviceMemBytes?: number;
+  /** What it added on the GPU that took the most. */
+  peakDeviceMemMaxBytes?: number;
   /** Accuracy hook: filled by the accuracy issue (PPL, KLD). */
   accuracy?: Record<string, number>;
   /**
@@ -101,6 +107,14 @@ export interface MemoryProjection {
 /** `cancelled`: stopped while running (not counted, may be proposed again); `skipped`: the user declined it in review
  * (not counted, never proposed again). */
 export type TrialStatus = 'done' | 'failed' | 'infeasible' | 'cancelled' | 'skipped';
+
+/**
+ * Whether a trial ran and was measured (done, or over a limit after it ran): what can be accepted, deployed or tried.
+ * A trial refused before it ran (over a limit by llama.cpp's memory projection) has no speed and is not.
+ */
+export const wasMeasured = (t: { status: TrialStatus; metrics: TrialMetrics }) =>
+  (t.status === 'done' || t.status === 'infeasible') &&
+  (t.metrics.decode !== undefined || t.metrics.prefill !== undefined);
 
 /** Whether a trial counts toward the budget (it ran to an outcome). */
 export const countsTowardBudget = (t: { status: TrialStatus }) => t.status !== 'cancelled' && t.status !== 'skipped';

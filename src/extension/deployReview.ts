@@ -12,7 +12,7 @@ import { HaqaError } from '../core/errors';
 import { describeHardware } from '../core/hardware';
 import { deployFiles, type DeployInput } from '../core/toolchains/llamacpp/deploy';
 import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
-import type { TrialRecord } from '../core/types';
+import { wasMeasured, type TrialRecord } from '../core/types';
 import type { Prepared } from '../core/prepare';
 import { SCHEME, type VirtualDocs } from './virtualDocs';
 import type { Verdict } from '../core/verdict';
@@ -71,9 +71,9 @@ export class DeployReview {
         'accept a trial of a session that optimized a real model',
         'input',
       );
-    if (trial.status !== 'done' && trial.status !== 'infeasible')
+    if (!wasMeasured(trial))
       throw new HaqaError(
-        `trial #${trial.index} is ${trial.status}: there is nothing measured to accept`,
+        `trial #${trial.index} is ${trial.status}${trial.status === 'infeasible' ? ' and was never run' : ''}: there is nothing measured to accept`,
         'accept a trial that finished (done)',
         'input',
       );

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { SessionStore, type SessionMeta } from '../core/store';
 import { paretoFront } from '../core/objective';
 import { verdict } from '../core/verdict';
-import type { Config, TrialRecord, TrialStatus } from '../core/types';
+import { wasMeasured, type Config, type TrialRecord, type TrialStatus } from '../core/types';
 import { shortConfig, trialDetails } from '../core/format';
 import type { SessionRun } from './sessionRun';
 import { Commands } from './commands/ids';
@@ -139,7 +139,7 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     item.tooltip = md;
     const [icon, color] = node.mark === 'best' ? ['star-full', 'charts.yellow'] : ICONS[t.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    item.contextValue = t.status === 'done' || t.status === 'infeasible' ? 'haqaTrialMeasured' : 'haqaTrial';
+    item.contextValue = wasMeasured(t) ? 'haqaTrialMeasured' : 'haqaTrial';
     item.id = `trial:${node.sessionId}:${t.index}`;
     return item;
   }

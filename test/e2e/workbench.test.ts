@@ -463,7 +463,11 @@ function whenFile(what: string, dir: string, f: () => boolean, boundMs = 60_000)
       fn();
     };
     const check = () => {
-      if (f()) settle(resolve);
+      try {
+        if (f()) settle(resolve);
+      } catch (e) {
+        settle(() => reject(e));
+      }
     };
     const timer = setTimeout(() => settle(() => reject(new Error(`timed out waiting for ${what}`))), boundMs);
     watcher.on('change', check);

@@ -323,3 +323,38 @@ test("llama.cpp's memory projection at the served context comes before each tria
     assert.ok(!x.steps.some((st: { name: string }) => st.name === 'bench'), 'an over-limit trial was benchmarked');
   }
 });
+
+test('a split model (llama-gguf-split) is optimized from its first file; an already-quantized one searches runtime knobs only, saying why', () => {
+  const built = locateTools()!;
+  const dir = tmpDir();
+  const split = spawnSync(
+    path.join(built.binDir, 'llama-gguf-split'),
+    ['--split', '--split-max-tensors', '8', model, path.join(dir, 'small')],
+    { encoding: 'utf8' },
+  );
+  assert.equal(split.status, 0, split.stderr);
+  const shards = fs.readdirSync(dir).filter((f) => /^small-\d{5}-of-\d{5}\.gguf$/.test(f));
+  assert.ok(shards.length >= 2, `not split: ${shards.join(', ')}`);
+  const first = path.join(dir, shards.sort()[0]);
+  const common = ['--session-dir', dir, '--json', '--confirm', 'off', ...SMALL];
+  const r = haqa(['optimize', '--model', first, '--budget', '1', ...common]);
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(
+    s.model.sizeBytes,
+    shards.reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0),
+  );
+  assert.equal(s.trials[0].status, 'done', s.trials[0].cause);
+  assert.ok(s.trials[0].metrics.decode.mean > 0);
+  // The quantized file it made is a model of its own: only the runtime is searched from it, and the session says so.
+  const quantized = s.serverCommand[s.serverCommand.indexOf('-m') + 1];
+  const q = haqa(['optimize', '--model', quantized, '--budget', '1', ...common]);
+  assert.equal(q.status, 0, q.stderr);
+  assert.match(q.stderr, /the model is already Q\w+: only runtime knobs are searched, the quantization knobs are off/);
+  const t = JSON.parse(q.stdout).trials[0];
+  assert.equal(
+    t.steps.find((x: { name: string }) => x.name === 'quantize'),
+    undefined,
+    'a quantized source was quantized',
+  );
+});

@@ -168,10 +168,7 @@ test('report says whether a session is running now (and who runs it), interrupte
   );
   assert.deepEqual(report(), { ...report(), state: 'interrupted', owner: null });
   const text = haqa('report', sessionId, '--session-dir', dir);
-  assert.match(
-    text.stdout,
-    new RegExp(`session ${sessionId}: interrupted \\(interrupted \\(resume with --resume\\)\\)`),
-  );
+  assert.match(text.stdout, new RegExp(`session ${sessionId}: interrupted \\(resume it with --resume\\)`));
   // This process holds the lock: the session is running, and the report names its PID.
   const lock = acquireSessionLock(sessionPath, 'a test');
   try {
@@ -182,4 +179,33 @@ test('report says whether a session is running now (and who runs it), interrupte
   } finally {
     lock.release();
   }
+});
+
+test('a replay of rows recorded at a depth is judged at that depth; --context / --depth do not apply to a replay', () => {
+  const dir = tmpDir();
+  const deep = path.join(dir, 'deep.jsonl');
+  // The recorded grid as if measured with -d 0,512: each row twice, the copy at depth 512 and half as fast.
+  const rows = fs
+    .readFileSync(GRID, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const half = (r: Record<string, unknown>) => ({
+    ...r,
+    n_depth: 512,
+    avg_ts: (r.avg_ts as number) / 2,
+    samples_ts: (r.samples_ts as number[] | undefined)?.map((x) => x / 2),
+  });
+  fs.writeFileSync(
+    deep,
+    rows.flatMap((r) => [JSON.stringify({ ...r, n_depth: 0 }), JSON.stringify(half(r))]).join('\n'),
+  );
+  const r = haqa('optimize', '--replay', deep, '--budget', '2', '--session-dir', dir, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const t = JSON.parse(r.stdout).trials[0];
+  assert.equal(t.status, 'done');
+  assert.ok(Math.abs(t.metrics.decode.mean * 2 - t.metrics.atDepth0.decode.mean) < 1e-6, JSON.stringify(t.metrics));
+  const bad = haqa('optimize', '--replay', deep, '--context', '4096', '--session-dir', dir);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--context and --depth do not apply to --replay/);
 });

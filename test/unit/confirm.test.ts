@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { HaqaError, haltingError } from '../../src/core/errors';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { runOptimize } from '../../src/core/session';
 import { SessionStore } from '../../src/core/store';
@@ -133,5 +134,22 @@ test('confirmation off: nothing is measured again', async () => {
   const { store, summary } = await session(tc, false);
   assert.equal(runs.filter((r) => r.tag).length, 0);
   assert.equal(store.readConfirmations().length, 0);
+  assert.equal(summary.verdict.confirmations, 0);
+});
+
+test('confirmation: the machine failing (a halting error, e.g. a full disk) stops it at once with the cause', async () => {
+  const { tc, runs } = scripted(() => null);
+  const trial = tc.runTrial.bind(tc);
+  tc.runTrial = async (config, ctx) => {
+    if (ctx.logTag)
+      throw haltingError(new HaqaError('no space left on the disk of the session', 'free space', 'input'));
+    return trial(config, ctx);
+  };
+  const { summary, info } = await session(tc, { rounds: 3 });
+  assert.equal(runs.filter((r) => r.tag).length, 0);
+  assert.ok(
+    info.some((m) => /^confirmation stopped: no space left on the disk of the session \(fix: free space\)/.test(m)),
+    info.join('\n'),
+  );
   assert.equal(summary.verdict.confirmations, 0);
 });

@@ -1,4 +1,7 @@
 import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FIXTURES } from '../helpers/fixtures';
 import * as assert from 'node:assert/strict';
 import { buildGpus, workloadFor } from '../../src/core/prepare';
 import { parseDevices } from '../../src/core/toolchains/llamacpp/locate';
@@ -7,6 +10,11 @@ import type { ModelInfo } from '../../src/core/types';
 test("the build's devices and backend are read from `llama-bench --list-devices`, whatever the backend", () => {
   // This machine's CPU build lists none.
   assert.deepEqual(parseDevices('Available devices:\n  (none)\n'), []);
+  // Recorded from HAQA's CUDA build on an NVIDIA H200 (stdout and stderr together), 2026-11-30.
+  const h200 = fs.readFileSync(path.join(FIXTURES, 'list-devices-cuda-h200.txt'), 'utf8');
+  assert.deepEqual(parseDevices(h200), [
+    { name: 'CUDA0', description: 'NVIDIA H200', totalMiB: 143155, freeMiB: 142629, backend: 'cuda' },
+  ]);
   const cuda = parseDevices(
     [
       'ggml_cuda_init: found 2 CUDA devices:',
@@ -70,11 +78,22 @@ test('--context N measures at depth N/2 (within the context) and is cut to what 
   // A depth given with it is kept.
   assert.equal(workloadFor({ ...w, depth: 1000, context: 16384 }, model).depth, 1000);
   // The prompt must fit beside the depth.
-  assert.equal(workloadFor({ ...w, promptTokens: 900, context: 1024 }, model).depth, 124);
+  assert.equal(workloadFor({ ...w, promptTokens: 800, context: 1024 }, model).depth, 224);
   const notes: string[] = [];
   const cut = workloadFor({ ...w, context: 131072 }, model, (m) => notes.push(m));
   assert.deepEqual(cut, { ...w, context: 32768, depth: 16384 });
   assert.match(notes.join(''), /more than m was trained for \(32768 tokens\)/);
+  // A context that cannot hold what is measured is refused; a depth given with it is cut to leave room for the prompt.
+  assert.throws(
+    () => workloadFor({ ...w, context: 600 }, model),
+    /a context of 600 tokens cannot hold .* \(512 \+ 128 tokens\)/,
+  );
+  const cutNotes: string[] = [];
+  assert.equal(workloadFor({ ...w, depth: 4000, context: 2048 }, model, (m) => cutNotes.push(m)).depth, 1536);
+  assert.match(
+    cutNotes.join(''),
+    /depth 4000 leaves no room for the prompt in a 2048-token context: measuring at depth 1536/,
+  );
   // A model whose training context is unknown (0) is not cut.
   assert.equal(workloadFor({ ...w, context: 8192 }, { ...model, contextLength: 0 }).context, 8192);
 });

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { fitArgs, fitProblems, parseFitPrint } from '../../src/core/toolchains/llamacpp/fit';
+import { gpuPeaks } from '../../src/core/toolchains/llamacpp/toolchain';
+import { violations } from '../../src/core/objective';
 import { trialFromJson } from '../../src/core/records';
 import type { GpuInfo } from '../../src/core/types';
 
@@ -74,9 +76,14 @@ test("a projection over a GPU's free memory, --max-vram-mb, the machine or --max
   ];
   const host = 64 * 1024 * MiB;
   assert.deepEqual(fitProblems(p, { objective: { kind: 'decode' }, gpus, hostBytes: host }), []);
+  // The driver's share counts: 19186 MiB projected fits 19300 MiB only without it.
+  assert.equal(
+    fitProblems(p, { objective: { kind: 'decode', maxVramBytes: 19300 * MiB }, gpus, hostBytes: host }).length,
+    1,
+  );
   const vram = fitProblems(p, { objective: { kind: 'decode', maxVramBytes: 16384 * MiB }, gpus, hostBytes: host });
   assert.deepEqual(vram, [
-    'projected CUDA0 19186 MiB (model 17904 MiB + KV cache 384 MiB + compute 898 MiB) at context 8192 > max 16384 MiB per GPU',
+    'projected CUDA0 19186 MiB (model 17904 MiB + KV cache 384 MiB + compute 898 MiB) + 256 MiB for the driver at context 8192 > max 16384 MiB per GPU',
   ]);
   const small = [{ ...gpus[0], freeBytes: 12000 * MiB }];
   assert.match(
@@ -114,4 +121,23 @@ test('a trial line keeps its projection when read back; a damaged one is dropped
     metrics: { fileSizeBytes: 1000, projected: { context: 1, host: 'x', devices: [] } },
   });
   assert.equal(bad?.metrics.projected, undefined);
+});
+
+test('the measured GPU peak is taken per GPU: its sum counts against --max-mem-mb, its largest against --max-vram-mb', () => {
+  // Two GPUs, 500 and 9000 MiB in use before; the run adds up to 3000 on the first and 100 on the second.
+  const peak = gpuPeaks(
+    [500, 9000],
+    [
+      [1500, 9000],
+      [3500, 9100],
+      [2000, 8000],
+    ],
+  );
+  assert.deepEqual(peak, { sumMiB: 3100, maxMiB: 3000 });
+  const m = { peakDeviceMemBytes: peak.sumMiB * MiB, peakDeviceMemMaxBytes: peak.maxMiB * MiB };
+  assert.deepEqual(violations({ kind: 'decode', maxVramBytes: 3050 * MiB }, m), []);
+  assert.match(
+    violations({ kind: 'decode', maxVramBytes: 2000 * MiB }, m)[0],
+    /peak GPU memory 3000\.0 MiB > max 2000\.0 MiB per GPU/,
+  );
 });

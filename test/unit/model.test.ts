@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inspectModel } from '../../src/core/model';
+import { inspectModel, shardFiles } from '../../src/core/model';
 import { HaqaError } from '../../src/core/errors';
 import { tinyModel, tmpDir } from '../helpers/fixtures';
 
@@ -41,4 +41,21 @@ test('bad files get a clear error naming the cause', async () => {
   await rejectsClearly(path.join(dir, 'cut-data.gguf'), /truncated/);
   fs.writeFileSync(path.join(dir, 'cut-header.gguf'), buf.subarray(0, 100));
   await rejectsClearly(path.join(dir, 'cut-header.gguf'), /truncated/);
+});
+
+test('a split model is given by its first file with every shard beside it; else the fix names the file to give', async () => {
+  const dir = tmpDir();
+  const good = await tinyModel(dir);
+  const shard = (i: number) => path.join(dir, `m-${String(i).padStart(5, '0')}-of-00003.gguf`);
+  for (const i of [1, 3]) fs.copyFileSync(good, shard(i));
+  await rejectsClearly(shard(1), /split in 3 files and 1 of them are missing \(m-00002-of-00003\.gguf\)/);
+  fs.copyFileSync(good, shard(2));
+  await assert.rejects(inspectModel(shard(2)), (e: unknown) => {
+    assert.ok(e instanceof HaqaError);
+    assert.match(e.message, /is shard 2 of a model split in 3/);
+    assert.match(e.fixFor('cli'), /pass its first file to --model: .*m-00001-of-00003\.gguf/);
+    return true;
+  });
+  assert.deepEqual(shardFiles(good), [good]);
+  assert.deepEqual(shardFiles(shard(1)), [shard(1), shard(2), shard(3)]);
 });

@@ -153,7 +153,9 @@ export async function startCodeServer(opts: {
       check();
     });
     if (up) {
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(30_000) }).catch(
+        () => undefined,
+      );
       up = r?.ok === true;
     }
     if (up)

@@ -79,7 +79,12 @@ export function staticPrompt(ctx: StrategyContext, mode: OutputMode): string {
     '# Workload (one llama-bench run)',
     w
       ? `prompt ${w.promptTokens} tokens (prefill), generate ${w.genTokens} tokens (decode), ` +
-        `at context depth ${w.depth}; ${w.repetitions} repetitions → mean ± sd`
+        `at context depth ${w.depth}; ${w.repetitions} repetitions → mean ± sd` +
+        (w.context !== undefined
+          ? `. The deployment serves a ${w.context}-token context: the figures are at depth ${w.depth} (KV cache ` +
+            'types and flash attention matter there), and before each trial llama.cpp projects its memory at that ' +
+            "context; a projection over a GPU's free memory or a memory limit is infeasible without running"
+          : '')
       : 'llama-bench defaults',
     '',
     '# Knobs: name [stage] {domain} (default): meaning',

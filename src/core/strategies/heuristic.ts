@@ -27,7 +27,12 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   const K = (n: string) => space.knob(n);
   const quants = (K('quant')?.values ?? []).map(String);
   const hasGpu = hw.gpus.length > 0 && !!K('gpu_layers');
-  const vram = hw.gpus.reduce((a, g) => a + g.vramBytes, 0);
+  // What the GPUs can hold for this session: each one's free memory (from the build's device list), within the
+  // per-GPU limit when one is set.
+  const vram = hw.gpus.reduce(
+    (a, g) => a + Math.min(g.freeBytes ?? g.vramBytes, objective.maxVramBytes ?? Infinity),
+    0,
+  );
   const fits = (q: string) => estimatedFileBytes(ctx.model, q) < 0.85 * (vram || Infinity);
   const sizeOk = (q: string) => !objective.maxSizeBytes || estimatedFileBytes(ctx.model, q) <= objective.maxSizeBytes;
   const memOk = (q: string) =>

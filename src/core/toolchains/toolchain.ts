@@ -1,3 +1,4 @@
+import { errorMessage, isHalting, isHaqaError } from '../errors';
 import type { ProcessRunner } from '../process/runner';
 import type { SearchSpace } from '../space';
 import type { Config, TrialMetrics } from '../types';
@@ -18,6 +19,8 @@ export interface StepRecord {
   seconds: number;
   cached?: boolean;
   log?: string;
+  /** What went wrong in a step the trial went on without (e.g. a memory projection that could not be made). */
+  note?: string;
 }
 
 export interface TrialOutcome {
@@ -45,4 +48,16 @@ export interface Toolchain {
   /** Facts recorded in the session (version, backend, files). */
   info(): Record<string, unknown>;
   runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome>;
+}
+
+/**
+ * The outcome of a trial whose run threw. The machine's failure (a session folder that cannot be written, isHalting)
+ * stops the session with the cause and the fix (resumable); anything else is HAQA's own fault, named as such.
+ */
+export function thrownOutcome(e: unknown): TrialOutcome {
+  if (isHalting(e)) {
+    const cause = isHaqaError(e) ? `${e.message} (fix: ${e.fixFor('any')})` : errorMessage(e);
+    return { status: 'failed', metrics: {}, cause, steps: [], halt: cause };
+  }
+  return { status: 'failed', metrics: {}, cause: `internal error: ${errorMessage(e)}`, steps: [] };
 }

@@ -27,7 +27,7 @@ function when<T>(
   what: string,
   events: vscode.Event<unknown>[],
   f: () => T | undefined | false,
-  boundMs = 280_000,
+  boundMs = 240_000,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const subs: vscode.Disposable[] = [];
@@ -228,8 +228,13 @@ describe('HAQA in the extension host', function () {
     const toolLine = /\$ \S*llama-(quantize|bench|imatrix)/;
     try {
       await when('a running trial', [run.onDidChange], () => run.running);
-      // Ctrl+C once the trial's tool is really running (its command line is in the terminal), not after a guess.
-      await when("the first tool's command line", [pty.onDidWrite], () => toolLine.test(written));
+      // Ctrl+C once the trial's tool is really running (its command line is in the terminal), not after a guess. The
+      // terminal also shows what the session ran before the trial (llama-bench --list-devices): only what follows the
+      // trial's start counts.
+      const trialStart = written.length;
+      await when("the trial's first tool command line", [pty.onDidWrite], () =>
+        toolLine.test(written.slice(trialStart)),
+      );
       pty.handleInput('\x03');
       const cancelled = await when('the cancelled trial', [run.onDidChange], () =>
         run.trials.find((t) => t.status === 'skipped'),

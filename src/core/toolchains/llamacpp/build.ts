@@ -16,6 +16,8 @@ export const TOOLS = [
   'llama-imatrix',
   'llama-server',
   'llama-fit-params',
+  // Not run by a session: it splits and merges models (`…-00001-of-0000N.gguf`), which --model accepts.
+  'llama-gguf-split',
 ] as const;
 export type Backend = 'cpu' | 'cuda';
 

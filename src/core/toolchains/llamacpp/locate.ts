@@ -168,8 +168,8 @@ export async function toolInfo(
  */
 export async function withToolInfo(runner: ProcessRunner, t: LlamaTools): Promise<LlamaTools> {
   const info = await toolInfo(runner, t, { commit: !t.commit });
-  const backend = info.devices ? info.backend : t.backend;
-  return { ...t, commit: t.commit ?? info.commit, backend: backend ?? t.backend, devices: info.devices ?? [] };
+  // Undefined devices: the build could not list them (an old build, a driver error), which is not "none".
+  return { ...t, commit: t.commit ?? info.commit, backend: info.backend ?? t.backend, devices: info.devices };
 }
 
 /** Locates the tools, building them into the cache on first need. */

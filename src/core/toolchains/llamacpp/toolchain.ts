@@ -43,8 +43,8 @@ export interface LlamaCppOptions {
   objective?: ObjectiveSpec;
 }
 
-/** GPU memory in use (MiB, summed over GPUs), or undefined without nvidia-smi. */
-function gpuMemUsedMiB(): Promise<number | undefined> {
+/** GPU memory in use per GPU (MiB, in nvidia-smi's order), or undefined without nvidia-smi. */
+function gpuMemUsedMiB(): Promise<number[] | undefined> {
   return new Promise((resolve) => {
     execFile(
       'nvidia-smi',
@@ -54,12 +54,21 @@ function gpuMemUsedMiB(): Promise<number | undefined> {
         if (err) return resolve(undefined);
         const vals = out
           .split('\n')
-          .map((s) => Number(s.trim()))
-          .filter((n) => Number.isFinite(n) && n >= 0);
-        resolve(vals.length ? vals.reduce((a, b) => a + b, 0) : undefined);
+          .filter((s) => s.trim())
+          .map((s) => Number(s.trim()));
+        resolve(vals.length && vals.every((n) => Number.isFinite(n) && n >= 0) ? vals : undefined);
       },
     );
   });
+}
+
+/**
+ * The peak rise of memory on each GPU over a run (MiB), from samples taken during it: their sum is what the run added
+ * on all GPUs (--max-mem-mb), their largest what it added on one (--max-vram-mb is per GPU).
+ */
+export function gpuPeaks(base: number[], samples: number[][]): { sumMiB: number; maxMiB: number } {
+  const rise = base.map((b, i) => Math.max(0, ...samples.map((s) => (s[i] ?? b) - b)));
+  return { sumMiB: rise.reduce((a, b) => a + b, 0), maxMiB: Math.max(0, ...rise) };
 }
 
 /** Real trials: llama-quantize (cached by content) → llama-bench → parse. */
@@ -105,7 +114,7 @@ export class LlamaCppToolchain implements Toolchain {
     const recipe = quantRecipe(config);
     if (Object.keys(recipe).length === 1 && recipe.quant === this.model.fileType)
       return { file: this.model.path, needsQuantize: false, recipe };
-    const digest = await this.artifacts.digest(this.model.path);
+    const digest = await this.artifacts.modelDigest(this.model.path);
     const file = this.artifacts.pathFor(digest, recipe);
     return { file, needsQuantize: !fs.existsSync(file), recipe };
   }
@@ -123,7 +132,7 @@ export class LlamaCppToolchain implements Toolchain {
       return { cause: `calibration text "${name}" not found (fix: pass --calibration-text FILE)` };
     if (!this.tools.imatrix)
       return { cause: 'llama-imatrix is missing from the llama.cpp tools (fix: `haqa toolchain build`)' };
-    const src = await this.artifacts.digest(this.model.path);
+    const src = await this.artifacts.modelDigest(this.model.path);
     const file = this.artifacts.pathFor(
       src,
       { kind: 'imatrix', calibration: (await this.artifacts.digest(text)).slice(0, 16), chunks },
@@ -244,6 +253,8 @@ export class LlamaCppToolchain implements Toolchain {
     }
 
     const projected = await this.project(file, config, ctx, steps, logFor('fit'));
+    if (projected === 'cancelled')
+      return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-fit-params', steps };
     if (projected) {
       const over = fitProblems(projected, {
         objective: this.opts.objective ?? { kind: 'decode' },
@@ -258,12 +269,12 @@ export class LlamaCppToolchain implements Toolchain {
     const log = logFor('bench');
     const watchGpu = this.hw.gpus.length > 0;
     const base = watchGpu ? await gpuMemUsedMiB() : undefined;
-    let gpuPeak = base ?? 0;
+    const samples: number[][] = [];
     let polling = watchGpu && base !== undefined;
     const poller = (async () => {
       while (polling) {
         const v = await gpuMemUsedMiB();
-        if (v !== undefined) gpuPeak = Math.max(gpuPeak, v);
+        if (v !== undefined && v.length === base?.length) samples.push(v);
         await new Promise((r) => setTimeout(r, 250));
       }
     })();
@@ -283,7 +294,13 @@ export class LlamaCppToolchain implements Toolchain {
       peakHostMemBytes: r.peakRssBytes,
       ...(projected ? { projected } : {}),
     };
-    if (base !== undefined && gpuPeak > base) metrics.peakDeviceMemBytes = (gpuPeak - base) * 1024 * 1024;
+    if (base !== undefined && samples.length) {
+      const peak = gpuPeaks(base, samples);
+      if (peak.sumMiB > 0) {
+        metrics.peakDeviceMemBytes = peak.sumMiB * 2 ** 20;
+        metrics.peakDeviceMemMaxBytes = peak.maxMiB * 2 ** 20;
+      }
+    }
     if (r.timedOut || r.spawnError || r.overflow)
       return { status: 'failed', metrics, cause: stepFailure('llama-bench', r), steps };
     const implausible = rows.map(rowProblem).filter((x): x is string => x !== undefined);
@@ -320,17 +337,22 @@ export class LlamaCppToolchain implements Toolchain {
     ctx: TrialContext,
     steps: StepRecord[],
     log: string,
-  ): Promise<MemoryProjection | undefined> {
+  ): Promise<MemoryProjection | 'cancelled' | undefined> {
     if (!this.tools.fitParams) return undefined;
     const context = contextFor(this.opts.workload);
     ctx.onProgress?.(`llama-fit-params at context ${context}`);
     const r = await ctx.runner.run(fitArgs(this.tools.fitParams, file, config, context), {
-      timeoutMs: 120_000,
+      timeoutMs: this.opts.benchTimeoutMs ?? 120_000,
       signal: ctx.signal,
       logFile: log,
     });
-    steps.push({ name: 'fit', seconds: r.durationMs / 1000, log });
-    return r.exitCode === 0 ? parseFitPrint(r.stdout, context) : undefined;
+    if (r.cancelled) return 'cancelled';
+    const projected = r.exitCode === 0 ? parseFitPrint(r.stdout, context) : undefined;
+    // No projection is no verdict on the configuration: the trial runs unchecked, and says so.
+    const note = projected ? undefined : `no memory projection (${stepFailure('llama-fit-params', r)}): run unchecked`;
+    if (note) ctx.onProgress?.(note);
+    steps.push({ name: 'fit', seconds: r.durationMs / 1000, log, ...(note ? { note } : {}) });
+    return projected;
   }
 
   /** Runs one llama-perplexity, with the trial's log and the toolchain's failure diagnosis. */
@@ -376,7 +398,7 @@ export class LlamaCppToolchain implements Toolchain {
     const gpu = this.hw.gpus.length > 0;
     const threads = this.hw.cpu.cores;
     try {
-      const src = await this.artifacts.digest(this.model.path);
+      const src = await this.artifacts.modelDigest(this.model.path);
       const evalDigest = (await this.artifacts.digest(o.evalFile)).slice(0, 16);
       const recipe = { eval: evalDigest, ctx: o.ctx, chunks: o.chunks };
       const baseFile = this.artifacts.pathFor(src, { kind: 'kld-base', ...recipe }, '.kld');

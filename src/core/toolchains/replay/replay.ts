@@ -153,6 +153,13 @@ export class ReplayToolchain implements Toolchain {
   async runTrial(config: Config, _ctx: TrialContext): Promise<TrialOutcome> {
     const rows = this.byKey.get(this.space.key(config));
     if (!rows) return { status: 'failed', metrics: {}, cause: 'not in the recording', steps: [] };
-    return { status: 'done', metrics: metricsFromRows(rows), steps: [{ name: 'replay', seconds: 0, cached: true }] };
+    // Rows recorded at a depth (llama-bench -d 0,D, as HAQA measures with --context) are judged at the deepest one,
+    // the depth-0 rows kept beside them, as in the session that recorded them.
+    const depth = Math.max(0, ...rows.map((r) => (typeof r.n_depth === 'number' ? r.n_depth : 0)));
+    return {
+      status: 'done',
+      metrics: metricsFromRows(rows, depth),
+      steps: [{ name: 'replay', seconds: 0, cached: true }],
+    };
   }
 }
