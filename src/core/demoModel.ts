@@ -14,6 +14,9 @@ export interface DemoShape {
   heads: number;
   headsKv: number;
   context: number;
+  /** A mixture of experts (llama.cpp's `llama` architecture with experts, as Mixtral): experts per layer, used per token. */
+  experts?: number;
+  expertsUsed?: number;
 }
 
 /**
@@ -30,22 +33,35 @@ export const trainedDemoModel = () => shippedFile(TRAINED_DEMO.rel);
 /** Llama-shaped, dims multiples of 256 so every k-quant applies; 46M params with the 32000-token SPM vocab. */
 export const DEMO_SHAPE: DemoShape = { hidden: 512, layers: 4, ffn: 1536, heads: 8, headsKv: 8, context: 2048 };
 
-/** xorshift32: deterministic bytes for the random weights. */
-function fillHalfRandom(seed: number) {
+/** xorshift32: a deterministic stream of 32-bit values for the random weights. */
+function xorshift(seed: number): () => number {
   let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+/** Random F16 weights with exponent 5..10 (magnitudes ~1e-3 .. 6e-2), random mantissa and sign. */
+function fillHalfRandom(seed: number) {
+  const next = xorshift(seed);
   return (buf: Buffer) => {
     for (let i = 0; i + 1 < buf.length; i += 2) {
-      s ^= s << 13;
-      s >>>= 0;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      s >>>= 0;
-      // F16 with exponent 5..10 (magnitudes ~1e-3 .. 6e-2), random mantissa and sign.
-      const exp = 5 + (s % 6);
-      const mant = (s >>> 8) & 0x3ff;
-      const sign = (s >>> 31) << 15;
-      buf.writeUInt16LE(sign | (exp << 10) | mant, i);
+      const s = next();
+      buf.writeUInt16LE(((s >>> 31) << 15) | ((5 + (s % 6)) << 10) | ((s >>> 8) & 0x3ff), i);
     }
+  };
+}
+
+/** F32 values in ±0.05 (a router's weights), deterministic. */
+function fillFloatRandom(seed: number) {
+  const next = xorshift(seed);
+  return (buf: Buffer) => {
+    for (let i = 0; i + 3 < buf.length; i += 4) buf.writeFloatLE(((next() % 2001) - 1000) / 20000, i);
   };
 }
 
@@ -78,6 +94,12 @@ export async function writeDemoModel(out: string, vocabGguf: string, shape: Demo
     'llama.attention.head_count_kv': { value: shape.headsKv, type: GGUFValueType.UINT32 },
     'llama.rope.dimension_count': { value: shape.hidden / shape.heads, type: GGUFValueType.UINT32 },
     'llama.attention.layer_norm_rms_epsilon': { value: 1e-5, type: GGUFValueType.FLOAT32 },
+    ...(shape.experts
+      ? {
+          'llama.expert_count': { value: shape.experts, type: GGUFValueType.UINT32 },
+          'llama.expert_used_count': { value: shape.expertsUsed ?? 2, type: GGUFValueType.UINT32 },
+        }
+      : {}),
   };
   let nVocab = 0;
   for (const [k, v] of Object.entries(vocab.typedMetadata)) {
@@ -94,12 +116,23 @@ export async function writeDemoModel(out: string, vocabGguf: string, shape: Demo
   const { hidden: h, ffn: f, layers } = shape;
   const kvDim = (h / shape.heads) * shape.headsKv;
   let seed = 1;
-  const w = (name: string, cols: number, rows: number): TensorSpec => ({
+  const w = (name: string, cols: number, rows: number, experts?: number): TensorSpec => ({
     name,
-    shape: [cols, rows],
+    shape: experts ? [cols, rows, experts] : [cols, rows],
     dtype: 1,
     fill: fillHalfRandom(seed++),
   });
+  const E = shape.experts;
+  // A dense feed-forward block, or the experts' (3-D, one slice per expert) with the router that picks them.
+  const ffn = (i: number): TensorSpec[] =>
+    E
+      ? [
+          { name: `blk.${i}.ffn_gate_inp.weight`, shape: [h, E], dtype: 0, fill: fillFloatRandom(seed++) },
+          w(`blk.${i}.ffn_gate_exps.weight`, h, f, E),
+          w(`blk.${i}.ffn_up_exps.weight`, h, f, E),
+          w(`blk.${i}.ffn_down_exps.weight`, f, h, E),
+        ]
+      : [w(`blk.${i}.ffn_gate.weight`, h, f), w(`blk.${i}.ffn_up.weight`, h, f), w(`blk.${i}.ffn_down.weight`, f, h)];
   const norm = (name: string): TensorSpec => ({ name, shape: [h], dtype: 0, fill: ones });
   const tensors: TensorSpec[] = [
     w('token_embd.weight', h, nVocab),
@@ -114,9 +147,7 @@ export async function writeDemoModel(out: string, vocabGguf: string, shape: Demo
       w(`blk.${i}.attn_v.weight`, h, kvDim),
       w(`blk.${i}.attn_output.weight`, h, h),
       norm(`blk.${i}.ffn_norm.weight`),
-      w(`blk.${i}.ffn_gate.weight`, h, f),
-      w(`blk.${i}.ffn_up.weight`, h, f),
-      w(`blk.${i}.ffn_down.weight`, f, h),
+      ...ffn(i),
     );
   }
   fs.mkdirSync(path.dirname(out), { recursive: true });

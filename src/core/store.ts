@@ -108,6 +108,9 @@ function modelFromJson(v: unknown): ModelInfo | undefined {
     headCountKv: numOr(v.headCountKv),
     vocabSize: numOr(v.vocabSize),
     contextLength: numOr(v.contextLength),
+    ...(typeof v.expertCount === 'number' && v.expertCount > 0
+      ? { expertCount: v.expertCount, expertUsedCount: numOr(v.expertUsedCount) }
+      : {}),
     fileType: strOr(v.fileType),
     sizeBytes: numOr(v.sizeBytes),
     rowSizes: Array.isArray(v.rowSizes) ? v.rowSizes.filter((x) => typeof x === 'number') : [],

@@ -33,6 +33,9 @@ export interface ModelInfo {
   headCountKv: number;
   vocabSize: number;
   contextLength: number;
+  /** A mixture of experts: experts per layer and used per token (absent or 0: a dense model). */
+  expertCount?: number;
+  expertUsedCount?: number;
   /** llama.cpp file type name, e.g. F16, Q4_K_M. */
   fileType: string;
   /** All its files together. */

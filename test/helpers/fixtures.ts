@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { GGUFValueType } from '@huggingface/gguf';
 import { writeGguf } from '../../src/core/ggufWriter';
 import { writeDemoModel, type DemoShape } from '../../src/core/demoModel';
+import { ProcessRunner } from '../../src/core/process/runner';
+import { ensureSource } from '../../src/core/toolchains/llamacpp/build';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const FIXTURES = path.join(ROOT, 'test/fixtures');
@@ -80,4 +82,23 @@ export function gridRows(n: number): Record<string, unknown>[] {
     .split('\n')
     .slice(0, n)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * A small random-weight Llama (hidden 256, 2 layers, context 512; `shape` overrides, e.g. experts) with llama.cpp's
+ * real SPM vocabulary, for integration tests on the real tools. Returns its path in a fresh temp folder.
+ */
+export async function smallLlama(name: string, shape: Partial<DemoShape> = {}): Promise<string> {
+  const src = await ensureSource({ runner: new ProcessRunner({ mode: 'pipe' }) });
+  const file = path.join(tmpDir(), name);
+  await writeDemoModel(file, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), {
+    hidden: 256,
+    layers: 2,
+    ffn: 768,
+    heads: 4,
+    headsKv: 4,
+    context: 512,
+    ...shape,
+  });
+  return file;
 }

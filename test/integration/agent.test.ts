@@ -4,10 +4,8 @@
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { DEFAULT_LLM } from '../../src/core/agent/settings';
-import { writeDemoModel } from '../../src/core/demoModel';
 import { probeHardware } from '../../src/core/hardware';
 import { inspectModel } from '../../src/core/model';
 import { freeLoopbackPort } from '../../src/core/toolchains/llamacpp/tryIt';
@@ -15,13 +13,12 @@ import { ProcessRunner } from '../../src/core/process/runner';
 import { runOptimize } from '../../src/core/session';
 import { SessionStore } from '../../src/core/store';
 import { resolveStrategy } from '../../src/core/strategies';
-import { ensureSource } from '../../src/core/toolchains/llamacpp/build';
 import { locateTools, withToolInfo } from '../../src/core/toolchains/llamacpp/locate';
 import { LlamaCppToolchain } from '../../src/core/toolchains/llamacpp/toolchain';
 import { OpenAiTestServer, systemMessage } from '../helpers/openaiServer';
 import { agentSession, replyJson } from '../helpers/agent';
 import { gridSpec, replayGrid } from '../helpers/replay';
-import { tmpDir } from '../helpers/fixtures';
+import { smallLlama, tmpDir } from '../helpers/fixtures';
 
 let model = '';
 let serverModel = '';
@@ -29,27 +26,10 @@ const server = new OpenAiTestServer(() => ({ content: '' }));
 
 before(async () => {
   assert.ok(locateTools(), 'llama.cpp tools not found: run `node dist/cli.js toolchain build` (as .ci/run does) first');
-  const src = await ensureSource({ runner: new ProcessRunner({ mode: 'pipe' }) });
-  model = path.join(tmpDir(), 'agent.gguf');
-  await writeDemoModel(model, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), {
-    hidden: 256,
-    layers: 2,
-    ffn: 768,
-    heads: 4,
-    headsKv: 4,
-    context: 512,
-  });
+  model = await smallLlama('agent.gguf');
   await server.start();
   // llama-server serves at most the context the model was trained for: give its model room for the agent's prompt.
-  serverModel = path.join(tmpDir(), 'server.gguf');
-  await writeDemoModel(serverModel, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), {
-    hidden: 256,
-    layers: 2,
-    ffn: 768,
-    heads: 4,
-    headsKv: 4,
-    context: 4096,
-  });
+  serverModel = await smallLlama('server.gguf', { context: 4096 });
 });
 after(() => server.stop());
 

@@ -8,11 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { ArtifactCache } from '../../src/core/artifacts';
-import { writeDemoModel } from '../../src/core/demoModel';
-import { ProcessRunner } from '../../src/core/process/runner';
-import { ensureSource } from '../../src/core/toolchains/llamacpp/build';
 import { locateTools } from '../../src/core/toolchains/llamacpp/locate';
-import { CLI, tmpDir, withFakeTool } from '../helpers/fixtures';
+import { CLI, smallLlama, tmpDir, withFakeTool } from '../helpers/fixtures';
 
 let model = '';
 // Accuracy has its own test on a trained model (accuracy.test.ts); random weights make it meaningless here.
@@ -20,16 +17,7 @@ const SMALL = ['--prompt-tokens', '64', '--gen-tokens', '16', '--repetitions', '
 
 before(async () => {
   assert.ok(locateTools(), 'llama.cpp tools not found: run `node dist/cli.js toolchain build` (as .ci/run does) first');
-  const src = await ensureSource({ runner: new ProcessRunner({ mode: 'pipe' }) });
-  model = path.join(tmpDir(), 'small.gguf');
-  await writeDemoModel(model, path.join(src.dir, 'models', 'ggml-vocab-llama-spm.gguf'), {
-    hidden: 256,
-    layers: 2,
-    ffn: 768,
-    heads: 4,
-    headsKv: 4,
-    context: 512,
-  });
+  model = await smallLlama('small.gguf');
 });
 
 function haqa(args: string[], timeout = 300_000) {
@@ -235,11 +223,13 @@ test('haqa demo (the README main job) runs end to end', () => {
   assert.ok(s.verdict.confirmations > 0 || /confirmation stopped/.test(r.stderr), 'the verdict was not confirmed');
 });
 
-test('a build whose devices are a Vulkan GPU is used as a GPU build; --context measures at its half and deploys -c', () => {
+/**
+ * The real CPU tools behind a llama-bench that lists a Vulkan device, as a Vulkan build does (a CPU build ignores -ngl
+ * and -ncmoe, so the trials still measure for real); each measuring argv is appended to argv.log in the folder.
+ */
+function vulkanBuild(): string {
   const built = locateTools()!;
-  // The real CPU tools behind a llama-bench that lists a Vulkan device, as a Vulkan build does (a CPU build ignores
-  // -ngl, so the trials still measure for real).
-  const bin = withFakeTool(
+  return withFakeTool(
     built.binDir,
     'llama-bench',
     [
@@ -254,34 +244,16 @@ test('a build whose devices are a Vulkan GPU is used as a GPU build; --context m
       '',
     ].join('\n'),
   );
+}
+
+/** `haqa optimize` with the tools in `bin`, a session folder, JSON out, no confirmation, the small workload. */
+const onBuild = (bin: string, dir: string, args: string[]) =>
+  haqa(['optimize', '--llamacpp-bin', bin, ...args, '--session-dir', dir, '--json', '--confirm', 'off', ...SMALL]);
+
+test('a build whose devices are a Vulkan GPU is used as a GPU build; --context measures at its half and deploys -c', () => {
+  const bin = vulkanBuild();
   const dir = tmpDir();
-  const common = [
-    '--model',
-    model,
-    '--llamacpp-bin',
-    bin,
-    '--session-dir',
-    dir,
-    '--json',
-    '--confirm',
-    'off',
-    ...SMALL,
-  ];
-  const r = haqa(
-    [
-      'optimize',
-      '--model',
-      model,
-      '--llamacpp-bin',
-      bin,
-      '--budget',
-      '2',
-      '--strategy',
-      'builtin',
-      '--context',
-      '512',
-    ].concat(['--session-dir', dir, '--json', '--confirm', 'off', ...SMALL]),
-  );
+  const r = onBuild(bin, dir, ['--model', model, '--budget', '2', '--strategy', 'builtin', '--context', '512']);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.toolchain.backend, 'vulkan');
@@ -298,7 +270,7 @@ test('a build whose devices are a Vulkan GPU is used as a GPU build; --context m
     '512',
   ]);
   // More context than the model was trained for is cut to it, with the reason.
-  const over = haqa(['optimize', ...common, '--budget', '1', '--context', '8192']);
+  const over = onBuild(bin, dir, ['--model', model, '--budget', '1', '--context', '8192']);
   assert.equal(over.status, 0, over.stderr);
   assert.match(over.stderr, /context 8192 is more than .* was trained for \(512 tokens\)/);
 });
@@ -357,4 +329,19 @@ test('a split model (llama-gguf-split) is optimized from its first file; an alre
     undefined,
     'a quantized source was quantized',
   );
+});
+
+test('a mixture of experts that does not fit the GPU starts with every layer offloaded and its experts on the CPU (-ncmoe)', async () => {
+  const dir = tmpDir();
+  const moe = await smallLlama('moe.gguf', { experts: 4, expertsUsed: 2 });
+  const bin = vulkanBuild();
+  // 1 MiB per GPU: the model cannot fit whole, so the first design keeps its experts in host memory.
+  const r = onBuild(bin, dir, ['--model', moe, '--budget', '1', '--strategy', 'builtin', '--max-vram-mb', '1']);
+  assert.equal(r.status, 0, r.stderr);
+  const [t] = JSON.parse(r.stdout).trials;
+  assert.equal(t.status, 'done', t.cause);
+  assert.deepEqual([t.config.gpu_layers, t.config.n_cpu_moe], [999, 2]);
+  assert.match(t.rationale, /experts in host memory \(-ncmoe/);
+  assert.ok(t.metrics.decode.mean > 0);
+  assert.match(fs.readFileSync(path.join(bin, 'argv.log'), 'utf8'), /-ngl 999 .*-ncmoe 2/);
 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inspectModel, shardFiles } from '../../src/core/model';
 import { HaqaError } from '../../src/core/errors';
-import { tinyModel, tmpDir } from '../helpers/fixtures';
+import { TINY_SHAPE, tinyModel, tmpDir } from '../helpers/fixtures';
 
 test('a GGUF written by our writer reads back with the right facts', async () => {
   const dir = tmpDir();
@@ -58,4 +58,18 @@ test('a split model is given by its first file with every shard beside it; else 
   });
   assert.deepEqual(shardFiles(good), [good]);
   assert.deepEqual(shardFiles(shard(1)), [shard(1), shard(2), shard(3)]);
+});
+
+test('the GGUF writer makes a mixture of experts (3-D expert tensors and a router) that reads back as one', async () => {
+  const dir = tmpDir();
+  const file = await tinyModel(dir, { ...TINY_SHAPE, experts: 4, expertsUsed: 2 });
+  const m = await inspectModel(file);
+  assert.equal(m.expertCount, 4);
+  assert.equal(m.expertUsedCount, 2);
+  const dense = await inspectModel(await tinyModel(tmpDir()));
+  assert.equal(dense.expertCount, undefined);
+  // Per layer: a router (hidden × experts) and three expert tensors, 4 times a dense block's ffn.
+  const h = TINY_SHAPE.hidden;
+  const f = TINY_SHAPE.ffn;
+  assert.equal(m.parameterCount - dense.parameterCount, TINY_SHAPE.layers * (h * 4 + 3 * h * f * 4 - 3 * h * f));
 });

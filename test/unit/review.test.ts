@@ -283,6 +283,16 @@ test('the launch script quotes every argument and passes extra ones on; the Mode
       /# Ollama cannot run this K\/V cache exactly .* haqa-serve\.sh \(llama-server\) serves it as measured/,
     );
   }
+  // Experts kept on the CPU (-ncmoe) have no Ollama setting: said, and served as measured by llama-server.
+  assert.match(
+    modelfile({ n_cpu_moe: 16 }),
+    /# Ollama has no setting for experts kept on the CPU \(llama\.cpp -ncmoe 16\)/,
+  );
+  assert.doesNotMatch(modelfile({ n_cpu_moe: 0 }), /experts/);
+  assert.match(
+    launchScript({ ...input(), trial: { ...input().trial, config: { ...cfg, n_cpu_moe: 16 } } }),
+    / -ncmoe 16 /,
+  );
   // The context served (--context): -c N and num_ctx N.
   const w = { ...input().workload, depth: 16384, context: 32768 };
   assert.match(modelfile({}, w), /PARAMETER num_ctx 32768/);

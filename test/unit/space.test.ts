@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { llamaCppSpace, validQuantTypes, threadCandidates } from '../../src/core/toolchains/llamacpp/space';
+import { runtimeArgs } from '../../src/core/toolchains/llamacpp/bench';
+import { firstDesign } from '../../src/core/strategies/heuristic';
 import type { HardwareProfile, ModelInfo } from '../../src/core/types';
 
 const hw = (threads: number, cores: number, gpus = 0): HardwareProfile => ({
@@ -89,4 +91,41 @@ test('enumerate yields exactly the valid configurations, each once', () => {
   // × KV: fa off → ctv f16 only (3 ctk), fa on → 9 ⇒ 12; × recipe: imatrix (none, or builtin × 2 chunk counts = 3)
   // × output type 3 × embedding type 3 × tensor overrides 4 = 108.
   assert.equal(all.length, 12 * 2 * 8 * 12 * 108);
+});
+
+test('a mixture of experts with a GPU gets n_cpu_moe (-ncmoe, 0..layers) and its rule; a dense model or a CPU does not', async () => {
+  const moe = { ...model([256, 512]), expertCount: 8, expertUsedCount: 2 };
+  const s = llamaCppSpace(hw(8, 8, 1), moe);
+  const k = s.knob('n_cpu_moe')!;
+  assert.deepEqual(k.values, [0, 8, 16, 24, 32]);
+  assert.equal(k.default, 0);
+  assert.equal(
+    llamaCppSpace(hw(8, 8, 0), moe).knob('n_cpu_moe'),
+    undefined,
+    'nothing to keep on the CPU without a GPU',
+  );
+  assert.equal(
+    llamaCppSpace(hw(8, 8, 1), model([256, 512])).knob('n_cpu_moe'),
+    undefined,
+    'a dense model has no experts',
+  );
+  const base = Object.fromEntries(s.knobs.map((x) => [x.name, x.default]));
+  assert.deepEqual(s.validate({ ...base, gpu_layers: 999, n_cpu_moe: 32 }), []);
+  assert.match(s.validate({ ...base, gpu_layers: 0, n_cpu_moe: 8 }).join(' '), /n_cpu_moe = 8 with gpu_layers = 0/);
+  assert.deepEqual(runtimeArgs({ ...base, gpu_layers: 999, n_cpu_moe: 16 }).slice(-2), ['-ncmoe', '16']);
+  // The first design for an MoE that does not fit the GPU: every layer offloaded, every layer's experts on the CPU.
+  const small = hw(8, 8, 1);
+  small.gpus[0].vramBytes = 1024;
+  const ctx = {
+    space: llamaCppSpace(small, moe),
+    hardware: small,
+    model: moe,
+    objective: { kind: 'decode' as const },
+    seed: 0,
+    budget: 6,
+  };
+  const [first] = firstDesign(ctx, []);
+  assert.equal(first.config.gpu_layers, 999);
+  assert.equal(first.config.n_cpu_moe, 32);
+  assert.match(first.rationale ?? '', /experts in host memory \(-ncmoe/);
 });

@@ -89,6 +89,13 @@ export function staticPrompt(ctx: StrategyContext, mode: OutputMode): string {
     '',
     '# Knobs: name [stage] {domain} (default): meaning',
     space.describe(),
+    ...(space.knob('n_cpu_moe')
+      ? [
+          `A mixture of experts (${m.expertCount} experts, ${m.expertUsedCount ?? '?'} per token): when it does not ` +
+            'fit the GPU whole, keep every layer on the GPU and trade the experts left in host memory (n_cpu_moe) ' +
+            'against a smaller quant and a quantized KV cache; a trial llama.cpp projects over the memory is not run.',
+        ]
+      : []),
     '',
     '# Objective',
     `${describeObjective(objective)}. A trial over a limit is infeasible: kept, never chosen. ` +

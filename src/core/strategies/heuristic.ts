@@ -46,7 +46,10 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
       if (s !== undefined) c[name] = s;
     };
     set('threads', hw.cpu.cores);
-    if (K('gpu_layers')) set('gpu_layers', hasGpu && fits(quant) ? ALL_LAYERS : 0);
+    if (K('gpu_layers')) set('gpu_layers', hasGpu && (fits(quant) || !!K('n_cpu_moe')) ? ALL_LAYERS : 0);
+    // A mixture of experts that does not fit: every layer on the GPU but their experts in host memory (the usual
+    // "experts to the CPU" answer), which the search then trades against fewer experts on the CPU and smaller quants.
+    if (K('n_cpu_moe')) set('n_cpu_moe', hasGpu && !fits(quant) ? ctx.model.layers : 0);
     set('flash_attn', true);
     const maxOf = (n: string) => Math.max(...(K(n)?.values ?? [0]).map(Number));
     set('batch', maxOf('batch'));
@@ -63,7 +66,10 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   const simd = flags.includes('avx2') ? 'AVX2' : flags.includes('neon') || flags.includes('asimd') ? 'NEON' : 'SIMD';
   const why: Record<string, string> = {
     Q4_K_M: 'Q4_K_M: the usual quality/speed sweet spot, a strong first reference',
-    Q4_0: `Q4_0: simplest 4-bit blocks; llama.cpp repacks them for ${simd} kernels, often the fastest CPU decode`,
+    // Where the weights run decides the reason: CPU kernels repack Q4_0; a GPU gains from its cheap dequantization.
+    Q4_0: hasGpu
+      ? 'Q4_0: simplest 4-bit blocks, the cheapest to dequantize on the GPU; often the fastest decode there'
+      : `Q4_0: simplest 4-bit blocks; llama.cpp repacks them for ${simd} kernels, often the fastest CPU decode`,
     Q8_0: 'Q8_0: near-lossless, cheap to dequantize; the fast path when compute, not bandwidth, is the limit',
     F16: 'F16: no dequantization at all; on a GPU its prefill often beats quantized kernels',
   };
@@ -75,7 +81,13 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   for (const q of [...new Set(order)]) {
     if (!quants.includes(q) || !sizeOk(q) || !memOk(q)) continue;
     const c = base(q);
-    const offload = hasGpu ? (fits(q) ? ', all layers on the GPU' : ', CPU (does not fit VRAM)') : '';
+    const offload = !hasGpu
+      ? ''
+      : fits(q)
+        ? ', all layers on the GPU'
+        : K('n_cpu_moe')
+          ? ', all layers on the GPU with their experts in host memory (-ncmoe: it does not fit the GPU whole)'
+          : ', CPU (does not fit VRAM)';
     const imatrix =
       c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : '';
     design.push({

@@ -48,6 +48,7 @@ export function runtimeArgs(config: Config): string[] {
     String(config.cache_type_k),
     '-ctv',
     String(config.cache_type_v),
+    ...(config.n_cpu_moe !== undefined ? ['-ncmoe', String(config.n_cpu_moe)] : []),
   ];
 }
 

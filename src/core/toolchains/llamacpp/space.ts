@@ -28,6 +28,15 @@ export const QUANTIZED_V_NEEDS_FA: Constraint = {
       : undefined,
 };
 
+export const CPU_MOE_NEEDS_OFFLOAD: Constraint = {
+  id: 'cpu-moe-needs-gpu-layers',
+  description: 'n_cpu_moe keeps experts of offloaded layers on the CPU, so above 0 it needs gpu_layers above 0',
+  check: (c) =>
+    Number(c.n_cpu_moe ?? 0) > 0 && Number(c.gpu_layers ?? 0) === 0
+      ? `n_cpu_moe = ${String(c.n_cpu_moe)} with gpu_layers = 0 (nothing is offloaded)`
+      : undefined,
+};
+
 export const UBATCH_LE_BATCH: Constraint = {
   id: 'ubatch-not-above-batch',
   description: 'ubatch must not exceed batch',
@@ -153,6 +162,23 @@ export function llamaCppSpace(
       ordinal: true,
       meaning: `layers offloaded to the GPU (-ngl); ${ALL_LAYERS} = all, the output layer included`,
     });
+    // A mixture of experts: most of its weights are experts, few of which run per token, so keeping the experts of
+    // some layers in host memory frees most of the GPU memory for a small cost in decode.
+    if (model.expertCount) {
+      knobs.push({
+        name: 'n_cpu_moe',
+        kind: 'int',
+        values: [...new Set([0, Math.round(L / 4), Math.round(L / 2), Math.round((3 * L) / 4), L])].sort(
+          (a, b) => a - b,
+        ),
+        default: 0,
+        stage: 'runtime',
+        ordinal: true,
+        meaning:
+          `MoE layers (of ${L}) whose ${model.expertCount} experts stay in host memory (-ncmoe); frees GPU memory ` +
+          `for the rest at some decode speed (${model.expertUsedCount ?? '?'} experts run per token)`,
+      });
+    }
   }
   knobs.push(
     {
@@ -204,6 +230,7 @@ export function llamaCppSpace(
   return new SearchSpace(knobs, [
     QUANTIZED_V_NEEDS_FA,
     UBATCH_LE_BATCH,
+    ...(model.expertCount && hw.gpus.length > 0 ? [CPU_MOE_NEEDS_OFFLOAD] : []),
     ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : []),
   ]);
 }
