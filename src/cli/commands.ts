@@ -113,6 +113,7 @@ export async function toolchainCmd(flags: Flags, sub?: string): Promise<number> 
         imatrix: t.imatrix,
         server: t.server,
         fitParams: t.fitParams,
+        ggufSplit: t.ggufSplit,
       },
     };
     if (flags.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -13,6 +13,8 @@ export interface LlamaTools {
   server?: string;
   /** llama.cpp's memory projection (HAQA's builds have it; a foreign build may not, and then trials are not checked). */
   fitParams?: string;
+  /** Splits and merges models (not run by a session; a split model is accepted as --model). */
+  ggufSplit?: string;
   /** Where they were found, in the lookup order. */
   source: 'explicit' | 'env' | 'path' | 'cache';
   binDir: string;
@@ -86,6 +88,7 @@ function fromDir(dir: string, source: LlamaTools['source']): LlamaTools | undefi
     imatrix: at('llama-imatrix'),
     server: at('llama-server'),
     fitParams: at('llama-fit-params'),
+    ggufSplit: at('llama-gguf-split'),
     source,
     binDir: dir,
   };
