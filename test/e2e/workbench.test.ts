@@ -325,7 +325,7 @@ test(
     await offer.waitFor({ timeout: 60_000 });
     await offer.locator('.monaco-button', { hasText: /^Add$/ }).click();
     await whenFile('.haqa/ in .gitignore', workspace, () =>
-      fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa'),
+      fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa/\n'),
     );
     assert.equal(fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8'), 'node_modules/\n.haqa/\n');
     await frame.waitForSelector('#proposal-accept', { timeout: 120_000 });
@@ -424,8 +424,17 @@ test(
     );
     assert.ok(!fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 'written before Apply');
     await runCommand(page, 'HAQA: Apply Deploy Change');
-    await whenFile('haqa.deploy.json', workspace, () => fs.existsSync(path.join(workspace, 'haqa.deploy.json')));
-    const cfg = JSON.parse(fs.readFileSync(path.join(workspace, 'haqa.deploy.json'), 'utf8'));
+    // Written in pieces: watched until the whole document is there (it parses), not only until the file exists.
+    const deploy = path.join(workspace, 'haqa.deploy.json');
+    let cfg: Record<string, Record<string, string>> = {};
+    await whenFile('a complete haqa.deploy.json', workspace, () => {
+      try {
+        cfg = JSON.parse(fs.readFileSync(deploy, 'utf8'));
+        return true;
+      } catch {
+        return false;
+      }
+    });
     assert.equal(cfg.$schema, 'haqa.deploy.v1');
     assert.match(cfg.model.source, /tiny-pystdlib-f16\.gguf$/);
     // The deploy config carries the session's verdict.
