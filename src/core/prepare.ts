@@ -2,9 +2,9 @@
  * What a session needs before its first trial, shared by the CLI and the extension: the hardware profile, the model's
  * facts, the llama.cpp tools (built once when missing) and the toolchain over them — or a replay toolchain.
  */
-import { UNQUANTIZED_FILE_TYPES } from './ggml';
 import * as path from 'node:path';
 import { HaqaError } from './errors';
+import { UNQUANTIZED_FILE_TYPES } from './ggml';
 import { probeHardware } from './hardware';
 import { inspectModel } from './model';
 import { needsAccuracy, type ObjectiveSpec } from './objective';

@@ -58,21 +58,19 @@ export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: s
   const metrics: TrialMetrics = {};
   const dropped: string[] = [];
   if (!isRecord(v)) return { metrics, dropped: v === undefined || v === null ? [] : ['metrics'] };
-  for (const k of ['decode', 'prefill'] as const) {
-    if (v[k] === undefined || v[k] === null) continue;
-    const why = implausibleStat(v[k]);
-    if (why) dropped.push(`${k}: ${why}`);
-    else metrics[k] = statFrom(v[k]);
-  }
+  // Decode and prefill: the trial's, and those measured beside them at depth 0 (`atDepth0`), checked alike.
+  const speeds = (from: Record<string, unknown>, into: { decode?: Stat; prefill?: Stat }, prefix = '') => {
+    for (const k of ['decode', 'prefill'] as const) {
+      if (from[k] === undefined || from[k] === null) continue;
+      const why = implausibleStat(from[k]);
+      if (why) dropped.push(`${prefix}${k}: ${why}`);
+      else into[k] = statFrom(from[k]);
+    }
+  };
+  speeds(v, metrics);
   if (isRecord(v.atDepth0)) {
     const zero: NonNullable<TrialMetrics['atDepth0']> = {};
-    for (const k of ['decode', 'prefill'] as const) {
-      const x = v.atDepth0[k];
-      if (x === undefined || x === null) continue;
-      const why = implausibleStat(x);
-      if (why) dropped.push(`atDepth0.${k}: ${why}`);
-      else zero[k] = statFrom(x);
-    }
+    speeds(v.atDepth0, zero, 'atDepth0.');
     if (zero.decode || zero.prefill) metrics.atDepth0 = zero;
   }
   if (v.projected !== undefined && v.projected !== null) {

@@ -255,14 +255,20 @@ export class LlamaCppToolchain implements Toolchain {
     const projected = await this.project(file, config, ctx, steps, logFor('fit'));
     if (projected === 'cancelled')
       return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-fit-params', steps };
+    const fileSizeBytes = fs.statSync(file).size;
     if (projected) {
       const over = fitProblems(projected, {
         objective: this.opts.objective ?? { kind: 'decode' },
         gpus: this.hw.gpus,
         hostBytes: this.hw.memoryBytes,
       });
-      const base = { fileSizeBytes: fs.statSync(file).size, projected };
-      if (over.length) return { status: 'infeasible', metrics: base, cause: `${over.join('; ')} (not run)`, steps };
+      if (over.length)
+        return {
+          status: 'infeasible',
+          metrics: { fileSizeBytes, projected },
+          cause: `${over.join('; ')} (not run)`,
+          steps,
+        };
     }
 
     ctx.onProgress?.('llama-bench');
@@ -290,7 +296,7 @@ export class LlamaCppToolchain implements Toolchain {
     const rows = parseBenchOutput(r.stdout);
     const metrics: TrialMetrics = {
       ...metricsFromRows(rows, this.opts.workload.depth),
-      fileSizeBytes: fs.statSync(file).size,
+      fileSizeBytes,
       peakHostMemBytes: r.peakRssBytes,
       ...(projected ? { projected } : {}),
     };
