@@ -47,6 +47,7 @@ export default defineConfig(
   {
     ignores: [
       'dist/',
+      '.device/',
       'out/',
       'node_modules/',
       '.haqa/',

@@ -9,7 +9,7 @@ import { ProcessRunner } from '../core/process/runner';
 import type { ToolOptions } from '../core/prepare';
 import { log } from './output';
 import { DEFAULT_LLM, DEFAULT_MODEL, checkBaseUrl, type LlmSettings } from '../core/agent/settings';
-import { type Backend } from '../core/toolchains/llamacpp/build';
+import { BACKENDS, type Backend } from '../core/toolchains/llamacpp/build';
 import { type Workload } from '../core/types';
 
 export const USAGE = `haqa — find the fastest way to run an LLM on this machine (llama.cpp)
@@ -22,7 +22,7 @@ usage:
   haqa report [ID|PATH] [--json]                      results of a session (default: the latest)
   haqa hardware [--json]                              the hardware profile
   haqa inspect FILE.gguf [--json]                     model facts from the GGUF header
-  haqa toolchain build [--backend cpu|cuda]           build llama.cpp's tools into the cache
+  haqa toolchain build [--backend cpu|cuda|vulkan]    build llama.cpp's tools into the cache
   haqa toolchain status [--json]                      where the tools are, version, backend
   haqa clean [--toolchain]                            empty the artifact cache (and the llama.cpp build)
 
@@ -39,6 +39,8 @@ optimize options:
   --max-kld X            constraint on mean KL divergence to the source model
   --accuracy on|off      measure accuracy in every trial with llama-perplexity (default on)
   --confirm on|off       measure the leaders again, interleaved, before the verdict (default on)
+  --reference on|off     where the model does not fit its GPUs whole, spend the last trial on llama.cpp's own
+                         placement (--fit) and compare the verdict with it (default on)
   --eval-text FILE       evaluation text (default: the built-in sample, Python stdlib source)
   --eval-chunks N        512-token chunks of it to evaluate (default 8)
   --calibration-text FILE   calibration text for importance matrices (repeatable; default: the built-in sample)
@@ -48,7 +50,8 @@ optimize options:
   --session-dir DIR      the .haqa root (default ./.haqa)
   --cache-dir DIR        artifact cache (default \${XDG_CACHE_HOME:-~/.cache}/haqa)
   --llamacpp-bin DIR     use llama.cpp tools from DIR (also $HAQA_LLAMACPP_BIN)
-  --backend cpu|cuda     backend for an automatic build (default: cuda only when nvidia-smi lists a GPU)
+  --backend cpu|cuda|vulkan
+                         backend for a build (default: cuda only when nvidia-smi lists a GPU; vulkan on request)
   --verbose              stream the tools' output to stderr
   --json                 print one machine-readable summary (schema haqa.optimize.v1) on stdout
 
@@ -91,6 +94,7 @@ export const OPTIONS = {
   'max-kld': { type: 'string' },
   accuracy: { type: 'string' },
   confirm: { type: 'string' },
+  reference: { type: 'string' },
   'eval-text': { type: 'string' },
   'calibration-text': { type: 'string', multiple: true },
   'eval-chunks': { type: 'string' },
@@ -148,9 +152,9 @@ const MAX_TOKENS = 2 ** 20;
 
 export function backendFlag(flags: Flags): Backend | undefined {
   if (flags.backend === undefined) return undefined;
-  if (flags.backend !== 'cpu' && flags.backend !== 'cuda')
-    throw usage(`--backend must be cpu or cuda, got "${flags.backend}"`);
-  return flags.backend;
+  const b = BACKENDS.find((x) => x === flags.backend);
+  if (!b) throw usage(`--backend must be ${BACKENDS.join(', ')}; got "${flags.backend}"`);
+  return b;
 }
 
 export function makeRunner(flags: Flags): ProcessRunner {
@@ -273,7 +277,7 @@ export function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSet
 }
 
 /** An on|off flag. */
-export function onOff(flags: Flags, name: 'confirm' | 'accuracy', def: boolean): boolean {
+export function onOff(flags: Flags, name: 'confirm' | 'accuracy' | 'reference', def: boolean): boolean {
   const v = flags[name];
   if (v === undefined) return def;
   if (v !== 'on' && v !== 'off') throw usage(`--${name} must be on or off, got "${v}"`);

@@ -1,4 +1,5 @@
 /** `haqa report` and `haqa toolchain build|status`. */
+import { compareWithReference } from '../core/reference';
 import * as path from 'node:path';
 import { HaqaError } from '../core/errors';
 import { paretoFront } from '../core/objective';
@@ -52,6 +53,8 @@ export async function report(flags: Flags, target?: string): Promise<number> {
     pareto,
     ...journalSummary(store.readJournal()),
   };
+  const reference = compareWithReference(objective, trials, judged.best, store.meta.reference);
+  if (reference) summary.reference = reference;
   if (flags.json) {
     const json = {
       schema: 'haqa.report.v2',
@@ -63,6 +66,7 @@ export async function report(flags: Flags, target?: string): Promise<number> {
       verdict: judged.verdict,
       pareto: pareto.map((t) => t.index),
       llm: summary.llm ?? null,
+      reference: reference ?? null,
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {

@@ -95,6 +95,7 @@ export async function optimize(
       objective: objectiveFrom(flags),
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD),
       confirm: onOff(flags, 'confirm', true),
+      reference: onOff(flags, 'reference', true),
       accuracy: accuracyFrom(flags, defaults.evalChunks),
       calibrations: calibrationsFrom(flags),
       toolchain: { binDir: flags['llamacpp-bin'], backend: backendFlag(flags), cacheDir: flags['cache-dir'] },

@@ -1,4 +1,5 @@
 /** What the haqa command prints: progress lines per session event, the results table, the JSON summary. */
+import { describeReference } from '../core/reference';
 import { projectedBytes } from '../core/toolchains/llamacpp/fit';
 import { type SessionEvent, type SessionSummary } from '../core/session';
 import { type Prepared } from '../core/prepare';
@@ -127,6 +128,7 @@ export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
     verdict: s.verdict,
     pareto: s.pareto.map((t) => t.index),
     llm: s.llm ?? null,
+    reference: s.reference ?? null,
     serverCommand: server ?? null,
   };
 }
@@ -157,6 +159,7 @@ export function printSummary(s: SessionSummary, server?: string[], state: string
     const confirmed = s.verdict.confirmations ? `; ${s.verdict.confirmations} confirmation run(s) pooled` : '';
     out.push(`verdict: ${s.verdict.reason} (${s.verdict.method}${confirmed})`);
     out.push(`best: trial #${s.best.index} ${shortConfig(s.best.config)}: ${metricsText(s.best.metrics)}`);
+    if (s.reference) out.push(`against llama.cpp: ${describeReference(s.reference)}`);
     if (server) out.push('serve it with:', `  ${server.map(shellQuoteForDisplay).join(' ')}`);
   } else {
     out.push('no feasible trial: nothing to recommend (see the causes above; logs in the session folder)');

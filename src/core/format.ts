@@ -1,5 +1,5 @@
 import { score, type ObjectiveSpec } from './objective';
-import { quantRecipe } from './knobs';
+import { ALL_LAYERS, quantRecipe } from './knobs';
 import type { Config, Stat, TrialRecord } from './types';
 
 export const mib = (b?: number) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1));
@@ -15,6 +15,9 @@ export function shortConfig(c: Config): string {
   if (r.tensor_overrides) q += `+${r.tensor_overrides}`;
   const parts = [q, `t=${String(c.threads)}`];
   if (c.gpu_layers !== undefined) parts.push(`ngl=${String(c.gpu_layers)}`);
+  if (Number(c.n_cpu_moe ?? 0) > 0) parts.push(`ncmoe=${String(c.n_cpu_moe)}`);
+  if (c.split_mode !== undefined && c.split_mode !== 'layer') parts.push(`sm=${String(c.split_mode)}`);
+  if (c.tensor_split !== undefined && c.tensor_split !== 'auto') parts.push(`ts=${String(c.tensor_split)}`);
   parts.push(
     `fa=${c.flash_attn ? 'on' : 'off'}`,
     `b=${String(c.batch)}/${String(c.ubatch)}`,
@@ -115,3 +118,8 @@ export function trialDetails(t: TrialRecord): string {
     out.push(`counterintuitive, measured: ${f.evidence}`, `  likely why: ${f.explanation}`);
   return out.join('\n');
 }
+
+/** "gpu_layers 22, n_cpu_moe 4": a placement (llama.cpp's fit) in the knobs' words. */
+export const placementLabel = (f: { gpu_layers: number; n_cpu_moe?: number }) =>
+  `gpu_layers ${f.gpu_layers === ALL_LAYERS ? 'all' : f.gpu_layers}` +
+  (f.n_cpu_moe !== undefined ? `, n_cpu_moe ${f.n_cpu_moe}` : '');

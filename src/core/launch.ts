@@ -113,6 +113,7 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
         store,
         runner: deps.runner,
         confirm: spec.confirm ? undefined : false,
+        reference: spec.reference,
         ...hooks,
       }).finally(() => held.release()),
   };

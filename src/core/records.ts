@@ -78,6 +78,23 @@ export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: s
     if (p) metrics.projected = p;
     else dropped.push('projected: not a memory projection');
   }
+  if (v.fitted !== undefined && v.fitted !== null) {
+    const f = v.fitted;
+    const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
+    if (
+      isRecord(f) &&
+      count(f.gpu_layers) &&
+      (f.n_cpu_moe === undefined || count(f.n_cpu_moe)) &&
+      Array.isArray(f.flags) &&
+      f.flags.every((x) => typeof x === 'string')
+    )
+      metrics.fitted = {
+        gpu_layers: f.gpu_layers as number,
+        ...(f.n_cpu_moe !== undefined ? { n_cpu_moe: f.n_cpu_moe as number } : {}),
+        flags: [...(f.flags as string[])],
+      };
+    else dropped.push("fitted: not llama.cpp's fit");
+  }
   for (const k of ['fileSizeBytes', 'peakHostMemBytes', 'peakDeviceMemBytes', 'peakDeviceMemMaxBytes'] as const) {
     if (v[k] === undefined || v[k] === null) continue;
     if (finite(v[k]) && v[k] >= 0) metrics[k] = v[k];

@@ -5,6 +5,7 @@ import { paretoFront, score, violations, type ObjectiveSpec } from './objective'
 import { judge, type Verdict } from './verdict';
 import { DEFAULT_CONFIRM, confirmVerdict, hasSamples, type ConfirmOptions } from './confirm';
 import { formatDuration } from './format';
+import { REFERENCE_SOURCE, compareWithReference, referenceProposal, type ReferenceComparison } from './reference';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
 import {
@@ -60,6 +61,8 @@ export interface SessionSummary {
   llm?: LlmUsage;
   /** The agent's explanations of measured counterintuitive trials, by trial index. */
   explanations?: Record<number, string>;
+  /** The verdict against llama.cpp's own placement (--fit), measured when the model does not fit its GPUs whole. */
+  reference?: ReferenceComparison;
 }
 
 /** What a session's journal adds to its summary: the agent's token use and its explanations. */
@@ -103,6 +106,11 @@ export interface OptimizeOptions {
   confirm?: Partial<ConfirmOptions> | false;
   /** A test's stand-in for the pause before a repeated confirmation round. */
   confirmSleep?: (ms: number) => Promise<void>;
+  /**
+   * Measure llama.cpp's own placement (--fit) as the budget's last trial when the model does not fit its GPUs whole
+   * (reference.ts). On unless false.
+   */
+  reference?: boolean;
 }
 
 export type ReviewDecision = { action: 'accept' } | { action: 'override'; config: Config } | { action: 'skip' };
@@ -301,6 +309,9 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   let status: SessionSummary['status'] = 'completed';
   let emptyRounds = 0;
   let halted: string | undefined;
+  let reference = o.store.meta.reference;
+  let referenceAsked = false;
+  let referenceFlags: string[] | undefined;
 
   while (counted() < o.budget) {
     if (o.signal?.aborted) {
@@ -312,9 +323,37 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       stopReason = 'time budget reached';
       break;
     }
-    let proposals: Proposal[];
+    let proposals: Proposal[] | undefined;
+    // The budget's last trial measures llama.cpp's own placement when the model does not fit whole (once).
+    if (!referenceAsked && o.reference !== false && counted() === o.budget - 1 && !reference) {
+      referenceAsked = true;
+      try {
+        const r = await referenceProposal(
+          { space, toolchain: o.toolchain, objective: o.objective, context: ctx.workload?.context },
+          history,
+          {
+            runner: o.runner,
+            logDir: o.store.logsDir,
+            trialIndex: lastIndex + 1,
+            logTag: `trial-${String(lastIndex + 1).padStart(3, '0')}-reference`,
+            signal: o.signal,
+            onProgress: (message) => emit({ type: 'progress', index: lastIndex + 1, message }),
+          },
+        );
+        if (r.kind === 'propose') {
+          proposals = [r.proposal];
+          referenceFlags = r.flags;
+        } else if (r.kind === 'measured') {
+          reference = { index: r.trial.index, flags: r.flags };
+          o.store.updateMeta({ reference });
+          emit({ type: 'info', message: `llama.cpp's --fit choice (${r.flags.join(' ')}) is trial #${r.trial.index}` });
+        } else if (r.why) emit({ type: 'info', message: `no llama.cpp --fit reference: ${r.why}` });
+      } catch (e) {
+        emit({ type: 'info', message: `no llama.cpp --fit reference: ${errorMessage(e)}` });
+      }
+    }
     try {
-      proposals = await o.strategy.strategy.propose(ctx, history, 1);
+      proposals ??= await o.strategy.strategy.propose(ctx, history, 1);
     } catch (e) {
       if (o.signal?.aborted) {
         stopReason = 'stopped by the user';
@@ -468,6 +507,10 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       o.store.appendTrial(rec);
       lastIndex = index;
       history.push(rec);
+      if (p.source === REFERENCE_SOURCE && referenceFlags && countsTowardBudget(rec)) {
+        reference = { index, flags: referenceFlags };
+        o.store.updateMeta({ reference });
+      }
       if (countsTowardBudget(rec)) durations.push(rec.durationMs);
       const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : undefined;
       emit({
@@ -507,6 +550,8 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       emit({ type: 'info', message: `confirmation: ${kept} run(s) pooled in ${formatDuration(Date.now() - t0)}` });
   }
 
+  const judgement = judge(o.objective, judged);
+  const compared = compareWithReference(o.objective, judged, judgement.best, reference);
   const summary: SessionSummary = {
     sessionId: o.store.id,
     sessionPath: o.store.dir,
@@ -515,9 +560,10 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     stopReason,
     objective: o.objective,
     trials: judged,
-    ...judge(o.objective, judged),
+    ...judgement,
     pareto: paretoFront(o.objective, judged),
     ...journalSummary(o.store.readJournal()),
+    ...(compared ? { reference: compared } : {}),
   };
   o.store.updateMeta({ status, stopReason });
   emit({ type: 'end', summary });

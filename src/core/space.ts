@@ -116,12 +116,25 @@ export class SearchSpace {
   /** A short text of every knob and constraint, for `haqa` output and the agent's static prompt. */
   describe(): string {
     const lines = this.knobs.map((k) => {
-      const domain = k.values.map((v) => String(v)).join(', ');
+      const domain = runs(k.values).join(', ');
       return `${k.name} [${k.stage}] {${domain}} (default ${String(k.default)}): ${k.meaning}`;
     });
     for (const c of this.constraints) lines.push(`constraint ${c.id}: ${c.description}`);
     return lines.join('\n');
   }
+}
+
+/** Values as written in a description: a run of four or more consecutive integers as `a..b`. */
+function runs(values: ConfigValue[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < values.length;) {
+    let j = i;
+    while (typeof values[j] === 'number' && values[j + 1] === (values[j] as number) + 1) j++;
+    out.push(j - i >= 3 ? `${String(values[i])}..${String(values[j])}` : String(values[i]));
+    if (j - i < 3) j = i;
+    i = j + 1;
+  }
+  return out;
 }
 
 function describeValue(v: unknown): string {

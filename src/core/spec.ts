@@ -36,6 +36,11 @@ export interface SessionSpec {
   seed: number;
   /** Confirm the verdict before the session ends: the leaders measured again, interleaved (confirm.ts). */
   confirm: boolean;
+  /**
+   * Where the model does not fit its GPUs whole, measure llama.cpp's own placement (--fit) as the budget's last trial
+   * and compare the verdict with it (reference.ts). Absent: on.
+   */
+  reference?: boolean;
   /** Accuracy in every trial: the evaluation text and its 512-token chunks; null = off. */
   accuracy: { evalFile: string; chunks: number } | null;
   /** Calibration texts for the imatrix knob, by name; absent = the built-in sample. */
@@ -66,6 +71,7 @@ export function makeSpec(
     stepTimeoutMin: s.stepTimeoutMin,
     seed: s.seed ?? 0,
     confirm: s.confirm ?? true,
+    reference: s.reference,
     accuracy: s.accuracy ?? null,
     calibrations: s.calibrations,
     llm: s.llm,
@@ -266,6 +272,7 @@ export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = f
     stepTimeoutMin: r.num(o, 'stepTimeoutMin', 'spec', { min: 0.001 }),
     seed: r.num(o, 'seed', 'spec', { min: 0 }) ?? 0,
     confirm: r.bool(o, 'confirm', 'spec') ?? true,
+    reference: r.bool(o, 'reference', 'spec'),
     accuracy,
     calibrations: r.stringMap(o, 'calibrations', 'spec'),
     llm,

@@ -26,6 +26,8 @@ export interface SessionMeta {
   /** sha256 of the model file when the session was created: a resume refuses a changed model. */
   modelSha256?: string;
   space?: string;
+  /** The trial that measures llama.cpp's own placement (--fit), and its flags: what the verdict is compared with. */
+  reference?: { index: number; flags: string[] };
 }
 
 const STATUSES: readonly SessionStatusOnDisk[] = ['running', 'completed', 'stopped', 'failed'];
@@ -63,7 +65,14 @@ export function parseSessionMeta(raw: unknown, where: string): SessionMeta {
     toolchain: isRecord(m.toolchain) ? { ...m.toolchain } : undefined,
     space: str(m.space),
     modelSha256: str(m.modelSha256),
+    reference: referenceFromJson(m.reference),
   };
+}
+
+function referenceFromJson(v: unknown): SessionMeta['reference'] {
+  if (!isRecord(v) || !Number.isInteger(v.index) || (v.index as number) < 1) return undefined;
+  if (!Array.isArray(v.flags) || !v.flags.every((f) => typeof f === 'string')) return undefined;
+  return { index: v.index as number, flags: [...(v.flags as string[])] };
 }
 
 const numOr = (v: unknown, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? v : d);

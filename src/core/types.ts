@@ -98,6 +98,18 @@ export interface TrialMetrics {
   atDepth0?: { prefill?: Stat; decode?: Stat };
   /** llama.cpp's projection of the memory this configuration holds at the served context (llama-fit-params). */
   projected?: MemoryProjection;
+  /**
+   * Where llama.cpp's own fit (llama-fit-params) places this configuration when it does not fit as proposed: its
+   * arguments, and the same in HAQA's knobs. A trial refused by the projection carries it: the boundary to try next.
+   */
+  fitted?: FittedPlacement;
+}
+
+/** llama.cpp's fit of a configuration: its flags (-ngl, -ts, -ot) and the knob values that hold no more on a GPU. */
+export interface FittedPlacement {
+  gpu_layers: number;
+  n_cpu_moe?: number;
+  flags: string[];
 }
 
 /** Bytes a configuration holds at a context, per device and on the host, as llama.cpp projects them. */

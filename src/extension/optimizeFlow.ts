@@ -216,6 +216,7 @@ export async function optimizeRequest(
     strategy: checkStrategyName(strategy ?? s.strategy),
     seed: args.seed ?? 0,
     confirm: args.confirm ?? s.confirm,
+    reference: s.reference,
     stepTimeoutMin: s.stepTimeoutMin,
     timeBudgetMin: args.timeBudgetMin ?? s.timeBudgetMin,
     accuracy:

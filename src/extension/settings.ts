@@ -12,6 +12,7 @@ export interface HaqaSettings {
   objective: ObjectiveKind;
   accuracy: boolean;
   confirm: boolean;
+  reference: boolean;
   evalChunks: number;
   /** Longest one tool step may run, in minutes; undefined = the tools' defaults (60; bench 30). */
   stepTimeoutMin?: number;
@@ -42,6 +43,7 @@ export function readSettings(): HaqaSettings {
     objective: c.get<ObjectiveKind>('objective', 'decode'),
     accuracy: c.get<boolean>('accuracy', true),
     confirm: c.get<boolean>('confirm', true),
+    reference: c.get<boolean>('reference', true),
     evalChunks: c.get<number>('evalChunks', 8),
     stepTimeoutMin: positive(c.get<number | null>('stepTimeoutMinutes')),
     timeBudgetMin: positive(c.get<number | null>('timeBudgetMinutes')),

@@ -318,6 +318,12 @@ test('a split model (llama-gguf-split) is optimized from its first file; an alre
   );
   assert.equal(s.trials[0].status, 'done', s.trials[0].cause);
   assert.ok(s.trials[0].metrics.decode.mean > 0);
+  // F16 from an F16 source benchmarks the source itself, through its first shard: the trial's size is all shards'.
+  const f16 = haqa(['optimize', '--model', first, '--budget', '1', '--strategy', 'grid', ...common]);
+  assert.equal(f16.status, 0, f16.stderr);
+  const [whole] = JSON.parse(f16.stdout).trials;
+  assert.equal(whole.config.quant, 'F16');
+  assert.equal(whole.metrics.fileSizeBytes, s.model.sizeBytes);
   // The quantized file it made is a model of its own: only the runtime is searched from it, and the session says so.
   const quantized = s.serverCommand[s.serverCommand.indexOf('-m') + 1];
   const q = haqa(['optimize', '--model', quantized, '--budget', '1', ...common]);

@@ -10,7 +10,8 @@ import {
   parseBenchOutput,
 } from '../../src/core/toolchains/llamacpp/bench';
 import { QUANT_TYPES, quantFromModelType } from '../../src/core/ggml';
-import { FIXTURES, GRID } from '../helpers/fixtures';
+import { FIXTURES, GRID, ROOT } from '../helpers/fixtures';
+import { ReplayToolchain } from '../../src/core/toolchains/replay/replay';
 
 const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
 
@@ -137,4 +138,15 @@ test('failures are diagnosed from real tool output', () => {
     /out of memory/,
   );
   assert.match(diagnoseFailure('something odd\nerror: it broke', 2, null), /code 2: error: it broke/);
+});
+
+test('a recorded MoE grid replays with n_cpu_moe as a knob (the H200 grid at a 32768-token context)', () => {
+  const grid = new ReplayToolchain([path.join(ROOT, 'bench/data/moe-grid-h200-ctx32k.jsonl')]);
+  assert.deepEqual(grid.space.knob('n_cpu_moe')!.values, [0, 2, 4, 6, 8, 10, 12, 14, 16]);
+  const all = [...grid.space.enumerate()];
+  assert.equal(all.length, 26, 'every recorded configuration, each once');
+  assert.ok(all.some((c) => c.n_cpu_moe === 0 && c.cache_type_k === 'q8_0'));
+  assert.ok(!all.some((c) => c.n_cpu_moe === 0 && c.cache_type_k === 'f16'), 'over the limit: never recorded');
+  // Rows without the field (an older llama-bench, a dense recording) keep no such knob.
+  assert.equal(new ReplayToolchain([GRID]).space.knob('n_cpu_moe'), undefined);
 });

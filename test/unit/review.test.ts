@@ -264,6 +264,12 @@ test('the launch script quotes every argument and passes extra ones on; the Mode
     ollamaModelfile({ ...input(), trial: { ...input().trial, config: { ...cfg, ...c } as typeof cfg }, workload: w });
   // Every layer offloaded: no num_gpu (Ollama's default; its new engine refuses a count above the model's layers).
   assert.doesNotMatch(modelfile({ gpu_layers: 999 }), /num_gpu/);
+  // Two GPUs split by rows 2:1: Ollama spreads layers itself, and says it cannot follow; the layer split is its own.
+  assert.match(
+    modelfile({ split_mode: 'row', tensor_split: '2,1' }),
+    /# Ollama spreads layers over the GPUs itself \(no -sm row \/ -ts 2,1\)/,
+  );
+  assert.doesNotMatch(modelfile({ split_mode: 'layer', tensor_split: 'auto' }), /spreads layers/);
   // A CPU build (no gpu_layers knob): num_gpu 0, as measured.
   const { gpu_layers: _g, ...cpu } = cfg;
   assert.match(

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { llamaCppSpace, validQuantTypes, threadCandidates } from '../../src/core/toolchains/llamacpp/space';
-import { runtimeArgs } from '../../src/core/toolchains/llamacpp/bench';
+import { benchArgs, runtimeArgs } from '../../src/core/toolchains/llamacpp/bench';
 import { firstDesign } from '../../src/core/strategies/heuristic';
 import type { HardwareProfile, ModelInfo } from '../../src/core/types';
 
@@ -48,7 +48,9 @@ test('an already-quantized model only searches runtime knobs', () => {
 test('gpu_layers exists only with a GPU; thread candidates stay within the machine', () => {
   assert.equal(llamaCppSpace(hw(2, 2), model([512])).knob('gpu_layers'), undefined);
   const g = llamaCppSpace(hw(32, 16, 1), model([4096])).knob('gpu_layers')!;
-  assert.deepEqual(g.values, [0, 8, 16, 24, 999]);
+  // Any layer count (the model has 32), and all of them with the output layer.
+  assert.deepEqual(g.values, [...Array.from({ length: 33 }, (_, i) => i), 999]);
+  assert.equal(g.default, 999);
   assert.deepEqual(threadCandidates(hw(2, 2)), [1, 2]);
   assert.deepEqual(threadCandidates(hw(32, 16)), [1, 2, 4, 8, 15, 16, 32]);
 });
@@ -97,7 +99,10 @@ test('a mixture of experts with a GPU gets n_cpu_moe (-ncmoe, 0..layers) and its
   const moe = { ...model([256, 512]), expertCount: 8, expertUsedCount: 2 };
   const s = llamaCppSpace(hw(8, 8, 1), moe);
   const k = s.knob('n_cpu_moe')!;
-  assert.deepEqual(k.values, [0, 8, 16, 24, 32]);
+  assert.deepEqual(
+    k.values,
+    Array.from({ length: 33 }, (_, i) => i),
+  );
   assert.equal(k.default, 0);
   assert.equal(
     llamaCppSpace(hw(8, 8, 0), moe).knob('n_cpu_moe'),
@@ -128,4 +133,37 @@ test('a mixture of experts with a GPU gets n_cpu_moe (-ncmoe, 0..layers) and its
   assert.equal(first.config.gpu_layers, 999);
   assert.equal(first.config.n_cpu_moe, 32);
   assert.match(first.rationale ?? '', /experts in host memory \(-ncmoe/);
+});
+
+test('two or more GPUs get split_mode and tensor_split, as llama-bench and llama-server spell them', () => {
+  const one = llamaCppSpace(hw(8, 8, 1), model([4096]));
+  assert.equal(one.knob('split_mode'), undefined, 'one GPU: nothing to split');
+  assert.equal(one.knob('tensor_split'), undefined);
+  const two = llamaCppSpace(hw(8, 8, 2), model([4096]));
+  assert.deepEqual(two.knob('split_mode')!.values, ['layer', 'row', 'none']);
+  assert.deepEqual(two.knob('tensor_split')!.values, ['auto', '1,1', '2,1', '1,2']);
+  const four = hw(8, 8, 4);
+  for (const g of four.gpus) g.backend = 'vulkan';
+  const v = llamaCppSpace(four, model([4096]));
+  assert.deepEqual(v.knob('split_mode')!.values, ['layer', 'none'], 'Vulkan splits by layer only');
+  assert.deepEqual(v.knob('tensor_split')!.values, ['auto', '1,1,1,1']);
+  const base = two.defaults();
+  assert.match(
+    two.validate({ ...base, split_mode: 'none', tensor_split: '2,1' }).join(),
+    /tensor-split-needs-a-split-mode/,
+  );
+  assert.deepEqual(two.validate({ ...base, split_mode: 'row', tensor_split: '2,1' }), []);
+  const c = { ...base, split_mode: 'row', tensor_split: '2,1' };
+  const bench = benchArgs('/b/llama-bench', '/m.gguf', c, {
+    promptTokens: 512,
+    genTokens: 128,
+    depth: 0,
+    repetitions: 3,
+  });
+  assert.deepEqual(bench.slice(bench.indexOf('-sm'), bench.indexOf('-sm') + 4), ['-sm', 'row', '-ts', '2/1']);
+  const server = runtimeArgs(c);
+  assert.deepEqual(server.slice(server.indexOf('-sm'), server.indexOf('-sm') + 4), ['-sm', 'row', '-ts', '2,1']);
+  // llama.cpp's fit chooses the split itself: it is asked without -ts (and without -ngl/-ncmoe).
+  assert.ok(!runtimeArgs(c, { placement: false }).includes('-ts'));
+  assert.ok(!runtimeArgs({ ...base }).includes('-ts'), "auto is llama.cpp's default: no flag");
 });

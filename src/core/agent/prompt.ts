@@ -5,6 +5,7 @@
  * to stay under a token bound. Nothing else is sent: no file contents, no paths, no secrets.
  */
 import { describeObjective, paretoFront, score } from '../objective';
+import { placementLabel } from '../format';
 import { bestTrial } from '../verdict';
 import { allFindings, objectiveMetrics } from '../priors';
 import type { StrategyContext } from '../strategies/strategy';
@@ -156,7 +157,8 @@ function rows(ctx: StrategyContext, trials: TrialRecord[], marks: Map<number, st
         t.metrics.peakHostMemBytes !== undefined
           ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0)
           : undefined;
-      const note = [marks.get(t.index), t.cause ? quoted(t.cause, 120) : ''].filter(Boolean).join(' ');
+      const fit = t.metrics.fitted ? `llama.cpp fits these settings at ${placementLabel(t.metrics.fitted)}` : '';
+      const note = [marks.get(t.index), fit, t.cause ? quoted(t.cause, 120) : ''].filter(Boolean).join(' ');
       const a = t.metrics.accuracy;
       const acc = accuracy
         ? [a ? `${a.dPplPct.toFixed(2)}±${(a.dPplPctErr ?? 0).toFixed(2)}` : '', a ? a.kld.toFixed(4) : '']

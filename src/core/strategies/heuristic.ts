@@ -4,7 +4,15 @@ import { estimatedFileBytes, quantType } from '../ggml';
 import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type ConfigValue, type TrialRecord } from '../types';
 import { rng } from './rng';
-import { measuredKeys, randomUnmeasured, type Proposal, type Strategy, type StrategyContext } from './strategy';
+import {
+  fittedProposals,
+  kvProposals,
+  measuredKeys,
+  randomUnmeasured,
+  type Proposal,
+  type Strategy,
+  type StrategyContext,
+} from './strategy';
 import { TpeStrategy } from './tpe';
 
 /** The domain value closest to `target` (numerically for ints), or the knob default. */
@@ -34,6 +42,10 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
     0,
   );
   const fits = (q: string) => estimatedFileBytes(ctx.model, q) < 0.85 * (vram || Infinity);
+  // A dense model larger than the GPUs: as many layers as fit by its size, which llama.cpp's projection then checks
+  // (and, if it does not fit, its fit answers with the boundary).
+  const layersThatFit = (q: string) =>
+    Math.max(0, Math.floor((ctx.model.layers * 0.85 * vram) / estimatedFileBytes(ctx.model, q)));
   const sizeOk = (q: string) => !objective.maxSizeBytes || estimatedFileBytes(ctx.model, q) <= objective.maxSizeBytes;
   const memOk = (q: string) =>
     !objective.maxMemBytes || estimatedFileBytes(ctx.model, q) * 1.1 <= objective.maxMemBytes;
@@ -46,7 +58,8 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
       if (s !== undefined) c[name] = s;
     };
     set('threads', hw.cpu.cores);
-    if (K('gpu_layers')) set('gpu_layers', hasGpu && (fits(quant) || !!K('n_cpu_moe')) ? ALL_LAYERS : 0);
+    if (K('gpu_layers'))
+      set('gpu_layers', !hasGpu ? 0 : fits(quant) || !!K('n_cpu_moe') ? ALL_LAYERS : layersThatFit(quant));
     // A mixture of experts that does not fit: every layer on the GPU but their experts in host memory (the usual
     // "experts to the CPU" answer), which the search then trades against fewer experts on the CPU and smaller quants.
     if (K('n_cpu_moe')) set('n_cpu_moe', hasGpu && !fits(quant) ? ctx.model.layers : 0);
@@ -87,7 +100,9 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
         ? ', all layers on the GPU'
         : K('n_cpu_moe')
           ? ', all layers on the GPU with their experts in host memory (-ncmoe: it does not fit the GPU whole)'
-          : ', CPU (does not fit VRAM)';
+          : Number(c.gpu_layers) > 0
+            ? `, ${String(c.gpu_layers)} of ${ctx.model.layers} layers on the GPU (as many as fit by size)`
+            : ', CPU (no layer fits the GPU by size)';
     const imatrix =
       c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : '';
     design.push({
@@ -165,7 +180,11 @@ function neighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
 export class HeuristicStrategy implements Strategy {
   readonly name = 'heuristic';
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
-    const out = firstDesign(ctx, history).slice(0, n);
+    const out = [...fittedProposals(ctx.space, history), ...kvProposals(ctx.space, history)].slice(0, n);
+    for (const p of firstDesign(ctx, history)) {
+      if (out.length >= n) break;
+      if (!out.some((o) => ctx.space.key(o.config) === ctx.space.key(p.config))) out.push(p);
+    }
     if (out.length < n) {
       const keys = new Set(out.map((p) => ctx.space.key(p.config)));
       for (const p of neighbours(ctx, history)) {
@@ -196,6 +215,10 @@ export class BuiltinStrategy implements Strategy {
   private readonly tpe = new TpeStrategy({ startup: FIRST_DESIGN_SIZE });
 
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
+    // A refusal by the memory projection is answered at once: llama.cpp's boundary for the same settings, then (a long
+    // context) a smaller KV cache.
+    const fitted = [...fittedProposals(ctx.space, history), ...kvProposals(ctx.space, history)];
+    if (fitted.length) return fitted.slice(0, n);
     const observed = history.filter(countsTowardBudget).length;
     if (observed < FIRST_DESIGN_SIZE) {
       const design = firstDesign(ctx, history).slice(0, Math.min(n, FIRST_DESIGN_SIZE - observed));

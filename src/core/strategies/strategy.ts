@@ -1,6 +1,7 @@
 import { HaqaError } from '../errors';
 import type { ObjectiveSpec } from '../objective';
 import type { SearchSpace } from '../space';
+import { placementLabel } from '../format';
 import type { Config, HardwareProfile, ModelInfo, TrialRecord, Workload } from '../types';
 import { pick, type Rng } from './rng';
 
@@ -79,6 +80,72 @@ export function checkStrategyName(name: string): StrategyName {
 /** Keys of configurations that count as measured (a cancelled trial does not: it is tried again). */
 export function measuredKeys(space: SearchSpace, history: TrialRecord[]): Set<string> {
   return new Set(history.filter((t) => t.status !== 'cancelled').map((t) => space.key(t.config)));
+}
+
+/**
+ * The boundary llama.cpp's fit proposes: for each trial refused by the memory projection that carries llama.cpp's
+ * placement of the same settings (metrics.fitted), that configuration with the fitted gpu_layers / n_cpu_moe, when it
+ * is valid and not measured yet. The most recent refusal first.
+ */
+export function fittedProposals(space: SearchSpace, history: TrialRecord[]): Proposal[] {
+  const done = measuredKeys(space, history);
+  const out: Proposal[] = [];
+  for (const t of [...history].reverse()) {
+    const f = t.status === 'infeasible' ? t.metrics.fitted : undefined;
+    if (!f) continue;
+    const c: Config = { ...t.config, gpu_layers: f.gpu_layers };
+    if (f.n_cpu_moe !== undefined && space.knob('n_cpu_moe')) c.n_cpu_moe = f.n_cpu_moe;
+    const key = space.key(c);
+    if (!space.isValid(c) || done.has(key)) continue;
+    done.add(key);
+    out.push({
+      config: c,
+      rationale:
+        `trial #${t.index} does not fit; llama.cpp's fit of the same settings is ${f.flags.join(' ')}, ` +
+        `here ${placementLabel(f)}: the boundary to measure`,
+    });
+  }
+  return out;
+}
+
+/** A KV cache at least this share of a refused trial's projected GPU memory is worth quantizing first. */
+export const KV_SHARE = 0.25;
+
+/**
+ * A long context's answer to a refusal: when the KV cache is a large share of what a refused trial's projection puts on
+ * a GPU, the same configuration with the next smaller K and V cache type (q8_0, then q4_0; flash attention on), which
+ * leaves the room to more layers or experts. llama.cpp projects it before it runs; a refusal again is answered by its
+ * fit. The most recent refusal first.
+ */
+export function kvProposals(space: SearchSpace, history: TrialRecord[]): Proposal[] {
+  const k = space.knob('cache_type_k');
+  const v = space.knob('cache_type_v');
+  if (!k || !v || !space.knob('gpu_layers')) return [];
+  const done = measuredKeys(space, history);
+  const out: Proposal[] = [];
+  for (const t of [...history].reverse()) {
+    const p = t.status === 'infeasible' ? t.metrics.projected : undefined;
+    if (!p || t.config.cache_type_k !== t.config.cache_type_v) continue;
+    const dev = [...p.devices].sort((a, b) => b.contextBytes - a.contextBytes)[0];
+    const total = dev ? dev.modelBytes + dev.contextBytes + dev.computeBytes : 0;
+    if (!dev || dev.contextBytes < KV_SHARE * total) continue;
+    const next = k.values[k.values.indexOf(t.config.cache_type_k) + 1];
+    if (next === undefined || !v.values.includes(next)) continue;
+    const c: Config = { ...t.config, cache_type_k: next, cache_type_v: next };
+    if (space.knob('flash_attn')) c.flash_attn = true;
+    const key = space.key(c);
+    if (!space.isValid(c) || done.has(key)) continue;
+    done.add(key);
+    const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
+    out.push({
+      config: c,
+      rationale:
+        `trial #${t.index} does not fit, and its ${String(t.config.cache_type_k)} KV cache is ${mib(dev.contextBytes)} ` +
+        `of the ${mib(total)} projected on ${dev.name} at context ${p.context}: a ${String(next)} cache takes about ` +
+        'half, room for more layers or experts on the GPU (projected before it runs)',
+    });
+  }
+  return out;
 }
 
 /** Spaces up to this size are enumerated; bigger ones are sampled. */

@@ -1,7 +1,7 @@
 import { errorMessage, isHalting, isHaqaError } from '../errors';
 import type { ProcessRunner } from '../process/runner';
 import type { SearchSpace } from '../space';
-import type { Config, TrialMetrics } from '../types';
+import type { Config, FittedPlacement, TrialMetrics } from '../types';
 
 export interface TrialContext {
   runner: ProcessRunner;
@@ -48,6 +48,11 @@ export interface Toolchain {
   /** Facts recorded in the session (version, backend, files). */
   info(): Record<string, unknown>;
   runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome>;
+  /**
+   * llama.cpp's own placement of `config` on the session's GPUs (its --fit), for a configuration whose model file is
+   * made: the reference a verdict is compared with. `whole` when everything fits on the GPUs.
+   */
+  fitPlacement?(config: Config, ctx: TrialContext): Promise<{ fitted: FittedPlacement; whole: boolean } | undefined>;
 }
 
 /**

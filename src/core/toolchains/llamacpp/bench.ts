@@ -16,6 +16,8 @@ export interface BenchRow {
   type_k: string;
   type_v: string;
   n_gpu_layers: number;
+  /** MoE layers whose experts stayed in host memory (-ncmoe). */
+  n_cpu_moe?: number;
   flash_attn: boolean | number | string;
   n_prompt: number;
   n_gen: number;
@@ -32,12 +34,18 @@ export interface BenchRow {
  * The runtime knobs as the flags llama-bench and llama-server share (-t -ngl -fa -b -ub -ctk -ctv): what was measured is
  * what is served.
  */
-export function runtimeArgs(config: Config): string[] {
+export function runtimeArgs(config: Config, o: { placement?: boolean; bench?: boolean } = {}): string[] {
+  const placement = o.placement ?? true;
+  const split = config.tensor_split;
   return [
     '-t',
     String(config.threads),
-    '-ngl',
-    String(config.gpu_layers ?? 0),
+    ...(placement ? ['-ngl', String(config.gpu_layers ?? 0)] : []),
+    ...(config.split_mode !== undefined ? ['-sm', String(config.split_mode)] : []),
+    // llama-bench separates a split's parts with '/' (its ',' lists alternatives); llama-server with ','.
+    ...(placement && split !== undefined && split !== 'auto'
+      ? ['-ts', o.bench ? String(split).replaceAll(',', '/') : String(split)]
+      : []),
     '-fa',
     config.flash_attn ? 'on' : 'off',
     '-b',
@@ -48,7 +56,7 @@ export function runtimeArgs(config: Config): string[] {
     String(config.cache_type_k),
     '-ctv',
     String(config.cache_type_v),
-    ...(config.n_cpu_moe !== undefined ? ['-ncmoe', String(config.n_cpu_moe)] : []),
+    ...(placement && config.n_cpu_moe !== undefined ? ['-ncmoe', String(config.n_cpu_moe)] : []),
   ];
 }
 
@@ -67,7 +75,7 @@ export function benchArgs(bin: string, modelFile: string, config: Config, w: Wor
     w.depth > 0 ? `0,${w.depth}` : '0',
     '-r',
     String(w.repetitions),
-    ...runtimeArgs(config),
+    ...runtimeArgs(config, { bench: true }),
     '-o',
     'jsonl',
   ];
@@ -149,11 +157,12 @@ export function metricsFromRows(rows: BenchRow[], depth = 0): TrialMetrics {
 }
 
 /** The knob values a row was measured with (the inverse of benchArgs), for replay. */
-export function configFromRow(r: BenchRow, withGpuLayers: boolean): Config | undefined {
+export function configFromRow(r: BenchRow, withGpuLayers: boolean, withCpuMoe = false): Config | undefined {
   const quant = quantFromModelType(r.model_type);
   if (!quant) return undefined;
   const c: Config = { quant, threads: r.n_threads };
   if (withGpuLayers) c.gpu_layers = r.n_gpu_layers >= 99 ? ALL_LAYERS : r.n_gpu_layers;
+  if (withCpuMoe) c.n_cpu_moe = r.n_cpu_moe ?? 0;
   c.flash_attn = flashAttnOf(r.flash_attn);
   c.batch = r.n_batch;
   c.ubatch = r.n_ubatch;

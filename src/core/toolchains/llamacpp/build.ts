@@ -19,7 +19,32 @@ export const TOOLS = [
   // Not run by a session: it splits and merges models (`…-00001-of-0000N.gguf`), which --model accepts.
   'llama-gguf-split',
 ] as const;
-export type Backend = 'cpu' | 'cuda';
+export const BACKENDS = ['cpu', 'cuda', 'vulkan'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/** The cmake switch of each backend HAQA builds (the others stay off). */
+const BACKEND_FLAGS: Record<Backend, string[]> = {
+  cpu: ['-DGGML_CUDA=OFF'],
+  cuda: ['-DGGML_CUDA=ON'],
+  vulkan: ['-DGGML_CUDA=OFF', '-DGGML_VULKAN=ON'],
+};
+
+/** What a backend's configure step needs and how to get it. */
+export function configureFix(backend: Backend): string | Fix {
+  if (backend === 'cuda')
+    return {
+      cli: 'install the CUDA toolkit (nvcc) or build with --backend cpu',
+      // The extension builds for the GPU whenever nvidia-smi lists one.
+      vscode: 'install the CUDA toolkit (nvcc), or point {option} at a CPU build of llama.cpp',
+      setting: 'haqa.llamacpp.binDir',
+    };
+  if (backend === 'vulkan')
+    return (
+      'install the Vulkan headers, loader and shader compiler (Debian/Ubuntu: apt-get install -y libvulkan-dev glslc spirv-headers; ' +
+      'for a software device to try it on, mesa-vulkan-drivers) or build with --backend cpu'
+    );
+  return 'install cmake and a C++ compiler (apt-get install -y cmake g++)';
+}
 
 /** What builds the tools: `haqa toolchain build`, "HAQA: Build Toolchain". */
 export const BUILD_COMMAND: HaqaCommand = { cli: 'haqa toolchain build', vscode: 'haqa.buildToolchain' };
@@ -144,6 +169,32 @@ export async function ensureSource(
   }
 }
 
+/** What this llama.cpp's Vulkan backend needs of the Vulkan headers beyond the basics (ggml-vulkan.cpp uses it). */
+export const VULKAN_HEADER_NEEDS = 'VK_EXT_layer_settings';
+
+/**
+ * Why the Vulkan headers here cannot build this llama.cpp, or undefined when they can: none found, or too old (Debian
+ * bookworm's libvulkan-dev 1.3.239 lacks VK_EXT_layer_settings, and the build fails 10 minutes in). Looked for where
+ * CMake's FindVulkan looks: $VULKAN_SDK/include, then the system include folders.
+ */
+export function vulkanHeaderProblem(
+  dirs: string[] = [
+    ...(process.env.VULKAN_SDK ? [path.join(process.env.VULKAN_SDK, 'include')] : []),
+    '/usr/local/include',
+    '/usr/include',
+  ],
+): string | undefined {
+  const header = dirs.map((d) => path.join(d, 'vulkan', 'vulkan_core.h')).find((f) => fs.existsSync(f));
+  if (!header) return `no Vulkan headers found (looked for vulkan/vulkan_core.h in ${dirs.join(', ')})`;
+  const text = fs.readFileSync(header, 'utf8');
+  if (text.includes(VULKAN_HEADER_NEEDS)) return undefined;
+  const version = text.match(/#define VK_HEADER_VERSION (\d+)/)?.[1];
+  return (
+    `the Vulkan headers in ${path.dirname(header)}${version ? ` (1.3.${version})` : ''} are too old for this ` +
+    `llama.cpp: they lack ${VULKAN_HEADER_NEEDS}`
+  );
+}
+
 function cudaArch(): string | undefined {
   const cc = probeGpus()[0]?.computeCapability;
   return cc ? cc.replace('.', '') : undefined;
@@ -168,6 +219,16 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
       );
     }
   }
+  if (backend === 'vulkan') {
+    const why = vulkanHeaderProblem();
+    if (why)
+      throw new HaqaError(
+        `cannot build the Vulkan backend: ${why}`,
+        "install newer Vulkan headers (the LunarG Vulkan SDK, with VULKAN_SDK set, or a newer distribution's " +
+          'libvulkan-dev), glslc and spirv-headers; or build with --backend cpu',
+        'toolchain',
+      );
+  }
   const started = Date.now();
   const src = await ensureSource(opts);
   const buildDir = path.join(root(), 'build', `${src.commit}-${backend}`);
@@ -176,7 +237,7 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
     '-DLLAMA_CURL=OFF',
     '-DLLAMA_BUILD_TESTS=OFF',
     '-DBUILD_SHARED_LIBS=OFF',
-    backend === 'cuda' ? '-DGGML_CUDA=ON' : '-DGGML_CUDA=OFF',
+    ...BACKEND_FLAGS[backend],
   ];
   if (backend === 'cuda') {
     const a = cudaArch();
@@ -185,18 +246,7 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
   opts.onProgress?.(`configuring llama.cpp ${src.commit.slice(0, 7)} (${backend})`);
   const run = (argv: string[], onData?: (d: string) => void) =>
     opts.runner.run(argv, { signal: opts.signal, logFile: opts.logFile, onData });
-  check(
-    await run(['cmake', '-S', src.dir, '-B', buildDir, ...cmakeArgs]),
-    'cmake configure',
-    backend === 'cuda'
-      ? {
-          cli: 'install the CUDA toolkit (nvcc) or build with --backend cpu',
-          // The extension builds for the GPU whenever nvidia-smi lists one.
-          vscode: 'install the CUDA toolkit (nvcc), or point {option} at a CPU build of llama.cpp',
-          setting: 'haqa.llamacpp.binDir',
-        }
-      : 'install cmake and a C++ compiler (apt-get install -y cmake g++)',
-  );
+  check(await run(['cmake', '-S', src.dir, '-B', buildDir, ...cmakeArgs]), 'cmake configure', configureFix(backend));
   let last = -1;
   const jobs = String(os.availableParallelism?.() ?? os.cpus().length);
   check(

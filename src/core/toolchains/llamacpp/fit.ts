@@ -8,6 +8,7 @@
 import type { ObjectiveSpec } from '../../objective';
 import type { Config, GpuInfo, MemoryProjection } from '../../types';
 import { runtimeArgs } from './bench';
+import { ALL_LAYERS } from '../../knobs';
 
 const MiB = 2 ** 20;
 
@@ -73,4 +74,132 @@ export function fitProblems(
   if (o.objective.maxMemBytes !== undefined && all > o.objective.maxMemBytes)
     out.push(`projected memory ${mib(all)} ${at} (host ${parts(p.host)}) > max ${mib(o.objective.maxMemBytes)}`);
   return out;
+}
+
+/**
+ * llama.cpp's own answer to "what fits": `llama-fit-params` without -fitp prints the arguments llama.cpp's `--fit`
+ * (on by default in llama-server) would add for a model file, context and runtime flags: the GPU layer count, a
+ * tensor split over several GPUs, and tensor overrides that keep the experts (or part of the FFN) of some layers in
+ * host memory. HAQA asks it for the boundary when a configuration does not fit, and measures its choice as the
+ * reference a session's verdict is compared with.
+ */
+export interface FitChoice {
+  context: number;
+  /** llama.cpp's -ngl: layers from the back, the output layer counting as one (layers + 1 = all). */
+  ngl: number;
+  tensorSplit?: number[];
+  /** Tensor-name regex → buffer type (CPU, or a device's buffer), in the order llama.cpp printed them. */
+  overrides: { pattern: string; buft: string }[];
+}
+
+/**
+ * The llama-fit-params argv that asks for llama.cpp's fit of `config` at `context` with a margin per device (MiB): the
+ * trial's runtime flags without -ngl/-ncmoe, which are what llama.cpp chooses (it refuses to fit when they are set).
+ */
+export function fitChoiceArgs(
+  bin: string,
+  modelFile: string,
+  config: Config,
+  context: number,
+  marginsMiB: number[],
+): string[] {
+  return [
+    bin,
+    '-m',
+    modelFile,
+    '-c',
+    String(context),
+    ...runtimeArgs(config, { placement: false }),
+    ...(marginsMiB.length ? ['-fitt', marginsMiB.map((m) => String(Math.max(0, Math.ceil(m)))).join(',')] : []),
+    '-fitc',
+    String(context),
+  ];
+}
+
+/**
+ * The margin llama.cpp's fit must leave on each device so that what it places stays within HAQA's rule (fitProblems):
+ * the driver's overhead, plus what lies above the per-GPU limit on a card larger than the one deployed to.
+ */
+export function fitMarginsMiB(gpus: GpuInfo[], maxVramBytes?: number): number[] {
+  return gpus.map((g) => {
+    const free = g.freeBytes ?? g.vramBytes;
+    const above = maxVramBytes !== undefined ? Math.max(0, free - maxVramBytes) : 0;
+    return Math.ceil((DEVICE_OVERHEAD_BYTES + above) / MiB);
+  });
+}
+
+/** A tensor pattern llama.cpp's fit writes: one layer's FFN tensors, by a fixed shape (never anything else). */
+const FIT_PATTERN = /^blk\\\.(\d{1,4})\\\.ffn_[a-z_|()]+(\.\*)?$/;
+const BUFT = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
+
+/**
+ * The one line `llama-fit-params` prints on stdout: `-c N -ngl N [-ts A,B,…] [-ot "PATTERN=BUFT,…"]`. Undefined for
+ * anything else, and for any override outside the shapes llama.cpp writes: what comes back becomes process arguments.
+ */
+export function parseFitChoice(text: string): FitChoice | undefined {
+  const line = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('-c '));
+  const m = line?.match(/^-c (\d+) -ngl (-?\d+)(?: -ts ([\d,]+))?(?: -ot "([^"]*)")?$/);
+  if (!m) return undefined;
+  const overrides: FitChoice['overrides'] = [];
+  for (const part of m[4] ? m[4].split(',') : []) {
+    const eq = part.lastIndexOf('=');
+    const pattern = part.slice(0, eq);
+    const buft = part.slice(eq + 1);
+    if (eq < 0 || !FIT_PATTERN.test(pattern) || !BUFT.test(buft)) return undefined;
+    overrides.push({ pattern, buft });
+  }
+  return {
+    context: Number(m[1]),
+    ngl: Number(m[2]),
+    ...(m[3] ? { tensorSplit: m[3].split(',').map(Number) } : {}),
+    overrides,
+  };
+}
+
+/** The choice as llama-server / llama-cli arguments (`-ot` takes a comma-separated list there). */
+export function fitChoiceFlags(c: FitChoice): string[] {
+  return [
+    '-ngl',
+    String(c.ngl),
+    ...(c.tensorSplit ? ['-ts', c.tensorSplit.join(',')] : []),
+    ...(c.overrides.length ? ['-ot', c.overrides.map((o) => `${o.pattern}=${o.buft}`).join(',')] : []),
+  ];
+}
+
+/** True when the choice is the whole model on the GPU(s): nothing for llama.cpp's fit to decide. */
+export const fitsWhole = (c: FitChoice, layers: number) =>
+  (c.ngl < 0 || c.ngl >= layers + 1) && c.overrides.length === 0;
+
+/**
+ * The choice in HAQA's knobs, never holding more on a GPU than llama.cpp placed there: gpu_layers is its -ngl, less
+ * the layer whose FFN it splits across GPU and host (a dense model); n_cpu_moe (an MoE) counts the host-side layers
+ * below the offloaded ones plus every offloaded layer whose experts it keeps in host memory. -ncmoe keeps the first
+ * layers' experts on the CPU where llama.cpp's fit keeps the last ones': the same memory, the same amount of work.
+ */
+export function fitChoiceKnobs(
+  c: FitChoice,
+  model: { layers: number; expertCount?: number },
+): { gpu_layers: number; n_cpu_moe?: number } {
+  const L = model.layers;
+  // llama.cpp numbers the output layer L and writes patterns for it too (`blk\.L\.…`), which match no tensor.
+  const layersOnCpu = new Set(
+    c.overrides
+      .filter((o) => o.buft === 'CPU')
+      .map((o) => Number(o.pattern.match(FIT_PATTERN)?.[1]))
+      .filter((il) => il < L),
+  );
+  // -1 is llama.cpp's default (every layer): its fit printed it back unchanged, as when it had nothing to place.
+  const ngl = c.ngl < 0 ? L + 1 : Math.min(c.ngl, L + 1);
+  if (model.expertCount) {
+    const below = L + 1 - ngl > 0 ? Math.min(L, L + 1 - ngl) : 0;
+    return {
+      gpu_layers: ngl >= L + 1 ? ALL_LAYERS : ngl,
+      n_cpu_moe: Math.min(L, (ngl > 0 ? below : 0) + layersOnCpu.size),
+    };
+  }
+  const gpuLayers = layersOnCpu.size ? Math.max(0, ngl - layersOnCpu.size) : ngl;
+  return { gpu_layers: gpuLayers >= L + 1 ? ALL_LAYERS : gpuLayers };
 }

@@ -37,6 +37,24 @@ export const CPU_MOE_NEEDS_OFFLOAD: Constraint = {
       : undefined,
 };
 
+export const SPLIT_ONLY_WHEN_SPLITTING: Constraint = {
+  id: 'tensor-split-needs-a-split-mode',
+  description: "tensor_split only matters when the model is split (split_mode layer or row); with none it stays 'auto'",
+  check: (c) =>
+    c.split_mode === 'none' && c.tensor_split !== undefined && c.tensor_split !== 'auto'
+      ? `tensor_split = ${String(c.tensor_split)} with split_mode = none (one GPU)`
+      : undefined,
+};
+
+/** How to share the weights between several GPUs: llama.cpp's own (by free memory), even, and 2:1 either way for two. */
+export function tensorSplits(n: number): string[] {
+  const even = Array(n).fill('1').join(',');
+  return ['auto', even, ...(n === 2 ? ['2,1', '1,2'] : [])];
+}
+
+/** Backends whose build splits a model by rows (-sm row): CUDA and SYCL; Vulkan and Metal split layers only. */
+const ROW_SPLIT_BACKENDS = new Set(['cuda', 'sycl']);
+
 export const UBATCH_LE_BATCH: Constraint = {
   id: 'ubatch-not-above-batch',
   description: 'ubatch must not exceed batch',
@@ -150,17 +168,18 @@ export function llamaCppSpace(
   if (unquantized) knobs.push(...recipeKnobs(opts.calibrations ?? ['builtin']));
   if (hw.gpus.length > 0) {
     const L = model.layers;
-    const layers = [...new Set([0, Math.round(L / 4), Math.round(L / 2), Math.round((3 * L) / 4), ALL_LAYERS])].sort(
-      (a, b) => a - b,
-    );
+    // Any layer count: where a model does not fit, the boundary is wherever llama.cpp's projection puts it.
+    const counts = Array.from({ length: L + 1 }, (_, i) => i);
     knobs.push({
       name: 'gpu_layers',
       kind: 'int',
-      values: layers,
+      values: [...counts, ALL_LAYERS],
       default: ALL_LAYERS,
       stage: 'runtime',
       ordinal: true,
-      meaning: `layers offloaded to the GPU (-ngl); ${ALL_LAYERS} = all, the output layer included`,
+      meaning:
+        `layers (of ${L}) offloaded to the GPU (-ngl), counted from the last; ${ALL_LAYERS} = all, the output layer ` +
+        'included; where the model does not fit, llama.cpp projects the boundary',
     });
     // A mixture of experts: most of its weights are experts, few of which run per token, so keeping the experts of
     // some layers in host memory frees most of the GPU memory for a small cost in decode.
@@ -168,9 +187,7 @@ export function llamaCppSpace(
       knobs.push({
         name: 'n_cpu_moe',
         kind: 'int',
-        values: [...new Set([0, Math.round(L / 4), Math.round(L / 2), Math.round((3 * L) / 4), L])].sort(
-          (a, b) => a - b,
-        ),
+        values: counts,
         default: 0,
         stage: 'runtime',
         ordinal: true,
@@ -179,6 +196,32 @@ export function llamaCppSpace(
           `for the rest at some decode speed (${model.expertUsedCount ?? '?'} experts run per token)`,
       });
     }
+  }
+  // Several GPUs: how the model is split over them.
+  if (hw.gpus.length >= 2) {
+    const backend = hw.gpus[0].backend ?? 'cuda';
+    knobs.push(
+      {
+        name: 'split_mode',
+        kind: 'enum',
+        values: ['layer', ...(ROW_SPLIT_BACKENDS.has(backend) ? ['row'] : []), 'none'],
+        default: 'layer',
+        stage: 'runtime',
+        ordinal: false,
+        meaning:
+          `how the model is split over the ${hw.gpus.length} GPUs (-sm): layer = whole layers and their KV per GPU ` +
+          '(pipelined), row = each weight by rows (parallel, more traffic), none = the first GPU only',
+      },
+      {
+        name: 'tensor_split',
+        kind: 'enum',
+        values: tensorSplits(hw.gpus.length),
+        default: 'auto',
+        stage: 'runtime',
+        ordinal: false,
+        meaning: "share of the model per GPU (-ts); auto = llama.cpp's own, by each GPU's free memory",
+      },
+    );
   }
   knobs.push(
     {
@@ -231,6 +274,7 @@ export function llamaCppSpace(
     QUANTIZED_V_NEEDS_FA,
     UBATCH_LE_BATCH,
     ...(model.expertCount && hw.gpus.length > 0 ? [CPU_MOE_NEEDS_OFFLOAD] : []),
+    ...(hw.gpus.length >= 2 ? [SPLIT_ONLY_WHEN_SPLITTING] : []),
     ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : []),
   ]);
 }

@@ -5,14 +5,34 @@ import { execFile } from 'node:child_process';
 import { ArtifactCache } from '../../artifacts';
 import { errorMessage, isHaqaError, isHalting } from '../../errors';
 import { estimatedFileBytes } from '../../ggml';
+import { placementLabel } from '../../format';
 import type { RunResult } from '../../process/runner';
 import type { SearchSpace } from '../../space';
 import type { ObjectiveSpec } from '../../objective';
-import type { Config, HardwareProfile, MemoryProjection, ModelInfo, TrialMetrics, Workload } from '../../types';
+import type {
+  Config,
+  FittedPlacement,
+  HardwareProfile,
+  MemoryProjection,
+  ModelInfo,
+  TrialMetrics,
+  Workload,
+} from '../../types';
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
 import { benchArgs, rowProblem, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
 import { contextFor } from './deploy';
-import { fitArgs, fitProblems, parseFitPrint } from './fit';
+import {
+  fitArgs,
+  fitChoiceArgs,
+  fitChoiceFlags,
+  fitChoiceKnobs,
+  fitMarginsMiB,
+  fitProblems,
+  fitsWhole,
+  parseFitChoice,
+  parseFitPrint,
+  type FitChoice,
+} from './fit';
 import type { LlamaTools } from './locate';
 import { llamaCppSpace, quantRecipe } from './space';
 import {
@@ -255,20 +275,30 @@ export class LlamaCppToolchain implements Toolchain {
     const projected = await this.project(file, config, ctx, steps, logFor('fit'));
     if (projected === 'cancelled')
       return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-fit-params', steps };
-    const fileSizeBytes = fs.statSync(file).size;
+    // A split source is benchmarked through its first shard; its size is all of them.
+    const fileSizeBytes = file === this.model.path ? this.model.sizeBytes : fs.statSync(file).size;
     if (projected) {
       const over = fitProblems(projected, {
         objective: this.opts.objective ?? { kind: 'decode' },
         gpus: this.hw.gpus,
         hostBytes: this.hw.memoryBytes,
       });
-      if (over.length)
+      if (over.length) {
+        // Where llama.cpp would put the boundary for these settings: what the strategies try next.
+        const fit = await this.fitFor(file, config, ctx, steps, logFor('fit-choice'));
+        if (fit === 'cancelled')
+          return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-fit-params', steps };
+        const fitted = fit && !fitsWhole(fit.choice, this.model.layers) ? fit.fitted : undefined;
+        const hint = fitted
+          ? `; llama.cpp's fit for these settings: ${fitted.flags.join(' ')} (${placementLabel(fitted)})`
+          : '';
         return {
           status: 'infeasible',
-          metrics: { fileSizeBytes, projected },
-          cause: `${over.join('; ')} (not run)`,
+          metrics: { fileSizeBytes, projected, ...(fitted ? { fitted } : {}) },
+          cause: `${over.join('; ')} (not run)${hint}`,
           steps,
         };
+      }
     }
 
     ctx.onProgress?.('llama-bench');
@@ -359,6 +389,53 @@ export class LlamaCppToolchain implements Toolchain {
     if (note) ctx.onProgress?.(note);
     steps.push({ name: 'fit', seconds: r.durationMs / 1000, log, ...(note ? { note } : {}) });
     return projected;
+  }
+
+  /**
+   * llama.cpp's fit of `config` (llama-fit-params): where it places the layers and experts at the served context
+   * within each GPU's free memory and the per-GPU limit. Undefined without a GPU, without llama-fit-params, or when it
+   * cannot fit or prints what HAQA does not take as arguments.
+   */
+  private async fitFor(
+    file: string,
+    config: Config,
+    ctx: TrialContext,
+    steps: StepRecord[],
+    log: string,
+  ): Promise<{ choice: FitChoice; fitted: FittedPlacement } | 'cancelled' | undefined> {
+    if (!this.tools.fitParams || this.hw.gpus.length === 0) return undefined;
+    const context = contextFor(this.opts.workload);
+    ctx.onProgress?.(`llama-fit-params: llama.cpp's fit at context ${context}`);
+    const margins = fitMarginsMiB(this.hw.gpus, this.opts.objective?.maxVramBytes);
+    const r = await ctx.runner.run(fitChoiceArgs(this.tools.fitParams, file, config, context, margins), {
+      timeoutMs: this.opts.benchTimeoutMs ?? 120_000,
+      signal: ctx.signal,
+      logFile: log,
+    });
+    if (r.cancelled) return 'cancelled';
+    const choice = r.exitCode === 0 ? parseFitChoice(r.stdout) : undefined;
+    const note = choice ? undefined : `llama.cpp's fit gave no placement (${stepFailure('llama-fit-params', r)})`;
+    steps.push({ name: 'fit-choice', seconds: r.durationMs / 1000, log, ...(note ? { note } : {}) });
+    if (!choice) return undefined;
+    const knobs = fitChoiceKnobs(choice, this.model);
+    return { choice, fitted: { ...knobs, flags: fitChoiceFlags(choice) } };
+  }
+
+  /**
+   * llama.cpp's own placement for `config` on this session's GPUs, for a configuration whose model file is already
+   * made (the reference a verdict is compared with). Undefined when there is none to ask for.
+   */
+  async fitPlacement(
+    config: Config,
+    ctx: TrialContext,
+  ): Promise<{ fitted: FittedPlacement; whole: boolean } | undefined> {
+    const a = await this.artifactFor(config);
+    if (a.needsQuantize) return undefined;
+    const steps: StepRecord[] = [];
+    const log = path.join(ctx.logDir, `${ctx.logTag ?? 'reference'}-fit.log`);
+    const fit = await this.fitFor(a.file, config, ctx, steps, log);
+    if (!fit || fit === 'cancelled') return undefined;
+    return { fitted: fit.fitted, whole: fitsWhole(fit.choice, this.model.layers) };
   }
 
   /** Runs one llama-perplexity, with the trial's log and the toolchain's failure diagnosis. */

@@ -54,10 +54,12 @@ export class ReplayToolchain implements Toolchain {
     }
     this.rows = rows;
     const withGpu = rows.some((r) => r.n_gpu_layers > 0 && !!r.gpu_info);
+    // A recording that varies the experts kept on the CPU (-ncmoe) replays them as the n_cpu_moe knob.
+    const withCpuMoe = withGpu && rows.some((r) => (r.n_cpu_moe ?? 0) > 0);
     const domains = new Map<string, Set<ConfigValue>>();
     const pairs: { c: Config; r: BenchRow }[] = [];
     for (const r of rows) {
-      const c = configFromRow(r, withGpu);
+      const c = configFromRow(r, withGpu, withCpuMoe);
       if (!c) continue;
       pairs.push({ c, r });
       for (const [k, v] of Object.entries(c)) {
@@ -80,7 +82,7 @@ export class ReplayToolchain implements Toolchain {
         os: '',
         arch: '',
       },
-      { rowSizes: [256], fileType: 'F16', layers: 1 } as ModelInfo,
+      { rowSizes: [256], fileType: 'F16', layers: 1, ...(withCpuMoe ? { expertCount: 2 } : {}) } as ModelInfo,
     );
     const quantOrder = QUANT_TYPES.map((q) => q.name);
     // Knobs the recording does not vary (e.g. the quantization recipe beyond the type) are not part of its space.
