@@ -25,6 +25,7 @@ import { ReplayToolchain } from '../src/core/toolchains/replay/replay';
 import { gridSpec } from '../test/helpers/replay';
 import type { HardwareProfile, Stat, TrialRecord } from '../src/core/types';
 import { allFindings, objectiveMetrics } from '../src/core/priors';
+import { PATIENCE, stopEarlyReason } from '../src/core/stopping';
 
 export const BUILTIN_STRATEGIES = ['random', 'grid', 'tpe', 'heuristic', 'builtin'];
 const TARGET = 0.02;
@@ -185,6 +186,8 @@ export interface RunResult {
   calls?: number;
   tokens?: number;
   fallbacks?: number;
+  /** Where `--stop-early` would have ended this run (stopping.ts), and whether its verdict there is within noise. */
+  earlyStop?: { trials: number; near: boolean };
 }
 export interface Evaluation {
   dataset: Dataset;
@@ -269,7 +272,13 @@ export async function evaluate(
         if (trials.length <= cap && scored[scored.length - 1].afterTrial?.key !== s.best?.key)
           throw new Error(`${c.label} seed ${seed}: the session's verdict is not the verdict on its trials`);
         const u = llmUsage(store.readJournal());
+        // The run goes to the cap; where stopping early would have ended it is read off its trials.
+        let earlyStop: RunResult['earlyStop'];
+        for (let k = 1; k <= trials.length && !earlyStop; k++)
+          if (stopEarlyReason(obj, trials.slice(0, k)))
+            earlyStop = { trials: k, near: nearOptimum(byRule, judge(obj, trials.slice(0, k)).best) };
         results[c.label].push({
+          earlyStop,
           seed,
           curve,
           reach: first(TARGET),
@@ -325,12 +334,32 @@ export function table(e: Evaluation): string {
     );
   }
   const s = Object.entries(e.surprises);
+  lines.push('', earlyStopTable(e));
   lines.push(
     '',
     `Counterintuitive, measured, in the whole grid (later trial of each one-knob pair against the naive prior, beyond noise by the comparison rule; ≤ 3 per trial): ${s.length ? s.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}.`,
     '',
     nearTable(e),
   );
+  return lines.join('\n');
+}
+
+/** What `--stop-early` would have done in each run: how often it ends before the cap, when, and how right it is then. */
+export function earlyStopTable(e: Evaluation): string {
+  const last = e.checkpoints.length - 1;
+  const lines = [
+    `Stopping early (\`--stop-early\`: the best stood through ${PATIENCE} trials, each beaten beyond noise): share of seeds that stop before ${e.cap} trials, median trials at the stop, and the verdict within noise of the grid's optimum at the stop against at ${e.cap} trials.`,
+    '',
+    `| strategy | stops before ${e.cap} | median trials at the stop | within noise at the stop | within noise at ${e.cap} (all seeds) |`,
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const [label, r] of Object.entries(e.results)) {
+    const stops = r.filter((x) => x.earlyStop);
+    const pc = (x: number) => `${Math.round(x * 100)} %`;
+    lines.push(
+      `| ${label} | ${stops.length}/${r.length} | ${stops.length ? median(stops.map((x) => x.earlyStop!.trials)) : '–'} | ${stops.length ? `${stops.filter((x) => x.earlyStop!.near).length}/${stops.length}` : '–'} | ${pc(nearRate(r, last, 'after'))} |`,
+    );
+  }
   return lines.join('\n');
 }
 

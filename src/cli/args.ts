@@ -41,6 +41,8 @@ optimize options:
   --confirm on|off       measure the leaders again, interleaved, before the verdict (default on)
   --reference on|off     where the model does not fit its GPUs whole, spend the last trial on llama.cpp's own
                          placement (--fit) and compare the verdict with it (default on)
+  --stop-early on|off    end before --budget once the best has stood through 4 trials, each beaten beyond noise
+                         (default off: on noisy machines it can stop before the best; see BENCHMARKS.md)
   --eval-text FILE       evaluation text (default: the built-in sample, Python stdlib source)
   --eval-chunks N        512-token chunks of it to evaluate (default 8)
   --calibration-text FILE   calibration text for importance matrices (repeatable; default: the built-in sample)
@@ -95,6 +97,7 @@ export const OPTIONS = {
   accuracy: { type: 'string' },
   confirm: { type: 'string' },
   reference: { type: 'string' },
+  'stop-early': { type: 'string' },
   'eval-text': { type: 'string' },
   'calibration-text': { type: 'string', multiple: true },
   'eval-chunks': { type: 'string' },
@@ -277,7 +280,7 @@ export function llmSettings(flags: Flags, stored?: Partial<LlmSettings>): LlmSet
 }
 
 /** An on|off flag. */
-export function onOff(flags: Flags, name: 'confirm' | 'accuracy' | 'reference', def: boolean): boolean {
+export function onOff(flags: Flags, name: 'confirm' | 'accuracy' | 'reference' | 'stop-early', def: boolean): boolean {
   const v = flags[name];
   if (v === undefined) return def;
   if (v !== 'on' && v !== 'off') throw usage(`--${name} must be on or off, got "${v}"`);

@@ -1,6 +1,6 @@
 import { score, type ObjectiveSpec } from './objective';
 import { ALL_LAYERS, quantRecipe } from './knobs';
-import type { Config, Stat, TrialRecord } from './types';
+import { peakMemBytes, type Config, type Stat, type TrialRecord } from './types';
 
 export const mib = (b?: number) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1));
 export const stat = (s?: Stat) => (s ? `${s.mean.toFixed(1)} ± ${s.sd.toFixed(1)}` : '-');
@@ -77,11 +77,7 @@ export function trialsTable(
       stat(t.metrics.decode),
       stat(t.metrics.prefill),
       mib(t.metrics.fileSizeBytes),
-      mib(
-        t.metrics.peakHostMemBytes !== undefined
-          ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0)
-          : undefined,
-      ),
+      mib(peakMemBytes(t.metrics)),
       ...(acc ? accuracyCells(t) : []),
       `${t.index === bestT?.index ? '★' : tied.includes(t.index) ? '≈' : ''}${ps.has(t.index) ? 'P' : ''}`,
       t.cause ? t.cause.slice(0, 80) : '',

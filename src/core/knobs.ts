@@ -5,6 +5,9 @@
  */
 import type { Config } from './types';
 
+/** A KV cache at least this share of a refused trial's projected GPU memory is worth making smaller first. */
+export const KV_SHARE = 0.25;
+
 /** gpu_layers value meaning "every layer, output included" (llama.cpp clamps it). */
 export const ALL_LAYERS = 999;
 

@@ -114,6 +114,7 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
         runner: deps.runner,
         confirm: spec.confirm ? undefined : false,
         reference: spec.reference,
+        stopEarly: spec.stopEarly === true,
         ...hooks,
       }).finally(() => held.release()),
   };

@@ -119,7 +119,13 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
     headCountKv: num('attention.head_count_kv') || num('attention.head_count'),
     vocabSize: Array.isArray(tokens) ? tokens.length : num('vocab_size'),
     contextLength: num('context_length'),
-    ...(num('expert_count') > 0 ? { expertCount: num('expert_count'), expertUsedCount: num('expert_used_count') } : {}),
+    ...(num('expert_count') > 0
+      ? {
+          expertCount: num('expert_count'),
+          expertUsedCount: num('expert_used_count'),
+          ...(num('leading_dense_block_count') > 0 ? { leadingDenseLayers: num('leading_dense_block_count') } : {}),
+        }
+      : {}),
     fileType,
     sizeBytes,
     ...(shards.length > 1 ? { shards } : {}),

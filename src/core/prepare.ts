@@ -41,7 +41,6 @@ export function tools(o: ToolOptions): Promise<LlamaTools> {
 }
 
 export async function prepareSession(spec: SessionSpec, t: ToolOptions): Promise<Prepared> {
-  const hardware = probeHardware();
   let { workload } = spec;
   if (spec.replay?.length) {
     if (needsAccuracy(spec.objective))
@@ -51,8 +50,10 @@ export async function prepareSession(spec: SessionSpec, t: ToolOptions): Promise
         'usage',
       );
     const tc = new ReplayToolchain(spec.replay);
-    return { toolchain: tc, model: tc.modelInfo(), hardware, workload };
+    // The recording's machine, not this one: a GPU grid replayed here is still a GPU session.
+    return { toolchain: tc, model: tc.modelInfo(), hardware: tc.hardware(), workload };
   }
+  const hardware = probeHardware();
   if (!spec.model)
     throw new HaqaError(
       'no model to optimize',

@@ -10,6 +10,7 @@ import { statOfSamples } from './verdict';
 import {
   isRecord,
   type ConfigValue,
+  type FittedPlacement,
   type MemoryProjection,
   type Stat,
   type TrialMetrics,
@@ -79,21 +80,15 @@ export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: s
     else dropped.push('projected: not a memory projection');
   }
   if (v.fitted !== undefined && v.fitted !== null) {
-    const f = v.fitted;
-    const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
-    if (
-      isRecord(f) &&
-      count(f.gpu_layers) &&
-      (f.n_cpu_moe === undefined || count(f.n_cpu_moe)) &&
-      Array.isArray(f.flags) &&
-      f.flags.every((x) => typeof x === 'string')
-    )
-      metrics.fitted = {
-        gpu_layers: f.gpu_layers as number,
-        ...(f.n_cpu_moe !== undefined ? { n_cpu_moe: f.n_cpu_moe as number } : {}),
-        flags: [...(f.flags as string[])],
-      };
+    const f = fittedFrom(v.fitted);
+    if (f) metrics.fitted = f;
     else dropped.push("fitted: not llama.cpp's fit");
+  }
+  if (v.fittedSmallerKv !== undefined && v.fittedSmallerKv !== null) {
+    const all = Array.isArray(v.fittedSmallerKv) ? v.fittedSmallerKv.map(fittedFrom) : [undefined];
+    if (all.every((f): f is FittedPlacement => f !== undefined && f.cacheType !== undefined))
+      metrics.fittedSmallerKv = all;
+    else dropped.push("fittedSmallerKv: not llama.cpp's fit");
   }
   for (const k of ['fileSizeBytes', 'peakHostMemBytes', 'peakDeviceMemBytes', 'peakDeviceMemMaxBytes'] as const) {
     if (v[k] === undefined || v[k] === null) continue;
@@ -110,6 +105,28 @@ export function metricsFromJson(v: unknown): { metrics: TrialMetrics; dropped: s
     } else dropped.push('accuracy without ΔPPL and KLD');
   }
   return { metrics, dropped };
+}
+
+/** A flag llama.cpp's fit printed (-ngl, 17, -ot, its tensor patterns): nothing a shell or a terminal would act on. */
+export const isFitFlag = (x: unknown): x is string => typeof x === 'string' && /^[-\w.,\\|()*=:]{1,8192}$/.test(x);
+
+function fittedFrom(f: unknown): FittedPlacement | undefined {
+  const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
+  if (
+    !isRecord(f) ||
+    !count(f.gpu_layers) ||
+    (f.n_cpu_moe !== undefined && !count(f.n_cpu_moe)) ||
+    (f.cacheType !== undefined && (typeof f.cacheType !== 'string' || !/^[a-z0-9_]{1,16}$/.test(f.cacheType))) ||
+    !Array.isArray(f.flags) ||
+    !f.flags.every(isFitFlag)
+  )
+    return undefined;
+  return {
+    gpu_layers: f.gpu_layers as number,
+    ...(f.n_cpu_moe !== undefined ? { n_cpu_moe: f.n_cpu_moe as number } : {}),
+    flags: [...(f.flags as string[])],
+    ...(f.cacheType !== undefined ? { cacheType: f.cacheType as string } : {}),
+  };
 }
 
 const isConfigValue = (x: unknown): x is ConfigValue =>

@@ -8,9 +8,9 @@ import { placementLabel } from './format';
 import { objectiveStat, compare } from './verdict';
 import { leader, type ObjectiveSpec } from './objective';
 import type { SearchSpace } from './space';
-import type { Proposal } from './strategies/strategy';
+import { placedConfig, type Proposal } from './strategies/strategy';
 import type { Toolchain, TrialContext } from './toolchains/toolchain';
-import type { Config, TrialRecord } from './types';
+import { peakMemBytes, wasMeasured, type Config, type TrialRecord } from './types';
 
 /** The proposer named on the reference trial. */
 export const REFERENCE_SOURCE = 'llama.cpp --fit';
@@ -37,16 +37,22 @@ export async function referenceProposal(
   for (const k of o.space.knobs) base[k.name] = k.stage === 'quantize' ? top.config[k.name] : k.default;
   const fp = await o.toolchain.fitPlacement(base, ctx);
   if (!fp) return { kind: 'none' };
+  if ('why' in fp) return { kind: 'none', why: fp.why };
   if (fp.whole)
     return { kind: 'none', why: `${String(base.quant)} fits the GPUs whole: llama.cpp has nothing to place` };
-  const c: Config = { ...base, gpu_layers: fp.fitted.gpu_layers };
-  if (o.space.knob('n_cpu_moe') && fp.fitted.n_cpu_moe !== undefined) c.n_cpu_moe = fp.fitted.n_cpu_moe;
+  const c = placedConfig(o.space, base, fp.fitted);
   if (!o.space.isValid(c))
     return { kind: 'none', why: `its placement is outside the search space (${placementLabel(fp.fitted)})` };
   const config = o.space.canonical(c);
   const key = o.space.key(config);
   const same = history.find((t) => t.status !== 'cancelled' && o.space.key(t.config) === key);
-  if (same) return { kind: 'measured', trial: same, flags: fp.fitted.flags };
+  // Already run: the reference if it was measured; a skipped or failed one is not proposed again (nor compared).
+  if (same && wasMeasured(same)) return { kind: 'measured', trial: same, flags: fp.fitted.flags };
+  if (same)
+    return {
+      kind: 'none',
+      why: `llama.cpp's choice is trial #${same.index}, which has no measurement (${same.status})`,
+    };
   const at = o.context !== undefined ? ` at context ${o.context}` : '';
   return {
     kind: 'propose',
@@ -76,11 +82,6 @@ export interface ReferenceComparison {
   accuracy: { verdictDPplPct?: number; referenceDPplPct?: number };
 }
 
-const peak = (t: TrialRecord) =>
-  t.metrics.peakHostMemBytes !== undefined
-    ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0)
-    : undefined;
-
 export function compareWithReference(
   o: ObjectiveSpec,
   trials: TrialRecord[],
@@ -107,7 +108,7 @@ export function compareWithReference(
             : order === 0
               ? 'tied'
               : 'slower',
-    memory: { verdictBytes: peak(verdict), referenceBytes: peak(r) },
+    memory: { verdictBytes: peakMemBytes(verdict.metrics), referenceBytes: peakMemBytes(r.metrics) },
     accuracy: {
       verdictDPplPct: verdict.metrics.accuracy?.dPplPct,
       referenceDPplPct: r.metrics.accuracy?.dPplPct,

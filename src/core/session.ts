@@ -6,6 +6,7 @@ import { judge, type Verdict } from './verdict';
 import { DEFAULT_CONFIRM, confirmVerdict, hasSamples, type ConfirmOptions } from './confirm';
 import { formatDuration } from './format';
 import { REFERENCE_SOURCE, compareWithReference, referenceProposal, type ReferenceComparison } from './reference';
+import { stopEarlyReason } from './stopping';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
 import {
@@ -111,6 +112,11 @@ export interface OptimizeOptions {
    * (reference.ts). On unless false.
    */
   reference?: boolean;
+  /**
+   * End before the budget once the best has stood through PATIENCE trials each beaten beyond noise (stopping.ts). Only
+   * when true: launchSession turns it on for a model (the spec's default), a caller of this loop asks for it.
+   */
+  stopEarly?: boolean;
 }
 
 export type ReviewDecision = { action: 'accept' } | { action: 'override'; config: Config } | { action: 'skip' };
@@ -312,6 +318,15 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
   let reference = o.store.meta.reference;
   let referenceAsked = false;
   let referenceFlags: string[] | undefined;
+  /** Why the search is done before its budget (stopping.ts); the reference, when due, is still measured first. */
+  let earlyStop: string | undefined;
+  /** The budget's last trial is llama.cpp's own placement, asked once per run (reference.ts). */
+  const referenceDue = () =>
+    !referenceAsked &&
+    !reference &&
+    o.reference !== false &&
+    !!o.toolchain.fitPlacement &&
+    (counted() >= o.budget - 1 || earlyStop !== undefined);
 
   while (counted() < o.budget) {
     if (o.signal?.aborted) {
@@ -325,7 +340,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     }
     let proposals: Proposal[] | undefined;
     // The budget's last trial measures llama.cpp's own placement when the model does not fit whole (once).
-    if (!referenceAsked && o.reference !== false && counted() === o.budget - 1 && !reference) {
+    if (referenceDue()) {
       referenceAsked = true;
       try {
         const r = await referenceProposal(
@@ -351,6 +366,10 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       } catch (e) {
         emit({ type: 'info', message: `no llama.cpp --fit reference: ${errorMessage(e)}` });
       }
+    }
+    if (earlyStop && !proposals) {
+      stopReason = earlyStop;
+      break;
     }
     try {
       proposals ??= await o.strategy.strategy.propose(ctx, history, 1);
@@ -392,6 +411,8 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     emptyRounds = 0;
     for (let p of valid) {
       if (counted() >= o.budget) break;
+      // A strategy that proposed several: the last trial of the budget goes back to the reference first.
+      if (referenceDue() && p.source !== REFERENCE_SOURCE) break;
       const index = lastIndex + 1;
       if (o.review) {
         let d: ReviewDecision;
@@ -521,6 +542,13 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
         etaMs: mean !== undefined ? mean * (o.budget - counted()) : undefined,
       });
       if (halted) break;
+      if (o.stopEarly === true && !earlyStop && p.source !== REFERENCE_SOURCE && counted() < o.budget) {
+        earlyStop = stopEarlyReason(o.objective, history);
+        if (earlyStop) {
+          emit({ type: 'info', message: earlyStop });
+          break;
+        }
+      }
     }
     if (halted) {
       stopReason = halted;

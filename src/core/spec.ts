@@ -41,6 +41,8 @@ export interface SessionSpec {
    * and compare the verdict with it (reference.ts). Absent: on.
    */
   reference?: boolean;
+  /** End before the budget when the best has stood through several trials each beaten beyond noise (stopping.ts). */
+  stopEarly?: boolean;
   /** Accuracy in every trial: the evaluation text and its 512-token chunks; null = off. */
   accuracy: { evalFile: string; chunks: number } | null;
   /** Calibration texts for the imatrix knob, by name; absent = the built-in sample. */
@@ -72,6 +74,7 @@ export function makeSpec(
     seed: s.seed ?? 0,
     confirm: s.confirm ?? true,
     reference: s.reference,
+    stopEarly: s.stopEarly,
     accuracy: s.accuracy ?? null,
     calibrations: s.calibrations,
     llm: s.llm,
@@ -273,6 +276,7 @@ export function parseSessionSpec(raw: unknown, where = 'session.json', fresh = f
     seed: r.num(o, 'seed', 'spec', { min: 0 }) ?? 0,
     confirm: r.bool(o, 'confirm', 'spec') ?? true,
     reference: r.bool(o, 'reference', 'spec'),
+    stopEarly: r.bool(o, 'stopEarly', 'spec'),
     accuracy,
     calibrations: r.stringMap(o, 'calibrations', 'spec'),
     llm,

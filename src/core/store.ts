@@ -5,7 +5,7 @@ import { HaqaError, haltingError, storageError } from './errors';
 import { redact } from './secrets';
 import { isRecord, parseSessionSpec, specForDisk, type SessionSpec } from './spec';
 import { poolConfirmations, type ConfirmEntry } from './confirm';
-import { confirmFromJson, trialFromJson } from './records';
+import { confirmFromJson, isFitFlag, trialFromJson } from './records';
 import type { HardwareProfile, ModelInfo, TrialRecord } from './types';
 
 export type SessionStatusOnDisk = 'running' | 'completed' | 'stopped' | 'failed';
@@ -71,7 +71,7 @@ export function parseSessionMeta(raw: unknown, where: string): SessionMeta {
 
 function referenceFromJson(v: unknown): SessionMeta['reference'] {
   if (!isRecord(v) || !Number.isInteger(v.index) || (v.index as number) < 1) return undefined;
-  if (!Array.isArray(v.flags) || !v.flags.every((f) => typeof f === 'string')) return undefined;
+  if (!Array.isArray(v.flags) || !v.flags.every(isFitFlag)) return undefined;
   return { index: v.index as number, flags: [...(v.flags as string[])] };
 }
 

@@ -36,6 +36,8 @@ export interface ModelInfo {
   /** A mixture of experts: experts per layer and used per token (absent or 0: a dense model). */
   expertCount?: number;
   expertUsedCount?: number;
+  /** MoE models whose first layers are dense (DeepSeek, GLM-4.5, Kimi-K2: `leading_dense_block_count`). */
+  leadingDenseLayers?: number;
   /** llama.cpp file type name, e.g. F16, Q4_K_M. */
   fileType: string;
   /** All its files together. */
@@ -103,14 +105,29 @@ export interface TrialMetrics {
    * arguments, and the same in HAQA's knobs. A trial refused by the projection carries it: the boundary to try next.
    */
   fitted?: FittedPlacement;
+  /**
+   * A refusal whose projection is mostly KV cache (a long context): llama.cpp's fit of the same settings with each
+   * smaller K/V cache type, so the search can measure them at their boundary instead of being refused again.
+   */
+  fittedSmallerKv?: FittedPlacement[];
 }
 
-/** llama.cpp's fit of a configuration: its flags (-ngl, -ts, -ot) and the knob values that hold no more on a GPU. */
+/** llama.cpp's fit of a configuration: its flags (-ngl, -ts, -ot) and the same placement in knob values. */
 export interface FittedPlacement {
   gpu_layers: number;
   n_cpu_moe?: number;
   flags: string[];
+  /** For a smaller K/V cache type than the trial's (the same settings otherwise): what llama.cpp fits with it. */
+  cacheType?: string;
 }
+
+/** A projection's total bytes on one device or the host. */
+export const projectedBytes = (p: { modelBytes: number; contextBytes: number; computeBytes: number }) =>
+  p.modelBytes + p.contextBytes + p.computeBytes;
+
+/** The measured peak of host and GPU memory together, or undefined when the trial has none. */
+export const peakMemBytes = (m: TrialMetrics): number | undefined =>
+  m.peakHostMemBytes !== undefined ? m.peakHostMemBytes + (m.peakDeviceMemBytes ?? 0) : undefined;
 
 /** Bytes a configuration holds at a context, per device and on the host, as llama.cpp projects them. */
 export interface MemoryProjection {

@@ -217,6 +217,7 @@ export async function optimizeRequest(
     seed: args.seed ?? 0,
     confirm: args.confirm ?? s.confirm,
     reference: s.reference,
+    stopEarly: s.stopEarly,
     stepTimeoutMin: s.stepTimeoutMin,
     timeBudgetMin: args.timeBudgetMin ?? s.timeBudgetMin,
     accuracy:

@@ -13,6 +13,7 @@ export interface HaqaSettings {
   accuracy: boolean;
   confirm: boolean;
   reference: boolean;
+  stopEarly: boolean;
   evalChunks: number;
   /** Longest one tool step may run, in minutes; undefined = the tools' defaults (60; bench 30). */
   stepTimeoutMin?: number;
@@ -44,6 +45,7 @@ export function readSettings(): HaqaSettings {
     accuracy: c.get<boolean>('accuracy', true),
     confirm: c.get<boolean>('confirm', true),
     reference: c.get<boolean>('reference', true),
+    stopEarly: c.get<boolean>('stopEarly', false),
     evalChunks: c.get<number>('evalChunks', 8),
     stepTimeoutMin: positive(c.get<number | null>('stepTimeoutMinutes')),
     timeBudgetMin: positive(c.get<number | null>('timeBudgetMinutes')),

@@ -142,7 +142,18 @@ async function main() {
   await scenario(`kill -9 of haqa at random moments (${kills}×), each followed by a resume`, async () => {
     const dir = tmpDir('haqa-faults-');
     const budget = 10;
-    const base = ['--session-dir', dir, '--cache-dir', path.join(dir, 'cache'), '--confirm', 'off', ...FAST];
+    // The whole budget: the scenario counts it (stopping early would end the session before the kills do).
+    const base = [
+      '--session-dir',
+      dir,
+      '--cache-dir',
+      path.join(dir, 'cache'),
+      '--confirm',
+      'off',
+      '--stop-early',
+      'off',
+      ...FAST,
+    ];
     let id = '';
     let killed = 0;
     let before = 0;

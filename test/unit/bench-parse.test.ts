@@ -150,3 +150,16 @@ test('a recorded MoE grid replays with n_cpu_moe as a knob (the H200 grid at a 3
   // Rows without the field (an older llama-bench, a dense recording) keep no such knob.
   assert.equal(new ReplayToolchain([GRID]).space.knob('n_cpu_moe'), undefined);
 });
+
+test("a replay keeps the recording's hardware: the H200 grid is a GPU session on any machine", () => {
+  const gpu = new ReplayToolchain([path.join(ROOT, 'bench/data/gpu-grid-h200.jsonl')]).hardware();
+  assert.deepEqual(
+    gpu.gpus.map((g) => [g.name, g.backend]),
+    [['NVIDIA H200', 'cuda']],
+  );
+  assert.equal(gpu.cpu.model, 'Intel(R) Xeon(R) Processor');
+  assert.equal(gpu.cpu.threads, 8, 'the most threads a row used (the machine had 16 cores; it was recorded at 8)');
+  const cpu = new ReplayToolchain([GRID]).hardware();
+  assert.deepEqual(cpu.gpus, [], 'a CPU recording has no GPU, whatever this machine has');
+  assert.equal(cpu.cpu.threads, 2);
+});

@@ -1,15 +1,11 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { HaqaError, haltingError } from '../../src/core/errors';
-import { ProcessRunner } from '../../src/core/process/runner';
-import { runOptimize } from '../../src/core/session';
-import { SessionStore } from '../../src/core/store';
-import { resolveStrategy } from '../../src/core/strategies';
+import type { runOptimize } from '../../src/core/session';
 import type { Toolchain, TrialContext, TrialOutcome } from '../../src/core/toolchains/toolchain';
 import type { Config } from '../../src/core/types';
 import { statOfSamples } from '../../src/core/verdict';
-import { tmpDir } from '../helpers/fixtures';
-import { GRID_HW, gridSpec, replayGrid } from '../helpers/replay';
+import { gridLoop, replayGrid } from '../helpers/replay';
 
 /**
  * A toolchain whose trials decode at a speed per configuration (the first three the grid strategy proposes: 100, 98
@@ -38,29 +34,14 @@ function scripted(confirmRun: (n: number, tag: string, base: number) => number[]
   return { tc, runs };
 }
 
-async function session(tc: Toolchain, confirm: Parameters<typeof runOptimize>[0]['confirm'], pauses: number[] = []) {
-  const store = SessionStore.create(tmpDir(), { spec: gridSpec(), strategy: { requested: 'grid', used: 'grid' } });
-  const info: string[] = [];
-  const summary = await runOptimize({
-    toolchain: tc,
-    hardware: GRID_HW,
-    model: replayGrid().modelInfo(),
-    strategy: resolveStrategy('grid'),
-    objective: { kind: 'decode' },
+const session = (tc: Toolchain, confirm: Parameters<typeof runOptimize>[0]['confirm'], pauses: number[] = []) =>
+  gridLoop(tc, {
     budget: 3,
-    seed: 0,
-    store,
-    runner: new ProcessRunner({ mode: 'pipe' }),
     confirm,
     confirmSleep: async (ms) => {
       pauses.push(ms);
     },
-    onEvent: (e) => {
-      if (e.type === 'info') info.push(e.message);
-    },
   });
-  return { store, summary, info };
-}
 
 test('confirmation: the leaders are measured again interleaved (A B A′ per round), pooled, and the verdict counts them', async () => {
   const { tc, runs } = scripted(() => null);

@@ -17,8 +17,10 @@ import { ProcessRunner } from '../../src/core/process/runner';
 import { runOptimize } from '../../src/core/session';
 import { SessionStore } from '../../src/core/store';
 import { BuiltinStrategy } from '../../src/core/strategies/heuristic';
-import { kvProposals } from '../../src/core/strategies/strategy';
-import { REFERENCE_SOURCE, compareWithReference, describeReference } from '../../src/core/reference';
+import { fittedProposals, kvProposals } from '../../src/core/strategies/strategy';
+import { smallerCaches } from '../../src/core/toolchains/llamacpp/toolchain';
+import { metricsFromJson } from '../../src/core/records';
+import { REFERENCE_SOURCE, compareWithReference, describeReference, referenceProposal } from '../../src/core/reference';
 import { makeSpec } from '../../src/core/spec';
 import { ALL_LAYERS } from '../../src/core/knobs';
 import type { Toolchain, TrialContext, TrialOutcome } from '../../src/core/toolchains/toolchain';
@@ -134,10 +136,11 @@ test('a Vulkan build is refused at once, with the cause and the fix, where the h
   );
   assert.match(
     vulkanHeaderProblem([path.join(dir, 'old')])!,
-    /\(1\.3\.239\) are too old .* lack VK_EXT_layer_settings/,
+    /\(header version 239\) are too old .* lack VK_EXT_layer_settings/,
   );
   assert.equal(vulkanHeaderProblem([path.join(dir, 'new'), path.join(dir, 'old')]), undefined);
-  assert.match(vulkanHeaderProblem([path.join(dir, 'none')])!, /no Vulkan headers found/);
+  // None where HAQA looks: CMake's own search decides (and names what is missing).
+  assert.equal(vulkanHeaderProblem([path.join(dir, 'none')]), undefined);
   assert.equal(backendFlag({ backend: 'vulkan' } as never), 'vulkan');
   assert.throws(() => backendFlag({ backend: 'metal' } as never), /--backend must be cpu, cuda, vulkan/);
 });
@@ -339,7 +342,8 @@ test("the budget's last trial measures llama.cpp's --fit choice, and the verdict
   assert.equal(last.config.n_cpu_moe, 11);
   assert.ok(summary.reference);
   assert.equal(summary.reference.reference, last.index);
-  // Its experts: 11 layers' in host memory against the verdict's 10, 150 against 160 t/s, slower beyond noise.
+  // The reference keeps 11 layers' experts in host memory against the verdict's 10: 150 against 160 t/s, so the
+  // verdict is faster beyond noise.
   assert.equal(summary.reference.outcome, 'faster');
   assert.match(describeReference(summary.reference), /runs 1\.07× llama\.cpp's --fit choice #4 \(-ngl 17 -ot /);
   // A session that asks for no reference spends its whole budget on the search.
@@ -422,4 +426,115 @@ test('a refusal whose projection is mostly KV cache (a long context) is answered
   assert.deepEqual(kvProposals(space, [refused(3, { cache_type_k: 'q4_0', cache_type_v: 'q4_0' }, 600)]), []);
   assert.deepEqual(kvProposals(space, [refused(4, {}, 200)]), []);
   assert.deepEqual(kvProposals(space, [refused(5, { cache_type_k: 'q8_0', cache_type_v: 'f16' }, 2048)]), []);
+});
+
+test('the knob form of llama.cpp placements: leading dense layers, layers on the CPU, a split over GPUs', () => {
+  // A DeepSeek-like MoE whose first layer is dense: -ncmoe must reach one layer further for the same experts.
+  assert.deepEqual(fitChoiceKnobs(parseFitChoice(MOE)!, { layers: 16, expertCount: 16, leadingDenseLayers: 1 }), {
+    gpu_layers: ALL_LAYERS,
+    n_cpu_moe: 5,
+  });
+  // Nothing on the CPU: n_cpu_moe 0, whatever -ngl left on the CPU.
+  assert.deepEqual(fitChoiceKnobs(parseFitChoice('-c 4096 -ngl 10')!, { layers: 16, expertCount: 16 }), {
+    gpu_layers: 10,
+    n_cpu_moe: 0,
+  });
+  // Two GPUs holding every layer between them is the whole model on GPUs; the output layer's pattern places nothing.
+  assert.ok(fitsWhole(parseFitChoice('-c 4096 -ngl 17 -ts 9,8')!, 16));
+  assert.ok(fitsWhole(parseFitChoice('-c 4096 -ngl 17 -ot "blk\\.16\\.ffn_down.*=CPU"')!, 16));
+  // An overflow to the next GPU is not host memory.
+  assert.ok(fitsWhole(parseFitChoice('-c 4096 -ngl 17 -ot "blk\\.8\\.ffn_down.*=CUDA1"')!, 16));
+});
+
+test('n_cpu_moe that only reaches layers already on the CPU is one configuration, 0', () => {
+  const space = llamaCppSpace(HW, MOE_MODEL, { calibrations: ['builtin'] });
+  const base = { ...space.defaults(), quant: 'Q4_0' };
+  // gpu_layers 10 of 16: layers 0..6 are on the CPU; -ncmoe 1..7 changes nothing.
+  assert.match(
+    space.validate({ ...base, gpu_layers: 10, n_cpu_moe: 7 }).join(),
+    /n-cpu-moe-reaches-offloaded-layers: n_cpu_moe = 7 with gpu_layers = 10: the first 7 layers are on the CPU/,
+  );
+  assert.deepEqual(space.validate({ ...base, gpu_layers: 10, n_cpu_moe: 8 }), []);
+  assert.deepEqual(space.validate({ ...base, gpu_layers: 10, n_cpu_moe: 0 }), []);
+  assert.deepEqual(space.validate({ ...base, gpu_layers: ALL_LAYERS, n_cpu_moe: 1 }), []);
+});
+
+test("a refusal for the KV cache is answered at llama.cpp's fit of each smaller cache, with no refusal in between", () => {
+  const space = llamaCppSpace(HW, MOE_MODEL, { calibrations: ['builtin'] });
+  const config = { ...space.defaults(), quant: 'Q4_0', gpu_layers: ALL_LAYERS, n_cpu_moe: 0 };
+  const projected = {
+    context: 32768,
+    host: { modelBytes: 0, contextBytes: 0, computeBytes: 0 },
+    devices: [{ name: 'CUDA0', modelBytes: 1250 * MiB, contextBytes: 2048 * MiB, computeBytes: 71 * MiB }],
+  };
+  // The toolchain asks for them only when the cache is most of it, and K and V match.
+  assert.deepEqual(smallerCaches(config, projected), ['q8_0', 'q4_0']);
+  assert.deepEqual(smallerCaches({ ...config, cache_type_k: 'q8_0', cache_type_v: 'q8_0' }, projected), ['q4_0']);
+  assert.deepEqual(smallerCaches({ ...config, cache_type_v: 'q8_0' }, projected), []);
+  const small = { ...projected, devices: [{ ...projected.devices[0], contextBytes: 100 * MiB }] };
+  assert.deepEqual(smallerCaches(config, small), []);
+  const refused = {
+    type: 'trial',
+    index: 1,
+    key: space.key(config),
+    config,
+    status: 'infeasible',
+    metrics: {
+      projected,
+      fitted: { gpu_layers: ALL_LAYERS, n_cpu_moe: 9, flags: ['-ngl', '17', '-ot', 'x=CPU'] },
+      fittedSmallerKv: [
+        { gpu_layers: ALL_LAYERS, n_cpu_moe: 0, flags: ['-ngl', '-1'], cacheType: 'q8_0' },
+        { gpu_layers: ALL_LAYERS, n_cpu_moe: 0, flags: ['-ngl', '-1'], cacheType: 'q4_0' },
+      ],
+    },
+    startedAt: '',
+    endedAt: '',
+    durationMs: 1,
+    strategy: 'builtin',
+  } as unknown as TrialRecord;
+  const ps = fittedProposals(space, [refused]);
+  assert.deepEqual(
+    ps.map((p) => [p.config.n_cpu_moe, p.config.cache_type_k, p.config.cache_type_v, p.config.flash_attn]),
+    [
+      [9, 'f16', 'f16', true],
+      [0, 'q8_0', 'q8_0', true],
+      [0, 'q4_0', 'q4_0', true],
+    ],
+  );
+  assert.match(
+    ps[1].rationale ?? '',
+    /mostly for its f16 KV cache; with a q8_0 cache llama\.cpp fits the same settings/,
+  );
+  // Read back from the file, flags that are not llama.cpp's are dropped with the placement.
+  const { metrics, dropped } = metricsFromJson({ fitted: { gpu_layers: 3, flags: ['-ngl', '$(id)'] } });
+  assert.equal(metrics.fitted, undefined);
+  assert.deepEqual(dropped, ["fitted: not llama.cpp's fit"]);
+});
+
+test('a reference the user skipped (or that failed) is not proposed again, nor compared: the session says why', async () => {
+  const { tc } = box(6, 5);
+  const space = tc.space;
+  const rec = (index: number, over: Partial<Config>, status: string, decode?: number) =>
+    ({
+      type: 'trial',
+      index,
+      key: String(index),
+      config: { ...space.defaults(), quant: 'Q4_0', ...over },
+      status,
+      metrics: decode ? { decode: statOfSamples([decode - 1, decode, decode + 1]) } : {},
+      startedAt: '',
+      endedAt: '',
+      durationMs: 1,
+      strategy: 'builtin',
+    }) as unknown as TrialRecord;
+  const history = [rec(1, { n_cpu_moe: 10 }, 'done', 160), rec(2, { n_cpu_moe: 11 }, 'skipped')];
+  const ctx = { runner: new ProcessRunner({ mode: 'pipe' }), logDir: tmpDir(), trialIndex: 3 };
+  const r = await referenceProposal({ space, toolchain: tc, objective: { kind: 'decode' } }, history, ctx);
+  assert.deepEqual(r, { kind: 'none', why: "llama.cpp's choice is trial #2, which has no measurement (skipped)" });
+  const measured = await referenceProposal(
+    { space, toolchain: tc, objective: { kind: 'decode' } },
+    [history[0], rec(2, { n_cpu_moe: 11 }, 'done', 150)],
+    ctx,
+  );
+  assert.equal(measured.kind, 'measured');
 });

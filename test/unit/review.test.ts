@@ -19,27 +19,16 @@ import {
 } from '../../src/core/toolchains/llamacpp/deploy';
 import type { Toolchain, TrialContext, TrialOutcome } from '../../src/core/toolchains/toolchain';
 import type { Config, TrialRecord } from '../../src/core/types';
-import { GRID_HW, gridSpec, replayGrid } from '../helpers/replay';
+import { GRID_HW, gridLoop, gridSpec, replayGrid } from '../helpers/replay';
 import { tmpDir } from '../helpers/fixtures';
 
 async function reviewed(decide: (p: { index: number; config: Config }, n: number) => ReviewDecision, budget = 3) {
   const tc = replayGrid();
-  const store = SessionStore.create(tmpDir(), {
-    spec: gridSpec(),
-    strategy: { requested: 'builtin', used: 'builtin' },
-  });
   const rejected: string[][] = [];
   let n = 0;
-  const summary = await runOptimize({
-    toolchain: tc,
-    hardware: GRID_HW,
-    model: tc.modelInfo(),
-    strategy: resolveStrategy('builtin'),
-    objective: { kind: 'decode' },
+  const { summary } = await gridLoop(tc, {
     budget,
-    seed: 0,
-    store,
-    runner: new ProcessRunner({ mode: 'pipe' }),
+    strategy: resolveStrategy('builtin'),
     review: async (p) => decide(p, n++),
     onEvent: (e) => {
       if (e.type === 'rejected') rejected.push(e.reasons);

@@ -9,7 +9,7 @@ import { placementLabel } from '../format';
 import { bestTrial } from '../verdict';
 import { allFindings, objectiveMetrics } from '../priors';
 import type { StrategyContext } from '../strategies/strategy';
-import { countsTowardBudget, type TrialRecord } from '../types';
+import { countsTowardBudget, peakMemBytes, type TrialRecord } from '../types';
 import type { ChatMessage, ChatRequest } from './client';
 import { REPLY_NAME, cleanText, replySchema } from './reply';
 import type { LlmSettings, OutputMode } from './settings';
@@ -153,10 +153,7 @@ function rows(ctx: StrategyContext, trials: TrialRecord[], marks: Map<number, st
     .sort((a, b) => a.index - b.index)
     .map((t) => {
       const cfg = ctx.space.knobs.map((k) => String(t.config[k.name]));
-      const mem =
-        t.metrics.peakHostMemBytes !== undefined
-          ? t.metrics.peakHostMemBytes + (t.metrics.peakDeviceMemBytes ?? 0)
-          : undefined;
+      const mem = peakMemBytes(t.metrics);
       const fit = t.metrics.fitted ? `llama.cpp fits these settings at ${placementLabel(t.metrics.fitted)}` : '';
       const note = [marks.get(t.index), fit, t.cause ? quoted(t.cause, 120) : ''].filter(Boolean).join(' ');
       const a = t.metrics.accuracy;

@@ -6,7 +6,6 @@ import { countsTowardBudget, type Config, type ConfigValue, type TrialRecord } f
 import { rng } from './rng';
 import {
   fittedProposals,
-  kvProposals,
   measuredKeys,
   randomUnmeasured,
   type Proposal,
@@ -180,7 +179,7 @@ function neighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
 export class HeuristicStrategy implements Strategy {
   readonly name = 'heuristic';
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
-    const out = [...fittedProposals(ctx.space, history), ...kvProposals(ctx.space, history)].slice(0, n);
+    const out = fittedProposals(ctx.space, history).slice(0, n);
     for (const p of firstDesign(ctx, history)) {
       if (out.length >= n) break;
       if (!out.some((o) => ctx.space.key(o.config) === ctx.space.key(p.config))) out.push(p);
@@ -217,7 +216,7 @@ export class BuiltinStrategy implements Strategy {
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
     // A refusal by the memory projection is answered at once: llama.cpp's boundary for the same settings, then (a long
     // context) a smaller KV cache.
-    const fitted = [...fittedProposals(ctx.space, history), ...kvProposals(ctx.space, history)];
+    const fitted = fittedProposals(ctx.space, history);
     if (fitted.length) return fitted.slice(0, n);
     const observed = history.filter(countsTowardBudget).length;
     if (observed < FIRST_DESIGN_SIZE) {

@@ -2,7 +2,16 @@ import { HaqaError } from '../errors';
 import type { ObjectiveSpec } from '../objective';
 import type { SearchSpace } from '../space';
 import { placementLabel } from '../format';
-import type { Config, HardwareProfile, ModelInfo, TrialRecord, Workload } from '../types';
+import { KV_SHARE } from '../knobs';
+import {
+  projectedBytes,
+  type Config,
+  type FittedPlacement,
+  type HardwareProfile,
+  type ModelInfo,
+  type TrialRecord,
+  type Workload,
+} from '../types';
 import { pick, type Rng } from './rng';
 
 export interface StrategyContext {
@@ -82,52 +91,71 @@ export function measuredKeys(space: SearchSpace, history: TrialRecord[]): Set<st
   return new Set(history.filter((t) => t.status !== 'cancelled').map((t) => space.key(t.config)));
 }
 
+/** `config` placed where llama.cpp's fit put it (gpu_layers, n_cpu_moe, and the K/V cache type it was asked with). */
+export function placedConfig(space: SearchSpace, config: Config, f: FittedPlacement): Config {
+  const c: Config = { ...config, gpu_layers: f.gpu_layers };
+  if (space.knob('n_cpu_moe')) c.n_cpu_moe = f.n_cpu_moe ?? 0;
+  if (f.cacheType !== undefined) {
+    c.cache_type_k = f.cacheType;
+    c.cache_type_v = f.cacheType;
+    if (space.knob('flash_attn')) c.flash_attn = true;
+  }
+  return c;
+}
+
 /**
- * The boundary llama.cpp's fit proposes: for each trial refused by the memory projection that carries llama.cpp's
- * placement of the same settings (metrics.fitted), that configuration with the fitted gpu_layers / n_cpu_moe, when it
- * is valid and not measured yet. The most recent refusal first.
+ * What a refusal by the memory projection is answered with, most recent refusal first: llama.cpp's fit of the same
+ * settings (metrics.fitted), then — when the projection was mostly KV cache, a long context — the same settings with
+ * each smaller K/V cache type at llama.cpp's fit of that (metrics.fittedSmallerKv), or, without a fit (a replay), at the
+ * refused placement. Only valid, unmeasured configurations.
  */
 export function fittedProposals(space: SearchSpace, history: TrialRecord[]): Proposal[] {
   const done = measuredKeys(space, history);
   const out: Proposal[] = [];
-  for (const t of [...history].reverse()) {
-    const f = t.status === 'infeasible' ? t.metrics.fitted : undefined;
-    if (!f) continue;
-    const c: Config = { ...t.config, gpu_layers: f.gpu_layers };
-    if (f.n_cpu_moe !== undefined && space.knob('n_cpu_moe')) c.n_cpu_moe = f.n_cpu_moe;
+  const add = (c: Config, rationale: string) => {
     const key = space.key(c);
-    if (!space.isValid(c) || done.has(key)) continue;
+    if (!space.isValid(c) || done.has(key)) return;
     done.add(key);
-    out.push({
-      config: c,
-      rationale:
+    out.push({ config: c, rationale });
+  };
+  for (const t of [...history].reverse()) {
+    if (t.status !== 'infeasible') continue;
+    const f = t.metrics.fitted;
+    if (f)
+      add(
+        placedConfig(space, t.config, f),
         `trial #${t.index} does not fit; llama.cpp's fit of the same settings is ${f.flags.join(' ')}, ` +
-        `here ${placementLabel(f)}: the boundary to measure`,
-    });
+          `here ${placementLabel(f)}: the boundary to measure`,
+      );
+    for (const k of t.metrics.fittedSmallerKv ?? [])
+      add(
+        placedConfig(space, t.config, k),
+        `trial #${t.index} does not fit, mostly for its ${String(t.config.cache_type_k)} KV cache; with a ` +
+          `${String(k.cacheType)} cache llama.cpp fits the same settings at ${k.flags.join(' ')} (${placementLabel(k)})`,
+      );
   }
-  return out;
+  return [...out, ...kvProposals(space, history, done)];
 }
 
-/** A KV cache at least this share of a refused trial's projected GPU memory is worth quantizing first. */
-export const KV_SHARE = 0.25;
-
 /**
- * A long context's answer to a refusal: when the KV cache is a large share of what a refused trial's projection puts on
- * a GPU, the same configuration with the next smaller K and V cache type (q8_0, then q4_0; flash attention on), which
- * leaves the room to more layers or experts. llama.cpp projects it before it runs; a refusal again is answered by its
- * fit. The most recent refusal first.
+ * Without llama.cpp's fit of a smaller cache (a replay, an older record): a refusal whose projection is mostly KV cache
+ * is answered by the same configuration with the next smaller K and V cache type (q8_0, then q4_0; flash attention on)
+ * at the refused placement, which llama.cpp projects before it runs.
  */
-export function kvProposals(space: SearchSpace, history: TrialRecord[]): Proposal[] {
+export function kvProposals(
+  space: SearchSpace,
+  history: TrialRecord[],
+  done = measuredKeys(space, history),
+): Proposal[] {
   const k = space.knob('cache_type_k');
   const v = space.knob('cache_type_v');
   if (!k || !v || !space.knob('gpu_layers')) return [];
-  const done = measuredKeys(space, history);
   const out: Proposal[] = [];
   for (const t of [...history].reverse()) {
     const p = t.status === 'infeasible' ? t.metrics.projected : undefined;
-    if (!p || t.config.cache_type_k !== t.config.cache_type_v) continue;
+    if (!p || t.metrics.fittedSmallerKv || t.config.cache_type_k !== t.config.cache_type_v) continue;
     const dev = [...p.devices].sort((a, b) => b.contextBytes - a.contextBytes)[0];
-    const total = dev ? dev.modelBytes + dev.contextBytes + dev.computeBytes : 0;
+    const total = dev ? projectedBytes(dev) : 0;
     if (!dev || dev.contextBytes < KV_SHARE * total) continue;
     const next = k.values[k.values.indexOf(t.config.cache_type_k) + 1];
     if (next === undefined || !v.values.includes(next)) continue;

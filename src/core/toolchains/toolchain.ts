@@ -52,7 +52,10 @@ export interface Toolchain {
    * llama.cpp's own placement of `config` on the session's GPUs (its --fit), for a configuration whose model file is
    * made: the reference a verdict is compared with. `whole` when everything fits on the GPUs.
    */
-  fitPlacement?(config: Config, ctx: TrialContext): Promise<{ fitted: FittedPlacement; whole: boolean } | undefined>;
+  fitPlacement?(
+    config: Config,
+    ctx: TrialContext,
+  ): Promise<{ fitted: FittedPlacement; whole: boolean } | { why: string } | undefined>;
 }
 
 /**

@@ -173,9 +173,10 @@ export async function ensureSource(
 export const VULKAN_HEADER_NEEDS = 'VK_EXT_layer_settings';
 
 /**
- * Why the Vulkan headers here cannot build this llama.cpp, or undefined when they can: none found, or too old (Debian
- * bookworm's libvulkan-dev 1.3.239 lacks VK_EXT_layer_settings, and the build fails 10 minutes in). Looked for where
- * CMake's FindVulkan looks: $VULKAN_SDK/include, then the system include folders.
+ * Why the Vulkan headers here cannot build this llama.cpp, or undefined when they can or none is found where looked
+ * ($VULKAN_SDK/include, then the system include folders; CMake's FindVulkan may still find others, and names what is
+ * missing): found but too old (Debian bookworm's libvulkan-dev 1.3.239 lacks VK_EXT_layer_settings, and the build
+ * fails 10 minutes in).
  */
 export function vulkanHeaderProblem(
   dirs: string[] = [
@@ -185,13 +186,13 @@ export function vulkanHeaderProblem(
   ],
 ): string | undefined {
   const header = dirs.map((d) => path.join(d, 'vulkan', 'vulkan_core.h')).find((f) => fs.existsSync(f));
-  if (!header) return `no Vulkan headers found (looked for vulkan/vulkan_core.h in ${dirs.join(', ')})`;
+  if (!header) return undefined;
   const text = fs.readFileSync(header, 'utf8');
   if (text.includes(VULKAN_HEADER_NEEDS)) return undefined;
   const version = text.match(/#define VK_HEADER_VERSION (\d+)/)?.[1];
   return (
-    `the Vulkan headers in ${path.dirname(header)}${version ? ` (1.3.${version})` : ''} are too old for this ` +
-    `llama.cpp: they lack ${VULKAN_HEADER_NEEDS}`
+    `the Vulkan headers in ${path.dirname(header)}${version ? ` (header version ${version})` : ''} are too old ` +
+    `for this llama.cpp: they lack ${VULKAN_HEADER_NEEDS}`
   );
 }
 

@@ -6,7 +6,7 @@
  * (--max-mem-mb) is never run: it is recorded as over a limit with the projection as its reason.
  */
 import type { ObjectiveSpec } from '../../objective';
-import type { Config, GpuInfo, MemoryProjection } from '../../types';
+import { projectedBytes, type Config, type GpuInfo, type MemoryProjection } from '../../types';
 import { runtimeArgs } from './bench';
 import { ALL_LAYERS } from '../../knobs';
 
@@ -40,9 +40,7 @@ export function parseFitPrint(text: string, context: number): MemoryProjection |
   return host ? { context, host, devices } : undefined;
 }
 
-/** A projection's total bytes on one device or the host. */
-export const projectedBytes = (p: { modelBytes: number; contextBytes: number; computeBytes: number }) =>
-  p.modelBytes + p.contextBytes + p.computeBytes;
+export { projectedBytes };
 
 const mib = (b: number) => `${Math.round(b / MiB)} MiB`;
 const parts = (p: { modelBytes: number; contextBytes: number; computeBytes: number }) =>
@@ -57,6 +55,11 @@ export function fitProblems(
   p: MemoryProjection,
   o: { objective: ObjectiveSpec; gpus: GpuInfo[]; hostBytes: number },
 ): string[] {
+  return [...deviceProblems(p, o), ...hostProblems(p, o)];
+}
+
+/** The GPUs' part of fitProblems: what llama.cpp's fit can answer by placing less on them. */
+export function deviceProblems(p: MemoryProjection, o: { objective: ObjectiveSpec; gpus: GpuInfo[] }): string[] {
   const out: string[] = [];
   const at = `at context ${p.context}`;
   const overhead = `+ ${mib(DEVICE_OVERHEAD_BYTES)} for the driver`;
@@ -68,6 +71,12 @@ export function fitProblems(
     if (o.objective.maxVramBytes !== undefined && need > o.objective.maxVramBytes)
       out.push(`projected ${d.name} ${parts(d)} ${overhead} ${at} > max ${mib(o.objective.maxVramBytes)} per GPU`);
   }
+  return out;
+}
+
+function hostProblems(p: MemoryProjection, o: { objective: ObjectiveSpec; hostBytes: number }): string[] {
+  const out: string[] = [];
+  const at = `at context ${p.context}`;
   const host = projectedBytes(p.host);
   if (host > o.hostBytes) out.push(`projected host memory ${parts(p.host)} ${at} > this machine's ${mib(o.hostBytes)}`);
   const all = host + p.devices.reduce((a, d) => a + projectedBytes(d), 0);
@@ -169,37 +178,44 @@ export function fitChoiceFlags(c: FitChoice): string[] {
   ];
 }
 
-/** True when the choice is the whole model on the GPU(s): nothing for llama.cpp's fit to decide. */
-export const fitsWhole = (c: FitChoice, layers: number) =>
-  (c.ngl < 0 || c.ngl >= layers + 1) && c.overrides.length === 0;
-
-/**
- * The choice in HAQA's knobs, never holding more on a GPU than llama.cpp placed there: gpu_layers is its -ngl, less
- * the layer whose FFN it splits across GPU and host (a dense model); n_cpu_moe (an MoE) counts the host-side layers
- * below the offloaded ones plus every offloaded layer whose experts it keeps in host memory. -ncmoe keeps the first
- * layers' experts on the CPU where llama.cpp's fit keeps the last ones': the same memory, the same amount of work.
- */
-export function fitChoiceKnobs(
-  c: FitChoice,
-  model: { layers: number; expertCount?: number },
-): { gpu_layers: number; n_cpu_moe?: number } {
-  const L = model.layers;
+/** Layers (below the output layer) whose tensors llama.cpp's fit keeps in host memory. */
+function layersOnCpu(c: FitChoice, layers: number): Set<number> {
   // llama.cpp numbers the output layer L and writes patterns for it too (`blk\.L\.…`), which match no tensor.
-  const layersOnCpu = new Set(
+  return new Set(
     c.overrides
       .filter((o) => o.buft === 'CPU')
       .map((o) => Number(o.pattern.match(FIT_PATTERN)?.[1]))
-      .filter((il) => il < L),
+      .filter((il) => il < layers),
   );
+}
+
+/**
+ * True when the choice keeps every layer on the GPU(s) and nothing in host memory: nothing for llama.cpp's fit to
+ * place (a split between several GPUs, -ts, is still the whole model on GPUs).
+ */
+export const fitsWhole = (c: FitChoice, layers: number) =>
+  (c.ngl < 0 || c.ngl >= layers + 1) && layersOnCpu(c, layers).size === 0;
+
+/**
+ * The choice in HAQA's knobs. gpu_layers is its -ngl. For an MoE, n_cpu_moe covers the layers wholly on the CPU (or
+ * the leading dense layers, which have no experts) plus one per offloaded layer whose experts (or FFN) llama.cpp keeps
+ * in host memory: -ncmoe keeps the first layers' experts on the CPU where llama.cpp's fit keeps the last ones', the
+ * same amount of expert weights and work (a layer it splits goes whole, with its shared expert). llama.cpp's fit
+ * writes overrides only for an MoE; for a dense model a split layer would go to the CPU whole (-ngl one lower).
+ */
+export function fitChoiceKnobs(
+  c: FitChoice,
+  model: { layers: number; expertCount?: number; leadingDenseLayers?: number },
+): { gpu_layers: number; n_cpu_moe?: number } {
+  const L = model.layers;
+  const onCpu = layersOnCpu(c, L).size;
   // -1 is llama.cpp's default (every layer): its fit printed it back unchanged, as when it had nothing to place.
   const ngl = c.ngl < 0 ? L + 1 : Math.min(c.ngl, L + 1);
+  const gpuLayers = (n: number) => (n >= L + 1 ? ALL_LAYERS : Math.max(0, n));
   if (model.expertCount) {
-    const below = L + 1 - ngl > 0 ? Math.min(L, L + 1 - ngl) : 0;
-    return {
-      gpu_layers: ngl >= L + 1 ? ALL_LAYERS : ngl,
-      n_cpu_moe: Math.min(L, (ngl > 0 ? below : 0) + layersOnCpu.size),
-    };
+    // -ncmoe k reaches the experts of layers 0..k-1: past those on the CPU already and the leading dense ones.
+    const skipped = Math.max(L + 1 - ngl, model.leadingDenseLayers ?? 0, 0);
+    return { gpu_layers: gpuLayers(ngl), n_cpu_moe: onCpu ? Math.min(L, skipped + onCpu) : 0 };
   }
-  const gpuLayers = layersOnCpu.size ? Math.max(0, ngl - layersOnCpu.size) : ngl;
-  return { gpu_layers: gpuLayers >= L + 1 ? ALL_LAYERS : gpuLayers };
+  return { gpu_layers: gpuLayers(ngl - onCpu) };
 }

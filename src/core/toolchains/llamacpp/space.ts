@@ -55,6 +55,25 @@ export function tensorSplits(n: number): string[] {
 /** Backends whose build splits a model by rows (-sm row): CUDA and SYCL; Vulkan and Metal split layers only. */
 const ROW_SPLIT_BACKENDS = new Set(['cuda', 'sycl']);
 
+/**
+ * -ncmoe k reaches the experts of layers 0..k-1; with -ngl g the first L+1-g layers are on the CPU already, so a k up
+ * to that count changes nothing: only 0 stands for it, and the space has one key per run.
+ */
+export function cpuMoeHasEffect(layers: number): Constraint {
+  return {
+    id: 'n-cpu-moe-reaches-offloaded-layers',
+    description: 'n_cpu_moe above 0 must reach past the layers gpu_layers leaves on the CPU (0 otherwise)',
+    check: (c) => {
+      const k = Number(c.n_cpu_moe ?? 0);
+      const g = Number(c.gpu_layers ?? 0);
+      const onCpu = g >= layers + 1 ? 0 : layers + 1 - g;
+      return k > 0 && g > 0 && k <= onCpu
+        ? `n_cpu_moe = ${k} with gpu_layers = ${g}: the first ${onCpu} layers are on the CPU already (use 0)`
+        : undefined;
+    },
+  };
+}
+
 export const UBATCH_LE_BATCH: Constraint = {
   id: 'ubatch-not-above-batch',
   description: 'ubatch must not exceed batch',
@@ -273,7 +292,7 @@ export function llamaCppSpace(
   return new SearchSpace(knobs, [
     QUANTIZED_V_NEEDS_FA,
     UBATCH_LE_BATCH,
-    ...(model.expertCount && hw.gpus.length > 0 ? [CPU_MOE_NEEDS_OFFLOAD] : []),
+    ...(model.expertCount && hw.gpus.length > 0 ? [CPU_MOE_NEEDS_OFFLOAD, cpuMoeHasEffect(model.layers)] : []),
     ...(hw.gpus.length >= 2 ? [SPLIT_ONLY_WHEN_SPLITTING] : []),
     ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : []),
   ]);

@@ -9,14 +9,15 @@ import { placementLabel } from '../../format';
 import type { RunResult } from '../../process/runner';
 import type { SearchSpace } from '../../space';
 import type { ObjectiveSpec } from '../../objective';
-import type {
-  Config,
-  FittedPlacement,
-  HardwareProfile,
-  MemoryProjection,
-  ModelInfo,
-  TrialMetrics,
-  Workload,
+import {
+  projectedBytes,
+  type Config,
+  type FittedPlacement,
+  type HardwareProfile,
+  type MemoryProjection,
+  type ModelInfo,
+  type TrialMetrics,
+  type Workload,
 } from '../../types';
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
 import { benchArgs, rowProblem, diagnoseFailure, metricsFromRows, parseBenchOutput } from './bench';
@@ -27,6 +28,7 @@ import {
   fitChoiceFlags,
   fitChoiceKnobs,
   fitMarginsMiB,
+  deviceProblems,
   fitProblems,
   fitsWhole,
   parseFitChoice,
@@ -34,7 +36,8 @@ import {
   type FitChoice,
 } from './fit';
 import type { LlamaTools } from './locate';
-import { llamaCppSpace, quantRecipe } from './space';
+import { KV_TYPES, llamaCppSpace, quantRecipe } from './space';
+import { KV_SHARE } from '../../knobs';
 import {
   accuracyKey,
   accuracyMetrics,
@@ -89,6 +92,24 @@ function gpuMemUsedMiB(): Promise<number[] | undefined> {
 export function gpuPeaks(base: number[], samples: number[][]): { sumMiB: number; maxMiB: number } {
   const rise = base.map((b, i) => Math.max(0, ...samples.map((s) => (s[i] ?? b) - b)));
   return { sumMiB: rise.reduce((a, b) => a + b, 0), maxMiB: Math.max(0, ...rise) };
+}
+
+const cancelledFit = (steps: StepRecord[]): TrialOutcome => ({
+  status: 'cancelled',
+  metrics: {},
+  cause: 'cancelled during llama-fit-params',
+  steps,
+});
+
+/**
+ * The K/V cache types smaller than a refused trial's (q8_0, then q4_0) when its cache is most of what the projection
+ * puts on a GPU (KV_SHARE, a long context); none when K and V differ.
+ */
+export function smallerCaches(config: Config, p: MemoryProjection): string[] {
+  const k = String(config.cache_type_k);
+  if (k !== String(config.cache_type_v) || !KV_TYPES.includes(k)) return [];
+  const big = p.devices.some((d) => d.contextBytes >= KV_SHARE * projectedBytes(d));
+  return big ? KV_TYPES.slice(KV_TYPES.indexOf(k) + 1) : [];
 }
 
 /** Real trials: llama-quantize (cached by content) → llama-bench → parse. */
@@ -278,26 +299,34 @@ export class LlamaCppToolchain implements Toolchain {
     // A split source is benchmarked through its first shard; its size is all of them.
     const fileSizeBytes = file === this.model.path ? this.model.sizeBytes : fs.statSync(file).size;
     if (projected) {
+      const objective = this.opts.objective ?? { kind: 'decode' };
       const over = fitProblems(projected, {
-        objective: this.opts.objective ?? { kind: 'decode' },
+        objective,
         gpus: this.hw.gpus,
         hostBytes: this.hw.memoryBytes,
       });
       if (over.length) {
-        // Where llama.cpp would put the boundary for these settings: what the strategies try next.
-        const fit = await this.fitFor(file, config, ctx, steps, logFor('fit-choice'));
-        if (fit === 'cancelled')
-          return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-fit-params', steps };
-        const fitted = fit && !fitsWhole(fit.choice, this.model.layers) ? fit.fitted : undefined;
-        const hint = fitted
-          ? `; llama.cpp's fit for these settings: ${fitted.flags.join(' ')} (${placementLabel(fitted)})`
-          : '';
-        return {
-          status: 'infeasible',
-          metrics: { fileSizeBytes, projected, ...(fitted ? { fitted } : {}) },
-          cause: `${over.join('; ')} (not run)${hint}`,
-          steps,
-        };
+        const metrics: TrialMetrics = { fileSizeBytes, projected };
+        let hint = '';
+        // Over a GPU's memory (not the host's, which placing less on a GPU cannot fix): where llama.cpp would put the
+        // boundary for these settings, and — the KV cache being most of it (a long context) — for each smaller cache.
+        if (deviceProblems(projected, { objective, gpus: this.hw.gpus }).length) {
+          const fit = await this.fitFor(file, config, ctx, steps, logFor('fit-choice'));
+          if (fit === 'cancelled') return cancelledFit(steps);
+          if (fit && !fitsWhole(fit.choice, this.model.layers)) {
+            metrics.fitted = fit.fitted;
+            hint = `; llama.cpp's fit for these settings: ${fit.fitted.flags.join(' ')} (${placementLabel(fit.fitted)})`;
+          }
+          const smaller: FittedPlacement[] = [];
+          for (const kv of smallerCaches(config, projected)) {
+            const c = { ...config, cache_type_k: kv, cache_type_v: kv, flash_attn: true };
+            const f = await this.fitFor(file, c, ctx, steps, logFor(`fit-choice-${kv}`));
+            if (f === 'cancelled') return cancelledFit(steps);
+            if (f) smaller.push({ ...f.fitted, cacheType: kv });
+          }
+          if (smaller.length) metrics.fittedSmallerKv = smaller;
+        }
+        return { status: 'infeasible', metrics, cause: `${over.join('; ')} (not run)${hint}`, steps };
       }
     }
 
@@ -428,13 +457,15 @@ export class LlamaCppToolchain implements Toolchain {
   async fitPlacement(
     config: Config,
     ctx: TrialContext,
-  ): Promise<{ fitted: FittedPlacement; whole: boolean } | undefined> {
+  ): Promise<{ fitted: FittedPlacement; whole: boolean } | { why: string } | undefined> {
+    if (!this.tools.fitParams || this.hw.gpus.length === 0) return undefined;
     const a = await this.artifactFor(config);
-    if (a.needsQuantize) return undefined;
+    if (a.needsQuantize) return { why: `${String(config.quant)} has no model file yet` };
     const steps: StepRecord[] = [];
     const log = path.join(ctx.logDir, `${ctx.logTag ?? 'reference'}-fit.log`);
     const fit = await this.fitFor(a.file, config, ctx, steps, log);
-    if (!fit || fit === 'cancelled') return undefined;
+    if (fit === 'cancelled') return { why: 'cancelled' };
+    if (!fit) return { why: steps.find((s) => s.note)?.note ?? "llama.cpp's fit gave no placement" };
     return { fitted: fit.fitted, whole: fitsWhole(fit.choice, this.model.layers) };
   }
 

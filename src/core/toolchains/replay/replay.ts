@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { HaqaError } from '../../errors';
 import { QUANT_TYPES } from '../../ggml';
 import { SearchSpace, type Knob } from '../../space';
-import type { Config, ConfigValue, ModelInfo } from '../../types';
+import type { Config, ConfigValue, HardwareProfile, ModelInfo } from '../../types';
 import type { Toolchain, TrialContext, TrialOutcome } from '../toolchain';
 import { configFromRow, metricsFromRows, parseBenchOutput, rowProblem, type BenchRow } from '../llamacpp/bench';
 import { llamaCppSpace, QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH } from '../llamacpp/space';
@@ -18,6 +18,7 @@ export class ReplayToolchain implements Toolchain {
   /** Recorded rows: the same figures every time (no confirmation runs). */
   readonly measuresAgain = false;
   readonly space: SearchSpace;
+  private readonly withGpu: boolean;
   readonly rows: BenchRow[];
   /** Rows left out because their figures cannot be measurements (file: why). */
   readonly rejected: string[] = [];
@@ -54,6 +55,7 @@ export class ReplayToolchain implements Toolchain {
     }
     this.rows = rows;
     const withGpu = rows.some((r) => r.n_gpu_layers > 0 && !!r.gpu_info);
+    this.withGpu = withGpu;
     // A recording that varies the experts kept on the CPU (-ncmoe) replays them as the n_cpu_moe knob.
     const withCpuMoe = withGpu && rows.some((r) => (r.n_cpu_moe ?? 0) > 0);
     const domains = new Map<string, Set<ConfigValue>>();
@@ -128,6 +130,34 @@ export class ReplayToolchain implements Toolchain {
   /** Every recorded configuration. */
   recorded(): Config[] {
     return [...this.space.enumerate()];
+  }
+
+  /**
+   * The machine the rows were recorded on, as llama-bench wrote it: its GPUs (gpu_info, one name per device) and their
+   * backend (backends), the CPU's name and the most threads any row used. Memory and CPU features are not recorded:
+   * 0 and none. A GPU recording replayed on a CPU machine is still a GPU session for the strategies.
+   */
+  hardware(): HardwareProfile {
+    const threads = Math.max(1, ...this.rows.map((r) => r.n_threads).filter((t) => Number.isInteger(t)));
+    const gpuRow = this.rows.find((r) => r.n_gpu_layers > 0 && r.gpu_info);
+    const backend = (gpuRow?.backends ?? '')
+      .split(',')
+      .map((b) => b.trim().toLowerCase())
+      .find((b) => b && b !== 'cpu' && b !== 'blas');
+    const names = this.withGpu && gpuRow?.gpu_info ? gpuRow.gpu_info.split(/,\s*/).filter(Boolean) : [];
+    return {
+      cpu: { model: this.rows[0].cpu_info ?? 'unknown (replay)', cores: threads, threads, flags: [] },
+      memoryBytes: 0,
+      os: '',
+      arch: '',
+      gpus: names.map((name) => ({
+        name,
+        vramBytes: 0,
+        computeCapability: '',
+        driver: '',
+        ...(backend ? { backend } : {}),
+      })),
+    };
   }
 
   /** A description of the recorded model, standing in for a GGUF header. */
