@@ -12,7 +12,15 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { HostMessage, ViewMessage, ViewPersisted } from './protocol';
-import { applyHostMessage, cancelOverride, initialModel, sortBy, startOverride, type ViewModel } from './model';
+import {
+  applyHostMessage,
+  cancelOverride,
+  initialModel,
+  sendOverride,
+  sortBy,
+  startOverride,
+  type ViewModel,
+} from './model';
 import { renderCharts } from './render/charts';
 import { renderHeader, renderNotice, shell } from './render/header';
 import { readOverride, renderPending } from './render/review';
@@ -38,7 +46,8 @@ function update(next: ViewModel): void {
 }
 
 const table = () => model.state && renderTable(model.state, model.persisted.sort);
-const pending = () => model.state && renderPending(model.state, model.overriding, model.overrideReasons);
+const pending = () =>
+  model.state && renderPending(model.state, model.overriding, model.overrideReasons, model.overrideDraft);
 const header = () => model.state && renderHeader(model.state);
 const charts = () => model.state && renderCharts(model.state);
 
@@ -126,7 +135,11 @@ document.addEventListener('click', (ev) => {
       pending();
       break;
     case 'override-run':
-      if (p) post({ type: 'override', id: p.id, config: readOverride() });
+      if (p) {
+        const config = readOverride();
+        update(sendOverride(model, config));
+        post({ type: 'override', id: p.id, config });
+      }
       break;
   }
 });

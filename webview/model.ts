@@ -29,6 +29,8 @@ export interface ViewModel {
   overriding: boolean;
   /** Why the host refused the last override (empty when it did not). */
   overrideReasons: string[];
+  /** The override as the person set it when it was sent: kept in the form when the host refuses it. */
+  overrideDraft?: Config;
   notice?: Notice;
 }
 
@@ -92,7 +94,14 @@ export function applyHostMessage(model: ViewModel, m: HostMessage): { model: Vie
         redraw: 'header',
       };
     case 'override-result':
-      return { model: { ...model, overrideReasons: m.ok ? [] : m.reasons }, redraw: m.ok ? 'none' : 'pending' };
+      return {
+        model: {
+          ...model,
+          overrideReasons: m.ok ? [] : m.reasons,
+          overrideDraft: m.ok ? undefined : model.overrideDraft,
+        },
+        redraw: m.ok ? 'none' : 'pending',
+      };
     case 'notice':
       return { model: { ...model, notice: { text: m.text, level: m.level } }, redraw: 'notice' };
   }
@@ -117,8 +126,20 @@ export function sortBy(model: ViewModel, column: string): ViewModel {
 }
 
 /** Override… and Cancel on the pending proposal: both forget the last refusal. */
-export const startOverride = (model: ViewModel): ViewModel => ({ ...model, overriding: true, overrideReasons: [] });
-export const cancelOverride = (model: ViewModel): ViewModel => ({ ...model, overriding: false, overrideReasons: [] });
+export const startOverride = (model: ViewModel): ViewModel => ({
+  ...model,
+  overriding: true,
+  overrideReasons: [],
+  overrideDraft: undefined,
+});
+export const cancelOverride = (model: ViewModel): ViewModel => ({
+  ...model,
+  overriding: false,
+  overrideReasons: [],
+  overrideDraft: undefined,
+});
+/** The override as sent: the form shows it again if the host refuses it. */
+export const sendOverride = (model: ViewModel, draft: Config): ViewModel => ({ ...model, overrideDraft: draft });
 
 // ---- Values and labels ----
 
@@ -386,13 +407,35 @@ export interface KnobChoice {
 export const knobMeaning = (knobs: KnobView[], name: string): string =>
   knobs.find((k) => k.name === name)?.meaning ?? '';
 
-/** The override form: every knob as a dropdown of its domain, the proposal's value selected. */
-export function overrideChoices(knobs: KnobView[], p: ProposalView): KnobChoice[] {
-  return knobs.map((k) => ({
-    name: k.name,
-    meaning: k.meaning,
-    options: k.values.map((v) => ({ value: JSON.stringify(v), label: String(v), selected: v === p.config[k.name] })),
-  }));
+/**
+ * The override form: every knob as a dropdown of its domain, the person's last override selected where there is one
+ * (a refused override keeps its values), else the proposal's; `invalid` on the knobs the host's reasons name.
+ */
+export function overrideChoices(
+  knobs: KnobView[],
+  p: ProposalView,
+  draft?: Config,
+  reasons: string[] = [],
+): (KnobChoice & { invalid: boolean })[] {
+  const named = invalidKnobs(
+    knobs.map((k) => k.name),
+    reasons,
+  );
+  return knobs.map((k) => {
+    const chosen = draft && k.name in draft ? draft[k.name] : p.config[k.name];
+    return {
+      name: k.name,
+      meaning: k.meaning,
+      invalid: named.has(k.name),
+      options: k.values.map((v) => ({ value: JSON.stringify(v), label: String(v), selected: v === chosen })),
+    };
+  });
+}
+
+/** The knobs a refusal's reasons name ("ubatch-not-above-batch: ubatch 512 > batch 256" names ubatch and batch). */
+export function invalidKnobs(names: string[], reasons: string[]): Set<string> {
+  const text = reasons.join('\n');
+  return new Set(names.filter((n) => new RegExp(`(^|[^a-z_])${n}([^a-z_]|$)`).test(text)));
 }
 
 /** The override's config from the form's (knob, dropdown value) pairs. */

@@ -366,6 +366,25 @@ test(
       { timeout: 60_000 },
     );
     assert.match(await frame.locator('#override-reasons').innerText(), /ubatch/);
+    // The form comes back with the person's values, and the knobs the reason names are marked for the eye and for a
+    // screen reader (aria-invalid, described by the reasons).
+    const kept = await frame.evaluate(() =>
+      ['batch', 'ubatch'].map((knob) => {
+        const el = document.querySelector(`vscode-single-select[data-knob="${knob}"]`) as HTMLElement & {
+          value: string;
+        };
+        const values = Array.from(el.querySelectorAll('vscode-option'))
+          .map((o) => Number((o as HTMLElement).getAttribute('value')))
+          .sort((a, b) => a - b);
+        return [Number(el.value), values[0], values[values.length - 1], el.getAttribute('aria-invalid')];
+      }),
+    );
+    assert.equal(kept[0][0], kept[0][1], `batch reset: ${JSON.stringify(kept)}`);
+    assert.equal(kept[1][0], kept[1][2], `ubatch reset: ${JSON.stringify(kept)}`);
+    assert.deepEqual(
+      kept.map((k) => k[3]),
+      ['true', 'true'],
+    );
     assert.equal(
       await frame.locator('#trial-table tbody tr[data-index]').count(),
       1,

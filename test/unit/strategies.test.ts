@@ -4,6 +4,12 @@ import { resolveStrategy } from '../../src/core/strategies';
 import { HaqaError } from '../../src/core/errors';
 import { replaySession, replayGrid } from '../helpers/replay';
 import { tmpDir } from '../helpers/fixtures';
+import { priorShapes } from '../../src/core/strategies/tpe';
+import { BuiltinStrategy } from '../../src/core/strategies/heuristic';
+import { llamaCppSpace } from '../../src/core/toolchains/llamacpp/space';
+import { ALL_LAYERS } from '../../src/core/knobs';
+import { statOfSamples } from '../../src/core/verdict';
+import type { HardwareProfile, ModelInfo, TrialRecord } from '../../src/core/types';
 
 const NAMES = ['grid', 'random', 'tpe', 'heuristic', 'builtin'];
 
@@ -57,4 +63,69 @@ test('auto says it runs builtin without an endpoint; llm and unknown names are r
     (e: unknown) => e instanceof HaqaError && e.code === 'usage',
   );
   assert.throws(() => resolveStrategy('bogus'), /unknown strategy/);
+});
+
+test("the model-based stage's priors: every layer on the GPU once that ran, llama.cpp's boundaries, threads near the cores", () => {
+  const hw: HardwareProfile = {
+    cpu: { model: 'x', cores: 16, threads: 32, flags: ['avx2'] },
+    memoryBytes: 64 * 2 ** 30,
+    os: 'Linux',
+    arch: 'x64',
+    gpus: [{ name: 'NVIDIA H200', vramBytes: 143155 * 2 ** 20, computeCapability: '9.0', driver: '', backend: 'cuda' }],
+  };
+  const model = {
+    path: '/m.gguf',
+    name: 'm',
+    arch: 'llama',
+    parameterCount: 1e9,
+    layers: 16,
+    embeddingLength: 2048,
+    feedForwardLength: 5632,
+    headCount: 16,
+    headCountKv: 16,
+    vocabSize: 32000,
+    contextLength: 32768,
+    fileType: 'F16',
+    sizeBytes: 2e9,
+    rowSizes: [2048, 5632],
+  } as ModelInfo;
+  const space = llamaCppSpace(hw, model, { calibrations: ['builtin'] });
+  const ctx = { space, hardware: hw, model, objective: { kind: 'decode' as const }, seed: 0, budget: 12 };
+  const trial = (index: number, gpu_layers: number, status = 'done', extra = {}): TrialRecord =>
+    ({
+      type: 'trial',
+      index,
+      key: String(index),
+      config: { ...space.defaults(), quant: 'Q4_0', gpu_layers },
+      status,
+      metrics: { decode: statOfSamples([99, 100, 101]), ...extra },
+      startedAt: '',
+      endedAt: '',
+      durationMs: 1,
+      strategy: 'builtin',
+    }) as unknown as TrialRecord;
+  // Nothing ran yet: gpu_layers uniform; threads always near the 16 physical cores.
+  const none = priorShapes(ctx, []);
+  assert.equal(none.get('gpu_layers'), undefined);
+  const th = space.knob('threads')!.values.map(Number);
+  const w = none.get('threads')!;
+  assert.equal(th[w.indexOf(Math.max(...w))], 16);
+  // Every layer on the GPU ran: its prior holds 95 % + its share of the floor; every value stays possible.
+  const all = priorShapes(ctx, [trial(1, ALL_LAYERS)]).get('gpu_layers')!;
+  assert.ok(all[all.length - 1] > 0.95, String(all[all.length - 1]));
+  assert.ok(all.every((x) => x > 0));
+  // A refusal whose fit proposed 5 layers: half at the boundary (nothing with every layer ran).
+  const fitted = { fitted: { gpu_layers: 5, flags: ['-ngl', '5'] } };
+  const bound = priorShapes(ctx, [trial(1, ALL_LAYERS, 'infeasible', fitted)]).get('gpu_layers')!;
+  assert.ok(bound[5] > 0.9, String(bound[5]));
+  // The builtin strategy's model-based stage (after 5 trials) then stays with every layer on the GPU.
+  const history = [1, 2, 3, 4, 5].map((i) => trial(i, ALL_LAYERS));
+  history.forEach((t, i) => (t.config = { ...t.config, threads: [16, 8, 32, 4, 15][i] }));
+  const picks = [0, 1, 2, 3, 4, 5, 6, 7].map(async (seed) => {
+    const [p] = await new BuiltinStrategy().propose({ ...ctx, seed }, history, 1);
+    return p.config.gpu_layers;
+  });
+  return Promise.all(picks).then((g) =>
+    assert.ok(g.filter((x) => x === ALL_LAYERS).length >= 6, `partial offload proposed: ${g.join(', ')}`),
+  );
 });

@@ -17,10 +17,12 @@ import {
   limitViolations,
   markOf,
   nextSort,
+  invalidKnobs,
   overrideChoices,
   parseOverride,
   pointLabel,
   rowWindow,
+  sendOverride,
   sizeMiB,
   sortBy,
   sortedTrials,
@@ -441,6 +443,7 @@ test('config labels, and the override form from the knobs and back', () => {
   assert.deepEqual(choices[1], {
     name: 'threads',
     meaning: 'CPU threads',
+    invalid: false,
     options: [
       { value: '2', label: '2', selected: true },
       { value: '4', label: '4', selected: false },
@@ -453,6 +456,34 @@ test('config labels, and the override form from the knobs and back', () => {
       ['"Q8_0"', true],
     ],
   );
+  // A refused override keeps what the person chose, and marks the knobs the host's reasons name.
+  const again = overrideChoices(
+    s.knobs,
+    { id: 1, config: { quant: 'Q8_0', threads: 2 } },
+    { quant: 'Q4_K_M', threads: 4 },
+    ['knob "threads" = 64 is outside its domain {1, 2}'],
+  );
+  assert.deepEqual(
+    again.map((k) => [k.name, k.options.find((o) => o.selected)?.label, k.invalid]),
+    [
+      ['quant', 'Q4_K_M', false],
+      ['threads', '4', true],
+    ],
+  );
+  assert.deepEqual(
+    [
+      ...invalidKnobs(
+        ['batch', 'ubatch', 'cache_type_k', 'threads'],
+        ['ubatch-not-above-batch: ubatch 512 > batch 256'],
+      ),
+    ],
+    ['batch', 'ubatch'],
+  );
+  // The host's answer keeps the draft on a refusal and drops it on success.
+  const sent = sendOverride({ ...initialModel({} as never), overriding: true }, { quant: 'Q4_K_M' });
+  const refused = applyHostMessage(sent, { type: 'override-result', ok: false, reasons: ['no'] } as never).model;
+  assert.deepEqual(refused.overrideDraft, { quant: 'Q4_K_M' });
+  assert.equal(applyHostMessage(sent, { type: 'override-result', ok: true } as never).model.overrideDraft, undefined);
   assert.deepEqual(
     parseOverride([
       ['quant', '"Q8_0"'],

@@ -17,8 +17,8 @@ const PROPOSAL_ACTIONS =
   '<vscode-button id="proposal-skip" secondary>Skip</vscode-button>' +
   '<vscode-button id="proposal-accept-all" secondary>Accept all remaining</vscode-button>';
 
-function knobEditor(s: SessionState, p: ProposalView): string {
-  return overrideChoices(s.knobs, p)
+function knobEditor(s: SessionState, p: ProposalView, draft: Config | undefined, reasons: string[]): string {
+  return overrideChoices(s.knobs, p, draft, reasons)
     .map((k) => {
       const opts = k.options
         .map((o) => {
@@ -28,13 +28,20 @@ function knobEditor(s: SessionState, p: ProposalView): string {
         .join('');
       const name = esc(k.name);
       const meaning = esc(k.meaning);
-      const select = `<vscode-single-select data-knob="${name}" aria-label="${name}">${opts}</vscode-single-select>`;
-      return `<tr><th title="${meaning}">${name}</th><td>${select}</td><td class="muted">${meaning}</td></tr>`;
+      const invalid = k.invalid ? ' invalid aria-invalid="true" aria-describedby="override-reasons"' : '';
+      const select = `<vscode-single-select data-knob="${name}" aria-label="${name}"${invalid}>${opts}</vscode-single-select>`;
+      const row = k.invalid ? ' class="invalid"' : '';
+      return `<tr${row}><th title="${meaning}">${name}</th><td>${select}</td><td class="muted">${meaning}</td></tr>`;
     })
     .join('');
 }
 
-export function renderPending(s: SessionState, overriding: boolean, overrideReasons: string[]): void {
+export function renderPending(
+  s: SessionState,
+  overriding: boolean,
+  overrideReasons: string[],
+  overrideDraft?: Config,
+): void {
   const el = document.getElementById('pending')!;
   const p = s.pending;
   if (!p) {
@@ -44,7 +51,7 @@ export function renderPending(s: SessionState, overriding: boolean, overrideReas
   }
   el.hidden = false;
   const rows = overriding
-    ? knobEditor(s, p)
+    ? knobEditor(s, p, overrideDraft, overrideReasons)
     : Object.entries(p.config)
         .map(([k, v]) => {
           const meaning = esc(knobMeaning(s.knobs, k));

@@ -211,7 +211,7 @@ export class HeuristicStrategy implements Strategy {
 /** The default without an LLM: the heuristic first design, then TPE over everything measured. */
 export class BuiltinStrategy implements Strategy {
   readonly name = 'builtin';
-  private readonly tpe = new TpeStrategy({ startup: FIRST_DESIGN_SIZE });
+  private readonly tpe = new TpeStrategy({ startup: FIRST_DESIGN_SIZE, hardwarePriors: true });
 
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
     // A refusal by the memory projection is answered at once: llama.cpp's boundary for the same settings, then (a long

@@ -11,19 +11,65 @@ export interface TpeOptions {
   gamma: number;
   /** Candidates drawn from the good density per proposal. */
   candidates: number;
-  /** Weight of the uniform prior in each density. */
+  /** Weight of the prior in each density (uniform, or shaped by the hardware-aware priors). */
   priorWeight: number;
+  /** Shape the good density's prior by what the hardware and the trials so far say (priorShapes); else uniform. */
+  hardwarePriors: boolean;
 }
 
-const DEFAULTS: TpeOptions = { startup: 5, gamma: 0.25, candidates: 48, priorWeight: 1 };
+const DEFAULTS: TpeOptions = { startup: 5, gamma: 0.25, candidates: 48, priorWeight: 1, hardwarePriors: false };
+
+/** The share of a shaped prior left spread over every value: nothing is ruled out. */
+const FLOOR = 0.05;
+
+/**
+ * Where the model-based stage should look before it has evidence, per knob (weights over its values; undefined =
+ * uniform): every layer on the GPU once a trial with every layer ran (partial offload only where memory requires it:
+ * the boundaries llama.cpp's fit proposed), every expert on the GPU once that ran, and threads near the physical cores
+ * (decode peaks there). A floor keeps every value possible.
+ */
+export function priorShapes(ctx: StrategyContext, history: TrialRecord[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const shape = (k: Knob, weight: (v: unknown) => number) => {
+    const w = k.values.map(weight);
+    const total = w.reduce((a, b) => a + b, 0);
+    if (!(total > 0)) return;
+    out.set(
+      k.name,
+      w.map((x) => (1 - FLOOR) * (x / total) + FLOOR / k.values.length),
+    );
+  };
+  const ran = history.filter((t) => t.status === 'done');
+  const fitted = history.flatMap((t) => [
+    ...(t.metrics.fitted ? [t.metrics.fitted] : []),
+    ...(t.metrics.fittedSmallerKv ?? []),
+  ]);
+  const gl = ctx.space.knob('gpu_layers');
+  if (gl) {
+    const all = gl.values[gl.values.length - 1];
+    const whole = ran.some((t) => t.config.gpu_layers === all);
+    const bounds = new Set(fitted.map((f) => f.gpu_layers));
+    if (whole || bounds.size) shape(gl, (v) => (v === all && whole ? 1 : 0) + (bounds.has(Number(v)) ? 1 : 0));
+  }
+  const moe = ctx.space.knob('n_cpu_moe');
+  if (moe) {
+    const none = ran.some((t) => t.config.n_cpu_moe === 0 && t.config.gpu_layers === gl?.values[gl.values.length - 1]);
+    const bounds = new Set(fitted.map((f) => f.n_cpu_moe ?? 0));
+    if (none || bounds.size) shape(moe, (v) => (v === 0 && none ? 1 : 0) + (bounds.has(Number(v)) ? 1 : 0));
+  }
+  const th = ctx.space.knob('threads');
+  const cores = ctx.hardware.cpu.cores;
+  if (th && cores > 0) shape(th, (v) => Math.exp(-2 * Math.log2(Number(v) / cores) ** 2));
+  return out;
+}
 
 /**
  * Probability over a knob's values from observed values: a Gaussian over positions for ordinal knobs, a sharp
  * categorical otherwise.
  */
-function density(k: Knob, observed: unknown[], priorWeight: number): number[] {
+function density(k: Knob, observed: unknown[], priorWeight: number, prior?: number[]): number[] {
   const m = k.values.length;
-  const p = k.values.map(() => priorWeight / m);
+  const p = k.values.map((_, i) => priorWeight * (prior ? prior[i] : 1 / m));
   for (const x of observed) {
     const j = k.values.indexOf(x as never);
     if (j < 0) continue;
@@ -93,11 +139,13 @@ export class TpeStrategy implements Strategy {
     const good = ok.slice(0, nGood).map((x) => x.t);
     const goodSet = new Set(good);
     const bad = observed.filter((t) => !goodSet.has(t));
+    const shapes = this.o.hardwarePriors ? priorShapes(ctx, history) : new Map<string, number[]>();
     const l = space.knobs.map((k) =>
       density(
         k,
         good.map((t) => t.config[k.name]),
         this.o.priorWeight,
+        shapes.get(k.name),
       ),
     );
     const g = space.knobs.map((k) =>

@@ -94,6 +94,9 @@ export function gpuPeaks(base: number[], samples: number[][]): { sumMiB: number;
   return { sumMiB: rise.reduce((a, b) => a + b, 0), maxMiB: Math.max(0, ...rise) };
 }
 
+/** Runs of llama-perplexity --kl-divergence before its missing statistics are a failure (see measureAccuracy). */
+const KLD_ATTEMPTS = 3;
+
 const cancelledFit = (steps: StepRecord[]): TrialOutcome => ({
   status: 'cancelled',
   metrics: {},
@@ -552,27 +555,22 @@ export class LlamaCppToolchain implements Toolchain {
         }
       }
       ctx.onProgress?.('accuracy: llama-perplexity --kl-divergence');
-      let k = await this.perplexity(
-        kldArgs(tool, file, baseFile, o, threads, gpu, config),
-        'accuracy',
-        ctx,
-        steps,
-        logFor('accuracy'),
-      );
-      if (k.cause) return { status: k.r.cancelled ? 'cancelled' : 'failed', cause: k.cause };
-      // llama.cpp logs from a worker thread and now and then loses the last lines at exit: run once more if so.
-      if (!accuracyMetrics(k.parsed)) {
-        ctx.onProgress?.('accuracy: statistics incomplete, running llama-perplexity again');
-        const again = await this.perplexity(
+      // llama.cpp logs from a worker thread and now and then loses the last lines at exit (more often on a busy
+      // machine: one CI run lost them twice in a row): run it again, up to KLD_ATTEMPTS in all.
+      let k: Awaited<ReturnType<LlamaCppToolchain['perplexity']>> | undefined;
+      for (let attempt = 1; attempt <= KLD_ATTEMPTS && !(k && accuracyMetrics(k.parsed)); attempt++) {
+        if (attempt > 1)
+          ctx.onProgress?.(`accuracy: statistics incomplete, running llama-perplexity again (${attempt})`);
+        k = await this.perplexity(
           kldArgs(tool, file, baseFile, o, threads, gpu, config),
           'accuracy',
           ctx,
           steps,
           logFor('accuracy'),
         );
-        if (again.cause) return { status: again.r.cancelled ? 'cancelled' : 'failed', cause: again.cause };
-        k = again;
+        if (k.cause) return { status: k.r.cancelled ? 'cancelled' : 'failed', cause: k.cause };
       }
+      if (!k) return { status: 'failed', cause: 'llama-perplexity did not run' };
       const m = accuracyMetrics(k.parsed);
       if (!m)
         return { status: 'failed', cause: 'llama-perplexity printed no KL-divergence statistics (see the trial log)' };
