@@ -303,11 +303,18 @@ export function paretoFront(
     }))
     .filter((p): p is typeof p & { s: Stat } => p.s !== undefined);
   const withAcc = pts.length > 0 && pts.every((p) => p.kld !== undefined);
+  // b is at least as fast as a when it is faster by the rule, or tied with it as the verdict means it: not separated
+  // *and* shown within TIE_WITHIN. Not separated alone is not enough: a noisy smaller trial would push the verdict's
+  // own choice off the front.
   const dominates = (b: (typeof pts)[number], a: (typeof pts)[number]) => {
     const speed = compare(b.s, a.s, rule).order;
+    // (Single repetitions cannot be shown within anything: their means decide.)
+    const shortfall = plausibleShortfall(a.s, b.s, rule);
+    const asFast =
+      speed === 1 || (speed === 0 && (Number.isFinite(shortfall) ? shortfall <= TIE_WITHIN : b.s.mean >= a.s.mean));
     const kb = withAcc ? b.kld! : 0;
     const ka = withAcc ? a.kld! : 0;
-    return speed !== -1 && b.size <= a.size && kb <= ka && (speed === 1 || b.size < a.size || kb < ka);
+    return asFast && b.size <= a.size && kb <= ka && (speed === 1 || b.size < a.size || kb < ka);
   };
   return pts.filter((a) => !pts.some((b) => b !== a && dominates(b, a))).map((p) => p.t);
 }

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { compare, objectiveStat, plausibleShortfall, statOfSamples, verdict } from '../../src/core/verdict';
+import {
+  compare,
+  objectiveStat,
+  paretoFront,
+  plausibleShortfall,
+  statOfSamples,
+  verdict,
+} from '../../src/core/verdict';
 import type { Stat, TrialRecord } from '../../src/core/types';
 
 const st = (samples: number[]): Stat => statOfSamples(samples);
@@ -121,4 +128,37 @@ test('verdict: a noisy leader does not pull in a trial that a steadier one beats
   const v = verdict({ kind: 'decode' }, [noisy, steady, small]);
   assert.notEqual(v.best, 3, 'the smallest file won a tie it was not in');
   assert.deepEqual([v.best, ...v.tied, ...v.unresolved].sort(), [1, 2]);
+});
+
+test('the Pareto front agrees with the verdict: a smaller trial only too noisy to tell apart does not push the best off it', () => {
+  const rec = (index: number, samples: number[], size: number) =>
+    ({
+      type: 'trial',
+      index,
+      key: String(index),
+      config: {},
+      status: 'done',
+      metrics: { decode: statOfSamples(samples), fileSizeBytes: size },
+      startedAt: '',
+      endedAt: '',
+      durationMs: 1,
+      strategy: 'x',
+    }) as unknown as TrialRecord;
+  // As in a replay of the CPU grid: #1 Q4_0 601 ± 14 t/s, 28.9 MiB; #7 Q3_K_M smaller, not separated, too noisy.
+  const best = rec(1, [587, 601, 615], 28.9e6);
+  const noisy = rec(7, [470, 560, 650], 25e6);
+  const v = verdict({ kind: 'decode' }, [best, noisy]);
+  assert.equal(v.best, 1);
+  assert.deepEqual(v.unresolved, [7]);
+  assert.deepEqual(
+    paretoFront({ kind: 'decode' }, [best, noisy]).map((t) => t.index),
+    [1, 7],
+  );
+  // Shown within 5 % and smaller: then it does dominate (it would be the verdict's tie-break too).
+  const close = rec(8, [599, 600, 601], 25e6);
+  const steady = rec(2, [599, 601, 603], 28.9e6);
+  assert.deepEqual(
+    paretoFront({ kind: 'decode' }, [steady, close]).map((t) => t.index),
+    [8],
+  );
 });
