@@ -3,10 +3,14 @@
  * and sentinel values that mean the same thing whichever toolchain runs them. Toolchain adapters build their search
  * space from these; generic modules import them from here, never from an adapter.
  */
-import type { Config } from './types';
+import { projectedBytes, type Config } from './types';
 
 /** A KV cache at least this share of a refused trial's projected GPU memory is worth making smaller first. */
 export const KV_SHARE = 0.25;
+
+/** Whether a device's projection is mostly KV cache (KV_SHARE or more of it: a long context). */
+export const kvHeavy = (d: { modelBytes: number; contextBytes: number; computeBytes: number }) =>
+  d.contextBytes >= KV_SHARE * projectedBytes(d);
 
 /** gpu_layers value meaning "every layer, output included" (llama.cpp clamps it). */
 export const ALL_LAYERS = 999;

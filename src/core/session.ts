@@ -114,7 +114,7 @@ export interface OptimizeOptions {
   reference?: boolean;
   /**
    * End before the budget once the best has stood through PATIENCE trials each beaten beyond noise (stopping.ts). Only
-   * when true: launchSession turns it on for a model (the spec's default), a caller of this loop asks for it.
+   * when true: launchSession passes the spec's `--stop-early` (off unless asked for).
    */
   stopEarly?: boolean;
 }

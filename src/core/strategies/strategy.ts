@@ -2,10 +2,11 @@ import { HaqaError } from '../errors';
 import type { ObjectiveSpec } from '../objective';
 import type { SearchSpace } from '../space';
 import { placementLabel } from '../format';
-import { KV_SHARE } from '../knobs';
+import { kvHeavy } from '../knobs';
 import {
   projectedBytes,
   type Config,
+  type ConfigValue,
   type FittedPlacement,
   type HardwareProfile,
   type ModelInfo,
@@ -91,16 +92,30 @@ export function measuredKeys(space: SearchSpace, history: TrialRecord[]): Set<st
   return new Set(history.filter((t) => t.status !== 'cancelled').map((t) => space.key(t.config)));
 }
 
+/** `config` with K and V caches of one type (a quantized V needs flash attention, so it is on). */
+function withCache(space: SearchSpace, config: Config, type: ConfigValue): Config {
+  const c: Config = { ...config, cache_type_k: type, cache_type_v: type };
+  if (space.knob('flash_attn')) c.flash_attn = true;
+  return c;
+}
+
 /** `config` placed where llama.cpp's fit put it (gpu_layers, n_cpu_moe, and the K/V cache type it was asked with). */
 export function placedConfig(space: SearchSpace, config: Config, f: FittedPlacement): Config {
   const c: Config = { ...config, gpu_layers: f.gpu_layers };
   if (space.knob('n_cpu_moe')) c.n_cpu_moe = f.n_cpu_moe ?? 0;
-  if (f.cacheType !== undefined) {
-    c.cache_type_k = f.cacheType;
-    c.cache_type_v = f.cacheType;
-    if (space.knob('flash_attn')) c.flash_attn = true;
-  }
-  return c;
+  return f.cacheType !== undefined ? withCache(space, c, f.cacheType) : c;
+}
+
+/** Proposals collected once each: valid, not measured, not already collected. */
+function collector(space: SearchSpace, done: Set<string>) {
+  const out: Proposal[] = [];
+  const add = (config: Config, rationale: string) => {
+    const key = space.key(config);
+    if (!space.isValid(config) || done.has(key)) return;
+    done.add(key);
+    out.push({ config, rationale });
+  };
+  return { out, add };
 }
 
 /**
@@ -111,13 +126,7 @@ export function placedConfig(space: SearchSpace, config: Config, f: FittedPlacem
  */
 export function fittedProposals(space: SearchSpace, history: TrialRecord[]): Proposal[] {
   const done = measuredKeys(space, history);
-  const out: Proposal[] = [];
-  const add = (c: Config, rationale: string) => {
-    const key = space.key(c);
-    if (!space.isValid(c) || done.has(key)) return;
-    done.add(key);
-    out.push({ config: c, rationale });
-  };
+  const { out, add } = collector(space, done);
   for (const t of [...history].reverse()) {
     if (t.status !== 'infeasible') continue;
     const f = t.metrics.fitted;
@@ -150,28 +159,21 @@ export function kvProposals(
   const k = space.knob('cache_type_k');
   const v = space.knob('cache_type_v');
   if (!k || !v || !space.knob('gpu_layers')) return [];
-  const out: Proposal[] = [];
+  const { out, add } = collector(space, done);
+  const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
   for (const t of [...history].reverse()) {
     const p = t.status === 'infeasible' ? t.metrics.projected : undefined;
     if (!p || t.metrics.fittedSmallerKv || t.config.cache_type_k !== t.config.cache_type_v) continue;
     const dev = [...p.devices].sort((a, b) => b.contextBytes - a.contextBytes)[0];
-    const total = dev ? projectedBytes(dev) : 0;
-    if (!dev || dev.contextBytes < KV_SHARE * total) continue;
+    if (!dev || !kvHeavy(dev)) continue;
     const next = k.values[k.values.indexOf(t.config.cache_type_k) + 1];
     if (next === undefined || !v.values.includes(next)) continue;
-    const c: Config = { ...t.config, cache_type_k: next, cache_type_v: next };
-    if (space.knob('flash_attn')) c.flash_attn = true;
-    const key = space.key(c);
-    if (!space.isValid(c) || done.has(key)) continue;
-    done.add(key);
-    const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
-    out.push({
-      config: c,
-      rationale:
-        `trial #${t.index} does not fit, and its ${String(t.config.cache_type_k)} KV cache is ${mib(dev.contextBytes)} ` +
-        `of the ${mib(total)} projected on ${dev.name} at context ${p.context}: a ${String(next)} cache takes about ` +
-        'half, room for more layers or experts on the GPU (projected before it runs)',
-    });
+    add(
+      withCache(space, t.config, next),
+      `trial #${t.index} does not fit, and its ${String(t.config.cache_type_k)} KV cache is ${mib(dev.contextBytes)} ` +
+        `of the ${mib(projectedBytes(dev))} projected on ${dev.name} at context ${p.context}: a ${String(next)} cache ` +
+        'takes about half, room for more layers or experts on the GPU (projected before it runs)',
+    );
   }
   return out;
 }

@@ -10,7 +10,6 @@ import type { RunResult } from '../../process/runner';
 import type { SearchSpace } from '../../space';
 import type { ObjectiveSpec } from '../../objective';
 import {
-  projectedBytes,
   type Config,
   type FittedPlacement,
   type HardwareProfile,
@@ -37,7 +36,7 @@ import {
 } from './fit';
 import type { LlamaTools } from './locate';
 import { KV_TYPES, llamaCppSpace, quantRecipe } from './space';
-import { KV_SHARE } from '../../knobs';
+import { kvHeavy } from '../../knobs';
 import {
   accuracyKey,
   accuracyMetrics,
@@ -111,8 +110,7 @@ const cancelledFit = (steps: StepRecord[]): TrialOutcome => ({
 export function smallerCaches(config: Config, p: MemoryProjection): string[] {
   const k = String(config.cache_type_k);
   if (k !== String(config.cache_type_v) || !KV_TYPES.includes(k)) return [];
-  const big = p.devices.some((d) => d.contextBytes >= KV_SHARE * projectedBytes(d));
-  return big ? KV_TYPES.slice(KV_TYPES.indexOf(k) + 1) : [];
+  return p.devices.some(kvHeavy) ? KV_TYPES.slice(KV_TYPES.indexOf(k) + 1) : [];
 }
 
 /** Real trials: llama-quantize (cached by content) → llama-bench → parse. */
@@ -297,8 +295,7 @@ export class LlamaCppToolchain implements Toolchain {
     }
 
     const projected = await this.project(file, config, ctx, steps, logFor('fit'));
-    if (projected === 'cancelled')
-      return { status: 'cancelled', metrics: {}, cause: 'cancelled during llama-fit-params', steps };
+    if (projected === 'cancelled') return cancelledFit(steps);
     // A split source is benchmarked through its first shard; its size is all of them.
     const fileSizeBytes = file === this.model.path ? this.model.sizeBytes : fs.statSync(file).size;
     if (projected) {
