@@ -344,22 +344,30 @@ async function main() {
   await scenario(
     'tools that hang, print garbage, print without end, print nothing, or print impossible figures',
     async () => {
-      const fakes: [string, string, RegExp][] = [
-        ['hang', 'exec sleep 3600', /timed out after \d+ s: a hang/],
-        ['garbage', 'head -c 20000 /dev/urandom; exit 0', /llama-bench/],
+      // Each with the step limit it needs: the hang's is short; the others end on their own, and a slow machine must
+      // not turn their cause into a time-out (the giant's 256 MiB took longer than 15 s on a loaded CI machine).
+      const fakes: [string, string, RegExp, string][] = [
+        ['hang', 'exec sleep 3600', /timed out after \d+ s: a hang/, '0.25'],
+        ['garbage', 'head -c 20000 /dev/urandom; exit 0', /llama-bench/, '5'],
         [
           'giant',
           `exec "${process.execPath}" -e "const b=Buffer.alloc(1<<20,97);for(;;)require('fs').writeSync(1,b)"`,
           /more than 256 MiB of output/,
+          '5',
         ],
-        ['silent', 'exit 0', /llama-bench/],
-        ['absurd', `echo '${absurdRow()}'; exit 0`, /printed figures no measurement can produce \(tg16: mean 1e\+308/],
+        ['silent', 'exit 0', /llama-bench/, '5'],
+        [
+          'absurd',
+          `echo '${absurdRow()}'; exit 0`,
+          /printed figures no measurement can produce \(tg16: mean 1e\+308/,
+          '5',
+        ],
       ];
-      for (const [name, body, cause] of fakes) {
+      for (const [name, body, cause, stepTimeout] of fakes) {
         const bin = withFakeBench(tools, body);
         const dir = tmpDir('haqa-faults-');
         const r = haqa(
-          ['optimize', '--model', MODEL, '--llamacpp-bin', bin, '--budget', '1', '--step-timeout', '0.25'].concat([
+          ['optimize', '--model', MODEL, '--llamacpp-bin', bin, '--budget', '1', '--step-timeout', stepTimeout].concat([
             '--session-dir',
             dir,
             '--json',
@@ -370,7 +378,7 @@ async function main() {
         );
         const s = JSON.parse(r.stdout);
         assert.equal(s.trials[0].status, 'failed', `${name}: ${s.trials[0].status}`);
-        assert.match(s.trials[0].cause, cause, name);
+        assert.match(s.trials[0].cause, cause, `${name}: ${s.trials[0].cause}`);
         assert.notEqual(s.status, 'running');
         noTrace(r.stderr, name);
       }

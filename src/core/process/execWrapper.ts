@@ -15,6 +15,7 @@
  */
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
+import { MAX_OUTPUT, OUTPUT_CAP } from './limits';
 
 const args = process.argv.slice(2);
 let captureStderr = false;
@@ -42,11 +43,6 @@ const child = spawn(argv[0], argv.slice(1), {
 // The runner kills this pid too if the wrapper itself has to be killed.
 if (child.pid) fs.writeFileSync(`${resultFile}.pid`, String(child.pid));
 
-/**
- * A tool that prints more than this (a loop, garbage) is stopped: its capture would fill the disk and HAQA's memory.
- * No llama.cpp result HAQA reads is a thousandth of it.
- */
-const MAX_OUTPUT = 256 * 2 ** 20;
 let overflow: string | undefined;
 /** Bytes this wrapper wrote into the capture files from the pipes (counted, not stat'ed, on every chunk). */
 let captured = 0;
@@ -92,12 +88,29 @@ function killGroup(sig: NodeJS.Signals): void {
   }
 }
 
+/** Bytes passed on to the live view, and those held back past OUTPUT_CAP (the runner would not show them). */
+let forwarded = 0;
+let withheld = 0;
+
+/**
+ * Passes a chunk on to the live view until OUTPUT_CAP bytes went there: a tool printing without end is then stopped
+ * at the speed of a file, not at that of a pty or two pipes (a slow machine took longer than a step's time limit).
+ */
+function forward(to: NodeJS.WriteStream, chunk: Buffer): void {
+  const room = Math.max(0, OUTPUT_CAP - forwarded);
+  const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+  withheld += chunk.length - part.length;
+  if (part.length === 0) return;
+  forwarded += part.length;
+  to.write(part);
+}
+
 child.stdout?.on('data', (chunk: Buffer) => {
   if (!overflow) {
     fs.writeSync(out, chunk);
     captured += chunk.length;
   }
-  process.stdout.write(chunk);
+  forward(process.stdout, chunk);
   checkOutput();
 });
 child.stderr?.on('data', (chunk: Buffer) => {
@@ -105,7 +118,7 @@ child.stderr?.on('data', (chunk: Buffer) => {
     fs.writeSync(err, chunk);
     captured += chunk.length;
   }
-  process.stderr.write(chunk);
+  forward(process.stderr, chunk);
   checkOutput();
 });
 
@@ -126,7 +139,14 @@ function finish(exitCode: number | null, signal: NodeJS.Signals | null, error?: 
   }
   fs.writeFileSync(
     resultFile,
-    JSON.stringify({ exitCode, signal, peakRssBytes: peak || undefined, error, ...(overflow ? { overflow } : {}) }),
+    JSON.stringify({
+      exitCode,
+      signal,
+      peakRssBytes: peak || undefined,
+      error,
+      ...(overflow ? { overflow } : {}),
+      ...(withheld ? { withheldBytes: withheld } : {}),
+    }),
   );
   const code = error ? 127 : (exitCode ?? 128);
   // Let stdout drain to the live view before exiting.

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { HaqaError } from '../errors';
 import { childEnv } from '../secrets';
 import { sweepRunDirs } from '../leftovers';
+import { OUTPUT_CAP } from './limits';
 
 /** The subset of node-pty the runner uses; VS Code's own node-pty or the bundled one both fit. */
 export interface PtyModule {
@@ -66,8 +67,6 @@ export type RunnerEvent =
 
 const TAIL = 64 * 1024;
 const KILL_GRACE_MS = 5000;
-/** Most output of one run that is logged, shown live and read back from a capture (32 MiB). */
-const OUTPUT_CAP = 32 * 2 ** 20;
 
 function wrapperPath(): string {
   const candidates = [
@@ -169,10 +168,10 @@ export class ProcessRunner {
     const onData = (d: string) => {
       tail = (tail + d).slice(-TAIL);
       if (shown >= OUTPUT_CAP) {
-        dropped += d.length;
+        dropped += Buffer.byteLength(d);
         return;
       }
-      shown += d.length;
+      shown += Buffer.byteLength(d);
       if (log !== undefined) fs.writeSync(log, d);
       opts.onData?.(d);
       this.emit({ type: 'data', id, data: d });
@@ -249,6 +248,8 @@ export class ProcessRunner {
       peakRssBytes?: number;
       error?: string;
       overflow?: string;
+      /** Bytes the wrapper did not pass on to the live view (past OUTPUT_CAP). */
+      withheldBytes?: number;
     } = {};
     try {
       info = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
@@ -263,8 +264,9 @@ export class ProcessRunner {
       const late = `${opts.captureStderr ? (stderr ?? '') : ''}${stdout}`;
       if (late) onData(late);
     }
+    dropped += info.withheldBytes ?? 0;
     if (dropped) {
-      const note = `\n[HAQA: ${dropped} more characters of output not shown or logged (over ${OUTPUT_CAP >> 20} MiB)]\n`;
+      const note = `\n[HAQA: ${dropped} more bytes of output not shown or logged (over ${OUTPUT_CAP >> 20} MiB)]\n`;
       if (log !== undefined) fs.writeSync(log, note);
       opts.onData?.(note);
       this.emit({ type: 'data', id, data: note });
