@@ -19,7 +19,8 @@ import { leader, score, type ObjectiveKind, type ObjectiveSpec } from '../src/co
 import { ProcessRunner } from '../src/core/process/runner';
 import { runOptimize } from '../src/core/session';
 import { SessionStore } from '../src/core/store';
-import { resolveStrategy } from '../src/core/strategies';
+import { resolveStrategy, type ResolvedStrategy } from '../src/core/strategies';
+import { BuiltinStrategy } from '../src/core/strategies/heuristic';
 import { compare, describeRule, feasible, judge, objectiveStat, type Verdict } from '../src/core/verdict';
 import { ReplayToolchain } from '../src/core/toolchains/replay/replay';
 import { gridSpec } from '../test/helpers/replay';
@@ -72,6 +73,8 @@ export interface Contender {
   llm?: LlmSettings;
   apiKey?: string;
   seeds: number[];
+  /** A strategy built here rather than by name (a variant, e.g. builtin without cost awareness). */
+  make?: () => ResolvedStrategy;
 }
 
 /** Trial counts at which the declared best is scored against the grid's optimum (the cap is added). */
@@ -187,7 +190,14 @@ export interface RunResult {
   tokens?: number;
   fallbacks?: number;
   /** Where `--stop-early` would have ended this run (stopping.ts), and whether its verdict there is within noise. */
-  earlyStop?: { trials: number; near: boolean };
+  earlyStop?: { trials: number; near: boolean; seconds: number };
+  /**
+   * The first trial after which the session's verdict is within noise of the grid's optimum, and the modeled seconds
+   * spent by then (every step that was not cached: the replay's llama-quantize and llama-bench, see ReplayToolchain).
+   */
+  near?: { trials: number; seconds: number };
+  /** Modeled seconds of the whole run (to the cap). */
+  seconds: number;
 }
 export interface Evaluation {
   dataset: Dataset;
@@ -246,7 +256,7 @@ export async function evaluate(
           toolchain: tc,
           hardware: ds.hw,
           model: tc.modelInfo(),
-          strategy: resolveStrategy(c.strategy, { llm: c.llm, apiKey: c.apiKey }),
+          strategy: c.make?.() ?? resolveStrategy(c.strategy, { llm: c.llm, apiKey: c.apiKey }),
           objective: obj,
           budget: cap,
           seed,
@@ -273,11 +283,21 @@ export async function evaluate(
           throw new Error(`${c.label} seed ${seed}: the session's verdict is not the verdict on its trials`);
         const u = llmUsage(store.readJournal());
         // The run goes to the cap; where stopping early would have ended it is read off its trials.
+        const spent = modeledSeconds(trials);
         let earlyStop: RunResult['earlyStop'];
         for (let k = 1; k <= trials.length && !earlyStop; k++)
           if (stopEarlyReason(obj, trials.slice(0, k)))
-            earlyStop = { trials: k, near: nearOptimum(byRule, judge(obj, trials.slice(0, k)).best) };
+            earlyStop = {
+              trials: k,
+              near: nearOptimum(byRule, judge(obj, trials.slice(0, k)).best),
+              seconds: spent[k - 1],
+            };
+        let near: RunResult['near'];
+        for (let k = 1; k <= trials.length && !near; k++)
+          if (nearOptimum(byRule, judge(obj, trials.slice(0, k)).best)) near = { trials: k, seconds: spent[k - 1] };
         results[c.label].push({
+          near,
+          seconds: spent[spent.length - 1] ?? 0,
           earlyStop,
           seed,
           curve,
@@ -304,6 +324,15 @@ export async function evaluate(
     results,
     surprises,
   };
+}
+
+/** Cumulative modeled seconds after each trial: every step that was not cached. */
+export function modeledSeconds(trials: TrialRecord[]): number[] {
+  let total = 0;
+  return trials.map((t) => {
+    for (const s of t.steps ?? []) if (!s.cached) total += s.seconds;
+    return total;
+  });
 }
 
 export const median = (xs: number[]) => {
@@ -334,13 +363,37 @@ export function table(e: Evaluation): string {
     );
   }
   const s = Object.entries(e.surprises);
-  lines.push('', earlyStopTable(e));
+  lines.push('', timeTable(e), '', earlyStopTable(e));
   lines.push(
     '',
     `Counterintuitive, measured, in the whole grid (later trial of each one-knob pair against the naive prior, beyond noise by the comparison rule; ≤ 3 per trial): ${s.length ? s.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}.`,
     '',
     nearTable(e),
   );
+  return lines.join('\n');
+}
+
+/**
+ * Time to a trustworthy answer: the trials and the modeled seconds until the session's verdict is within noise of the
+ * grid's optimum (and stays there or not: the first time counts), against the whole budget's.
+ */
+export function timeTable(e: Evaluation): string {
+  const min = (x: number) => (Number.isFinite(x) ? (x / 60).toFixed(1) : '–');
+  const lines = [
+    `Time to a verdict within noise of the grid's optimum (modeled wall-clock: the replay's llama-quantize for each new file at the prior rate, and llama-bench from the recorded speeds; see BENCHMARKS.md): median over seeds, runs that never get there count as not reached.`,
+    '',
+    `| strategy | reached within ${e.cap} | median trials | median minutes | per seed (minutes) | whole budget (median minutes) | with --stop-early: median minutes at the stop |`,
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [label, r] of Object.entries(e.results)) {
+    const got = r.filter((x) => x.near);
+    const trials = r.map((x) => x.near?.trials ?? Infinity);
+    const secs = r.map((x) => x.near?.seconds ?? Infinity);
+    const stop = r.map((x) => x.earlyStop?.seconds ?? x.seconds);
+    lines.push(
+      `| ${label} | ${got.length}/${r.length} | ${Number.isFinite(median(trials)) ? median(trials) : `>${e.cap}`} | ${min(median(secs))} | ${secs.map(min).join(' ')} | ${min(median(r.map((x) => x.seconds)))} | ${min(median(stop))} |`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -489,6 +542,13 @@ async function main() {
   const seeds = Array.from({ length: Number(arg('seeds', '10')) }, (_, i) => i);
   const outDir = arg('out', 'bench/results');
   const contenders: Contender[] = BUILTIN_STRATEGIES.map((s) => ({ label: s, strategy: s, seeds }));
+  // The builtin strategy with its model-based stage weighing a dear trial's cost: what that buys, by the modeled clock.
+  contenders.push({
+    label: 'builtin, cost-aware',
+    strategy: 'builtin',
+    seeds,
+    make: () => ({ strategy: new BuiltinStrategy({ costAware: true }), requested: 'builtin' }),
+  });
   const base = process.env.HAQA_LLM_BASE_URL;
   let llmNote =
     'LLM agent: not measured — no endpoint configured (HAQA_LLM_BASE_URL); no LLM endpoint is reachable from the machines this project runs on.';

@@ -75,8 +75,10 @@ export function printEvent(e: SessionEvent): void {
       const t = e.trial;
       const m = t.status === 'done' || t.status === 'infeasible' ? metricsText(t.metrics) : (t.cause ?? '');
       const steps = (t.steps ?? [])
-        .filter((st) => st.name !== 'replay')
-        .map((st) => `${st.name} ${st.cached ? 'cached' : `${st.seconds.toFixed(1)} s`}`)
+        .map(
+          (st) =>
+            `${st.name} ${st.cached ? 'cached' : `${st.seconds.toFixed(1)} s${st.note?.startsWith('modeled') ? ' (modeled)' : ''}`}`,
+        )
         .join(', ');
       const cause = t.status === 'infeasible' ? ` (${t.cause})` : '';
       const timing = `[${formatDuration(t.durationMs)}${steps ? `: ${steps}` : ''}]`;

@@ -119,6 +119,24 @@ export interface OptimizeOptions {
   stopEarly?: boolean;
 }
 
+/**
+ * The model files the artifact cache holds for this space's recipes (earlier sessions made them), so strategies price
+ * them at no quantization; undefined when the toolchain cannot tell or the recipes are too many to look up.
+ */
+async function filesInCache(tc: Toolchain, space: Toolchain['space']): Promise<Set<string> | undefined> {
+  if (!tc.cachedFiles) return undefined;
+  let combos: Config[] = [{}];
+  for (const k of space.knobs.filter((x) => x.stage === 'quantize')) {
+    combos = combos.flatMap((c) => k.values.map((v) => ({ ...c, [k.name]: v })));
+    if (combos.length > 5000) return undefined;
+  }
+  try {
+    return await tc.cachedFiles(combos);
+  } catch {
+    return undefined;
+  }
+}
+
 export type ReviewDecision = { action: 'accept' } | { action: 'override'; config: Config } | { action: 'skip' };
 
 /** A proposal as the user overrode it: the config they chose, its validation against the space and history. */
@@ -307,6 +325,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     signal: o.signal,
     onEvent: onStrategyEvent,
   };
+  ctx.cachedFiles = await filesInCache(o.toolchain, space);
   const started = Date.now();
   /** Milliseconds of the time budget left (Infinity without one). */
   const timeLeft = () => (o.timeBudgetMs === undefined ? Infinity : o.timeBudgetMs - (Date.now() - started));

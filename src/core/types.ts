@@ -175,7 +175,7 @@ export interface TrialRecord {
   /** Runs measured again and pooled into these metrics: confirmation runs and Re-runs (see confirm.ts); absent when none. */
   confirmedRuns?: number;
   /** Per-step seconds, e.g. quantize, bench. */
-  steps?: { name: string; seconds: number; cached?: boolean; log?: string }[];
+  steps?: { name: string; seconds: number; cached?: boolean; log?: string; note?: string }[];
 }
 
 /** A measured contradiction of a naive prior (see priors.ts). */

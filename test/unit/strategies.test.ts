@@ -5,7 +5,8 @@ import { HaqaError } from '../../src/core/errors';
 import { replaySession, replayGrid } from '../helpers/replay';
 import { tmpDir } from '../helpers/fixtures';
 import { priorShapes } from '../../src/core/strategies/tpe';
-import { BuiltinStrategy } from '../../src/core/strategies/heuristic';
+import { BuiltinStrategy, firstDesign } from '../../src/core/strategies/heuristic';
+import { describeChanges } from '../../src/core/strategies/strategy';
 import { llamaCppSpace } from '../../src/core/toolchains/llamacpp/space';
 import { ALL_LAYERS } from '../../src/core/knobs';
 import { statOfSamples } from '../../src/core/verdict';
@@ -65,45 +66,86 @@ test('auto says it runs builtin without an endpoint; llm and unknown names are r
   assert.throws(() => resolveStrategy('bogus'), /unknown strategy/);
 });
 
-test("the model-based stage's priors: every layer on the GPU once that ran, llama.cpp's boundaries, threads near the cores", () => {
-  const hw: HardwareProfile = {
-    cpu: { model: 'x', cores: 16, threads: 32, flags: ['avx2'] },
-    memoryBytes: 64 * 2 ** 30,
-    os: 'Linux',
-    arch: 'x64',
-    gpus: [{ name: 'NVIDIA H200', vramBytes: 143155 * 2 ** 20, computeCapability: '9.0', driver: '', backend: 'cuda' }],
-  };
+const H200: HardwareProfile = {
+  cpu: { model: 'x', cores: 16, threads: 32, flags: ['avx2'] },
+  memoryBytes: 64 * 2 ** 30,
+  os: 'Linux',
+  arch: 'x64',
+  gpus: [{ name: 'NVIDIA H200', vramBytes: 143155 * 2 ** 20, computeCapability: '9.0', driver: '', backend: 'cuda' }],
+};
+
+/** A Llama of this shape on the H200, its search space and a strategy context (decode, budget 12). */
+function onH200(layers: number, hidden: number, ffn: number, context: number, sizeBytes: number) {
   const model = {
     path: '/m.gguf',
     name: 'm',
     arch: 'llama',
-    parameterCount: 1e9,
-    layers: 16,
-    embeddingLength: 2048,
-    feedForwardLength: 5632,
-    headCount: 16,
-    headCountKv: 16,
+    parameterCount: sizeBytes / 2,
+    layers,
+    embeddingLength: hidden,
+    feedForwardLength: ffn,
+    headCount: hidden / 128,
+    headCountKv: hidden / 128,
     vocabSize: 32000,
-    contextLength: 32768,
+    contextLength: context,
     fileType: 'F16',
-    sizeBytes: 2e9,
-    rowSizes: [2048, 5632],
+    sizeBytes,
+    rowSizes: [hidden, ffn],
   } as ModelInfo;
-  const space = llamaCppSpace(hw, model, { calibrations: ['builtin'] });
-  const ctx = { space, hardware: hw, model, objective: { kind: 'decode' as const }, seed: 0, budget: 12 };
-  const trial = (index: number, gpu_layers: number, status = 'done', extra = {}): TrialRecord =>
-    ({
-      type: 'trial',
-      index,
-      key: String(index),
-      config: { ...space.defaults(), quant: 'Q4_0', gpu_layers },
-      status,
-      metrics: { decode: statOfSamples([99, 100, 101]), ...extra },
-      startedAt: '',
-      endedAt: '',
-      durationMs: 1,
-      strategy: 'builtin',
-    }) as unknown as TrialRecord;
+  const space = llamaCppSpace(H200, model, { calibrations: ['builtin'] });
+  return {
+    model,
+    space,
+    ctx: { space, hardware: H200, model, objective: { kind: 'decode' as const }, seed: 0, budget: 12 },
+  };
+}
+
+/** A measured trial of Q4_0 at these settings (decode about 100 t/s unless `decode` says). */
+const measured = (
+  space: ReturnType<typeof onH200>['space'],
+  index: number,
+  over: Record<string, unknown>,
+  status = 'done',
+  extra = {},
+  decode = [99, 100, 101],
+): TrialRecord =>
+  ({
+    type: 'trial',
+    index,
+    key: String(index),
+    config: { ...space.defaults(), quant: 'Q4_0', ...over },
+    status,
+    metrics: { decode: statOfSamples(decode), ...extra },
+    startedAt: '',
+    endedAt: '',
+    durationMs: 1,
+    strategy: 'builtin',
+  }) as unknown as TrialRecord;
+
+test("the first design's runtime probes follow where the weights run: no threads when every layer is on the GPU", () => {
+  const { space, ctx } = onH200(32, 4096, 11008, 4096, 13.5e9);
+  const ran = (gpu_layers: number) => [
+    measured(space, 1, { gpu_layers, threads: 16, flash_attn: true, ubatch: 512 }, 'done', {}, [350, 352, 354]),
+  ];
+  const probes = (gpu_layers: number) =>
+    firstDesign(ctx, ran(gpu_layers))
+      .filter((p) => p.config.quant === 'Q4_0')
+      .map((p) => describeChanges(space, ran(gpu_layers)[0].config, p.config));
+  const whole = probes(ALL_LAYERS);
+  assert.deepEqual(whole, ['flash_attn true → false', 'ubatch 512 → 256']);
+  const partial = probes(20);
+  assert.ok(
+    partial.some((p) => p.startsWith('threads')),
+    partial.join('; '),
+  );
+  const text = firstDesign(ctx, ran(ALL_LAYERS)).find((p) => p.config.ubatch === 256)!.rationale!;
+  assert.match(text, /every layer runs on the GPU, so threads do not matter/);
+});
+
+test("the model-based stage's priors: every layer on the GPU once that ran, llama.cpp's boundaries, threads near the cores", () => {
+  const { space, ctx } = onH200(16, 2048, 5632, 32768, 2e9);
+  const trial = (index: number, gpu_layers: number, status = 'done', extra = {}) =>
+    measured(space, index, { gpu_layers }, status, extra);
   // Nothing ran yet: gpu_layers uniform; threads always near the 16 physical cores.
   const none = priorShapes(ctx, []);
   assert.equal(none.get('gpu_layers'), undefined);

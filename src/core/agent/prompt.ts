@@ -8,7 +8,7 @@ import { describeObjective, paretoFront, score } from '../objective';
 import { placementLabel } from '../format';
 import { bestTrial } from '../verdict';
 import { allFindings, objectiveMetrics } from '../priors';
-import type { StrategyContext } from '../strategies/strategy';
+import { costModel, type StrategyContext } from '../strategies/strategy';
 import { countsTowardBudget, peakMemBytes, type TrialRecord } from '../types';
 import type { ChatMessage, ChatRequest } from './client';
 import { REPLY_NAME, cleanText, replySchema } from './reply';
@@ -222,6 +222,15 @@ export function dynamicPrompt(
   );
   if (pareto.length)
     tail.push(`# Pareto set (${ctx.objective.kind} speed × file size): ${pareto.map((t) => `#${t.index}`).join(' ')}`);
+  const costs = costModel(ctx, history).facts();
+  if (costs.length)
+    tail.push(
+      '',
+      '# What trials cost (measured in this session)',
+      ...costs,
+      '- prefer the configuration that promises the most per second of cost: runtime knobs on a file already made ' +
+        'before a new file, when they promise about as much',
+    );
   const fresh = findings.filter((f) => !o.explained?.has(f.trial)).slice(-8);
   if (fresh.length) {
     tail.push('', '# Counterintuitive, measured (explain these in "explanations")');

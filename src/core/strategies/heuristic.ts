@@ -119,15 +119,40 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   const top = leader(objective, history);
   if (top) {
     const b = { ...top.config };
-    const probes: [string, ConfigValue, string][] = [
-      ['threads', hw.cpu.threads, `threads = ${hw.cpu.threads} logical: does SMT help on this CPU?`],
-      [
-        'flash_attn',
-        !b.flash_attn,
-        `flash attention ${b.flash_attn ? 'off' : 'on'}: the fused kernel is not faster on every backend`,
-      ],
-      ['threads', Math.max(1, hw.cpu.cores - 1), 'one thread fewer: leaving a core to the OS can beat full occupancy'],
+    const gl = K('gpu_layers');
+    // Where the weights run decides what is worth probing: threads only matter for what runs on the CPU.
+    const wholeOnGpu =
+      hasGpu && !!gl && b.gpu_layers === gl.values[gl.values.length - 1] && !(Number(b.n_cpu_moe ?? 0) > 0);
+    const fa: [string, ConfigValue, string] = [
+      'flash_attn',
+      !b.flash_attn,
+      `flash attention ${b.flash_attn ? 'off' : 'on'}: the fused kernel is not faster on every backend`,
     ];
+    const ub = K('ubatch');
+    const smallerUb = ub?.values[ub.values.indexOf(b.ubatch) - 1];
+    const probes: [string, ConfigValue, string][] = wholeOnGpu
+      ? [
+          fa,
+          ...(smallerUb !== undefined
+            ? ([
+                [
+                  'ubatch',
+                  smallerUb,
+                  `micro-batch ${String(smallerUb)}: every layer runs on the GPU, so threads do not matter; the ` +
+                    'micro-batch sets the GPU kernels’ tile of the prompt',
+                ],
+              ] as [string, ConfigValue, string][])
+            : []),
+        ]
+      : [
+          ['threads', hw.cpu.threads, `threads = ${hw.cpu.threads} logical: does SMT help on this CPU?`],
+          fa,
+          [
+            'threads',
+            Math.max(1, hw.cpu.cores - 1),
+            'one thread fewer: leaving a core to the OS can beat full occupancy',
+          ],
+        ];
     for (const [name, v, text] of probes) {
       const s = snap(K(name), v);
       if (s === undefined || s === b[name]) continue;
@@ -211,7 +236,12 @@ export class HeuristicStrategy implements Strategy {
 /** The default without an LLM: the heuristic first design, then TPE over everything measured. */
 export class BuiltinStrategy implements Strategy {
   readonly name = 'builtin';
-  private readonly tpe = new TpeStrategy({ startup: FIRST_DESIGN_SIZE, hardwarePriors: true });
+  private readonly tpe: TpeStrategy;
+
+  /** costAware: the model-based stage weighs a dear trial's cost (off: measured not to pay on the recorded grids). */
+  constructor(o: { costAware?: boolean } = {}) {
+    this.tpe = new TpeStrategy({ startup: FIRST_DESIGN_SIZE, hardwarePriors: true, costAware: o.costAware ?? false });
+  }
 
   async propose(ctx: StrategyContext, history: TrialRecord[], n: number): Promise<Proposal[]> {
     // A refusal by the memory projection is answered at once: llama.cpp's boundary for the same settings, then (a long

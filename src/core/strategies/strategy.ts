@@ -14,6 +14,7 @@ import {
   type Workload,
 } from '../types';
 import { pick, type Rng } from './rng';
+import { CostModel } from '../cost';
 
 export interface StrategyContext {
   space: SearchSpace;
@@ -29,6 +30,27 @@ export interface StrategyContext {
   signal?: AbortSignal;
   /** What a strategy has to say along the way (agent calls, rejected proposals, fallbacks). */
   onEvent?: (e: StrategyEvent) => void;
+  /** Model files (recipeKey) that exist before the session made any: the artifact cache of earlier sessions. */
+  cachedFiles?: Set<string>;
+}
+
+/** What each configuration is expected to cost, from the session's measured steps so far (cost.ts). */
+export function costModel(ctx: StrategyContext, history: TrialRecord[]): CostModel {
+  return new CostModel(history, {
+    sourceBytes: ctx.model.sizeBytes,
+    cores: ctx.hardware.cpu.cores,
+    accuracy: !!ctx.toolchain?.accuracy,
+    cached: ctx.cachedFiles,
+    sourceType: ctx.model.fileType,
+  });
+}
+
+/** A configuration's changes against another, in words: "ubatch 512 → 256, flash_attn true → false". */
+export function describeChanges(space: SearchSpace, from: Config, to: Config): string {
+  return space.knobs
+    .filter((k) => from[k.name] !== to[k.name])
+    .map((k) => `${k.name} ${String(from[k.name])} → ${String(to[k.name])}`)
+    .join(', ');
 }
 
 export interface Proposal {

@@ -2,7 +2,16 @@ import { score } from '../objective';
 import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type TrialRecord } from '../types';
 import { rng, type Rng } from './rng';
-import { measuredKeys, randomUnmeasured, type Proposal, type Strategy, type StrategyContext } from './strategy';
+import { costWeight, type TrialCost } from '../cost';
+import {
+  costModel,
+  describeChanges,
+  measuredKeys,
+  randomUnmeasured,
+  type Proposal,
+  type Strategy,
+  type StrategyContext,
+} from './strategy';
 
 export interface TpeOptions {
   /** Random trials before the model is used (only counting what this strategy sees in history). */
@@ -15,9 +24,24 @@ export interface TpeOptions {
   priorWeight: number;
   /** Shape the good density's prior by what the hardware and the trials so far say (priorShapes); else uniform. */
   hardwarePriors: boolean;
+  /**
+   * Rank candidates whose expected cost is dear (cost.ts; DEAR) by expected improvement per second, the cost weighing
+   * less as the budget is spent; else by expected improvement alone.
+   */
+  costAware: boolean;
 }
 
-const DEFAULTS: TpeOptions = { startup: 5, gamma: 0.25, candidates: 48, priorWeight: 1, hardwarePriors: false };
+const DEFAULTS: TpeOptions = {
+  startup: 5,
+  gamma: 0.25,
+  candidates: 48,
+  priorWeight: 1,
+  hardwarePriors: false,
+  costAware: false,
+};
+
+/** A cost above this many typical benchmarks counts in the ranking (see propose). */
+export const DEAR = 5;
 
 /** The share of a shaped prior left spread over every value: nothing is ruled out. */
 const FLOOR = 0.05;
@@ -156,7 +180,16 @@ export class TpeStrategy implements Strategy {
       ),
     );
 
-    const cands: { c: Config; ei: number }[] = [];
+    const cost = costModel(ctx, history);
+    const alpha = costWeight(observed.length, ctx.budget);
+    const typical = cost.typicalBenchSeconds();
+    // TPE ranks by l/g (its expected improvement grows with it); each proposal says what it costs. Cost-aware (an
+    // option, off in builtin): a candidate whose cost is dear — more than DEAR typical benchmarks, a new file of a
+    // large model — is ranked by l/g per cost^α above that, α cooling to 0 as the budget runs out. Off because on the
+    // recorded grids it did not pay: l/g is no calibrated gain, and on the CPU grids, whose optimum lies in a file the
+    // first design has not made, every weighting tried took more trials and, for prefill, twice the modeled time to a
+    // verdict within noise of the optimum (BENCHMARKS.md, "What a trial costs").
+    const cands: { c: Config; ei: number; acq: number; cost: TrialCost }[] = [];
     const seen = new Set<string>();
     for (let tries = 0; cands.length < this.o.candidates && tries < this.o.candidates * 30; tries++) {
       const c: Config = {};
@@ -169,18 +202,26 @@ export class TpeStrategy implements Strategy {
       const key = space.key(c);
       if (seen.has(key) || done.has(key) || !space.isValid(c)) continue;
       seen.add(key);
-      cands.push({ c, ei });
+      const est = cost.estimate(c);
+      // What the choice is charged: what it must make (a file, a matrix, an accuracy run) plus a typical benchmark.
+      // Its own predicted benchmark is left out: a faster configuration benchmarks faster, so charging it would steer
+      // the search toward what is fast on the other metric, not toward what is cheap to learn.
+      const charged = est.seconds - (est.parts.find((p) => p.step === 'bench')?.seconds ?? 0) + typical;
+      const acq = ei - (this.o.costAware ? alpha * Math.log(Math.max(1, charged / (DEAR * typical))) : 0);
+      cands.push({ c, ei, acq, cost: est });
     }
-    cands.sort((a, b) => b.ei - a.ei);
-    const bestScore = ok[0]?.s;
-    const bestSoFar = bestScore !== undefined ? `; highest so far ${bestScore.toFixed(1)}` : '';
-    for (const { c, ei } of cands.slice(0, n)) {
+    cands.sort((a, b) => b.acq - a.acq);
+    const top = ok[0]?.t;
+    for (const { c, ei, cost: est } of cands.slice(0, n)) {
       picked.add(space.key(c));
+      const changes = top ? describeChanges(space, top.config, c) : '';
+      const near = top ? `${changes} from the best so far, #${top.index}` : 'a new region';
+      const why = this.o.costAware
+        ? `the most promising of ${cands.length} candidates per second it costs (${est.text})`
+        : `the most promising of ${cands.length} candidates (${est.text})`;
       out.push({
         config: c,
-        rationale:
-          `TPE: most promising of ${cands.length} candidates near the top ${good.length} trials ` +
-          `(log l/g = ${ei.toFixed(2)}${bestSoFar})`,
+        rationale: `TPE: ${near}; drawn near the top ${good.length} trials, ${why}; log l/g = ${ei.toFixed(2)}`,
       });
     }
     while (out.length < n) {

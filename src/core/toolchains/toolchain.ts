@@ -48,6 +48,8 @@ export interface Toolchain {
   /** Facts recorded in the session (version, backend, files). */
   info(): Record<string, unknown>;
   runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome>;
+  /** Which of these configurations' model files exist already (cost.ts recipeKeys): they cost no quantization. */
+  cachedFiles?(configs: Config[]): Promise<Set<string>>;
   /**
    * llama.cpp's own placement of `config` on the session's GPUs (its --fit), for a configuration whose model file is
    * made: the reference a verdict is compared with. `whole` when everything fits on the GPUs.

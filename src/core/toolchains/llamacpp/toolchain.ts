@@ -36,6 +36,7 @@ import {
 } from './fit';
 import type { LlamaTools } from './locate';
 import { KV_TYPES, llamaCppSpace, quantRecipe } from './space';
+import { recipeKey } from '../../cost';
 import { kvHeavy } from '../../knobs';
 import {
   accuracyKey,
@@ -159,6 +160,18 @@ export class LlamaCppToolchain implements Toolchain {
     const digest = await this.artifacts.modelDigest(this.model.path);
     const file = this.artifacts.pathFor(digest, recipe);
     return { file, needsQuantize: !fs.existsSync(file), recipe };
+  }
+
+  /** The configurations' model files that the artifact cache holds already (earlier sessions made them), as recipeKeys. */
+  async cachedFiles(configs: Config[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const digest = await this.artifacts.modelDigest(this.model.path);
+    for (const c of configs) {
+      const recipe = quantRecipe(c);
+      if (Object.keys(recipe).length === 1 && recipe.quant === this.model.fileType) continue;
+      if (fs.existsSync(this.artifacts.pathFor(digest, recipe))) out.add(recipeKey(c));
+    }
+    return out;
   }
 
   /** The importance matrix for a calibration text and chunk count: computed once with llama-imatrix, then cached. */

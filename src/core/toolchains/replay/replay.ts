@@ -4,7 +4,9 @@ import { HaqaError } from '../../errors';
 import { QUANT_TYPES } from '../../ggml';
 import { SearchSpace, type Knob } from '../../space';
 import type { Config, ConfigValue, HardwareProfile, ModelInfo } from '../../types';
-import type { Toolchain, TrialContext, TrialOutcome } from '../toolchain';
+import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
+import { priorQuantizeSeconds, recipeKey } from '../../cost';
+import { quantRecipe } from '../../knobs';
 import { configFromRow, metricsFromRows, parseBenchOutput, rowProblem, type BenchRow } from '../llamacpp/bench';
 import { llamaCppSpace, QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH } from '../llamacpp/space';
 
@@ -182,7 +184,43 @@ export class ReplayToolchain implements Toolchain {
     };
   }
 
-  async runTrial(config: Config, _ctx: TrialContext): Promise<TrialOutcome> {
+  /** Per session (its logs folder): the model files its replayed trials have "made". */
+  private readonly made = new Map<string, Set<string>>();
+
+  /**
+   * What the trial would have cost on the recording's machine, modeled (nothing runs): llama-quantize's seconds for a
+   * file the session has not made yet (QUANTIZE_WORK at the prior rate per core, cost.ts), and llama-bench's from the
+   * recorded speeds — each row's tokens at its mean speed, every repetition plus the warm-up, the depth filled at the
+   * row's prompt speed, and the model's load at 1 GB/s.
+   */
+  private modeledSteps(config: Config, rows: BenchRow[], session: string): StepRecord[] {
+    const note = 'modeled from the recording (replay)';
+    const steps: StepRecord[] = [];
+    const file = recipeKey(config);
+    if (!(config.quant === 'F16' && Object.keys(quantRecipe(config)).length === 1)) {
+      const made = this.made.get(session) ?? new Set<string>();
+      this.made.set(session, made);
+      const cached = made.has(file);
+      made.add(file);
+      const source = Math.max(...this.rows.map((r) => r.model_size));
+      steps.push(
+        cached
+          ? { name: 'quantize', seconds: 0, cached: true }
+          : { name: 'quantize', seconds: priorQuantizeSeconds(source, this.hardware().cpu.cores, config.quant), note },
+      );
+    }
+    const pp = rows.find((r) => r.n_prompt > 0 && r.avg_ts > 0)?.avg_ts;
+    let bench = Math.max(...rows.map((r) => r.model_size)) / 1e9;
+    for (const r of rows) {
+      const reps = (r.samples_ts?.length ?? 3) + 1;
+      const depth = typeof r.n_depth === 'number' && pp ? r.n_depth / pp : 0;
+      if (r.avg_ts > 0) bench += reps * ((r.n_prompt + r.n_gen) / r.avg_ts + depth);
+    }
+    steps.push({ name: 'bench', seconds: Math.round(bench * 1000) / 1000, note });
+    return steps;
+  }
+
+  async runTrial(config: Config, ctx: TrialContext): Promise<TrialOutcome> {
     const rows = this.byKey.get(this.space.key(config));
     if (!rows) return { status: 'failed', metrics: {}, cause: 'not in the recording', steps: [] };
     // Rows recorded at a depth (llama-bench -d 0,D, as HAQA measures with --context) are judged at the deepest one,
@@ -191,7 +229,7 @@ export class ReplayToolchain implements Toolchain {
     return {
       status: 'done',
       metrics: metricsFromRows(rows, depth),
-      steps: [{ name: 'replay', seconds: 0, cached: true }],
+      steps: this.modeledSteps(config, rows, ctx.logDir),
     };
   }
 }
