@@ -6,7 +6,7 @@ import { judge, type Verdict } from './verdict';
 import { DEFAULT_CONFIRM, confirmVerdict, hasSamples, type ConfirmOptions } from './confirm';
 import { formatDuration } from './format';
 import { REFERENCE_SOURCE, compareWithReference, referenceProposal, type ReferenceComparison } from './reference';
-import { stopEarlyReason } from './stopping';
+import { PATIENCE, stopEarlyReason } from './stopping';
 import type { ProcessRunner } from './process/runner';
 import type { SessionStore } from './store';
 import {
@@ -326,6 +326,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     onEvent: onStrategyEvent,
   };
   ctx.cachedFiles = await filesInCache(o.toolchain, space);
+  ctx.stopEarly = o.stopEarly === true;
   const started = Date.now();
   /** Milliseconds of the time budget left (Infinity without one). */
   const timeLeft = () => (o.timeBudgetMs === undefined ? Infinity : o.timeBudgetMs - (Date.now() - started));
@@ -562,7 +563,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       });
       if (halted) break;
       if (o.stopEarly === true && !earlyStop && p.source !== REFERENCE_SOURCE && counted() < o.budget) {
-        earlyStop = stopEarlyReason(o.objective, history);
+        earlyStop = stopEarlyReason(o.objective, history, PATIENCE, space);
         if (earlyStop) {
           emit({ type: 'info', message: earlyStop });
           break;

@@ -4,15 +4,42 @@ import { PATIENCE, stopEarlyReason } from '../../src/core/stopping';
 import type { Toolchain, TrialOutcome } from '../../src/core/toolchains/toolchain';
 import type { Config, TrialRecord } from '../../src/core/types';
 import { statOfSamples } from '../../src/core/verdict';
-import { gridLoop, replayGrid } from '../helpers/replay';
+import { GRID_HW, gridLoop, replayGrid } from '../helpers/replay';
+import { SearchSpace } from '../../src/core/space';
+import { BuiltinStrategy } from '../../src/core/strategies/heuristic';
+
+/**
+ * A small space in the grid strategy's order (threads fastest, then ubatch, then flash attention): trial #1 (fa off,
+ * ubatch 64, threads 1) has its one-knob neighbours at #2 (threads 2), #4 (ubatch 128) and #13 (flash attention on).
+ */
+const SMALL = new SearchSpace([
+  {
+    name: 'flash_attn',
+    kind: 'bool',
+    values: [false, true],
+    default: false,
+    stage: 'runtime',
+    meaning: 'fa',
+    ordinal: false,
+  },
+  {
+    name: 'ubatch',
+    kind: 'int',
+    values: [64, 128, 256, 512],
+    default: 512,
+    stage: 'runtime',
+    meaning: 'ub',
+    ordinal: true,
+  },
+  { name: 'threads', kind: 'int', values: [1, 2, 3], default: 3, stage: 'runtime', meaning: 't', ordinal: true },
+]);
 
 /** Trials decode at `speeds[i]` t/s (±1, or ±`spread` where given) in the order the grid strategy proposes them. */
 function scripted(speeds: number[], spread: number[] = []) {
-  const space = replayGrid().space;
   let i = 0;
   const tc: Toolchain = {
     name: 'scripted',
-    space,
+    space: SMALL,
     info: () => ({ toolchain: 'scripted' }),
     async runTrial(_c: Config): Promise<TrialOutcome> {
       const s = speeds[i] ?? 10;
@@ -27,29 +54,57 @@ function scripted(speeds: number[], spread: number[] = []) {
 const session = (tc: Toolchain, budget: number, stopEarly?: boolean) =>
   gridLoop(tc, { budget, confirm: false, stopEarly });
 
-test('a session stops early once the best has stood through 4 trials, each beaten beyond noise, and says why', async () => {
-  // #3 leads from the third trial on; everything after it is far slower.
-  const { summary, info } = await session(scripted([50, 60, 100, 40, 30, 20, 45, 35, 25, 15, 5, 55]), 12, true);
-  assert.equal(summary.trials.length, 3 + PATIENCE, 'the best plus four trials beaten beyond noise (7 at least)');
+const FALLING = [100, 50, 40, 30, 20, 10, 45, 35, 25, 15, 5, 55, 60, 30, 20, 10, 5, 50, 50, 50];
+
+test('a session stops early once the best has stood through 4 trials, each beaten beyond noise, and its one-knob neighbours are measured; it says why', async () => {
+  // #1 leads; everything after it is far slower. Beaten four times over by #5, but its neighbour #13 (flash
+  // attention on) is untried until the 13th trial.
+  const { summary, info } = await session(scripted(FALLING), 20, true);
+  assert.equal(summary.trials.length, 13);
   assert.equal(summary.status, 'completed');
   assert.match(
     summary.stopReason,
-    /^stopped early: the best, #3, has not moved in the last 4 trials, each beaten beyond noise/,
+    /^stopped early: the best, #1, has not moved in the last 4 trials, each beaten beyond noise, and every configuration one knob away from it is measured/,
   );
   assert.ok(info.some((m) => m.startsWith('stopped early')));
+  // Without the neighbours, the patience alone would have stopped at the minimum, 7 trials.
+  const trials = summary.trials;
+  assert.ok(stopEarlyReason({ kind: 'decode' }, trials.slice(0, 7)));
+  assert.equal(stopEarlyReason({ kind: 'decode' }, trials.slice(0, 7), PATIENCE, SMALL), undefined);
   // Off: the whole budget.
-  const off = await session(scripted([50, 60, 100, 40, 30, 20, 45, 35, 25, 15, 5, 55]), 12, false);
-  assert.equal(off.summary.trials.length, 12);
+  const off = await session(scripted(FALLING), 20, false);
+  assert.equal(off.summary.trials.length, 20);
   assert.equal(off.summary.stopReason, 'budget reached');
 });
 
 test('a recent trial tied with the best, or too noisy to tell, keeps the session going', async () => {
-  // #7 (99.5 ± 6) is too noisy to tell apart from #3 (100 ± 1): not beaten beyond noise.
-  const speeds = [50, 60, 100, 40, 30, 20, 99.5, 35, 25, 15, 5, 55];
-  const spread = [1, 1, 1, 1, 1, 1, 6, 1, 1, 1, 1, 1];
-  const { summary } = await session(scripted(speeds, spread), 12, true);
-  // Stops only once four trials after #7 are all beaten: 7 + 4 = 11.
-  assert.equal(summary.trials.length, 11);
+  // #10 (99.5 ± 6) is too noisy to tell apart from #1 (100 ± 1): not beaten beyond noise.
+  const speeds = FALLING.map((x, i) => (i === 9 ? 99.5 : x));
+  const spread = speeds.map((_, i) => (i === 9 ? 6 : 1));
+  const { summary } = await session(scripted(speeds, spread), 20, true);
+  // Stops only once four trials after #10 are all beaten: 10 + 4 = 14 (13 without it).
+  assert.equal(summary.trials.length, 14);
+});
+
+test("builtin's closing check: once the best stood through the patience, its untried neighbours, cheapest first", async () => {
+  const { summary } = await gridLoop(scripted(FALLING), { budget: 7, confirm: false });
+  const history = summary.trials;
+  const ctx = {
+    space: SMALL,
+    hardware: GRID_HW,
+    model: replayGrid().modelInfo(),
+    objective: { kind: 'decode' as const },
+    seed: 0,
+    budget: 20,
+  };
+  const [p] = await new BuiltinStrategy().propose({ ...ctx, stopEarly: true }, history, 1);
+  assert.equal(p.config.flash_attn, true);
+  assert.equal(p.config.ubatch, 64);
+  assert.equal(p.config.threads, 1);
+  assert.match(p.rationale!, /^closing check: the best, #1, has stood through 4 trials; .* flash_attn false → true/);
+  // Without --stop-early builtin goes on with its own search.
+  const [q] = await new BuiltinStrategy().propose(ctx, history, 1);
+  assert.doesNotMatch(q.rationale ?? '', /closing check/);
 });
 
 test('stopEarlyReason: not before the first design and the patience are measured', () => {

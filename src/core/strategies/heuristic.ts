@@ -5,14 +5,17 @@ import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type ConfigValue, type TrialRecord } from '../types';
 import { rng } from './rng';
 import {
+  costModel,
   fittedProposals,
   measuredKeys,
+  oneKnobMoves,
   randomUnmeasured,
   type Proposal,
   type Strategy,
   type StrategyContext,
 } from './strategy';
 import { TpeStrategy } from './tpe';
+import { PATIENCE, stoodBest, untriedNeighbours } from '../stopping';
 
 /** The domain value closest to `target` (numerically for ints), or the knob default. */
 function snap(k: Knob | undefined, target: ConfigValue): ConfigValue | undefined {
@@ -182,18 +185,12 @@ function neighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
     .sort((a, b) => b.s - a.s);
   const out: Proposal[] = [];
   for (const { t } of ranked) {
-    for (const k of space.knobs) {
-      const i = k.values.indexOf(t.config[k.name]);
-      const moves = k.ordinal ? [k.values[i - 1], k.values[i + 1]] : k.values.filter((_, j) => j !== i);
-      for (const v of moves) {
-        if (v === undefined) continue;
-        const c = { ...t.config, [k.name]: v };
-        if (!space.isValid(c) || done.has(space.key(c))) continue;
-        out.push({
-          config: c,
-          rationale: `local search: ${k.name} ${String(t.config[k.name])} → ${String(v)} from trial #${t.index}`,
-        });
-      }
+    for (const m of oneKnobMoves(space, t.config)) {
+      if (done.has(space.key(m.config))) continue;
+      out.push({
+        config: m.config,
+        rationale: `local search: ${m.knob} ${String(t.config[m.knob])} → ${String(m.value)} from trial #${t.index}`,
+      });
     }
     if (out.length) return out;
   }
@@ -233,6 +230,26 @@ export class HeuristicStrategy implements Strategy {
   }
 }
 
+/**
+ * With --stop-early, once the best has stood through the patience: its untried one-knob neighbours, cheapest first, so
+ * the session can end on a local optimum of what it measured (stopping.ts) instead of waiting for TPE to happen on them.
+ */
+function closingCheck(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
+  const best = stoodBest(ctx.objective, history);
+  if (!best) return [];
+  const cost = costModel(ctx, history);
+  return untriedNeighbours(ctx.space, best, history)
+    .map((m) => ({ m, est: cost.estimate(m.config) }))
+    .sort((a, b) => a.est.seconds - b.est.seconds)
+    .map(({ m, est }) => ({
+      config: m.config,
+      rationale:
+        `closing check: the best, #${best.index}, has stood through ${PATIENCE} trials; the configurations one knob ` +
+        `away from it are measured before the session ends: ${m.knob} ${String(best.config[m.knob])} → ` +
+        `${String(m.value)} (${est.text})`,
+    }));
+}
+
 /** The default without an LLM: the heuristic first design, then TPE over everything measured. */
 export class BuiltinStrategy implements Strategy {
   readonly name = 'builtin';
@@ -248,6 +265,8 @@ export class BuiltinStrategy implements Strategy {
     // context) a smaller KV cache.
     const fitted = fittedProposals(ctx.space, history);
     if (fitted.length) return fitted.slice(0, n);
+    const closing = ctx.stopEarly ? closingCheck(ctx, history) : [];
+    if (closing.length) return closing.slice(0, n);
     const observed = history.filter(countsTowardBudget).length;
     if (observed < FIRST_DESIGN_SIZE) {
       const design = firstDesign(ctx, history).slice(0, Math.min(n, FIRST_DESIGN_SIZE - observed));

@@ -32,6 +32,8 @@ export interface StrategyContext {
   onEvent?: (e: StrategyEvent) => void;
   /** Model files (recipeKey) that exist before the session made any: the artifact cache of earlier sessions. */
   cachedFiles?: Set<string>;
+  /** The session ends early when it is done (--stop-early): a strategy may measure what that rule needs first. */
+  stopEarly?: boolean;
 }
 
 /** What each configuration is expected to cost, from the session's measured steps so far (cost.ts). */
@@ -43,6 +45,27 @@ export function costModel(ctx: StrategyContext, history: TrialRecord[]): CostMod
     cached: ctx.cachedFiles,
     sourceType: ctx.model.fileType,
   });
+}
+
+/**
+ * Every valid configuration one knob away from `config`: the neighbouring values of an ordinal knob (threads, batch
+ * sizes, types in order of size), every other value of a categorical one.
+ */
+export function oneKnobMoves(
+  space: SearchSpace,
+  config: Config,
+): { knob: string; value: ConfigValue; config: Config }[] {
+  const out: { knob: string; value: ConfigValue; config: Config }[] = [];
+  for (const k of space.knobs) {
+    const i = k.values.indexOf(config[k.name]);
+    const moves = k.ordinal ? [k.values[i - 1], k.values[i + 1]] : k.values.filter((_, j) => j !== i);
+    for (const v of moves) {
+      if (v === undefined) continue;
+      const c = { ...config, [k.name]: v };
+      if (space.isValid(c)) out.push({ knob: k.name, value: v, config: c });
+    }
+  }
+  return out;
 }
 
 /** A configuration's changes against another, in words: "ubatch 512 → 256, flash_attn true → false". */
