@@ -117,6 +117,8 @@ export function jsonSummary(s: SessionSummary, p: Prepared, server?: string[]) {
     strategy: s.strategy,
     objective: s.objective,
     workload: p.workload,
+    // The machine the trials ran on (a replay's: the recording's, from its rows).
+    hardware: p.hardware,
     toolchain: p.toolchain.info(),
     model: {
       name: p.model.name,

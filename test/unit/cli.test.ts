@@ -83,6 +83,9 @@ test('optimize --replay --json prints the documented summary', () => {
   const s = JSON.parse(r.stdout);
   assert.equal(s.schema, 'haqa.optimize.v1');
   assert.equal(s.strategy.used, 'builtin');
+  // The machine the trials ran on: a replay's is the recording's (its CPU, as llama-bench wrote it).
+  assert.match(s.hardware.cpu.model, /AMD EPYC/);
+  assert.deepEqual(s.hardware.gpus, []);
   assert.equal(s.trials.length, 8);
   assert.ok(s.best.metrics.decode.mean > 0);
   assert.ok(s.pareto.includes(s.best.index));

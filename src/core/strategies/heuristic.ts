@@ -109,7 +109,12 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
       c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : '';
     design.push({
       config: c,
-      rationale: `${why[q]}; threads = ${hw.cpu.cores} physical cores, flash attention on, f16 KV${offload}${imatrix}`,
+      // Threads matter only for what runs on the CPU: said so where nothing does.
+      rationale: `${why[q]}; ${
+        hasGpu && fits(q) && !K('n_cpu_moe')
+          ? 'every layer on the GPU (threads only feed it: set to the physical cores)'
+          : `threads = ${hw.cpu.cores} physical cores`
+      }, flash attention on, f16 KV${hasGpu && fits(q) && !K('n_cpu_moe') ? '' : offload}${imatrix}`,
     });
   }
   if (design.length === 0 && quants.length)

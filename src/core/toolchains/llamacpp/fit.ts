@@ -127,7 +127,9 @@ export function fitChoiceArgs(
 
 /**
  * The margin llama.cpp's fit must leave on each device so that what it places stays within HAQA's rule (fitProblems):
- * the driver's overhead, plus what lies above the per-GPU limit on a card larger than the one deployed to.
+ * the driver's overhead, plus what lies above the per-GPU limit on a card larger than the one deployed to. One per GPU
+ * in `gpus`' order, which is `-fitt`'s: a session's GPUs are the build's devices as `--list-devices` lists them
+ * (buildGpus), the order llama.cpp numbers them in.
  */
 export function fitMarginsMiB(gpus: GpuInfo[], maxVramBytes?: number): number[] {
   return gpus.map((g) => {
