@@ -8,10 +8,12 @@ import {
   diagnoseFailure,
   metricsFromRows,
   parseBenchOutput,
+  tensorSplitOf,
 } from '../../src/core/toolchains/llamacpp/bench';
 import { QUANT_TYPES, quantFromModelType } from '../../src/core/ggml';
-import { FIXTURES, GRID, ROOT } from '../helpers/fixtures';
+import { FIXTURES, GRID, ROOT, tmpDir } from '../helpers/fixtures';
 import { ReplayToolchain } from '../../src/core/toolchains/replay/replay';
+import { ProcessRunner } from '../../src/core/process/runner';
 
 const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
 
@@ -162,4 +164,38 @@ test("a replay keeps the recording's hardware: the H200 grid is a GPU session on
   const cpu = new ReplayToolchain([GRID]).hardware();
   assert.deepEqual(cpu.gpus, [], 'a CPU recording has no GPU, whatever this machine has');
   assert.equal(cpu.cpu.threads, 2);
+});
+
+test('a recording over two GPUs that varies the split replays split_mode and tensor_split as knobs, not as one row', async () => {
+  const src = fs.readFileSync(path.join(ROOT, 'bench/data/gpu-grid-h200.jsonl'), 'utf8').trim().split('\n');
+  const rows = src.slice(0, 4).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const two = (r: Record<string, unknown>, mode: string, ts: string, speed: number) => ({
+    ...r,
+    gpu_info: 'NVIDIA H200, NVIDIA H200',
+    split_mode: mode,
+    tensor_split: ts,
+    avg_ts: speed,
+    samples_ts: [speed - 1, speed, speed + 1],
+    stddev_ts: 1,
+  });
+  const file = path.join(tmpDir(), 'two-gpus.jsonl');
+  const out = rows.flatMap((r) => [
+    two(r, 'layer', '0.00', 100),
+    two(r, 'row', '0.00', 80),
+    two(r, 'layer', '2.00/1.00', 120),
+  ]);
+  fs.writeFileSync(file, out.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const tc = new ReplayToolchain([file]);
+  assert.deepEqual(tc.space.knob('split_mode')!.values, ['layer', 'row']);
+  assert.deepEqual(tc.space.knob('tensor_split')!.values, ['auto', '2,1']);
+  assert.equal(tc.hardware().gpus.length, 2);
+  const configs = tc.recorded();
+  const base = new Set(rows.map((r) => JSON.stringify(configFromRow(r as never, true))));
+  assert.equal(configs.length, 3 * base.size, 'each split its own configuration');
+  const row = configs.find((c) => c.split_mode === 'row')!;
+  const got = await tc.runTrial(row, { runner: new ProcessRunner({ mode: 'pipe' }), logDir: 'split', trialIndex: 1 });
+  assert.equal(got.metrics.decode?.mean, 80);
+  assert.equal(tensorSplitOf('2.00/1.00'), '2,1');
+  assert.equal(tensorSplitOf('0.00'), 'auto');
+  assert.equal(tensorSplitOf(undefined), 'auto');
 });

@@ -18,6 +18,10 @@ export interface BenchRow {
   n_gpu_layers: number;
   /** MoE layers whose experts stayed in host memory (-ncmoe). */
   n_cpu_moe?: number;
+  /** How the model was split over several GPUs (-sm): layer, row or none. */
+  split_mode?: string;
+  /** The split's shares (-ts) as llama-bench writes them, e.g. "2.00/1.00"; "0.00" is llama.cpp's own. */
+  tensor_split?: string;
   flash_attn: boolean | number | string;
   n_prompt: number;
   n_gen: number;
@@ -157,11 +161,27 @@ export function metricsFromRows(rows: BenchRow[], depth = 0): TrialMetrics {
 }
 
 /** The knob values a row was measured with (the inverse of benchArgs), for replay. */
-export function configFromRow(r: BenchRow, withGpuLayers: boolean, withCpuMoe = false): Config | undefined {
+/** llama-bench's tensor_split ("0.00", "2.00/1.00") as the knob's value: auto, or the shares ("2,1"). */
+export function tensorSplitOf(text: string | undefined): string {
+  const parts = (text ?? '0').split('/').map(Number);
+  if (parts.some((x) => !Number.isFinite(x)) || parts.every((x) => x === 0)) return 'auto';
+  return parts.map((x) => String(Math.round(x * 100) / 100)).join(',');
+}
+
+export function configFromRow(
+  r: BenchRow,
+  withGpuLayers: boolean,
+  withCpuMoe = false,
+  withSplit = false,
+): Config | undefined {
   const quant = quantFromModelType(r.model_type);
   if (!quant) return undefined;
   const c: Config = { quant, threads: r.n_threads };
   if (withGpuLayers) c.gpu_layers = r.n_gpu_layers >= 99 ? ALL_LAYERS : r.n_gpu_layers;
+  if (withSplit) {
+    c.split_mode = r.split_mode ?? 'layer';
+    c.tensor_split = tensorSplitOf(r.tensor_split);
+  }
   if (withCpuMoe) c.n_cpu_moe = r.n_cpu_moe ?? 0;
   c.flash_attn = flashAttnOf(r.flash_attn);
   c.batch = r.n_batch;

@@ -7,7 +7,14 @@ import type { Config, ConfigValue, HardwareProfile, ModelInfo } from '../../type
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
 import { priorQuantizeSeconds, recipeKey } from '../../cost';
 import { quantRecipe } from '../../knobs';
-import { configFromRow, metricsFromRows, parseBenchOutput, rowProblem, type BenchRow } from '../llamacpp/bench';
+import {
+  configFromRow,
+  metricsFromRows,
+  parseBenchOutput,
+  rowProblem,
+  tensorSplitOf,
+  type BenchRow,
+} from '../llamacpp/bench';
 import { llamaCppSpace, QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH } from '../llamacpp/space';
 
 /**
@@ -60,10 +67,22 @@ export class ReplayToolchain implements Toolchain {
     this.withGpu = withGpu;
     // A recording that varies the experts kept on the CPU (-ncmoe) replays them as the n_cpu_moe knob.
     const withCpuMoe = withGpu && rows.some((r) => (r.n_cpu_moe ?? 0) > 0);
+    // A recording over several GPUs that varies how the model is split replays split_mode and tensor_split as knobs
+    // (else rows of different splits would be one configuration).
+    const distinct = (f: (r: BenchRow) => unknown) => new Set(rows.map(f)).size;
+    const withSplit =
+      withGpu && (distinct((r) => r.split_mode ?? 'layer') > 1 || distinct((r) => tensorSplitOf(r.tensor_split)) > 1);
+    const gpuCount = withSplit
+      ? Math.max(2, ...rows.map((r) => (r.gpu_info ?? '').split(/,\s*/).filter(Boolean).length))
+      : 1;
+    const backend = rows
+      .flatMap((r) => (r.backends ?? '').split(','))
+      .map((b) => b.trim().toLowerCase())
+      .find((b) => b && b !== 'cpu' && b !== 'blas');
     const domains = new Map<string, Set<ConfigValue>>();
     const pairs: { c: Config; r: BenchRow }[] = [];
     for (const r of rows) {
-      const c = configFromRow(r, withGpu, withCpuMoe);
+      const c = configFromRow(r, withGpu, withCpuMoe, withSplit);
       if (!c) continue;
       pairs.push({ c, r });
       for (const [k, v] of Object.entries(c)) {
@@ -82,7 +101,15 @@ export class ReplayToolchain implements Toolchain {
       {
         cpu: { model: '', cores: 1, threads: 1, flags: [] },
         memoryBytes: 0,
-        gpus: withGpu ? [{ name: 'gpu', vramBytes: 0, computeCapability: '', driver: '' }] : [],
+        gpus: withGpu
+          ? Array.from({ length: gpuCount }, () => ({
+              name: 'gpu',
+              vramBytes: 0,
+              computeCapability: '',
+              driver: '',
+              ...(backend ? { backend } : {}),
+            }))
+          : [],
         os: '',
         arch: '',
       },
