@@ -454,6 +454,11 @@ test(
     // The HAQA terminal did not open by itself (it would push the table and the charts down).
     assert.equal(await page.locator('.part.panel').isVisible(), false, 'the panel (terminal) opened by itself');
     await page.screenshot({ path: path.join(RESULTS, 'review-card-light.png') });
+    // It is a click away: the panel's Terminal button shows it.
+    await frame.locator('#show-terminal').click();
+    await page.locator('.part.panel .xterm').first().waitFor({ state: 'visible', timeout: 60_000 });
+    await runCommand(page, 'View: Hide Panel');
+    await page.locator('.part.panel').waitFor({ state: 'hidden', timeout: 60_000 });
     // A session waits here: Pause is offered now.
     assert.equal(await paletteOffers(page, 'HAQA: Pause Session'), true, 'Pause not offered while a session runs');
   }),
