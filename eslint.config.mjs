@@ -32,6 +32,8 @@ const generic = [
   'src/core/spec.ts',
   'src/core/verdict.ts',
   'src/core/standing.ts',
+  'src/core/configDiff.ts',
+  'src/core/compare.ts',
   'src/core/confirm.ts',
   'src/core/records.ts',
   'src/core/lock.ts',

@@ -19,6 +19,7 @@ import {
   sendOverride,
   sortBy,
   startOverride,
+  toggleAllKnobs,
   type ViewModel,
 } from './model';
 import { renderCharts } from './render/charts';
@@ -47,7 +48,8 @@ function update(next: ViewModel): void {
 
 const table = () => model.state && renderTable(model.state, model.persisted.sort);
 const pending = () =>
-  model.state && renderPending(model.state, model.overriding, model.overrideReasons, model.overrideDraft);
+  model.state &&
+  renderPending(model.state, model.overriding, model.overrideReasons, model.overrideDraft, model.persisted.allKnobs);
 const header = () => model.state && renderHeader(model.state);
 const charts = () => model.state && renderCharts(model.state);
 
@@ -117,6 +119,14 @@ document.addEventListener('click', (ev) => {
     case 'stop':
       post({ type: 'control', action: 'stop' });
       break;
+    case 'show-terminal':
+      post({ type: 'show-terminal' });
+      break;
+    case 'knobs-toggle':
+      update(toggleAllKnobs(model));
+      pending();
+      document.getElementById('knobs-toggle')?.focus();
+      break;
     case 'proposal-accept':
       if (p) post({ type: 'proposal', action: 'accept', id: p.id });
       break;
@@ -155,7 +165,9 @@ window.addEventListener('message', (ev: MessageEvent<HostMessage>) => {
       later();
       break;
     case 'pending':
+      // The header too: its badge says "awaiting review" while a proposal waits.
       pending();
+      header();
       break;
     case 'header':
       header();

@@ -7,6 +7,7 @@
  */
 import type { ObjectiveKind } from '../src/core/objective';
 import { wasMeasured, type Config, type ConfigValue, type TrialRecord } from '../src/core/types';
+import { configDiff, type KnobChange } from '../src/core/configDiff';
 import type { HostMessage, KnobView, ProposalView, SessionState, SessionStatus, ViewPersisted } from './protocol';
 
 // ---- The view model and its updates ----
@@ -140,6 +141,11 @@ export const cancelOverride = (model: ViewModel): ViewModel => ({
 });
 /** The override as sent: the form shows it again if the host refuses it. */
 export const sendOverride = (model: ViewModel, draft: Config): ViewModel => ({ ...model, overrideDraft: draft });
+/** The review card's "all knobs" toggle: its state is kept (the next proposal opens the same way, reloads too). */
+export const toggleAllKnobs = (model: ViewModel): ViewModel => ({
+  ...model,
+  persisted: { ...model.persisted, allKnobs: !model.persisted.allKnobs },
+});
 
 // ---- Values and labels ----
 
@@ -170,6 +176,12 @@ export const sessionTitle = (s: SessionState): string => `${s.model} — session
 export const trialCountLabel = (n: number): string => `${n} trial${n === 1 ? '' : 's'}`;
 export const reviewLabel = (review: SessionState['review']): string =>
   review === 'each' ? 'each proposal' : 'automatic';
+
+/** What the header's status badge says: "awaiting review" while a running session waits for the person's word on a
+ * proposal (nothing runs then), else the session's status. */
+export type ShownStatus = SessionStatus | 'awaiting review';
+export const shownStatus = (s: SessionState): ShownStatus =>
+  s.live && s.status === 'running' && s.pending ? 'awaiting review' : s.status;
 
 /** Which session controls show: Pause and Stop while it runs here, Resume instead of Pause while it is paused. */
 export function controlsShown(s: SessionState): { pause: boolean; resume: boolean; stop: boolean } {
@@ -443,4 +455,39 @@ export function parseOverride(entries: Iterable<[string, string]>): Config {
   const out: Config = {};
   for (const [knob, value] of entries) out[knob] = JSON.parse(value) as ConfigValue;
   return out;
+}
+
+// ---- The pending proposal against the best and the previous trial ----
+
+export interface ProposalComparison {
+  /** What the proposal is compared with: the verdict's trial, the latest trial, or one trial that is both. */
+  against: 'best' | 'previous' | 'best-previous';
+  trial: TrialRecord;
+  /** The knobs that differ, in the search space's order: "from" is the trial's value, "to" the proposal's. */
+  changes: KnobChange[];
+}
+
+/**
+ * The pending proposal against ★ best (the verdict's trial) and against the previous trial (the latest before it,
+ * whatever its status), one entry when they are the same trial; none before the first trial.
+ */
+export function proposalComparisons(s: SessionState, p: ProposalView): ProposalComparison[] {
+  const order = s.knobs.map((k) => k.name);
+  const best = s.best === undefined ? undefined : s.trials.find((t) => t.index === s.best);
+  const previous = s.trials
+    .filter((t) => t.index < p.id)
+    .reduce<TrialRecord | undefined>((a, t) => (!a || t.index > a.index ? t : a), undefined);
+  const against = (t: TrialRecord, what: ProposalComparison['against']): ProposalComparison => ({
+    against: what,
+    trial: t,
+    changes: configDiff(t.config, p.config, order),
+  });
+  if (best && previous && best.index === previous.index) return [against(best, 'best-previous')];
+  return [...(best ? [against(best, 'best')] : []), ...(previous ? [against(previous, 'previous')] : [])];
+}
+
+/** "★ best #2 Q4_K_M", "previous #3 Q4_0", "★ best and previous #3 Q4_0". */
+export function comparisonLabel(c: ProposalComparison): string {
+  const what = c.against === 'best' ? '★ best' : c.against === 'previous' ? 'previous' : '★ best and previous';
+  return `${what} #${c.trial.index} ${String(c.trial.config.quant ?? '')}`.trim();
 }

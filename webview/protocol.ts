@@ -81,6 +81,8 @@ export type ViewMessage =
   | { type: 'control'; action: 'pause' | 'resume' | 'stop' }
   | { type: 'accept-config'; trial: number }
   | { type: 'try-it'; trial: number }
+  /** The HAQA terminal (every tool's live output), shown on demand: it never opens by itself. */
+  | { type: 'show-terminal' }
   /** The view's own state (sort order), kept by the host too, in case VS Code's copy is lost (a browser refresh). */
   | { type: 'view-state'; sort: NonNullable<ViewPersisted['sort']> };
 
@@ -89,6 +91,8 @@ export interface ViewPersisted {
   sessionId: string;
   root: string;
   sort?: { column: string; descending: boolean };
+  /** Whether the review card lists every knob (the toggle; closed by default: the card shows what changed). */
+  allKnobs?: boolean;
 }
 
 export const VIEW_TYPE = 'haqa.session';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError, describeError } from '../core/errors';
 import type { ObjectiveSpec } from '../core/objective';
-import { bestTrial, judge } from '../core/verdict';
+import { bestTrial, feasible, judge } from '../core/verdict';
 import { verdictBadge } from '../core/standing';
 import { toolchainRoot } from '../core/paths';
 import { prepareSession, type Prepared } from '../core/prepare';
@@ -88,7 +88,10 @@ export class HaqaContext implements vscode.Disposable {
       acceptConfiguration: (root, sessionId, trial) =>
         vscode.commands.executeCommand(Commands.acceptConfiguration, { root, sessionId, trial }),
       tryIt: (root, sessionId, trial) => vscode.commands.executeCommand(Commands.tryIt, { root, sessionId, trial }),
+      showTerminal: () => this.showTerminal(),
     });
+    // Whatever changes the tree (a run's progress, a session on disk, a deletion) may change what commands can act on.
+    this.tree.onDidChangeTreeData(() => this.scheduleContextKeys());
   }
 
   /** The `.haqa` folders of the workspace folders, and of this window's runs elsewhere. */
@@ -101,6 +104,56 @@ export class HaqaContext implements vscode.Disposable {
   /** The newest live run of this window. */
   current(): SessionRun | undefined {
     return [...this.runs.values()].reverse().find((r) => r.live);
+  }
+
+  private readonly contextKeys = new Map<string, boolean>();
+  private contextTimer: NodeJS.Timeout | undefined;
+
+  /** updateContextKeys once a burst of changes is over (a run fires several per trial). */
+  scheduleContextKeys(): void {
+    if (this.contextTimer) return;
+    this.contextTimer = setTimeout(() => {
+      this.contextTimer = undefined;
+      this.updateContextKeys();
+    }, 50);
+  }
+
+  /**
+   * The context keys package.json's `when` clauses read, so commands show only where they can act:
+   * haqa.sessionLive (a session runs in this window: Stop), haqa.sessionRunning (… and is not paused: Pause),
+   * haqa.canResume (a paused run, or a stored session that did not complete: Resume), haqa.hasSession (Show Agent
+   * Prompt), haqa.hasMeasuredTrial (the session commands act on by default has a feasible trial: Accept, Try It).
+   */
+  updateContextKeys(): void {
+    const live = this.current();
+    const stored = this.roots().flatMap((root) => {
+      try {
+        return SessionStore.list(root).map((meta) => ({ root, meta }));
+      } catch {
+        return [];
+      }
+    });
+    let measured = false;
+    try {
+      const target = this.resolveTarget(undefined);
+      if (target) measured = feasible(this.currentTrials(SessionStore.open(target.root, target.sessionId))).length > 0;
+    } catch {
+      measured = false;
+    }
+    const keys: Record<string, boolean> = {
+      'haqa.sessionLive': !!live,
+      'haqa.sessionRunning': !!live && live.status !== 'paused',
+      'haqa.canResume':
+        live?.status === 'paused' ||
+        stored.some(({ meta }) => meta.status !== 'completed' && !this.runs.get(meta.id)?.live),
+      'haqa.hasSession': stored.length > 0 || this.runs.size > 0,
+      'haqa.hasMeasuredTrial': measured,
+    };
+    for (const [k, v] of Object.entries(keys)) {
+      if (this.contextKeys.get(k) === v) continue;
+      this.contextKeys.set(k, v);
+      void vscode.commands.executeCommand('setContext', k, v);
+    }
   }
 
   /** The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. */
@@ -133,12 +186,23 @@ export class HaqaContext implements vscode.Disposable {
     const trials = this.currentTrials(r.store);
     const counted = trials.filter(countsTowardBudget).length;
     const { verdict: v, best: b } = judge(r.objective, trials);
-    const icon = r.status === 'running' ? '$(loading~spin)' : r.status === 'paused' ? '$(debug-pause)' : '$(beaker)';
+    // Waiting for the person's word on a proposal runs nothing: no spinner then.
+    const waiting = r.status === 'running' && !!r.pending;
+    const icon = waiting
+      ? '$(bell-dot)'
+      : r.status === 'running'
+        ? '$(loading~spin)'
+        : r.status === 'paused'
+          ? '$(debug-pause)'
+          : '$(beaker)';
     const best = b ? ` · ${verdictBadge(v, trials, speedOf(r.objective))}` : '';
-    status.text = redact(`${icon} HAQA ${counted}/${r.request.spec.budget}${best}${r.pending ? ' · review' : ''}`);
+    status.text = redact(
+      `${icon} HAQA ${counted}/${r.request.spec.budget}${best}${waiting ? ' · awaiting review' : ''}`,
+    );
     const verdictLine = b ? `\nVerdict: ${v.reason}.` : '';
     status.tooltip = redact(
-      `Session ${r.id}: ${r.status}${r.stopReason ? ` (${r.stopReason})` : ''}.${verdictLine}\nClick to open it.`,
+      `Session ${r.id}: ${waiting ? `awaiting your review of proposal #${r.pending!.id}` : r.status}` +
+        `${r.stopReason ? ` (${r.stopReason})` : ''}.${verdictLine}\nClick to open it.`,
     );
     status.command = {
       command: Commands.openSession,
@@ -249,11 +313,15 @@ export class HaqaContext implements vscode.Disposable {
       );
   }
 
-  /** Starts (or, with `resume`, continues) a session in this window: terminal, panel, tree, status bar. */
+  /**
+   * Starts (or, with `resume`, continues) a session in this window: panel, tree, status bar, and the HAQA terminal,
+   * created but not revealed (it would push the panel's table and charts out of view; HAQA: Show Terminal and the
+   * panel's Terminal button show it).
+   */
   async startRun(req: StartRequest, resume?: SessionStore): Promise<SessionRun> {
     this.requireTrust();
     const settings = readSettings();
-    const pty = this.showTerminal(true);
+    const pty = this.terminal();
     const run = new SessionRun(req, this.runner, settings, await getApiKey(this.extension.secrets), this.log, (line) =>
       pty.line(line),
     );
@@ -358,6 +426,7 @@ export class HaqaContext implements vscode.Disposable {
 
   /** On deactivation: stops this window's runs and closes the HAQA terminal's pseudoterminal. */
   dispose(): void {
+    if (this.contextTimer) clearTimeout(this.contextTimer);
     for (const r of this.runs.values()) r.stop();
     this.term?.pty.dispose();
   }

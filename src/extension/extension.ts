@@ -51,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
     watcher.onDidChange(refresh),
     watcher.onDidDelete(refresh),
   );
+  ctx.updateContextKeys();
   const { runs, panels, review, tree, runner, ptySource, status } = ctx;
   return { runs, panels, review, tree, runner, terminal: () => ctx.terminal(), ptySource, status };
 }

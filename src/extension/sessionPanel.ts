@@ -13,6 +13,8 @@ export interface PanelActions {
   runFor(sessionId: string): SessionRun | undefined;
   acceptConfiguration(root: string, sessionId: string, trial: number): Thenable<unknown>;
   tryIt(root: string, sessionId: string, trial: number): Thenable<unknown>;
+  /** Reveals the HAQA terminal (it does not open by itself). */
+  showTerminal(): void;
   log: vscode.LogOutputChannel;
   /** Where the host keeps each session's view state (workspace storage). */
   memento: vscode.Memento;
@@ -107,6 +109,9 @@ export class SessionPanel {
         break;
       case 'try-it':
         void this.actions.tryIt(this.root, this.sessionId, m.trial);
+        break;
+      case 'show-terminal':
+        this.actions.showTerminal();
         break;
       case 'view-state':
         void this.actions.memento.update(`haqa.view.${this.sessionId}`, { sort: m.sort });

@@ -96,7 +96,15 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
   getTreeItem(node: TreeNode): vscode.TreeItem {
     if (node.kind === 'session') {
       const run = this.runFor(node.meta.id);
-      const status = run?.store ? run.status : node.meta.status === 'running' ? 'interrupted' : node.meta.status;
+      // A running session waiting for the person's word on a proposal runs nothing: "awaiting review", no spinner.
+      const waiting = run?.status === 'running' && !!run.pending;
+      const status = waiting
+        ? 'awaiting review'
+        : run?.store
+          ? run.status
+          : node.meta.status === 'running'
+            ? 'interrupted'
+            : node.meta.status;
       const item = new vscode.TreeItem(
         `Session ${node.meta.id}`,
         run?.live ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
@@ -104,7 +112,7 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
       const { model } = node.meta;
       item.description = `${status} · ${node.meta.strategy.used}${model?.name ? ` · ${model.name}` : ''}`;
       item.tooltip = `${path.join(node.root, 'sessions', node.meta.id)}\n${node.meta.stopReason ?? ''}`;
-      item.iconPath = new vscode.ThemeIcon(run?.live ? 'loading~spin' : 'beaker');
+      item.iconPath = new vscode.ThemeIcon(waiting ? 'bell-dot' : run?.live ? 'loading~spin' : 'beaker');
       item.contextValue = run?.live ? 'haqaSessionLive' : 'haqaSession';
       item.command = { command: Commands.openSession, title: 'Open Session', arguments: [node] };
       item.id = `session:${node.root}:${node.meta.id}`;

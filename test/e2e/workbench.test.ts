@@ -1,8 +1,9 @@
 /**
  * `npm run test:e2e`: the packaged extension (.vsix built by vsce, installed with code-server's CLI) in a real
  * VS Code workbench, driven through Chromium like a person: the Trials view, the command palette, "HAQA: Optimize
- * Model" answered with Enter, the session webview (Accept, a refused Override with its reason, Accept all remaining,
- * sorting, charts), Accept → diff → Apply, and a window reload that restores the panel. Screenshots of the panel in
+ * Model" answered with Enter, the session webview (the review card and its diff lines, Accept, a refused Override with
+ * its reason, Accept all remaining, sorting, charts), Compare with Best, which commands the palette offers with and
+ * without a running session, Accept → diff → Apply, and a window reload that restores the panel. Screenshots of the panel in
  * light and dark land in test-results/ on every run (and of the workbench when a test fails).
  */
 import { test, before, after } from 'node:test';
@@ -21,6 +22,7 @@ import { launchBrowser } from '../vscode/browser';
 import {
   activeEditorText,
   openViewContainer,
+  paletteOffers,
   readTable,
   runCommand,
   treeItem,
@@ -267,7 +269,64 @@ test(
 );
 
 test(
-  '"HAQA: Show Hardware Profile" from the command palette opens the profile',
+  '"Compare with Best" on a trial opens a read-only table: knobs side by side, the differing one marked, metrics rounded as the panel, the rule',
+  shot('compare-with-best', async () => {
+    await page
+      .locator('.sidebar .monaco-list-row', { hasText: `Session ${tiedId}` })
+      .locator('.monaco-tl-twistie')
+      .first()
+      .click();
+    const t4 = treeItem(page, '#4 Q8_0');
+    await t4.waitFor({ timeout: 60_000 });
+    await t4.click({ button: 'right' });
+    const item = page.locator('.context-view .action-label', { hasText: 'Compare with Best' }).first();
+    await item.waitFor({ timeout: 60_000 });
+    await item.click();
+    await page.locator('.tabs-container .tab', { hasText: 'trial-4-vs-best-2.md' }).waitFor({ timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.querySelector('.editor-instance .view-lines')?.textContent?.includes('rule**'),
+      undefined,
+      { timeout: 60_000 },
+    );
+    // Monaco draws spaces as no-break spaces.
+    const text = (await activeEditorText(page)).replace(/\u00a0/g, ' ');
+    assert.match(text, /# #4 Q8_0 compared with ★ #2 Q4_K_M/);
+    assert.match(text, /\| ≠ +\| quant +\| Q4_K_M +\| Q8_0 +\|/);
+    assert.match(text, /\| +\| threads +\| 2 +\| 2 +\|/);
+    assert.match(text, /\| decode t\/s +\| 890\.9 ± 3\.\d \(n 8\) +\| 400\.3 ± 1\.5 \(n 3\) +\|/);
+    assert.match(text, /\| ΔPPL % +\| 1\.55 ± 0\.58 +\| 0\.10 ± 0\.05 +\|/);
+    // (the editor wraps the long line)
+    assert.match(
+      text,
+      /By the rule\*\* \(Welch's[^)]*\): #2 Q4_K_M decodes 122\.\d % faster than\s+#4 Q8_0, beyond noise/,
+    );
+    assert.doesNotMatch(text, /\d\.\d{5,}/, 'an unrounded number');
+    await runCommand(page, 'View: Close Editor');
+    await page
+      .locator('.tabs-container .tab', { hasText: 'trial-4-vs-best-2.md' })
+      .waitFor({ state: 'detached', timeout: 60_000 });
+  }),
+);
+
+test(
+  'with no session running, Pause, Resume and Stop are not offered (palette, view title); Try It is, for the sessions on disk',
+  shot('palette-idle', async () => {
+    // The HAQA view is still open from the tests above (a click on its icon would close it).
+    await page
+      .locator('.sidebar .action-label[aria-label="Optimize Model"]')
+      .first()
+      .waitFor({ state: 'attached', timeout: 60_000 });
+    assert.equal(await page.locator('.sidebar .action-label[aria-label="Stop Session"]').count(), 0);
+    assert.equal(await paletteOffers(page, 'HAQA: Pause Session'), false, 'Pause offered with no session');
+    assert.equal(await paletteOffers(page, 'HAQA: Stop Session'), false, 'Stop offered with no session');
+    // The sessions on disk completed: there is nothing to resume, but their best trials can be tried.
+    assert.equal(await paletteOffers(page, 'HAQA: Resume Session'), false, 'Resume offered with nothing to resume');
+    assert.equal(await paletteOffers(page, 'HAQA: Try It'), true, 'Try It not offered for a measured session');
+  }),
+);
+
+test(
+  '"HAQA: Show Hardware Profile" from the command palette opens the profile read-only: it closes without asking to save',
   shot('palette-command', async () => {
     await runCommand(page, 'HAQA: Show Hardware Profile');
     await page.waitForFunction(
@@ -278,6 +337,21 @@ test(
     const text = await activeEditorText(page);
     assert.match(text, /CPU/);
     assert.match(text, /physical/);
+    const tab = page.locator('.tabs-container .tab', { hasText: 'hardware-profile.txt' });
+    await tab.waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('.tabs-container .tab', { hasText: 'Untitled' }).count(), 0);
+    await runCommand(page, 'View: Close Editor');
+    // Either the tab goes, or a "Do you want to save" dialog holds it open.
+    await page.waitForFunction(
+      () =>
+        !!document.querySelector('.monaco-dialog-box') ||
+        !Array.from(document.querySelectorAll('.tabs-container .tab')).some((t) =>
+          (t.textContent ?? '').includes('hardware-profile.txt'),
+        ),
+      undefined,
+      { timeout: 60_000 },
+    );
+    assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'closing the profile asked to save it');
   }),
 );
 
@@ -332,8 +406,61 @@ test(
     const text = await frame.locator('#pending').innerText();
     assert.match(text, /Proposal #1/);
     assert.match(text, /Why:/);
+    assert.match(text, /First trial of the session: \S+/);
     await frame.locator('#proposal-accept').click();
     await frame.waitForSelector('#trial-table tbody tr[data-index="1"]', { timeout: 180_000 });
+  }),
+);
+
+test(
+  'the next proposal: "awaiting review", what it changes against the best and the previous trial, every knob behind a toggle, the terminal left closed, Pause offered',
+  shot('review-card', async () => {
+    await frame.waitForFunction(
+      () => /^Proposal #2/.test(document.querySelector('#pending h2')?.textContent ?? ''),
+      undefined,
+      { timeout: 180_000 },
+    );
+    // The session waits for the person: the header says so, and nothing spins.
+    await frame.waitForFunction(() => document.getElementById('status')?.textContent === 'awaiting review', undefined, {
+      timeout: 60_000,
+    });
+    assert.equal(await frame.locator('vscode-progress-ring').count(), 0, 'a spinner turns while nothing runs');
+    const statusBar = page.locator('.statusbar-item', { hasText: /HAQA 1\/2/ }).first();
+    await statusBar.waitFor({ timeout: 60_000 });
+    assert.match(await statusBar.innerText(), /awaiting review$/);
+    // One line per compared trial, only the knobs that differ ("ubatch 512 → 256"); #1 is the previous trial, and
+    // the best unless it was over a limit.
+    const lines = await frame.locator('#pending ul.changes li').allInnerTexts();
+    assert.ok(lines.length >= 1 && lines.length <= 2, lines.join('\n'));
+    for (const l of lines) assert.match(l, /^vs (★ best and previous|★ best|previous) #1 \S+: (\w+ \S+ → \S+(, |$))+/);
+    assert.ok(await frame.locator('#pending .why').isVisible(), "the proposer's rationale is hidden");
+    // Every knob is behind the toggle, closed by default.
+    const toggle = frame.locator('#knobs-toggle');
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    assert.equal(await frame.locator('#knob-table').isVisible(), false);
+    await toggle.click();
+    await frame.waitForSelector('#knob-table', { state: 'visible', timeout: 60_000 });
+    assert.equal(await frame.locator('#knobs-toggle').getAttribute('aria-expanded'), 'true');
+    const knobRows = await frame.locator('#knob-table tr').count();
+    assert.ok(knobRows >= 8, `only ${knobRows} knobs`);
+    assert.match(await frame.locator('#knobs-toggle').innerText(), /Hide/);
+    // The knobs the lines name are marked in the table.
+    const changed = await frame.locator('#knob-table tr.changed th').allInnerTexts();
+    for (const l of lines) for (const k of l.split(': ')[1].split(', ')) assert.ok(changed.includes(k.split(' ')[0]));
+    fs.mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: path.join(RESULTS, 'review-card-knobs-light.png') });
+    await frame.locator('#knobs-toggle').click();
+    await frame.waitForSelector('#knob-table', { state: 'hidden', timeout: 60_000 });
+    // The HAQA terminal did not open by itself (it would push the table and the charts down).
+    assert.equal(await page.locator('.part.panel').isVisible(), false, 'the panel (terminal) opened by itself');
+    await page.screenshot({ path: path.join(RESULTS, 'review-card-light.png') });
+    // It is a click away: the panel's Terminal button shows it.
+    await frame.locator('#show-terminal').click();
+    await page.locator('.part.panel .xterm').first().waitFor({ state: 'visible', timeout: 60_000 });
+    await runCommand(page, 'View: Hide Panel');
+    await page.locator('.part.panel').waitFor({ state: 'hidden', timeout: 60_000 });
+    // A session waits here: Pause is offered now.
+    assert.equal(await paletteOffers(page, 'HAQA: Pause Session'), true, 'Pause not offered while a session runs');
   }),
 );
 

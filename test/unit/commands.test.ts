@@ -5,7 +5,11 @@ import * as path from 'node:path';
 import { Commands } from '../../src/extension/commands/ids';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as {
-  contributes: { commands: { command: string }[] };
+  contributes: {
+    commands: { command: string }[];
+    views: Record<string, { id: string }[]>;
+    menus: Record<string, { command: string; when?: string }[]>;
+  };
 };
 const contributed = pkg.contributes.commands.map((c) => c.command);
 
@@ -18,4 +22,46 @@ test('the Commands constant names exactly the commands package.json contributes'
 
 test("each Commands key is its id's name after haqa.", () => {
   for (const [key, id] of Object.entries(Commands)) assert.equal(id, `haqa.${key}`);
+});
+
+test('the session commands are in the palette only where they can act, on context keys the extension sets', () => {
+  const palette = new Map(pkg.contributes.menus.commandPalette.map((m) => [m.command, m.when]));
+  assert.deepEqual(
+    [
+      Commands.pauseSession,
+      Commands.resumeSession,
+      Commands.stopSession,
+      Commands.tryIt,
+      Commands.acceptConfiguration,
+      Commands.showAgentPrompt,
+    ].map((c) => [c, palette.get(c)]),
+    [
+      [Commands.pauseSession, 'haqa.sessionRunning'],
+      [Commands.resumeSession, 'haqa.canResume'],
+      [Commands.stopSession, 'haqa.sessionLive'],
+      [Commands.tryIt, 'haqa.hasMeasuredTrial'],
+      [Commands.acceptConfiguration, 'haqa.hasMeasuredTrial'],
+      [Commands.showAgentPrompt, 'haqa.hasSession'],
+    ],
+  );
+  const stop = pkg.contributes.menus['view/title'].find((m) => m.command === Commands.stopSession);
+  assert.match(stop?.when ?? '', /haqa\.sessionLive/, "the view title's Stop shows while idle");
+  // Every haqa.* key a when clause reads is set by the extension (a typo would hide a command for good).
+  const ids = new Set([
+    ...contributed,
+    ...Object.values(pkg.contributes.views)
+      .flat()
+      .map((v) => v.id),
+  ]);
+  const read = new Set(
+    Object.values(pkg.contributes.menus)
+      .flat()
+      .flatMap((m) => m.when?.match(/haqa\.[A-Za-z]+/g) ?? [])
+      .filter((k) => !ids.has(k)),
+  );
+  const src = ['context.ts', 'deployReview.ts']
+    .map((f) => fs.readFileSync(path.join(__dirname, '../../src/extension', f), 'utf8'))
+    .join('\n');
+  for (const k of read) assert.ok(src.includes(`'${k}'`), `no code sets the context key ${k}`);
+  assert.ok(read.size >= 6, [...read].join(', '));
 });

@@ -9,6 +9,7 @@ import {
   chartYTitle,
   chartedTrials,
   columns,
+  comparisonLabel,
   configLabel,
   controlsShown,
   dpplErr,
@@ -21,6 +22,9 @@ import {
   overrideChoices,
   parseOverride,
   pointLabel,
+  proposalComparisons,
+  shownStatus,
+  toggleAllKnobs,
   rowWindow,
   sendOverride,
   sizeMiB,
@@ -492,4 +496,66 @@ test('config labels, and the override form from the knobs and back', () => {
     ]),
     { quant: 'Q8_0', threads: 2, flash_attn: true },
   );
+});
+
+test('the pending proposal against ★ best and the previous trial: only the knobs that differ, one entry when they are one trial', () => {
+  const t = (index: number, quant: string, threads: number, status: TrialStatus = 'done'): TrialRecord => ({
+    ...trial(index, { decode: 10 }, status),
+    config: { quant, threads },
+  });
+  const p = { id: 4, config: { quant: 'Q8_0', threads: 4 } };
+  // Before the first trial there is nothing to compare with.
+  assert.deepEqual(proposalComparisons(session({ pending: p }), p), []);
+  // Best #2, previous #3 (a failed trial is still the previous one).
+  const s = session({ trials: [t(1, 'Q4_K_M', 2), t(2, 'Q8_0', 2), t(3, 'Q4_K_M', 4, 'failed')], best: 2, pending: p });
+  const c = proposalComparisons(s, p);
+  assert.deepEqual(
+    c.map((x) => [x.against, x.trial.index, x.changes]),
+    [
+      ['best', 2, [{ knob: 'threads', from: 2, to: 4 }]],
+      ['previous', 3, [{ knob: 'quant', from: 'Q4_K_M', to: 'Q8_0' }]],
+    ],
+  );
+  assert.deepEqual(c.map(comparisonLabel), ['★ best #2 Q8_0', 'previous #3 Q4_K_M']);
+  // The previous trial is the latest before the proposal, not a later one (a proposal re-shown after a reload).
+  const earlier = { id: 2, config: { quant: 'Q8_0', threads: 4 } };
+  assert.deepEqual(
+    proposalComparisons({ ...s, best: undefined }, earlier).map((x) => [x.against, x.trial.index]),
+    [['previous', 1]],
+  );
+  // Best and previous the same trial: one entry.
+  const one = proposalComparisons({ ...s, best: 3 }, p);
+  assert.deepEqual(
+    one.map((x) => [x.against, x.trial.index]),
+    [['best-previous', 3]],
+  );
+  assert.equal(comparisonLabel(one[0]), '★ best and previous #3 Q4_K_M');
+});
+
+test('the header says "awaiting review" while a running session waits on a proposal, else its status', () => {
+  const p = { id: 1, config: { quant: 'Q8_0' } };
+  assert.equal(shownStatus(session({ status: 'running', pending: p })), 'awaiting review');
+  assert.equal(shownStatus(session({ status: 'running' })), 'running');
+  assert.equal(shownStatus(session({ status: 'paused', pending: p })), 'paused');
+  assert.equal(shownStatus(session({ status: 'completed', live: false })), 'completed');
+  // The pending message alone turns it (the host sends the status after it).
+  const m = apply(
+    initialModel({ sessionId: 's1', root: '/w' }),
+    { type: 'state', state: session() },
+    {
+      type: 'pending',
+      pending: p,
+    },
+  );
+  assert.equal(shownStatus(m.model.state!), 'awaiting review');
+  assert.equal(shownStatus(apply(m.model, { type: 'pending', pending: undefined }).model.state!), 'running');
+});
+
+test('the all-knobs toggle is closed by default and kept in the persisted view state', () => {
+  const m = initialModel({ sessionId: 's1', root: '/w' });
+  assert.ok(!m.persisted.allKnobs);
+  const open = toggleAllKnobs(m);
+  assert.equal(open.persisted.allKnobs, true);
+  assert.notEqual(open.persisted, m.persisted, 'a new persisted object, so main.ts keeps it with VS Code');
+  assert.equal(toggleAllKnobs(open).persisted.allKnobs, false);
 });

@@ -6,6 +6,18 @@ export async function waitForWorkbench(page: Page): Promise<void> {
   await page.waitForSelector('.statusbar', { timeout: 60_000 });
 }
 
+/** Opens the command palette; when keys go to a focused webview's frame, from the title bar's command center. */
+async function openPalette(page: Page): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await page.keyboard.press('F1');
+  try {
+    await input.waitFor({ state: 'visible', timeout: 3_000 });
+  } catch {
+    await page.locator('.command-center .action-label, .command-center').first().click();
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+  }
+}
+
 /**
  * Opens the command palette and runs a command by its title ("HAQA: Show Hardware Profile"). Tries again when the
  * palette closes under it (a webview or notification taking focus as it opens).
@@ -14,14 +26,7 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   for (let attempt = 1; ; attempt++) {
     try {
-      await page.keyboard.press('F1');
-      try {
-        await input.waitFor({ state: 'visible', timeout: 3_000 });
-      } catch {
-        // Keys go to a focused webview's frame, not the workbench: open quick access from the title bar instead.
-        await page.locator('.command-center .action-label, .command-center').first().click();
-        await input.waitFor({ state: 'visible', timeout: 10_000 });
-      }
+      await openPalette(page);
       await input.fill(`>${title}`, { timeout: 5_000 });
       const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
       await row.waitFor({ timeout: 30_000 });
@@ -32,6 +37,29 @@ export async function runCommand(page: Page, title: string): Promise<void> {
       await page.keyboard.press('Escape').catch(() => {});
     }
   }
+}
+
+/**
+ * Whether the command palette offers a command ("HAQA: Pause Session"): its title typed, the answer is read once the
+ * palette lists it, or answers the query without it ("No matching commands", or only "similar commands", which it
+ * lists only for a filter it ran); the palette is closed again.
+ */
+export async function paletteOffers(page: Page, title: string): Promise<boolean> {
+  await openPalette(page);
+  await page.locator('.quick-input-widget input').fill(`>${title}`, { timeout: 5_000 });
+  const offered = await page.waitForFunction(
+    (t) => {
+      const rows = Array.from(document.querySelectorAll('.quick-input-list .monaco-list-row'));
+      if (rows.some((r) => (r.textContent ?? '').includes(t))) return 'offered';
+      const text = document.querySelector('.quick-input-widget')?.textContent ?? '';
+      return /No matching commands|similar commands/.test(text) ? 'absent' : false;
+    },
+    title,
+    { timeout: 30_000 },
+  );
+  const answer = (await offered.jsonValue()) === 'offered';
+  await page.keyboard.press('Escape');
+  return answer;
 }
 
 /** Clicks an activity-bar container by its title (e.g. "HAQA"). */

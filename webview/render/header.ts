@@ -3,7 +3,7 @@
  * review line, the agent's token use, session controls, the running trial, hardware and toolchain; and the notice.
  */
 import type { Notice } from '../model';
-import { configLabel, controlsShown, reviewLabel, sessionTitle } from '../model';
+import { configLabel, controlsShown, reviewLabel, sessionTitle, shownStatus } from '../model';
 import type { SessionState } from '../protocol';
 import { esc } from './html';
 
@@ -16,6 +16,7 @@ export function shell(app: HTMLElement): void {
       <vscode-button id="pause" secondary hidden>Pause</vscode-button>
       <vscode-button id="resume" hidden>Resume</vscode-button>
       <vscode-button id="stop" secondary hidden>Stop</vscode-button>
+      <vscode-button id="show-terminal" secondary hidden title="Every tool's command line and live output (HAQA: Show Terminal)">Terminal</vscode-button>
     </div>
   </header>
   <p id="meta" class="meta"></p>
@@ -35,10 +36,13 @@ export function shell(app: HTMLElement): void {
 
 export function renderHeader(s: SessionState): void {
   document.body.dataset.status = s.status;
+  const status = shownStatus(s);
+  document.body.dataset.shownStatus = status;
   document.getElementById('title')!.textContent = sessionTitle(s);
   const stopReason = s.stopReason ? ` <span class="muted">${esc(s.stopReason)}</span>` : '';
+  const cls = `status-${status.replace(/ /g, '-')}`;
   document.getElementById('status')!.innerHTML =
-    `<vscode-badge class="status-badge status-${s.status}">${esc(s.status)}</vscode-badge>${stopReason}`;
+    `<vscode-badge class="status-badge ${cls}" role="status">${esc(status)}</vscode-badge>${stopReason}`;
   const meta = [
     esc(s.objective),
     `strategy ${esc(s.strategy)}`,
@@ -52,6 +56,7 @@ export function renderHeader(s: SessionState): void {
   (document.getElementById('pause') as HTMLElement).hidden = !shown.pause;
   (document.getElementById('resume') as HTMLElement).hidden = !shown.resume;
   (document.getElementById('stop') as HTMLElement).hidden = !shown.stop;
+  (document.getElementById('show-terminal') as HTMLElement).hidden = !s.live;
   const r = s.running;
   const running = r && `running #${r.index} ${esc(configLabel(r.config))}${r.message ? ` — ${esc(r.message)}` : ''}`;
   document.getElementById('running')!.innerHTML = running

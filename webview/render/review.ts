@@ -1,11 +1,20 @@
 /**
- * The pending proposal card: rationale, expected effect, the counterintuitive badge, its config (or, while
- * overriding, a dropdown per knob), the host's reasons for refusing an override, and Accept / Override… / Skip /
- * Accept all remaining (Run override / Cancel while overriding).
+ * The pending proposal card, compact so the table and the charts stay in view: rationale, expected effect, the
+ * counterintuitive badge, what the proposal changes against ★ best and the previous trial ("ubatch 512 → 256"), every
+ * knob behind a toggle (or, while overriding, a dropdown per knob), the host's reasons for refusing an override, and
+ * Accept / Override… / Skip / Accept all remaining (Run override / Cancel while overriding).
  */
+import { describeChanges, knobValue } from '../../src/core/configDiff';
 import type { Config } from '../../src/core/types';
 import type { ProposalView, SessionState } from '../protocol';
-import { knobMeaning, overrideChoices, parseOverride } from '../model';
+import {
+  comparisonLabel,
+  configLabel,
+  knobMeaning,
+  overrideChoices,
+  parseOverride,
+  proposalComparisons,
+} from '../model';
 import { esc } from './html';
 
 const OVERRIDE_ACTIONS =
@@ -36,11 +45,45 @@ function knobEditor(s: SessionState, p: ProposalView, draft: Config | undefined,
     .join('');
 }
 
+/** The proposal against ★ best and the previous trial, one line each; the first proposal says so. */
+function changesList(s: SessionState, p: ProposalView): string {
+  const comparisons = proposalComparisons(s, p);
+  if (!comparisons.length)
+    return `<p class="changes">First trial of the session: <span class="mono">${esc(configLabel(p.config))}</span></p>`;
+  const items = comparisons
+    .map(
+      (c) =>
+        `<li data-against="${c.against}"><span class="against">vs ${esc(comparisonLabel(c))}:</span> ` +
+        `<span class="mono">${esc(describeChanges(c.changes))}</span></li>`,
+    )
+    .join('');
+  return `<ul class="changes" aria-label="What this proposal changes">${items}</ul>`;
+}
+
+/** Every knob of the proposal, the ones that differ from the compared trials marked; hidden unless toggled open. */
+function knobTable(s: SessionState, p: ProposalView, open: boolean): string {
+  const changed = new Set(proposalComparisons(s, p).flatMap((c) => c.changes.map((x) => x.knob)));
+  const rows = Object.entries(p.config)
+    .map(([k, v]) => {
+      const meaning = esc(knobMeaning(s.knobs, k));
+      const cls = changed.has(k) ? ' class="changed"' : '';
+      return `<tr${cls}><th>${esc(k)}</th><td>${esc(knobValue(v))}</td><td class="muted">${meaning}</td></tr>`;
+    })
+    .join('');
+  const n = Object.keys(p.config).length;
+  const label = open ? 'Hide the knobs' : `Show all ${n} knobs`;
+  return (
+    `<button class="link" id="knobs-toggle" aria-expanded="${open}" aria-controls="knob-table">${label}</button>` +
+    `<table class="config" id="knob-table"${open ? '' : ' hidden'}>${rows}</table>`
+  );
+}
+
 export function renderPending(
   s: SessionState,
   overriding: boolean,
   overrideReasons: string[],
   overrideDraft?: Config,
+  allKnobs = false,
 ): void {
   const el = document.getElementById('pending')!;
   const p = s.pending;
@@ -50,18 +93,13 @@ export function renderPending(
     return;
   }
   el.hidden = false;
-  const rows = overriding
-    ? knobEditor(s, p, overrideDraft, overrideReasons)
-    : Object.entries(p.config)
-        .map(([k, v]) => {
-          const meaning = esc(knobMeaning(s.knobs, k));
-          return `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td><td class="muted">${meaning}</td></tr>`;
-        })
-        .join('');
+  const knobs = overriding
+    ? `<table class="config editing">${knobEditor(s, p, overrideDraft, overrideReasons)}</table>`
+    : knobTable(s, p, allKnobs);
   const badge = p.counterintuitive
     ? ` <vscode-badge class="ci" title="${esc(p.counterintuitive)}">counterintuitive</vscode-badge>`
     : '';
-  const why = p.rationale ? `<p><strong>Why:</strong> ${esc(p.rationale)}</p>` : '';
+  const why = p.rationale ? `<p class="why"><strong>Why:</strong> ${esc(p.rationale)}</p>` : '';
   const expected = p.expectedEffect ? `<p><strong>Expected:</strong> ${esc(p.expectedEffect)}</p>` : '';
   const ciReason = p.counterintuitive
     ? `<p class="ci-reason"><strong>Counterintuitive:</strong> ${esc(p.counterintuitive)}</p>`
@@ -72,7 +110,8 @@ export function renderPending(
     ${why}
     ${expected}
     ${ciReason}
-    <table class="config ${overriding ? 'editing' : ''}">${rows}</table>
+    ${changesList(s, p)}
+    ${knobs}
     <div id="override-reasons" class="reasons" role="alert">${reasons}</div>
     <div class="actions">
       ${overriding ? OVERRIDE_ACTIONS : PROPOSAL_ACTIONS}

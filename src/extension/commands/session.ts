@@ -21,6 +21,8 @@ export function registerSessionCommands(ctx: HaqaContext): vscode.Disposable[] {
     vscode.commands.registerCommand(Commands.stopSession, (t?: Target) => stopSession(ctx, t)),
     vscode.commands.registerCommand(Commands.pauseSession, () => {
       const r = ctx.current();
+      // Hidden from the palette without a running session; a key binding may still call it: it says so.
+      if (!r) void vscode.window.showInformationMessage('HAQA: no session is running.');
       r?.pause();
       return !!r;
     }),
@@ -54,9 +56,11 @@ async function resumeSession(ctx: HaqaContext, t?: Target) {
   }
   let target = t ? ctx.resolveTarget(t) : undefined;
   if (!target) {
+    // The sessions a resume continues: not completed, not running here (the same rule as haqa.canResume).
     const items = ctx.roots().flatMap((root) =>
       SessionStore.list(root)
         .reverse()
+        .filter((m) => m.status !== 'completed' && !ctx.runs.get(m.id)?.live)
         .map((m) => ({
           label: `Session ${m.id}`,
           description: `${m.status}${m.stopReason ? ` · ${m.stopReason}` : ''}`,
@@ -64,6 +68,10 @@ async function resumeSession(ctx: HaqaContext, t?: Target) {
           id: m.id,
         })),
     );
+    if (!items.length) {
+      void vscode.window.showInformationMessage('HAQA: every session here completed; none is left to resume.');
+      return undefined;
+    }
     const pick = await vscode.window.showQuickPick(items, { title: 'HAQA: Resume Session' });
     if (!pick) return undefined;
     target = { root: pick.root, sessionId: pick.id };

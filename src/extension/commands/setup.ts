@@ -14,12 +14,11 @@ export function registerSetupCommands(ctx: HaqaContext): vscode.Disposable[] {
     vscode.commands.registerCommand(Commands.setApiKey, (value?: string) =>
       setApiKey(ctx.extension.secrets, typeof value === 'string' ? value : undefined),
     ),
+    // A read-only document (nothing to save, no "save?" on close), probed afresh each time.
     vscode.commands.registerCommand(Commands.showHardwareProfile, async () => {
-      const doc = await vscode.workspace.openTextDocument({
-        content: describeHardware(probeHardware()),
-        language: 'plaintext',
-      });
-      await vscode.window.showTextDocument(doc);
+      const uri = ctx.docs.put('hardware-profile.txt', describeHardware(probeHardware()), 'hardware');
+      const doc = await vscode.workspace.openTextDocument(uri);
+      await vscode.window.showTextDocument(doc, { preview: true });
       return doc.getText();
     }),
     vscode.commands.registerCommand(Commands.showTerminal, () => {

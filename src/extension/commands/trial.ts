@@ -3,9 +3,9 @@ import * as vscode from 'vscode';
 import { HaqaError } from '../../core/errors';
 import { acquireSessionLock } from '../../core/lock';
 import { rerunTrial as rerunTrialInCore } from '../../core/session';
+import { compareText } from '../../core/compare';
 import { stat } from '../../core/format';
 import { SessionStore } from '../../core/store';
-import type { TrialRecord } from '../../core/types';
 import type { HaqaContext, Target } from '../context';
 import { Commands } from './ids';
 
@@ -89,24 +89,21 @@ async function deleteTrial(ctx: HaqaContext, t?: Target): Promise<boolean> {
   return true;
 }
 
-/** A diff of the session's best trial and this one (config, metrics, rationale). */
+/**
+ * The session's best trial (the verdict's) and this one side by side: knobs (the differing ones marked), metrics
+ * rounded as the panel rounds them, where the trial stands and what the comparison rule says; a read-only Markdown
+ * document. Returns the two trials' indices.
+ */
 async function compareWithBest(ctx: HaqaContext, t?: Target): Promise<number[]> {
   const r = ctx.need(t);
   const store = SessionStore.open(r.root, r.sessionId);
   const trial = ctx.trialOf(store, r.trial);
   const b = ctx.trialOf(store);
-  const view = (x: TrialRecord) =>
-    JSON.stringify(
-      { trial: x.index, status: x.status, config: x.config, metrics: x.metrics, rationale: x.rationale ?? null },
-      null,
-      2,
-    );
-  await vscode.commands.executeCommand(
-    'vscode.diff',
-    ctx.docs.put(`trial-${b.index}.json`, view(b), 'best'),
-    ctx.docs.put(`trial-${trial.index}.json`, view(trial), 'trial'),
-    `best #${b.index} ↔ trial #${trial.index}`,
-  );
+  const order = ctx.runs.get(r.sessionId)?.prepared?.toolchain.space.knobs.map((k) => k.name);
+  const text = compareText(store.meta.spec.objective, ctx.currentTrials(store), b, trial, order);
+  const name = b.index === trial.index ? `trial-${b.index}.md` : `trial-${trial.index}-vs-best-${b.index}.md`;
+  const doc = await vscode.workspace.openTextDocument(ctx.docs.put(name, text, 'compare'));
+  await vscode.window.showTextDocument(doc, { preview: true });
   return [b.index, trial.index];
 }
 

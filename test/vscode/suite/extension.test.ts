@@ -95,6 +95,10 @@ describe('HAQA in the extension host', function () {
     const text = await vscode.commands.executeCommand<string>('haqa.showHardwareProfile');
     assert.match(text, /^CPU\s+\S/m);
     assert.match(text, /cores\s+\d+ physical/);
+    // A read-only document of HAQA's, not an untitled one that asks to be saved on close.
+    const doc = vscode.window.activeTextEditor?.document;
+    assert.equal(doc?.uri.scheme, 'haqa');
+    assert.equal(doc?.isUntitled, false);
   });
 
   let sessionId: string;
@@ -441,6 +445,12 @@ describe('HAQA in the extension host', function () {
       trial: 1,
     });
     assert.equal(r?.length, 2);
+    // A read-only table (Markdown), rounded as the panel rounds: no float noise like 1.1638999999999955.
+    const doc = vscode.window.activeTextEditor?.document;
+    assert.equal(doc?.uri.scheme, 'haqa');
+    assert.equal(doc?.languageId, 'markdown');
+    assert.match(doc!.getText(), /^\| decode t\/s +\| \d+\.\d ± \d+\.\d \(n \d+\) /m);
+    assert.doesNotMatch(doc!.getText(), /\d\.\d{5,}/);
     const logs = await vscode.commands.executeCommand<string[]>('haqa.openTrialLog', {
       root: path.join(ws, '.haqa'),
       sessionId,
