@@ -101,7 +101,7 @@ test("builtin's closing check: once the best stood through the patience, its unt
   assert.equal(p.config.flash_attn, true);
   assert.equal(p.config.ubatch, 64);
   assert.equal(p.config.threads, 1);
-  assert.match(p.rationale!, /^closing check: the best, #1, has stood through 4 trials; .* flash_attn false → true/);
+  assert.match(p.rationale!, /^closing check: the best, #1, has stood through 4 trials; .* flash_attn off → on/);
   // Without --stop-early builtin goes on with its own search.
   const [q] = await new BuiltinStrategy().propose(ctx, history, 1);
   assert.doesNotMatch(q.rationale ?? '', /closing check/);

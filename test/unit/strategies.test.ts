@@ -6,7 +6,7 @@ import { replaySession, replayGrid } from '../helpers/replay';
 import { tmpDir } from '../helpers/fixtures';
 import { priorShapes } from '../../src/core/strategies/tpe';
 import { BuiltinStrategy, firstDesign } from '../../src/core/strategies/heuristic';
-import { describeChanges } from '../../src/core/strategies/strategy';
+import { configDiff, describeChanges } from '../../src/core/configDiff';
 import { llamaCppSpace } from '../../src/core/toolchains/llamacpp/space';
 import { ALL_LAYERS } from '../../src/core/knobs';
 import { statOfSamples } from '../../src/core/verdict';
@@ -130,9 +130,17 @@ test("the first design's runtime probes follow where the weights run: no threads
   const probes = (gpu_layers: number) =>
     firstDesign(ctx, ran(gpu_layers))
       .filter((p) => p.config.quant === 'Q4_0')
-      .map((p) => describeChanges(space, ran(gpu_layers)[0].config, p.config));
+      .map((p) =>
+        describeChanges(
+          configDiff(
+            ran(gpu_layers)[0].config,
+            p.config,
+            space.knobs.map((k) => k.name),
+          ),
+        ),
+      );
   const whole = probes(ALL_LAYERS);
-  assert.deepEqual(whole, ['flash_attn true → false', 'ubatch 512 → 256']);
+  assert.deepEqual(whole, ['flash_attn on → off', 'ubatch 512 → 256']);
   const partial = probes(20);
   assert.ok(
     partial.some((p) => p.startsWith('threads')),

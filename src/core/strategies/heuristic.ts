@@ -15,6 +15,7 @@ import {
   type StrategyContext,
 } from './strategy';
 import { TpeStrategy } from './tpe';
+import { knobValue } from '../configDiff';
 import { PATIENCE, stoodBest, untriedNeighbours } from '../stopping';
 
 /** The domain value closest to `target` (numerically for ints), or the knob default. */
@@ -250,8 +251,8 @@ function closingCheck(ctx: StrategyContext, history: TrialRecord[]): Proposal[] 
       config: m.config,
       rationale:
         `closing check: the best, #${best.index}, has stood through ${PATIENCE} trials; the configurations one knob ` +
-        `away from it are measured before the session ends: ${m.knob} ${String(best.config[m.knob])} → ` +
-        `${String(m.value)} (${est.text})`,
+        `away from it are measured before the session ends: ${m.knob} ${knobValue(best.config[m.knob])} → ` +
+        `${knobValue(m.value)} (${est.text})`,
     }));
 }
 

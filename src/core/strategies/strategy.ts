@@ -68,14 +68,6 @@ export function oneKnobMoves(
   return out;
 }
 
-/** A configuration's changes against another, in words: "ubatch 512 → 256, flash_attn true → false". */
-export function describeChanges(space: SearchSpace, from: Config, to: Config): string {
-  return space.knobs
-    .filter((k) => from[k.name] !== to[k.name])
-    .map((k) => `${k.name} ${String(from[k.name])} → ${String(to[k.name])}`)
-    .join(', ');
-}
-
 export interface Proposal {
   config: Config;
   /** Why this configuration, in a sentence. */

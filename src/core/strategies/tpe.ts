@@ -3,9 +3,9 @@ import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type TrialRecord } from '../types';
 import { rng, type Rng } from './rng';
 import { costWeight, type TrialCost } from '../cost';
+import { configDiff, describeChanges } from '../configDiff';
 import {
   costModel,
-  describeChanges,
   measuredKeys,
   randomUnmeasured,
   type Proposal,
@@ -214,7 +214,15 @@ export class TpeStrategy implements Strategy {
     const top = ok[0]?.t;
     for (const { c, ei, cost: est } of cands.slice(0, n)) {
       picked.add(space.key(c));
-      const changes = top ? describeChanges(space, top.config, c) : '';
+      const changes = top
+        ? describeChanges(
+            configDiff(
+              top.config,
+              c,
+              space.knobs.map((k) => k.name),
+            ),
+          )
+        : '';
       const near = top ? `${changes} from the best so far, #${top.index}` : 'a new region';
       const why = this.o.costAware
         ? `the most promising of ${cands.length} candidates per second it costs (${est.text})`
