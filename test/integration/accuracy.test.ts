@@ -191,3 +191,63 @@ test('imatrix and mixed precision are quantization knobs: real flags, their own 
   assert.ok(again.steps.some((s) => s.name === 'imatrix' && s.cached));
   assert.equal(started.filter((a) => a[0].endsWith('llama-imatrix')).length, 1);
 });
+
+/**
+ * A llama-perplexity that loses its KL-divergence statistics at exit the first `lose` times it is asked for them (as
+ * llama.cpp's log thread sometimes does on a busy machine): the real tool with its output cut at the statistics.
+ */
+function losingPerplexity(lose: number): { tools: NonNullable<ReturnType<typeof locateTools>>; calls: () => number } {
+  const real = locateTools()!;
+  const dir = tmpDir();
+  const count = path.join(dir, 'kld-calls');
+  const script = path.join(dir, 'llama-perplexity');
+  fs.writeFileSync(
+    script,
+    [
+      '#!/bin/sh',
+      'case " $* " in',
+      '  *" --kl-divergence "*)',
+      `    n=$(cat "${count}" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "${count}"`,
+      `    if [ "$n" -le ${lose} ]; then "${real.perplexity}" "$@" 2>&1 | sed '/KL divergence statistics/,$d'; exit 0; fi;;`,
+      'esac',
+      `exec "${real.perplexity}" "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return {
+    tools: { ...real, perplexity: script },
+    calls: () => Number(fs.existsSync(count) ? fs.readFileSync(count, 'utf8') : 0),
+  };
+}
+
+test('KL-divergence statistics lost at exit: llama-perplexity runs again (up to 3 times), then the trial fails saying so', async () => {
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const info = await inspectModel(MODEL);
+  const trial = async (lose: number) => {
+    const fake = losingPerplexity(lose);
+    const tc = new LlamaCppToolchain(await withToolInfo(runner, fake.tools), probeHardware(), info, {
+      workload: { promptTokens: 32, genTokens: 8, depth: 0, repetitions: 1 },
+      cacheDir: tmpDir(),
+      accuracy: { evalFile: builtinEvalText()!, chunks: 4, ctx: 512 },
+    });
+    const progress: string[] = [];
+    const out = await tc.runTrial(
+      { ...tc.space.defaults(), quant: 'Q8_0' },
+      { runner, logDir: tmpDir(), trialIndex: 1, onProgress: (m) => progress.push(m) },
+    );
+    return { out, progress, calls: fake.calls() };
+  };
+  // Lost once: measured on the second run, and said so along the way.
+  const once = await trial(1);
+  assert.equal(once.out.status, 'done', once.out.cause);
+  assert.ok(once.out.metrics.accuracy!.kld >= 0);
+  assert.equal(once.calls, 2);
+  assert.equal(once.out.steps.filter((s) => s.name === 'accuracy').length, 2);
+  assert.ok(once.progress.some((m) => /statistics incomplete, running llama-perplexity again \(2\)/.test(m)));
+  // Lost every time: three runs, then a failure that names the cause and where to look.
+  const always = await trial(5);
+  assert.equal(always.out.status, 'failed');
+  assert.match(always.out.cause!, /llama-perplexity printed no KL-divergence statistics \(see the trial log\)/);
+  assert.equal(always.calls, 3);
+});
