@@ -36,13 +36,31 @@ export async function rerunTrial(ctx: HaqaContext, t?: Target): Promise<number> 
   const lock = acquireSessionLock(store.dir, 'VS Code: Re-run Trial');
   let out: Awaited<ReturnType<typeof rerunTrialInCore>>;
   try {
-    out = await rerunTrialInCore({
-      store,
-      toolchain: prepared.toolchain,
-      objective: store.meta.spec.objective,
-      trial,
-      runner: ctx.runner,
-    });
+    // Visible while it runs (quantize, fit, bench, accuracy can take minutes), and cancellable: a notification with the
+    // step in progress, the same steps in the HAQA terminal.
+    out = await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `HAQA: re-running trial #${trial.index}`,
+        cancellable: true,
+      },
+      (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        return rerunTrialInCore({
+          store,
+          toolchain: prepared.toolchain,
+          objective: store.meta.spec.objective,
+          trial,
+          runner: ctx.runner,
+          signal: abort.signal,
+          onProgress: (message) => {
+            progress.report({ message });
+            ctx.terminal().line(`  ${message}`);
+          },
+        });
+      },
+    );
   } finally {
     lock.release();
   }

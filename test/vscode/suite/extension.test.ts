@@ -351,11 +351,25 @@ describe('HAQA in the extension host', function () {
     const before = store.readTrials();
     const first = before.trials.find((t) => t.index === 1)!;
     assert.equal(first.status, 'done');
+    // Its steps are shown while it runs (a progress notification and the HAQA terminal), not only its result.
+    let written = '';
+    const sub = api.terminal().onDidWrite((d) => {
+      written += d;
+    });
     const index = await vscode.commands.executeCommand<number>('haqa.rerunTrial', {
       root: path.join(ws, '.haqa'),
       sessionId,
       trial: 1,
     });
+    sub.dispose();
+    // The step line HAQA writes (bold, two spaces in), not the tool's own command line ("$ …/llama-bench -m …").
+    const at = (text: string) => written.indexOf(text);
+    const step = at('\u001b[1m  llama-bench\u001b[0m\r\n');
+    assert.ok(
+      at('re-run of trial #1') >= 0 && step > at('re-run of trial #1'),
+      `the terminal got: ${written.slice(-400)}`,
+    );
+    assert.ok(at('pooled into #1') > step);
     assert.equal(index, 1, 'a measured trial is measured again into itself, not as a twin row');
     const after = store.readTrials();
     assert.equal(after.lastIndex, before.lastIndex, 'no new trial');
