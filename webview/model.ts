@@ -183,9 +183,18 @@ export type ShownStatus = SessionStatus | 'awaiting review';
 export const shownStatus = (s: SessionState): ShownStatus =>
   s.live && s.status === 'running' && s.pending ? 'awaiting review' : s.status;
 
-/** Which session controls show: Pause and Stop while it runs here, Resume instead of Pause while it is paused. */
+/**
+ * Which session controls show: Pause and Stop while it runs here, Resume instead of Pause while it is paused; and Resume
+ * for a session that is not running here and did not complete (interrupted by a window reload or a crash, stopped,
+ * failed): the panel restored after a reload can carry it on.
+ */
 export function controlsShown(s: SessionState): { pause: boolean; resume: boolean; stop: boolean } {
-  return { pause: s.live && s.status !== 'paused', resume: s.live && s.status === 'paused', stop: s.live };
+  const resumable = !s.live && !['completed', 'preparing', 'running'].includes(s.status);
+  return {
+    pause: s.live && s.status !== 'paused',
+    resume: (s.live && s.status === 'paused') || resumable,
+    stop: s.live,
+  };
 }
 
 // ---- Marks and limits ----

@@ -89,6 +89,7 @@ export class HaqaContext implements vscode.Disposable {
         vscode.commands.executeCommand(Commands.acceptConfiguration, { root, sessionId, trial }),
       tryIt: (root, sessionId, trial) => vscode.commands.executeCommand(Commands.tryIt, { root, sessionId, trial }),
       showTerminal: () => this.showTerminal(),
+      resume: (root, sessionId) => vscode.commands.executeCommand(Commands.resumeSession, { root, sessionId }),
     });
     // Whatever changes the tree (a run's progress, a session on disk, a deletion) may change what commands can act on.
     this.tree.onDidChangeTreeData(() => this.scheduleContextKeys());

@@ -15,6 +15,8 @@ export interface PanelActions {
   tryIt(root: string, sessionId: string, trial: number): Thenable<unknown>;
   /** Reveals the HAQA terminal (it does not open by itself). */
   showTerminal(): void;
+  /** Resumes a session that is not running in this window (HAQA: Resume Session on it). */
+  resume(root: string, sessionId: string): Thenable<unknown>;
   log: vscode.LogOutputChannel;
   /** Where the host keeps each session's view state (workspace storage). */
   memento: vscode.Memento;
@@ -96,6 +98,11 @@ export class SessionPanel {
         break;
       }
       case 'control':
+        // Resume on a session not running here (a panel restored after a reload): carry it on, as Resume Session does.
+        if (!run?.live && m.action === 'resume') {
+          void this.actions.resume(this.root, this.sessionId);
+          break;
+        }
         if (!run) {
           this.post({ type: 'notice', text: 'the session is not running in this window', level: 'error' });
           break;

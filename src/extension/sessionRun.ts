@@ -343,7 +343,8 @@ export function storedState(root: string, store: SessionStore, trials = store.re
     strategy: `${requested}${requested !== used ? ` → ${used}` : ''}`,
     status: meta.status === 'running' ? 'idle' : meta.status,
     stopReason:
-      meta.stopReason ?? (meta.status === 'running' ? 'interrupted: resume it with "HAQA: Resume Session"' : undefined),
+      meta.stopReason ??
+      (meta.status === 'running' ? 'interrupted: Resume carries it on (or "HAQA: Resume Session")' : undefined),
     review: 'auto',
     live: false,
     budget: o.budget,

@@ -163,7 +163,15 @@ test('a sequence of host messages: state → trial → pending → override-resu
   r = applyHostMessage(r.model, { type: 'status', status: 'stopped', review: 'auto' });
   assert.equal(r.model.state!.live, false);
   assert.equal(r.model.state!.stopReason, 'paused by you');
-  assert.deepEqual(controlsShown(r.model.state!), { pause: false, resume: false, stop: false });
+  // Stopped, interrupted (a restored panel: idle), failed: Resume carries it on; completed: nothing to do.
+  assert.deepEqual(controlsShown(r.model.state!), { pause: false, resume: true, stop: false });
+  for (const status of ['idle', 'failed'] as const)
+    assert.deepEqual(controlsShown({ ...r.model.state!, status }), { pause: false, resume: true, stop: false });
+  assert.deepEqual(controlsShown({ ...r.model.state!, status: 'completed' }), {
+    pause: false,
+    resume: false,
+    stop: false,
+  });
   r = applyHostMessage(r.model, { type: 'status', status: 'running', review: 'each' });
   assert.deepEqual(controlsShown(r.model.state!), { pause: true, resume: false, stop: true });
 

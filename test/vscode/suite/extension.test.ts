@@ -346,6 +346,40 @@ describe('HAQA in the extension host', function () {
     await vscode.commands.executeCommand('haqa.setApiKey', '');
   });
 
+  it('a session interrupted by a window reload is carried on from its restored panel: Resume runs it to its budget', async function () {
+    this.timeout(300_000);
+    // A copy of the completed session, as a reload leaves one: status running, no run in this window, one trial to go.
+    const root = path.join(ws, '.haqa');
+    const id = `${sessionId.slice(0, -4)}beef`;
+    const dir = path.join(root, 'sessions', id);
+    fs.cpSync(path.join(root, 'sessions', sessionId), dir, { recursive: true });
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'session.json'), 'utf8'));
+    const budget = meta.spec.budget + 1;
+    delete meta.stopReason;
+    fs.writeFileSync(
+      path.join(dir, 'session.json'),
+      JSON.stringify({ ...meta, id, status: 'running', spec: { ...meta.spec, budget } }, null, 2),
+    );
+    await vscode.commands.executeCommand('haqa.openSession', { root, sessionId: id });
+    const panel = await readyPanel(id);
+    const state = panel.sent.find((m) => m.type === 'state');
+    assert.ok(state && state.type === 'state');
+    assert.equal(state.state.live, false);
+    assert.match(state.state.stopReason ?? '', /^interrupted: Resume carries it on/);
+    // The panel's Resume (the webview shows it for such a session: controlsShown, unit-tested).
+    panel.receive({ type: 'control', action: 'resume' });
+    const run = await when('the resumed run', [api.tree.onDidChangeTreeData], () => api.runs.get(id));
+    // It resumes in the window's review mode (each, by default): its proposal is accepted as a person would.
+    const pending = await when('a proposal, or the end', [run.onDidChange], () =>
+      run.pending ? run.pending : run.status === 'completed' ? 'done' : undefined,
+    );
+    if (pending !== 'done') assert.deepEqual(run.decide(pending.id, { action: 'accept-all' }), []);
+    await run.finished();
+    assert.equal(run.status, 'completed', run.stopReason);
+    assert.equal(run.trials.length, budget);
+    assert.equal(SessionStore.open(root, id).meta.status, 'completed');
+  });
+
   it('"Re-run Trial" measures a trial again and pools it into the trial; "Delete Trial" forgets one; "Delete Session" removes a stopped session', async () => {
     const store = SessionStore.open(path.join(ws, '.haqa'), sessionId);
     const before = store.readTrials();
