@@ -28,6 +28,8 @@ export interface SessionMeta {
   space?: string;
   /** The trial that measures llama.cpp's own placement (--fit), and its flags: what the verdict is compared with. */
   reference?: { index: number; flags: string[] };
+  /** The person chose "Accept all remaining" in review: a resume runs without asking again. */
+  acceptAll?: boolean;
 }
 
 const STATUSES: readonly SessionStatusOnDisk[] = ['running', 'completed', 'stopped', 'failed'];
@@ -66,6 +68,7 @@ export function parseSessionMeta(raw: unknown, where: string): SessionMeta {
     space: str(m.space),
     modelSha256: str(m.modelSha256),
     reference: referenceFromJson(m.reference),
+    ...(m.acceptAll === true ? { acceptAll: true } : {}),
   };
 }
 

@@ -249,7 +249,11 @@ export class SessionRun {
       const reasons = checkOverride(this.prepared!.toolchain.space, this.trials, d.config);
       if (reasons.length) return reasons;
     }
-    if (d.action === 'accept-all') this.review = 'auto';
+    if (d.action === 'accept-all') {
+      this.review = 'auto';
+      // Kept with the session: a resume (after a reload, say) does not ask again.
+      this.store?.updateMeta({ acceptAll: true });
+    }
     this.pending = undefined;
     this.changed.fire({ type: 'pending' });
     this.changed.fire({ type: 'status', status: this.status, review: this.review });

@@ -77,7 +77,9 @@ async function resumeSession(ctx: HaqaContext, t?: Target) {
     target = { root: pick.root, sessionId: pick.id };
   }
   const store = SessionStore.open(target.root, target.sessionId);
-  const run = await ctx.startRun({ root: target.root, spec: store.meta.spec, review: readSettings().review }, store);
+  // "Accept all remaining", chosen before, holds on resume.
+  const review = store.meta.acceptAll ? 'auto' : readSettings().review;
+  const run = await ctx.startRun({ root: target.root, spec: store.meta.spec, review }, store);
   return { sessionId: run.id, status: run.status };
 }
 

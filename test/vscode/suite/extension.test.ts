@@ -373,11 +373,30 @@ describe('HAQA in the extension host', function () {
     const pending = await when('a proposal, or the end', [run.onDidChange], () =>
       run.pending ? run.pending : run.status === 'completed' ? 'done' : undefined,
     );
+    assert.notEqual(pending, 'done', 'the resumed run asked for no review');
     if (pending !== 'done') assert.deepEqual(run.decide(pending.id, { action: 'accept-all' }), []);
     await run.finished();
     assert.equal(run.status, 'completed', run.stopReason);
     assert.equal(run.trials.length, budget);
-    assert.equal(SessionStore.open(root, id).meta.status, 'completed');
+    const after = SessionStore.open(root, id).meta;
+    assert.equal(after.status, 'completed');
+    // "Accept all remaining" is kept with the session: resumed again, it does not ask.
+    assert.equal(after.acceptAll, true);
+    const again = JSON.parse(fs.readFileSync(path.join(dir, 'session.json'), 'utf8'));
+    fs.writeFileSync(
+      path.join(dir, 'session.json'),
+      JSON.stringify({
+        ...again,
+        status: 'running',
+        stopReason: undefined,
+        spec: { ...again.spec, budget: budget + 1 },
+      }),
+    );
+    await vscode.commands.executeCommand('haqa.resumeSession', { root, sessionId: id });
+    const second = runOf(id);
+    assert.equal(second.review, 'auto');
+    second.stop();
+    await second.finished();
   });
 
   it('"Re-run Trial" measures a trial again and pools it into the trial; "Delete Trial" forgets one; "Delete Session" removes a stopped session', async () => {
