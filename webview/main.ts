@@ -25,7 +25,7 @@ import {
 import { renderCharts } from './render/charts';
 import { renderHeader, renderNotice, shell } from './render/header';
 import { readOverride, renderPending } from './render/review';
-import { renderRows, renderTable } from './render/table';
+import { renderRows, renderTable, toggleEvidence } from './render/table';
 
 declare function acquireVsCodeApi(): {
   postMessage(m: ViewMessage): void;
@@ -95,6 +95,13 @@ document.addEventListener('click', (ev) => {
     update(next);
     post({ type: 'view-state', sort: next.persisted.sort! });
     table();
+    // The header was drawn again: the focus stays on its button, so Enter / Space can sort it back.
+    document.querySelector<HTMLElement>(`#trial-table th[data-col="${th.dataset.col!}"] button.sort`)?.focus();
+    return;
+  }
+  const evidence = target.closest('[data-evidence]') as HTMLElement | null;
+  if (evidence && model.state) {
+    toggleEvidence(model.state, Number(evidence.dataset.evidence));
     return;
   }
   const accept = target.closest('[data-accept]') as HTMLElement | null;

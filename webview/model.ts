@@ -108,10 +108,13 @@ export function applyHostMessage(model: ViewModel, m: HostMessage): { model: Vie
   }
 }
 
+/** Whether a column's header sorts (every column but the actions). */
+export const sortable = (column: string): boolean => column !== 'actions';
+
 /** The sort order after a click on a column's header: the same column flips; a new one starts descending, except the
  * index, configuration and status columns. Undefined for the actions column (it does not sort). */
 export function nextSort(current: Sort | undefined, column: string): Sort | undefined {
-  if (column === 'actions') return undefined;
+  if (!sortable(column)) return undefined;
   const cur = current ?? DEFAULT_SORT;
   return {
     column,

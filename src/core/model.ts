@@ -3,9 +3,9 @@ import * as path from 'node:path';
 import { gguf, ggufAllShards, parseGgufShardFilename } from '@huggingface/gguf';
 import { HaqaError, errorMessage, type HaqaCommand } from './errors';
 import { FILE_TYPES, GGML_TYPES, tensorBytes } from './ggml';
+import { checkModelFile, modelFileError } from './modelFile';
 import type { ModelInfo } from './types';
 
-const GGUF_MAGIC = Buffer.from('GGUF');
 /** Where a model is chosen: `haqa optimize --model`, "HAQA: Optimize Model". */
 const OPTIMIZE: HaqaCommand = { cli: 'haqa optimize', vscode: 'haqa.optimizeModel' };
 
@@ -48,13 +48,11 @@ export async function inspectModel(file: string): Promise<ModelInfo> {
   } catch (e) {
     throw new HaqaError(`cannot read ${abs}: ${errorMessage(e)}`, 'check the file permissions', 'input');
   }
-  const head = Buffer.alloc(4);
-  try {
-    fs.readSync(fd, head, 0, 4, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  if (st.size < 24 || !head.equals(GGUF_MAGIC)) throw notGguf(abs, 'the file does not start with the GGUF magic bytes');
+  fs.closeSync(fd);
+  // The first bytes: a GGUF's magic, or a Git LFS pointer (a clone without `git lfs pull`), refused with its fix.
+  const check = checkModelFile(abs);
+  if (check.kind === 'lfs-pointer') throw modelFileError(check);
+  if (check.kind !== 'gguf') throw notGguf(abs, check.reason ?? 'the file does not start with the GGUF magic bytes');
 
   // A split model (`…-00001-of-00003.gguf`): every shard is read, checked and counted; its first file is the model.
   const shards = shardFiles(abs);

@@ -21,6 +21,7 @@ import { installVsix, startCodeServer, type RunningServer } from '../vscode/code
 import { launchBrowser } from '../vscode/browser';
 import {
   activeEditorText,
+  contrastRatio,
   openViewContainer,
   paletteOffers,
   readTable,
@@ -39,6 +40,11 @@ let workspace: string;
 let sessionId: string;
 let tiedId: string;
 const cspErrors: string[] = [];
+const LFS_POINTER = 'llama-3.2-1b-f16.gguf';
+const POINTER_TEXT =
+  'version https://git-lfs.github.com/spec/v1\n' +
+  'oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n' +
+  'size 2471645152\n';
 
 /**
  * A finished session on disk whose leaders are tied: #1 Q2_K, #2 Q4_K_M and #3 Q4_0 decode within noise of each other
@@ -88,6 +94,23 @@ function writeTiedSession(root: string): string {
         fileSizeBytes: size * MiB,
         accuracy: { ppl: 10 * (1 + dPplPct / 100), pplBase: 10, dPplPct, dPplPctErr, kld, kldErr: kld / 10 },
       },
+      ...(quant === 'Q2_K'
+        ? {
+            findings: [
+              {
+                prior: 'fewer-bits-faster',
+                metric: 'decode' as const,
+                against: 3,
+                knob: 'quant',
+                from: 'Q4_0',
+                to: 'Q2_K',
+                change: 0.004,
+                evidence: 'Q2_K decodes 894.4 ± 8.2 t/s against 890.0 ± 6.0 for Q4_0: fewer bits, no faster',
+                explanation: 'written by the e2e test, to reach the evidence from the keyboard',
+              },
+            ],
+          }
+        : {}),
       strategy: 'grid',
       startedAt: new Date().toISOString(),
       endedAt: new Date().toISOString(),
@@ -144,6 +167,8 @@ before(async () => {
     path.join(ROOT, 'test/fixtures/trained/haqa-tiny-pystdlib-f16.gguf'),
     path.join(workspace, 'models', 'tiny-pystdlib-f16.gguf'),
   );
+  // What a clone without `git lfs pull` leaves where a model should be: a pointer named like one.
+  fs.writeFileSync(path.join(workspace, 'models', LFS_POINTER), POINTER_TEXT);
   const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-e2e-ext-'));
   installVsix(vsix, extensionsDir);
   server = await startCodeServer({
@@ -260,6 +285,49 @@ test(
       (await f.locator('#chart-note').textContent()) ?? '',
       /^Error bars: ± sd of decode t\/s over the repetitions; horizontal: ± the standard error of ΔPPL %/,
     );
+    // The marks are text a person must read: at least 4.5:1 against their row (WCAG AA), measured as rendered.
+    assert.equal(await mark(4), 'Pareto', 'the most accurate trial is on the Pareto front');
+    for (const sel of [
+      'tr[data-index="2"] .mark.best',
+      'tr[data-index="1"] .mark.tied',
+      'tr[data-index="4"] .mark.pareto',
+    ]) {
+      const c = await contrastRatio(f, `#trial-table ${sel}`);
+      assert.ok(c.ratio >= 4.5, `${sel}: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1 in Light Modern`);
+    }
+    // A finding's evidence without a mouse: its badge is a button; Enter shows the evidence below the verdict.
+    const badge = f.locator('#trial-table button[data-evidence="1"]');
+    assert.equal(await badge.getAttribute('aria-expanded'), 'false');
+    assert.equal(await f.locator('#evidence').isVisible(), false);
+    await badge.press('Enter');
+    await f.waitForSelector('#evidence', { state: 'visible', timeout: 60_000 });
+    assert.equal(await badge.getAttribute('aria-expanded'), 'true');
+    assert.match(await f.locator('#evidence').innerText(), /#1 Q2_K[^]*Q2_K decodes 894\.4 ± 8\.2 t\/s[^]*likely why:/);
+    await badge.press('Enter');
+    await f.waitForSelector('#evidence', { state: 'hidden', timeout: 60_000 });
+    // The headers sort from the keyboard: Enter on "decode t/s" sorts by it (aria-sort on that header alone), Space
+    // turns the order, and the focus stays on the header.
+    const decodeHeader = f.locator('#trial-table th[data-col="decode"]');
+    await decodeHeader.locator('button.sort').press('Enter');
+    await f.waitForFunction(
+      () => document.querySelector('#trial-table th[data-col="decode"]')?.getAttribute('aria-sort') === 'descending',
+      undefined,
+      { timeout: 60_000 },
+    );
+    assert.equal(await f.locator('#trial-table th[aria-sort]').count(), 1);
+    const order = async () => (await readTable(f, '#trial-table tbody')).filter((r) => r.length > 1).map((r) => r[0]);
+    assert.deepEqual(await order(), ['1', '2', '3', '4']);
+    await f.locator('#trial-table th[data-col="decode"] button.sort').press('Space');
+    await f.waitForFunction(
+      () => document.querySelector('#trial-table th[data-col="decode"]')?.getAttribute('aria-sort') === 'ascending',
+      undefined,
+      { timeout: 60_000 },
+    );
+    assert.deepEqual(await order(), ['4', '3', '2', '1']);
+    assert.ok(
+      await f.evaluate(() => document.activeElement?.closest('th')?.getAttribute('data-col') === 'decode'),
+      'the focus left the header',
+    );
     fs.mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: path.join(RESULTS, 'session-panel-tied-light.png') });
     // Closed again, so the session run next is the only panel.
@@ -368,8 +436,95 @@ test(
     const item = page.locator('.context-view .action-label', { hasText: 'Optimize Model' }).first();
     await item.waitFor({ timeout: 60_000 });
     await item.click();
-    await quickInputTitle('Optimize tiny-pystdlib-f16.gguf (2/6)');
+    await quickInputTitle('Optimize tiny-pystdlib-f16.gguf · objective (2/6)');
     await page.keyboard.press('Escape');
+  }),
+);
+
+/** The quick input's text box: its value, placeholder, and the message below it (an input box's prompt). */
+async function quickInputBox(): Promise<{ value: string; placeholder: string; message: string }> {
+  const input = page.locator('.quick-input-widget input');
+  return {
+    value: await input.inputValue(),
+    placeholder: (await input.getAttribute('placeholder')) ?? '',
+    message: (await page.locator('.quick-input-widget .quick-input-message').textContent()) ?? '',
+  };
+}
+
+async function quickInputBack(): Promise<void> {
+  await page.locator('.quick-input-widget .quick-input-left-action-bar .action-label').first().click();
+}
+
+test(
+  '"Optimize Model" checks the model at step 1: a Git LFS pointer is marked, refused with `git lfs pull`; the steps have Back, and their words come from the model',
+  shot('optimize-steps', async () => {
+    await runCommand(page, 'HAQA: Optimize Model');
+    await quickInputTitle('(1/6)');
+    const row = (name: string) => page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+    await row(LFS_POINTER).waitFor({ timeout: 60_000 });
+    // The pointer is listed with what it is, and not the one pre-selected.
+    assert.match(await row(LFS_POINTER).innerText(), /LFS pointer — run git lfs pull/);
+    assert.match(
+      (await page.locator('.quick-input-list .monaco-list-row.focused').first().innerText()) ?? '',
+      /tiny-pystdlib-f16\.gguf/,
+    );
+    // Picked anyway, it is refused at once with the reason and the fix naming the file; step 1 stays.
+    await row(LFS_POINTER).click();
+    const toast = page.locator('.notification-toast', { hasText: 'git lfs pull' }).first();
+    await toast.waitFor({ timeout: 60_000 });
+    const refusal = await toast.innerText();
+    assert.match(
+      refusal,
+      new RegExp(`${LFS_POINTER.replace(/\./g, '\\.')} is not a usable GGUF model: it is a Git LFS pointer`),
+    );
+    assert.match(refusal, new RegExp(`git lfs pull --include ${LFS_POINTER.replace(/\./g, '\\.')}`));
+    await quickInputTitle('(1/6)');
+    await row('tiny-pystdlib-f16.gguf').click();
+    await quickInputTitle('Optimize tiny-pystdlib-f16.gguf · objective (2/6)');
+    await page.keyboard.press('Enter');
+    // The size step: the source's size as its placeholder, what Q8_0 and Q4_0 files of it weigh as its prompt.
+    await quickInputTitle('(3/6)');
+    let box = await quickInputBox();
+    assert.match(box.placeholder, /the F16 source is 10\.6 MiB/);
+    assert.match(box.message, /about [\d.]+ MiB at Q8_0 and [\d.]+ MiB at Q4_0/);
+    await page.locator('.quick-input-widget input').fill('50');
+    await page.keyboard.press('Enter');
+    // The ΔPPL step says what 1 % and 5 % mean.
+    await quickInputTitle('(4/6)');
+    box = await quickInputBox();
+    assert.match(box.message, /1 %: close to the source/);
+    assert.match(box.message, /5 %: a noticeable loss/);
+    // Back: the size step again, with the value typed there.
+    await quickInputBack();
+    await quickInputTitle('(3/6)');
+    assert.equal((await quickInputBox()).value, '50');
+    await page.keyboard.press('Enter');
+    await quickInputTitle('(4/6)');
+    await page.keyboard.press('Enter');
+    // The trials step estimates the session's duration and says how.
+    await quickInputTitle('(5/6)');
+    box = await quickInputBox();
+    assert.match(box.message, /^\d+ trials: about [\d.]+(–| s to )[\d.]+ (s|min) \(\d+ benchmarks at 10 s/);
+    assert.match(box.message, /new quantized files? at /);
+    await page.locator('.quick-input-widget input').fill('3');
+    await page.waitForFunction(
+      () => /^3 trials: /.test(document.querySelector('.quick-input-widget .quick-input-message')?.textContent ?? ''),
+      undefined,
+      { timeout: 60_000 },
+    );
+    // Back to the start: each step on the way, the model last, with the file picked before.
+    for (const step of ['(4/6)', '(3/6)', '(2/6)', '(1/6)']) {
+      await quickInputBack();
+      await quickInputTitle(step);
+    }
+    assert.match(
+      (await page.locator('.quick-input-list .monaco-list-row.focused').first().innerText()) ?? '',
+      /tiny-pystdlib-f16\.gguf/,
+    );
+    await page.keyboard.press('Escape');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 60_000 });
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await toast.waitFor({ state: 'detached', timeout: 60_000 });
   }),
 );
 
@@ -547,10 +702,18 @@ test(
     assert.equal(await frame.locator('#trial-table th[data-col="decode"]').getAttribute('aria-sort'), 'descending');
     assert.ok(Number(await frame.locator('#chart-size').getAttribute('data-points')) >= 1, 'the chart has no points');
     assert.match(rows[0].join(' '), /ΔPPL %/);
+    // "★ best" is text: at least 4.5:1 against its row in every theme (WCAG AA), measured as rendered.
+    const starContrast = async (theme: string) => {
+      const c = await contrastRatio(frame, '#trial-table tr.row-best .mark.best');
+      assert.ok(c.ratio >= 4.5, `★ best: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1 in ${theme}`);
+    };
+    await starContrast('Light Modern');
     await page.screenshot({ path: path.join(RESULTS, 'session-panel-light.png') });
     await switchTheme('Dark Modern', 'vscode-dark');
+    await starContrast('Dark Modern');
     await page.screenshot({ path: path.join(RESULTS, 'session-panel-dark.png') });
     await switchTheme('Dark High Contrast', 'vscode-high-contrast');
+    await starContrast('Dark High Contrast');
     await page.screenshot({ path: path.join(RESULTS, 'session-panel-high-contrast.png') });
     assert.deepEqual(cspErrors, []);
   }),

@@ -18,6 +18,7 @@ import {
   limitViolations,
   markOf,
   nextSort,
+  sortable,
   invalidKnobs,
   overrideChoices,
   parseOverride,
@@ -237,6 +238,8 @@ test('header clicks: a new numeric column starts descending, the same one flips,
   assert.deepEqual(nextSort({ column: 'decode', descending: true }, 'config'), { column: 'config', descending: false });
   assert.deepEqual(nextSort(undefined, 'index'), { column: 'index', descending: true }, 'index is the default: flips');
   assert.equal(nextSort(undefined, 'actions'), undefined);
+  // The headers that sort are the ones the table makes keyboard buttons of.
+  assert.deepEqual(['index', 'decode', 'mark', 'note', 'actions'].map(sortable), [true, true, true, true, false]);
   const m = initialModel({ sessionId: 's1', root: '/r' });
   assert.equal(sortBy(m, 'actions'), m);
   assert.deepEqual(sortBy(m, 'size').persisted, {

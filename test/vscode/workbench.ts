@@ -101,3 +101,57 @@ export async function readTable(frame: Frame, selector = 'table'): Promise<strin
     trs.map((tr) => Array.from(tr.querySelectorAll('th,td')).map((c) => (c.textContent ?? '').trim())),
   );
 }
+
+type Rgba = [number, number, number, number];
+
+/** "rgb(1, 2, 3)" / "rgba(1, 2, 3, 0.5)" as Chromium's getComputedStyle writes them. */
+function parseColour(css: string): Rgba {
+  const m = /^rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)$/.exec(css.trim());
+  if (!m) throw new Error(`not an rgb() colour: ${css}`);
+  return [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])];
+}
+
+/** `top` drawn over the opaque `bottom`. */
+const over = (top: Rgba, bottom: Rgba): Rgba => [
+  top[0] * top[3] + bottom[0] * (1 - top[3]),
+  top[1] * top[3] + bottom[1] * (1 - top[3]),
+  top[2] * top[3] + bottom[2] * (1 - top[3]),
+  1,
+];
+
+/** WCAG 2's relative luminance of an opaque sRGB colour. */
+function luminance(c: Rgba): number {
+  const lin = (v: number) => {
+    const s = v / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+}
+
+/**
+ * The WCAG contrast ratio of an element's text as rendered: its computed colour against the background it is drawn on
+ * (every ancestor's background composited, innermost last, over white), both read from the page.
+ */
+export async function contrastRatio(
+  frame: Frame,
+  selector: string,
+): Promise<{ ratio: number; fg: string; bg: string }> {
+  const read = await frame.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    if (!el) return undefined;
+    const backgrounds: string[] = [];
+    for (let n: Element | null = el; n; n = n.parentElement) backgrounds.push(getComputedStyle(n).backgroundColor);
+    return { fg: getComputedStyle(el).color, backgrounds };
+  }, selector);
+  if (!read) throw new Error(`no element ${selector}`);
+  let bg: Rgba = [255, 255, 255, 1];
+  for (const b of read.backgrounds.reverse()) bg = over(parseColour(b), bg);
+  const fg = over(parseColour(read.fg), bg);
+  const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+  const hex = (c: Rgba) =>
+    `#${c
+      .slice(0, 3)
+      .map((v) => Math.round(v).toString(16).padStart(2, '0'))
+      .join('')}`;
+  return { ratio: (hi + 0.05) / (lo + 0.05), fg: hex(fg), bg: hex(bg) };
+}

@@ -30,6 +30,7 @@ export function shell(app: HTMLElement): void {
   <p id="chart-note" class="muted chart-note"></p>
   <h2>Trials <span id="trial-count" class="muted"></span></h2>
   <p id="verdict" class="verdict"></p>
+  <section id="evidence" class="evidence" aria-live="polite" aria-label="evidence of a finding" hidden></section>
   <div id="trials" class="trials"></div>
   <vscode-collapsible title="Hardware and toolchain"><pre id="hardware"></pre></vscode-collapsible>`;
 }

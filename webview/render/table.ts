@@ -19,6 +19,7 @@ import {
   overLimit,
   rowWindow,
   sizeMiB,
+  sortable,
   sortedTrials,
   spacerHeights,
   trialCountLabel,
@@ -37,18 +38,61 @@ function limitCell(s: SessionState, column: LimitedColumn, v: number | undefined
     : fmt(v, d);
 }
 
+/**
+ * A finding's badge is a button: its evidence shows in the #evidence region below the verdict (aria-expanded,
+ * aria-controls), so a keyboard or a screen reader reaches it as a mouse's hover does (the tooltip stays too).
+ */
+export function evidenceOf(t: TrialRecord): string | undefined {
+  if (t.findings?.length) return t.findings.map((f) => `${f.evidence}\nlikely why: ${f.explanation}`).join('\n\n');
+  return t.counterintuitive;
+}
+
 function note(t: TrialRecord): string {
   const out: string[] = [];
-  if (t.findings?.length) {
-    const evidence = t.findings.map((f) => `${f.evidence}\nlikely why: ${f.explanation}`).join('\n\n');
-    out.push(`<span class="badge-ci" title="${esc(evidence)}">counterintuitive, measured</span>`);
-  } else if (t.counterintuitive)
-    out.push(`<span class="badge-ci proposed" title="${esc(t.counterintuitive)}">counterintuitive (proposed)</span>`);
+  const evidence = evidenceOf(t);
+  if (evidence) {
+    const measured = !!t.findings?.length;
+    const label = measured ? 'counterintuitive, measured' : 'counterintuitive (proposed)';
+    const open = openEvidence === t.index;
+    out.push(
+      `<button type="button" class="badge-ci${measured ? '' : ' proposed'}" data-evidence="${t.index}" ` +
+        `aria-expanded="${open}" aria-controls="evidence" title="${esc(evidence)}">${label}</button>`,
+    );
+  }
   if (t.cause) {
     const cls = t.status === 'infeasible' ? 'violation' : 'muted';
     out.push(`<span class="${cls}" title="${esc(t.cause)}">${esc(t.cause)}</span>`);
   } else if (t.rationale) out.push(`<span class="muted" title="${esc(t.rationale)}">${esc(t.rationale)}</span>`);
   return out.join(' ');
+}
+
+/** The trial whose evidence is shown (undefined: none). */
+let openEvidence: number | undefined;
+
+/**
+ * Shows or hides a trial's evidence in the #evidence region (the same trial again hides it); returns whether it is
+ * shown. The badges' aria-expanded follow.
+ */
+export function toggleEvidence(s: SessionState, index: number): boolean {
+  openEvidence = openEvidence === index ? undefined : index;
+  renderEvidence(s);
+  return openEvidence !== undefined;
+}
+
+function renderEvidence(s: SessionState): void {
+  const el = document.getElementById('evidence');
+  if (!el) return;
+  const t = openEvidence === undefined ? undefined : s.trials.find((x) => x.index === openEvidence);
+  const text = t && evidenceOf(t);
+  if (!t || !text) openEvidence = undefined;
+  el.hidden = !text;
+  el.innerHTML =
+    t && text
+      ? `<h3>#${t.index} ${esc(configLabel(t.config))}: ${t.findings?.length ? 'counterintuitive, measured' : 'counterintuitive (proposed)'}</h3>` +
+        `<p class="evidence-text">${esc(text)}</p>`
+      : '';
+  for (const b of Array.from(document.querySelectorAll<HTMLElement>('#trial-table [data-evidence]')))
+    b.setAttribute('aria-expanded', String(Number(b.dataset.evidence) === openEvidence));
 }
 
 /** A value's ± as the table shows it, muted; nothing when there is none. */
@@ -93,13 +137,19 @@ export function renderTable(s: SessionState, sortOrder: Sort | undefined): void 
   tableCols = columns(s);
   sortedRows = sortedTrials(s, sortOrder, tableCols);
   const sort = sortOrder ?? DEFAULT_SORT;
+  // Each sortable header holds a button (focusable; Enter and Space sort, as a click does); the sorted one carries
+  // aria-sort, the others none (one sorted column at a time, as ARIA asks). The arrow is not read out.
   const head = tableCols
     .map((c) => {
       const sorted = c.id === sort.column;
       const cls = `c-${c.id}${c.numeric ? ' num' : ''}${sorted ? ' sorted' : ''}`;
-      const ariaSort = sorted ? (sort.descending ? 'descending' : 'ascending') : 'none';
-      const arrow = sorted ? (sort.descending ? ' ▼' : ' ▲') : '';
-      return `<th data-col="${c.id}" class="${cls}" aria-sort="${ariaSort}">${esc(c.title)}${arrow}</th>`;
+      if (!sortable(c.id)) return `<th data-col="${c.id}" class="${cls}">${esc(c.title)}</th>`;
+      const ariaSort = sorted ? ` aria-sort="${sort.descending ? 'descending' : 'ascending'}"` : '';
+      const arrow = sorted ? `<span aria-hidden="true">${sort.descending ? ' ▼' : ' ▲'}</span>` : '';
+      return (
+        `<th data-col="${c.id}" class="${cls}"${ariaSort}>` +
+        `<button type="button" class="sort" title="Sort by ${esc(c.title)}">${esc(c.title)}${arrow}</button></th>`
+      );
     })
     .join('');
   const colgroup = tableCols.map((c) => `<col class="c-${c.id}">`).join('');
@@ -110,6 +160,7 @@ export function renderTable(s: SessionState, sortOrder: Sort | undefined): void 
   document.getElementById('trial-count')!.textContent = trialCountLabel(s.trials.length);
   document.getElementById('verdict')!.textContent = s.verdict ? `Verdict: ${s.verdict}` : '';
   renderRows(s);
+  renderEvidence(s);
 }
 
 /** The rows in view of the last rendered order (on scroll, and after renderTable). */
