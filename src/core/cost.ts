@@ -33,13 +33,13 @@ export const QUANTIZE_WORK: Record<string, number> = {
  * measurement: 1.1 GB in about 9 s on 2 cores; on the H200 machine's 16 cores, a 13.5 GB 7B took 19 s at best, about
  * 44 MB/s per core). Only the first new file of a session, and a replay's modeled ones, are priced by it.
  */
-const PRIOR_BYTES_PER_CORE_SECOND = 55e6;
+export const PRIOR_BYTES_PER_CORE_SECOND = 55e6;
 
 /** llama-quantize's seconds by the prior rate: a source of `sourceBytes` into `quant` on `cores` cores. */
 export const priorQuantizeSeconds = (sourceBytes: number, cores: number, quant: unknown): number =>
   (sourceBytes / (PRIOR_BYTES_PER_CORE_SECOND * Math.max(1, cores))) * work(quant);
-/** A benchmark's seconds before any was measured. */
-const PRIOR_BENCH_SECONDS = 10;
+/** A benchmark's seconds before any was measured (also the session estimate's, estimate.ts). */
+export const PRIOR_BENCH_SECONDS = 10;
 
 /** The model file a configuration needs, as a key: the same key, the same artifact. */
 export const recipeKey = (c: Config): string => JSON.stringify(quantRecipe(c));

@@ -6,13 +6,11 @@
  * (llama-perplexity) are not counted: their speed is not known before a trial ran; the text says so.
  */
 import { DEFAULT_CONFIRM } from './confirm';
-import { fmtSeconds, priorQuantizeSeconds } from './cost';
+import { PRIOR_BENCH_SECONDS, PRIOR_BYTES_PER_CORE_SECOND, fmtSeconds, priorQuantizeSeconds } from './cost';
 
-/**
- * A benchmark's seconds before any was measured: the cost model's prior (cost.ts PRIOR_BENCH_SECONDS, not exported
- * there; keep the two equal). A large model's benchmark takes longer, which is why the estimate says "at least" for it.
- */
-export const PRIOR_BENCH_SECONDS = 10;
+// A benchmark at the cost model's prior (PRIOR_BENCH_SECONDS); a large model's takes longer, which is why the estimate
+// says "at least" for it.
+export { PRIOR_BENCH_SECONDS };
 /** The quantization an estimate prices a new file at: a K-type, the kind most proposals make. */
 const TYPICAL_QUANT = 'Q4_K_M';
 
@@ -78,7 +76,7 @@ export function estimateSession(i: SessionEstimateInput): SessionEstimate {
   if (i.quantizes && trials > 0)
     parts.push(
       `${trials === 1 ? 'one' : `1 to ${trials}`} new quantized file${trials === 1 ? '' : 's'} at ` +
-        `${fmtSeconds(quantize)} each (llama-quantize's prior rate, 55 MB of source per core-second, on ${i.cores} core${i.cores === 1 ? '' : 's'})`,
+        `${fmtSeconds(quantize)} each (llama-quantize's prior rate, ${PRIOR_BYTES_PER_CORE_SECOND / 1e6} MB of source per core-second, on ${i.cores} core${i.cores === 1 ? '' : 's'})`,
     );
   if (confirmRuns) parts.push(`${confirmRuns} confirmation benchmarks`);
   const notes: string[] = [];
