@@ -91,6 +91,7 @@ export class HaqaContext implements vscode.Disposable {
       showTerminal: () => this.showTerminal(),
       resume: (root, sessionId) => vscode.commands.executeCommand(Commands.resumeSession, { root, sessionId }),
     });
+    this.panels.onDidActivate(() => this.updateStatus());
     // Whatever changes the tree (a run's progress, a session on disk, a deletion) may change what commands can act on.
     this.tree.onDidChangeTreeData(() => this.scheduleContextKeys());
   }
@@ -178,7 +179,9 @@ export class HaqaContext implements vscode.Disposable {
 
   updateStatus(): void {
     const status = this.status;
-    const r = this.current() ?? [...this.runs.values()].pop();
+    // The session whose panel is in front, when it ran in this window; else the newest live run, else the last run.
+    const front = this.panels.active !== undefined ? this.runs.get(this.panels.active) : undefined;
+    const r = front ?? this.current() ?? [...this.runs.values()].pop();
     if (!r?.store) {
       status.hide();
       return;

@@ -172,6 +172,11 @@ export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersiste
   private readonly opened = new vscode.EventEmitter<SessionPanel>();
   /** Fires when a session's panel opens (or comes back after a reload). */
   readonly onDidOpen = this.opened.event;
+  /** The session whose panel was last in front (the status bar follows it). */
+  active?: string;
+  private readonly activated = new vscode.EventEmitter<string>();
+  /** Fires when a session's panel comes to the front. */
+  readonly onDidActivate = this.activated.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -197,6 +202,14 @@ export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersiste
       this.panels.delete(sessionId),
     );
     this.panels.set(sessionId, p);
+    const front = () => {
+      this.active = sessionId;
+      this.activated.fire(sessionId);
+    };
+    panel.onDidChangeViewState((e) => {
+      if (e.webviewPanel.active) front();
+    });
+    if (panel.active) front();
     this.opened.fire(p);
     return p;
   }

@@ -399,6 +399,21 @@ describe('HAQA in the extension host', function () {
     await second.finished();
   });
 
+  it('the status bar follows the session whose panel is in front, not the last one that ran', async () => {
+    const root = path.join(ws, '.haqa');
+    const resumed = `${sessionId.slice(0, -4)}beef`;
+    assert.ok(api.runs.get(resumed) && api.runs.get(sessionId), 'both sessions ran in this window');
+    const front = async (id: string) => {
+      await vscode.commands.executeCommand('haqa.openSession', { root, sessionId: id });
+      await when(`the status bar on ${id}`, [api.panels.onDidActivate], () =>
+        String(api.status.tooltip).startsWith(`Session ${id}:`),
+      );
+    };
+    await front(sessionId);
+    await front(resumed);
+    await front(sessionId);
+  });
+
   it('"Re-run Trial" measures a trial again and pools it into the trial; "Delete Trial" forgets one; "Delete Session" removes a stopped session', async () => {
     const store = SessionStore.open(path.join(ws, '.haqa'), sessionId);
     const before = store.readTrials();
