@@ -5,7 +5,8 @@
  * one llama-perplexity run. Strategies divide what they expect from a configuration by this, so runtime knobs on
  * existing files come before new recipes when that is cheaper for the same expected gain (issue 16).
  */
-import { ALL_LAYERS, quantRecipe } from './knobs';
+import { ALL_LAYERS, quantRecipe, usesSourceAsIs } from './knobs';
+import { fmtSeconds } from './format';
 import type { Config, TrialRecord } from './types';
 
 /**
@@ -189,7 +190,7 @@ export class CostModel {
 
   estimate(c: Config): TrialCost {
     const parts: { step: string; seconds: number }[] = [];
-    const asIs = c.quant === (this.o.sourceType ?? 'F16') && Object.keys(quantRecipe(c)).length === 1;
+    const asIs = usesSourceAsIs(c, this.o.sourceType ?? 'F16');
     const newFile = !asIs && !this.fileMade(c);
     const ik = imatrixKey(c);
     if (newFile && ik && !this.imatrices.has(ik))
@@ -233,12 +234,6 @@ export class CostModel {
     if (files.length) out.push(`- model files made: ${files.join('; ')}`);
     return out;
   }
-}
-
-export function fmtSeconds(s: number): string {
-  if (s < 10) return `${s.toFixed(1)} s`;
-  if (s < 120) return `${Math.round(s)} s`;
-  return `${(s / 60).toFixed(1)} min`;
 }
 
 /**

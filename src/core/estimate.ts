@@ -6,7 +6,8 @@
  * (llama-perplexity) are not counted: their speed is not known before a trial ran; the text says so.
  */
 import { DEFAULT_CONFIRM } from './confirm';
-import { PRIOR_BENCH_SECONDS, PRIOR_BYTES_PER_CORE_SECOND, fmtSeconds, priorQuantizeSeconds } from './cost';
+import { PRIOR_BENCH_SECONDS, PRIOR_BYTES_PER_CORE_SECOND, priorQuantizeSeconds } from './cost';
+import { fmtSeconds } from './format';
 
 // A benchmark at the cost model's prior (PRIOR_BENCH_SECONDS); a large model's takes longer, which is why the estimate
 // says "at least" for it.

@@ -26,6 +26,13 @@ export function shortConfig(c: Config): string {
   return parts.join(' ');
 }
 
+/** Seconds as a cost or an estimate says them: "3.4 s", "45 s", "2.9 min". */
+export function fmtSeconds(s: number): string {
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 120) return `${Math.round(s)} s`;
+  return `${(s / 60).toFixed(1)} min`;
+}
+
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   const h = Math.floor(s / 3600);

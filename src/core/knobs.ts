@@ -34,6 +34,10 @@ export const TOOL_DEFAULTS: Config = {
  * What an artifact is made of: the type, plus every recipe knob that is not at its default (so a plain type keeps
  * the cache key it always had).
  */
+/** Whether a configuration's model file is the source itself: its own type (F16 on an F16 source), no other recipe knob. */
+export const usesSourceAsIs = (config: Config, sourceType: string): boolean =>
+  config.quant === sourceType && Object.keys(quantRecipe(config)).length === 1;
+
 export function quantRecipe(config: Config): Record<string, string | number> {
   const r: Record<string, string | number> = { quant: String(config.quant) };
   if (config.imatrix !== undefined && config.imatrix !== 'none') {

@@ -324,9 +324,9 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
     toolchain: toolchainInfo,
     signal: o.signal,
     onEvent: onStrategyEvent,
+    stopEarly: o.stopEarly === true,
   };
   ctx.cachedFiles = await filesInCache(o.toolchain, space);
-  ctx.stopEarly = o.stopEarly === true;
   const started = Date.now();
   /** Milliseconds of the time budget left (Infinity without one). */
   const timeLeft = () => (o.timeBudgetMs === undefined ? Infinity : o.timeBudgetMs - (Date.now() - started));

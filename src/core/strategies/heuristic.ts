@@ -108,14 +108,14 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
             : ', CPU (no layer fits the GPU by size)';
     const imatrix =
       c.imatrix && c.imatrix !== 'none' ? `, importance matrix (${String(c.imatrix)}) because it is below 4 bits` : '';
+    // Threads matter only for what runs on the CPU: said so where nothing does.
+    const whole = hasGpu && fits(q) && !K('n_cpu_moe');
+    const threads = whole
+      ? 'every layer on the GPU (threads only feed it: set to the physical cores)'
+      : `threads = ${hw.cpu.cores} physical cores`;
     design.push({
       config: c,
-      // Threads matter only for what runs on the CPU: said so where nothing does.
-      rationale: `${why[q]}; ${
-        hasGpu && fits(q) && !K('n_cpu_moe')
-          ? 'every layer on the GPU (threads only feed it: set to the physical cores)'
-          : `threads = ${hw.cpu.cores} physical cores`
-      }, flash attention on, f16 KV${hasGpu && fits(q) && !K('n_cpu_moe') ? '' : offload}${imatrix}`,
+      rationale: `${why[q]}; ${threads}, flash attention on, f16 KV${whole ? '' : offload}${imatrix}`,
     });
   }
   if (design.length === 0 && quants.length)

@@ -2,7 +2,7 @@ import { score } from '../objective';
 import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type TrialRecord } from '../types';
 import { rng, type Rng } from './rng';
-import { costWeight, type TrialCost } from '../cost';
+import { costWeight } from '../cost';
 import { configDiff, describeChanges } from '../configDiff';
 import {
   costModel,
@@ -183,13 +183,20 @@ export class TpeStrategy implements Strategy {
     const cost = costModel(ctx, history);
     const alpha = costWeight(observed.length, ctx.budget);
     const typical = cost.typicalBenchSeconds();
+    // What a choice is charged: what it must make (a file, a matrix, an accuracy run) plus a typical benchmark. Its own
+    // predicted benchmark is left out: a faster configuration benchmarks faster, so charging it would steer the search
+    // toward what is fast on the other metric, not toward what is cheap to learn.
+    const charged = (c: Config) => {
+      const est = cost.estimate(c);
+      return est.seconds - (est.parts.find((p) => p.step === 'bench')?.seconds ?? 0) + typical;
+    };
     // TPE ranks by l/g (its expected improvement grows with it); each proposal says what it costs. Cost-aware (an
     // option, off in builtin): a candidate whose cost is dear — more than DEAR typical benchmarks, a new file of a
     // large model — is ranked by l/g per cost^α above that, α cooling to 0 as the budget runs out. Off because on the
     // recorded grids it did not pay: l/g is no calibrated gain, and on the CPU grids, whose optimum lies in a file the
     // first design has not made, every weighting tried took more trials and, for prefill, twice the modeled time to a
     // verdict within noise of the optimum (BENCHMARKS.md, "What a trial costs").
-    const cands: { c: Config; ei: number; acq: number; cost: TrialCost }[] = [];
+    const cands: { c: Config; ei: number; acq: number }[] = [];
     const seen = new Set<string>();
     for (let tries = 0; cands.length < this.o.candidates && tries < this.o.candidates * 30; tries++) {
       const c: Config = {};
@@ -202,18 +209,17 @@ export class TpeStrategy implements Strategy {
       const key = space.key(c);
       if (seen.has(key) || done.has(key) || !space.isValid(c)) continue;
       seen.add(key);
-      const est = cost.estimate(c);
-      // What the choice is charged: what it must make (a file, a matrix, an accuracy run) plus a typical benchmark.
-      // Its own predicted benchmark is left out: a faster configuration benchmarks faster, so charging it would steer
-      // the search toward what is fast on the other metric, not toward what is cheap to learn.
-      const charged = est.seconds - (est.parts.find((p) => p.step === 'bench')?.seconds ?? 0) + typical;
-      const acq = ei - (this.o.costAware ? alpha * Math.log(Math.max(1, charged / (DEAR * typical))) : 0);
-      cands.push({ c, ei, acq, cost: est });
+      cands.push({
+        c,
+        ei,
+        acq: this.o.costAware ? ei - alpha * Math.log(Math.max(1, charged(c) / (DEAR * typical))) : ei,
+      });
     }
     cands.sort((a, b) => b.acq - a.acq);
     const top = ok[0]?.t;
-    for (const { c, ei, cost: est } of cands.slice(0, n)) {
+    for (const { c, ei } of cands.slice(0, n)) {
       picked.add(space.key(c));
+      const est = cost.estimate(c);
       const changes = top
         ? describeChanges(
             configDiff(

@@ -36,6 +36,7 @@ import {
 } from './fit';
 import type { LlamaTools } from './locate';
 import { KV_TYPES, llamaCppSpace, quantRecipe } from './space';
+import { usesSourceAsIs } from '../../knobs';
 import { recipeKey } from '../../cost';
 import { kvHeavy } from '../../knobs';
 import {
@@ -155,8 +156,7 @@ export class LlamaCppToolchain implements Toolchain {
     config: Config,
   ): Promise<{ file: string; needsQuantize: boolean; recipe: Record<string, string | number> }> {
     const recipe = quantRecipe(config);
-    if (Object.keys(recipe).length === 1 && recipe.quant === this.model.fileType)
-      return { file: this.model.path, needsQuantize: false, recipe };
+    if (usesSourceAsIs(config, this.model.fileType)) return { file: this.model.path, needsQuantize: false, recipe };
     const digest = await this.artifacts.modelDigest(this.model.path);
     const file = this.artifacts.pathFor(digest, recipe);
     return { file, needsQuantize: !fs.existsSync(file), recipe };
@@ -166,11 +166,9 @@ export class LlamaCppToolchain implements Toolchain {
   async cachedFiles(configs: Config[]): Promise<Set<string>> {
     const out = new Set<string>();
     const digest = await this.artifacts.modelDigest(this.model.path);
-    for (const c of configs) {
-      const recipe = quantRecipe(c);
-      if (Object.keys(recipe).length === 1 && recipe.quant === this.model.fileType) continue;
-      if (fs.existsSync(this.artifacts.pathFor(digest, recipe))) out.add(recipeKey(c));
-    }
+    for (const c of configs)
+      if (!usesSourceAsIs(c, this.model.fileType) && fs.existsSync(this.artifacts.pathFor(digest, quantRecipe(c))))
+        out.add(recipeKey(c));
     return out;
   }
 

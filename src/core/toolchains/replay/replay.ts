@@ -6,7 +6,7 @@ import { SearchSpace, type Knob } from '../../space';
 import type { Config, ConfigValue, HardwareProfile, ModelInfo } from '../../types';
 import type { StepRecord, Toolchain, TrialContext, TrialOutcome } from '../toolchain';
 import { priorQuantizeSeconds, recipeKey } from '../../cost';
-import { quantRecipe } from '../../knobs';
+import { usesSourceAsIs } from '../../knobs';
 import {
   configFromRow,
   metricsFromRows,
@@ -29,6 +29,9 @@ export class ReplayToolchain implements Toolchain {
   readonly space: SearchSpace;
   private readonly withGpu: boolean;
   readonly rows: BenchRow[];
+  /** The largest model file recorded (the source, when the recording has it), and the most threads a row used. */
+  private readonly sourceBytes: number;
+  private readonly maxThreads: number;
   /** Rows left out because their figures cannot be measurements (file: why). */
   readonly rejected: string[] = [];
   private readonly byKey = new Map<string, BenchRow[]>();
@@ -63,6 +66,8 @@ export class ReplayToolchain implements Toolchain {
       rows.push(...got);
     }
     this.rows = rows;
+    this.sourceBytes = Math.max(...rows.map((r) => r.model_size));
+    this.maxThreads = Math.max(1, ...rows.map((r) => r.n_threads).filter((t) => Number.isInteger(t)));
     const withGpu = rows.some((r) => r.n_gpu_layers > 0 && !!r.gpu_info);
     this.withGpu = withGpu;
     // A recording that varies the experts kept on the CPU (-ncmoe) replays them as the n_cpu_moe knob.
@@ -167,7 +172,7 @@ export class ReplayToolchain implements Toolchain {
    * 0 and none. A GPU recording replayed on a CPU machine is still a GPU session for the strategies.
    */
   hardware(): HardwareProfile {
-    const threads = Math.max(1, ...this.rows.map((r) => r.n_threads).filter((t) => Number.isInteger(t)));
+    const threads = this.maxThreads;
     const gpuRow = this.rows.find((r) => r.n_gpu_layers > 0 && r.gpu_info);
     const backend = (gpuRow?.backends ?? '')
       .split(',')
@@ -206,7 +211,7 @@ export class ReplayToolchain implements Toolchain {
       vocabSize: 0,
       contextLength: 0,
       fileType: 'F16',
-      sizeBytes: Math.max(...this.rows.map((x) => x.model_size)),
+      sizeBytes: this.sourceBytes,
       rowSizes: [],
     };
   }
@@ -224,16 +229,15 @@ export class ReplayToolchain implements Toolchain {
     const note = 'modeled from the recording (replay)';
     const steps: StepRecord[] = [];
     const file = recipeKey(config);
-    if (!(config.quant === 'F16' && Object.keys(quantRecipe(config)).length === 1)) {
+    if (!usesSourceAsIs(config, 'F16')) {
       const made = this.made.get(session) ?? new Set<string>();
       this.made.set(session, made);
       const cached = made.has(file);
       made.add(file);
-      const source = Math.max(...this.rows.map((r) => r.model_size));
       steps.push(
         cached
           ? { name: 'quantize', seconds: 0, cached: true }
-          : { name: 'quantize', seconds: priorQuantizeSeconds(source, this.hardware().cpu.cores, config.quant), note },
+          : { name: 'quantize', seconds: priorQuantizeSeconds(this.sourceBytes, this.maxThreads, config.quant), note },
       );
     }
     const pp = rows.find((r) => r.n_prompt > 0 && r.avg_ts > 0)?.avg_ts;
