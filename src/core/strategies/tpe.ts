@@ -3,6 +3,7 @@ import type { Knob } from '../space';
 import { countsTowardBudget, type Config, type TrialRecord } from '../types';
 import { rng, type Rng } from './rng';
 import { costWeight } from '../cost';
+import { bestTrial } from '../verdict';
 import { configDiff, describeChanges } from '../configDiff';
 import {
   costModel,
@@ -216,7 +217,8 @@ export class TpeStrategy implements Strategy {
       });
     }
     cands.sort((a, b) => b.acq - a.acq);
-    const top = ok[0]?.t;
+    // "The best so far" as the verdict says it (the comparison rule), not the highest mean.
+    const top = bestTrial(ctx.objective, history);
     for (const { c, ei } of cands.slice(0, n)) {
       picked.add(space.key(c));
       const est = cost.estimate(c);
