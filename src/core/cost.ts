@@ -104,6 +104,7 @@ export class CostModel {
   private readonly baseSeconds?: number;
   private readonly fitSeconds: number;
   private readonly benches: { config: Config; seconds: number }[] = [];
+  private readonly quantizes: number[] = [];
 
   constructor(
     history: TrialRecord[],
@@ -121,7 +122,10 @@ export class CostModel {
       const q = step('quantize');
       if (q) {
         this.made.add(recipeKey(t.config));
-        if (!q.cached && q.seconds > 0) rates.push(q.seconds / work(t.config.quant));
+        if (!q.cached && q.seconds > 0) {
+          rates.push(q.seconds / work(t.config.quant));
+          this.quantizes.push(q.seconds);
+        }
       }
       const im = step('imatrix');
       const ik = imatrixKey(t.config);
@@ -181,6 +185,11 @@ export class CostModel {
       } else if (s === best) near.push(b);
     }
     return median(near.map((b) => b.seconds)) ?? PRIOR_BENCH_SECONDS;
+  }
+
+  /** The median llama-quantize seconds of the files this session made (before any, the prior for Q4_K_M). */
+  typicalQuantizeSeconds(): number {
+    return median(this.quantizes) ?? this.quantizeSeconds('Q4_K_M');
   }
 
   /** The median benchmark's seconds so far (the prior before any). */

@@ -563,7 +563,7 @@ export async function runOptimize(o: OptimizeOptions): Promise<SessionSummary> {
       });
       if (halted) break;
       if (o.stopEarly === true && !earlyStop && p.source !== REFERENCE_SOURCE && counted() < o.budget) {
-        earlyStop = stopEarlyReason(o.objective, history, PATIENCE, space);
+        earlyStop = stopEarlyReason(o.objective, history, PATIENCE, ctx);
         if (earlyStop) {
           emit({ type: 'info', message: earlyStop });
           break;

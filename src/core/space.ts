@@ -13,6 +13,12 @@ export interface Knob {
   meaning: string;
   /** True when neighbouring values behave alike (threads, batch sizes); strategies may smooth over it. */
   ordinal: boolean;
+  /**
+   * Set on recipe knobs that exist to buy accuracy: 'same-size' (an importance matrix: the same tensor types, so the
+   * same file size and kernels), 'precision' (its values listed from the plainest: a later one keeps tensors at higher
+   * precision, a larger file). Where accuracy is not measured, such a move cannot improve the answer (stopping.ts).
+   */
+  buysAccuracy?: 'same-size' | 'precision';
 }
 
 export interface Constraint {

@@ -16,7 +16,9 @@ import {
 } from './strategy';
 import { TpeStrategy } from './tpe';
 import { knobValue } from '../configDiff';
-import { PATIENCE, stoodBest, untriedNeighbours } from '../stopping';
+import { buysOnlyAccuracy, closingPlan, PATIENCE, stoodBest } from '../stopping';
+import { bestTrial } from '../verdict';
+import { fmtSeconds } from '../format';
 
 /** The domain value closest to `target` (numerically for ints), or the knob default. */
 function snap(k: Knob | undefined, target: ConfigValue): ConfigValue | undefined {
@@ -237,22 +239,49 @@ export class HeuristicStrategy implements Strategy {
 }
 
 /**
- * With --stop-early, once the best has stood through the patience: its untried one-knob neighbours, cheapest first, so
- * the session can end on a local optimum of what it measured (stopping.ts) instead of waiting for TPE to happen on them.
+ * With --stop-early, once the best has stood through the patience: its one-knob neighbours the stop rule requires,
+ * cheapest first, so the session can end on a local optimum of what it measured (stopping.ts) instead of waiting for
+ * TPE to happen on them.
  */
 function closingCheck(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
   const best = stoodBest(ctx.objective, history);
   if (!best) return [];
+  return closingPlan(ctx, best, history).measure.map((m) => ({
+    config: m.config,
+    rationale:
+      `closing check: the best, #${best.index}, has stood through ${PATIENCE} trials; the configurations one knob ` +
+      `away from it are measured before the session ends: ${m.knob} ${knobValue(best.config[m.knob])} → ` +
+      `${knobValue(m.value)} (${m.cost})`,
+  }));
+}
+
+/**
+ * Where a new model file costs more than PATIENCE benchmarks (a 7B on a GPU: a minute of llama-quantize against
+ * seconds of llama-bench), the leader's untried one-knob neighbours that reuse a file already made, cheapest first,
+ * before the model-based stage spends minutes on new files: runtime knobs on existing artifacts first (issue 16). A
+ * move that only buys accuracy is left out where accuracy is not measured.
+ */
+function cheapNeighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal[] {
   const cost = costModel(ctx, history);
-  return untriedNeighbours(ctx.space, best, history)
+  const file = cost.typicalQuantizeSeconds();
+  const bench = cost.typicalBenchSeconds();
+  if (file <= PATIENCE * bench) return [];
+  const best = bestTrial(ctx.objective, history.filter(countsTowardBudget));
+  if (!best) return [];
+  const accuracy = !!ctx.toolchain?.accuracy;
+  const tried = measuredKeys(ctx.space, history);
+  return oneKnobMoves(ctx.space, best.config)
+    .filter((m) => !tried.has(ctx.space.key(m.config)))
+    .filter((m) => accuracy || !buysOnlyAccuracy(ctx.space, m.knob, best.config[m.knob], m.value))
     .map((m) => ({ m, est: cost.estimate(m.config) }))
+    .filter(({ est }) => !est.newFile)
     .sort((a, b) => a.est.seconds - b.est.seconds)
     .map(({ m, est }) => ({
       config: m.config,
       rationale:
-        `closing check: the best, #${best.index}, has stood through ${PATIENCE} trials; the configurations one knob ` +
-        `away from it are measured before the session ends: ${m.knob} ${knobValue(best.config[m.knob])} → ` +
-        `${knobValue(m.value)} (${est.text})`,
+        `runtime knobs on the files made before a new one (a new file costs about ${fmtSeconds(file)} here, a ` +
+        `benchmark ${fmtSeconds(bench)}): ${m.knob} ${knobValue(best.config[m.knob])} → ${knobValue(m.value)} from ` +
+        `the best so far, #${best.index} (${est.text})`,
     }));
 }
 
@@ -278,6 +307,8 @@ export class BuiltinStrategy implements Strategy {
       const design = firstDesign(ctx, history).slice(0, Math.min(n, FIRST_DESIGN_SIZE - observed));
       if (design.length) return design;
     }
+    const cheap = cheapNeighbours(ctx, history);
+    if (cheap.length) return cheap.slice(0, n);
     return this.tpe.propose(ctx, history, n);
   }
 }

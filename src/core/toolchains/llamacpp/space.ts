@@ -101,6 +101,7 @@ export function recipeKnobs(calibrations: string[]): Knob[] {
   return [
     {
       name: 'imatrix',
+      buysAccuracy: 'same-size',
       kind: 'enum',
       values: ['none', ...calibrations],
       default: 'none',
@@ -112,6 +113,7 @@ export function recipeKnobs(calibrations: string[]): Knob[] {
     },
     {
       name: 'imatrix_chunks',
+      buysAccuracy: 'same-size',
       kind: 'int',
       values: IMATRIX_CHUNKS,
       default: IMATRIX_CHUNKS[0],
@@ -121,6 +123,7 @@ export function recipeKnobs(calibrations: string[]): Knob[] {
     },
     {
       name: 'output_type',
+      buysAccuracy: 'precision',
       kind: 'enum',
       values: ['default', 'q8_0', 'f16'],
       default: 'default',
@@ -132,6 +135,7 @@ export function recipeKnobs(calibrations: string[]): Knob[] {
     },
     {
       name: 'embd_type',
+      buysAccuracy: 'precision',
       kind: 'enum',
       values: ['default', 'q8_0', 'f16'],
       default: 'default',
@@ -141,6 +145,7 @@ export function recipeKnobs(calibrations: string[]): Knob[] {
     },
     {
       name: 'tensor_overrides',
+      buysAccuracy: 'precision',
       kind: 'enum',
       values: TENSOR_OVERRIDES,
       default: 'none',
