@@ -244,6 +244,8 @@ export async function evaluate(
   const surprises: Record<string, number> = {};
   for (const { finding } of allFindings(asTrials, objectiveMetrics(objective)))
     surprises[finding.prior] = (surprises[finding.prior] ?? 0) + 1;
+  // What the stop rule knows in a session: the space, the model, the hardware and the toolchain's facts (cost.ts).
+  const scope = { space: tc.space, model: tc.modelInfo(), hardware: ds.hw, toolchain: tc.info() };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'haqa-bench-'));
   const results: Record<string, RunResult[]> = {};
   try {
@@ -289,7 +291,7 @@ export async function evaluate(
         const spent = modeledSeconds(trials);
         let earlyStop: RunResult['earlyStop'];
         for (let k = 1; k <= trials.length && !earlyStop; k++)
-          if (stopEarlyReason(obj, trials.slice(0, k), PATIENCE, tc.space))
+          if (stopEarlyReason(obj, trials.slice(0, k), PATIENCE, scope))
             earlyStop = {
               trials: k,
               near: nearOptimum(byRule, judge(obj, trials.slice(0, k)).best),
@@ -404,7 +406,7 @@ export function timeTable(e: Evaluation): string {
 export function earlyStopTable(e: Evaluation): string {
   const last = e.checkpoints.length - 1;
   const lines = [
-    `Stopping early (\`--stop-early\`: the best stood through ${PATIENCE} trials, each beaten beyond noise, and every configuration one knob away from it is measured; read off each run's trials, except \`builtin --stop-early\`, which ran with it and its closing check): share of seeds that stop before ${e.cap} trials, median trials at the stop, and the verdict within noise of the grid's optimum at the stop against at ${e.cap} trials.`,
+    `Stopping early (\`--stop-early\`: the best stood through ${PATIENCE} trials, each slower beyond noise or one knob away and tied, and every configuration one knob away from it that could change the answer is measured; read off each run's trials, except \`builtin --stop-early\`, which ran with it and its closing check): share of seeds that stop before ${e.cap} trials, median trials at the stop, and the verdict within noise of the grid's optimum at the stop against at ${e.cap} trials.`,
     '',
     `| strategy | stops before ${e.cap} | median trials at the stop | within noise at the stop | within noise at ${e.cap} (all seeds) |`,
     '| --- | --- | --- | --- | --- |',

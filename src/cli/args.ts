@@ -41,8 +41,8 @@ optimize options:
   --confirm on|off       measure the leaders again, interleaved, before the verdict (default on)
   --reference on|off     where the model does not fit its GPUs whole, spend the last trial on llama.cpp's own
                          placement (--fit) and compare the verdict with it (default on)
-  --stop-early on|off    end before --budget once the best has stood through 4 trials, each beaten beyond noise
-                         (default off: on noisy machines it can stop before the best; see BENCHMARKS.md)
+  --stop-early on|off    end before --budget once the session is done: the best has stood through 4 trials and
+                         every configuration one knob away from it that could change the answer is measured (default on)
   --eval-text FILE       evaluation text (default: the built-in sample, Python stdlib source)
   --eval-chunks N        512-token chunks of it to evaluate (default 8)
   --calibration-text FILE   calibration text for importance matrices (repeatable; default: the built-in sample)

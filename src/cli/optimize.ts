@@ -96,7 +96,7 @@ export async function optimize(
       workload: workloadFrom(flags, defaults.workload ?? DEFAULT_WORKLOAD),
       confirm: onOff(flags, 'confirm', true),
       reference: onOff(flags, 'reference', true),
-      stopEarly: onOff(flags, 'stop-early', false),
+      stopEarly: onOff(flags, 'stop-early', true),
       accuracy: accuracyFrom(flags, defaults.evalChunks),
       calibrations: calibrationsFrom(flags),
       toolchain: { binDir: flags['llamacpp-bin'], backend: backendFlag(flags), cacheDir: flags['cache-dir'] },

@@ -114,7 +114,7 @@ export async function launchSession(spec: SessionSpec, deps: LaunchDeps): Promis
         runner: deps.runner,
         confirm: spec.confirm ? undefined : false,
         reference: spec.reference,
-        stopEarly: spec.stopEarly === true,
+        stopEarly: spec.stopEarly !== false,
         ...hooks,
       }).finally(() => held.release()),
   };

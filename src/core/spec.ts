@@ -41,7 +41,7 @@ export interface SessionSpec {
    * and compare the verdict with it (reference.ts). Absent: on.
    */
   reference?: boolean;
-  /** End before the budget when the best has stood through several trials each beaten beyond noise (stopping.ts). */
+  /** End before the budget once the session is done (stopping.ts). Absent: on. */
   stopEarly?: boolean;
   /** Accuracy in every trial: the evaluation text and its 512-token chunks; null = off. */
   accuracy: { evalFile: string; chunks: number } | null;

@@ -45,7 +45,7 @@ export function readSettings(): HaqaSettings {
     accuracy: c.get<boolean>('accuracy', true),
     confirm: c.get<boolean>('confirm', true),
     reference: c.get<boolean>('reference', true),
-    stopEarly: c.get<boolean>('stopEarly', false),
+    stopEarly: c.get<boolean>('stopEarly', true),
     evalChunks: c.get<number>('evalChunks', 8),
     stepTimeoutMin: positive(c.get<number | null>('stepTimeoutMinutes')),
     timeBudgetMin: positive(c.get<number | null>('timeBudgetMinutes')),

@@ -25,9 +25,16 @@ export const GRID_HW: HardwareProfile = {
 export const gridSpec = (over: Partial<SessionSpec> = {}): SessionSpec => makeSpec({ replay: [GRID], ...over });
 
 /** A session over the recorded grid, started the way the CLI and the extension start theirs (launchSession). */
-export async function replaySession(root: string, strategy: string, budget: number, seed = 0, store?: SessionStore) {
+export async function replaySession(
+  root: string,
+  strategy: string,
+  budget: number,
+  seed = 0,
+  store?: SessionStore,
+  over: Partial<SessionSpec> = {},
+) {
   const tc = replayGrid();
-  const spec = gridSpec({ strategy: checkStrategyName(strategy), budget, seed });
+  const spec = gridSpec({ strategy: checkStrategyName(strategy), budget, seed, ...over });
   const runner = new ProcessRunner({ mode: 'pipe' });
   const session = await launchSession(spec, {
     root,

@@ -112,6 +112,8 @@ test('--replay takes several files, each a llama-bench recording', () => {
     'grid',
     '--budget',
     '1000',
+    '--stop-early',
+    'off',
     '--session-dir',
     dir,
     '--json',

@@ -50,7 +50,8 @@ test('builtin opens with the hardware-aware design, each proposal with a rationa
 
 test('grid exhausts a space and then stops by itself', async () => {
   const n = replayGrid().recorded().length;
-  const { summary } = await replaySession(tmpDir(), 'grid', n + 5, 0);
+  // Without --stop-early (on by default), which would end it once the best and its neighbours are measured.
+  const { summary } = await replaySession(tmpDir(), 'grid', n + 5, 0, undefined, { stopEarly: false });
   assert.equal(summary.trials.length, n);
   assert.match(summary.stopReason, /exhausted/);
 });
