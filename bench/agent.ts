@@ -64,6 +64,19 @@ export const DATASETS: Dataset[] = [
       gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }],
     },
   },
+  {
+    // Recorded after every constant of the strategies and the stop rule was fixed (issue 16): a grid none was tuned on.
+    name: 'gpu-7b',
+    file: 'bench/data/gpu-grid-h200-7b.jsonl',
+    machine: 'NVIDIA H200 (lent device machine), Intel Xeon 16 cores, a 7B-shaped Llama',
+    hw: {
+      cpu: { model: 'x86', cores: 16, threads: 16, flags: ['avx2'] },
+      memoryBytes: 128 * 2 ** 30,
+      os: 'Linux',
+      arch: 'x64',
+      gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }],
+    },
+  },
 ];
 
 /** One contender: a strategy name, and for the LLM its settings (temperature). */

@@ -110,6 +110,8 @@ export function objectiveStat(o: ObjectiveSpec, m: TrialMetrics): Stat | undefin
  * to. A trial not separated from the leader but not shown within this bound either is *unresolved*.
  */
 export const TIE_WITHIN = 0.05;
+/** Peak memories within this share of the least among tied trials break no tie (see verdict). */
+export const MEMORY_TIE = 0.05;
 
 /**
  * The most `b` may plausibly be slower than `a` (a the faster by mean), relative to a's mean: the upper end of the
@@ -173,7 +175,7 @@ const changes = (c: Config, d?: Config) =>
  * The session's answer. The leader is the feasible trial with the highest objective; tied with it is every feasible
  * trial that no other feasible trial beats by the rule and that is shown at most `tieWithin` slower than the leader
  * (plausibleShortfall). Among the tied (leader included) the most accurate wins (lower mean KLD, else lower ΔPPL), then
- * the smaller file, then the smaller peak memory, then fewer changes from the defaults, then the earlier trial.
+ * the smaller file, then the smaller peak memory (by more than MEMORY_TIE), then fewer changes from the defaults, then the earlier trial.
  * Trials not beaten but too noisy to be shown within the bound are `unresolved`: named, never chosen over the leader.
  */
 export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOptions = {}): Verdict {
@@ -201,12 +203,18 @@ export function verdict(o: ObjectiveSpec, trials: TrialRecord[], opts: VerdictOp
   const group = contention.filter((x) => x === leader || plausibleShortfall(leader.s, x.s, rule) <= tieWithin);
   const unresolved = contention.filter((x) => !group.includes(x)).sort((a, b) => b.s.mean - a.s.mean);
   const acc = (t: TrialRecord) => t.metrics.accuracy;
+  // Peak memory is one reading per trial, with no noise estimate: two within MEMORY_TIE of the group's least count as
+  // the same, or a few MiB of compute buffer (a smaller micro-batch) would walk the answer away from llama.cpp's
+  // defaults one tie at a time (a 7B on an H200: 5671 vs 5717 MiB, −0.8 %).
+  const mem = (x: { t: TrialRecord }) => (x.t.metrics.peakHostMemBytes ?? 0) + (x.t.metrics.peakDeviceMemBytes ?? 0);
+  const leastMem = Math.min(...group.map(mem));
+  const memKey = (x: { t: TrialRecord }) => (mem(x) <= leastMem * (1 + MEMORY_TIE) ? 0 : mem(x));
   const allKld = group.every((x) => acc(x.t)?.kld !== undefined);
   const allDppl = group.every((x) => acc(x.t)?.dPplPct !== undefined);
   const key = (x: { t: TrialRecord }): number[] => [
     allKld ? acc(x.t)!.kld : allDppl ? acc(x.t)!.dPplPct : 0,
     x.t.metrics.fileSizeBytes ?? Infinity,
-    (x.t.metrics.peakHostMemBytes ?? 0) + (x.t.metrics.peakDeviceMemBytes ?? 0),
+    memKey(x),
     changes(x.t.config, opts.defaults ?? TOOL_DEFAULTS),
     x.t.index,
   ];

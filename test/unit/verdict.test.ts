@@ -162,3 +162,22 @@ test('the Pareto front agrees with the verdict: a smaller trial only too noisy t
     [8],
   );
 });
+
+test('verdict: among tied trials, peak memory breaks the tie only beyond 5 %; closer than that, fewer changes from the defaults win', () => {
+  const MiB = 2 ** 20;
+  // #1 at llama.cpp's batch sizes, #2 a smaller micro-batch: tied on decode, 0.8 % less memory (a 7B on an H200).
+  const a = trial(1, [356, 353, 359], { peakDeviceMemBytes: 5717 * MiB });
+  const b = trial(2, [355, 352, 358], { peakDeviceMemBytes: 5671 * MiB });
+  a.config = { quant: 'Q4_0', batch: 2048, ubatch: 512 };
+  b.config = { quant: 'Q4_0', batch: 2048, ubatch: 256 };
+  const defaults = { batch: 2048, ubatch: 512 };
+  const v = verdict({ kind: 'decode' }, [b, a], { defaults });
+  assert.equal(v.best, 1);
+  assert.deepEqual(v.tied, [2]);
+  assert.match(v.reason, /#1 Q4_0 chosen: fewest changes from the defaults of the tied/);
+  // 10 % less memory is a reason.
+  b.metrics.peakDeviceMemBytes = 5100 * MiB;
+  const w = verdict({ kind: 'decode' }, [b, a], { defaults });
+  assert.equal(w.best, 2);
+  assert.match(w.reason, /least memory of the tied/);
+});

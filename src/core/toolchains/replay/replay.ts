@@ -66,7 +66,9 @@ export class ReplayToolchain implements Toolchain {
       rows.push(...got);
     }
     this.rows = rows;
-    this.sourceBytes = Math.max(...rows.map((r) => r.model_size));
+    // The source a session would quantize: an F16 file of the recorded parameters (2 bytes each), or the largest
+    // recorded file where that is larger (an F32 recording).
+    this.sourceBytes = Math.max(...rows.map((r) => Math.max(r.model_size, 2 * (r.model_n_params ?? 0))));
     this.maxThreads = Math.max(1, ...rows.map((r) => r.n_threads).filter((t) => Number.isInteger(t)));
     const withGpu = rows.some((r) => r.n_gpu_layers > 0 && !!r.gpu_info);
     this.withGpu = withGpu;
