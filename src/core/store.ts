@@ -32,6 +32,27 @@ export interface SessionMeta {
   acceptAll?: boolean;
 }
 
+/**
+ * The sessions folder keeps itself out of git (as .pytest_cache and .mypy_cache do): a `.gitignore` of `*` in it, once,
+ * where it is HAQA's own `.haqa/` folder, so Source Control does not fill with trial logs and nobody has to answer a
+ * prompt. Deleting that file lets the sessions be committed; HAQA does not write it again while the folder has
+ * sessions. A folder given by --session-dir keeps whatever it has.
+ */
+export function keepOutOfGit(root: string): void {
+  if (path.basename(root) !== '.haqa') return;
+  const gi = path.join(root, '.gitignore');
+  if (fs.existsSync(gi) || fs.readdirSync(path.join(root, 'sessions')).length > 1) return;
+  onDisk(gi, () => {
+    try {
+      fs.writeFileSync(gi, "# HAQA's sessions and trial logs: kept out of git. Delete this file to commit them.\n*\n", {
+        flag: 'wx',
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another session wrote it first
+    }
+  });
+}
+
 const STATUSES: readonly SessionStatusOnDisk[] = ['running', 'completed', 'stopped', 'failed'];
 
 /**
@@ -247,6 +268,7 @@ export class SessionStore {
     const id = newSessionId();
     const dir = path.join(path.resolve(root), 'sessions', id);
     onDisk(dir, () => fs.mkdirSync(path.join(dir, 'logs'), { recursive: true }));
+    keepOutOfGit(path.resolve(root));
     const now = new Date().toISOString();
     const store = new SessionStore(dir, {
       id,

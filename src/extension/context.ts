@@ -5,7 +5,6 @@
  * start a run, report errors). One HaqaContext is built in `activate` and passed to each `registerXCommands(ctx)`;
  * nothing here is a module global and importing this module does nothing.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError, describeError } from '../core/errors';
@@ -289,24 +288,6 @@ export class HaqaContext implements vscode.Disposable {
     return a === 'Build llama.cpp' ? this.buildTools() : false;
   }
 
-  /** Offers once to add `.haqa/` to the workspace's .gitignore. */
-  async offerGitignore(root: string): Promise<void> {
-    const state = this.extension.workspaceState;
-    const ws = path.dirname(root);
-    const gi = path.join(ws, '.gitignore');
-    if (!fs.existsSync(path.join(ws, '.git')) && !fs.existsSync(gi)) return;
-    if (fs.existsSync(gi) && /^\/?\.haqa\/?\s*$/m.test(fs.readFileSync(gi, 'utf8'))) return;
-    if (state.get('haqa.gitignoreDeclined')) return;
-    const a = await vscode.window.showInformationMessage(
-      'HAQA keeps its sessions in .haqa/. Add it to .gitignore?',
-      'Add',
-      'Not now',
-    );
-    if (a === 'Add')
-      fs.appendFileSync(gi, `${fs.existsSync(gi) && !fs.readFileSync(gi, 'utf8').endsWith('\n') ? '\n' : ''}.haqa/\n`);
-    else if (a === 'Not now') await state.update('haqa.gitignoreDeclined', true);
-  }
-
   /** Everything that starts a process (trials, builds, servers) asks first: an untrusted workspace runs none. */
   requireTrust(): void {
     if (!vscode.workspace.isTrusted)
@@ -366,7 +347,6 @@ export class HaqaContext implements vscode.Disposable {
             });
         });
     });
-    void this.offerGitignore(req.root);
     return run;
   }
 

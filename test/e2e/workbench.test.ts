@@ -549,14 +549,15 @@ test(
     await quickInputTitle('(6/6)');
     await page.keyboard.press('Enter');
     frame = await sessionFrame();
-    // The first session offers to keep .haqa/ out of git.
-    const offer = page.locator('.notification-toast', { hasText: 'Add it to .gitignore?' }).first();
-    await offer.waitFor({ timeout: 60_000 });
-    await offer.locator('.monaco-button', { hasText: /^Add$/ }).click();
-    await whenFile('.haqa/ in .gitignore', workspace, () =>
-      fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8').includes('.haqa/\n'),
+    // The first session keeps .haqa/ out of git by itself, without a prompt and without touching the workspace's
+    // .gitignore.
+    const own = path.join(workspace, '.haqa', '.gitignore');
+    await whenFile(
+      '.haqa/.gitignore',
+      workspace,
+      () => fs.existsSync(own) && fs.readFileSync(own, 'utf8').endsWith('\n*\n'),
     );
-    assert.equal(fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8'), 'node_modules/\n.haqa/\n');
+    assert.equal(fs.readFileSync(path.join(workspace, '.gitignore'), 'utf8'), 'node_modules/\n');
     await frame.waitForSelector('#proposal-accept', { timeout: 120_000 });
     const text = await frame.locator('#pending').innerText();
     assert.match(text, /Proposal #1/);
