@@ -8,6 +8,7 @@
 import type { ObjectiveKind } from '../src/core/objective';
 import { wasMeasured, type Config, type ConfigValue, type TrialRecord } from '../src/core/types';
 import { configDiff, type KnobChange } from '../src/core/configDiff';
+import { shortConfig } from '../src/core/format';
 import type { HostMessage, KnobView, ProposalView, SessionState, SessionStatus, ViewPersisted } from './protocol';
 
 // ---- The view model and its updates ----
@@ -162,18 +163,8 @@ export const dpplErr = (t: TrialRecord): number | undefined =>
   dppl(t) === undefined ? undefined : t.metrics.accuracy?.dPplPctErr;
 export const kld = (t: TrialRecord): number | undefined => t.metrics.accuracy?.kld;
 
-/** A short label of a config: the quant recipe, then the runtime knobs that differ from llama.cpp defaults. */
-export function configLabel(c: Config): string {
-  const parts = [String(c.quant ?? '')];
-  if (c.imatrix && c.imatrix !== 'none') parts.push(`imatrix:${String(c.imatrix)}`);
-  if (c.tensor_overrides && c.tensor_overrides !== 'none') parts.push(String(c.tensor_overrides));
-  if (c.threads !== undefined) parts.push(`t${String(c.threads)}`);
-  if (c.gpu_layers) parts.push(`ngl${String(c.gpu_layers)}`);
-  if (c.flash_attn) parts.push('fa');
-  if (c.batch !== undefined) parts.push(`b${String(c.batch)}/${String(c.ubatch)}`);
-  if (c.cache_type_k && c.cache_type_k !== 'f16') parts.push(`kv:${String(c.cache_type_k)}/${String(c.cache_type_v)}`);
-  return parts.join(' ');
-}
+/** A config's label: core's one formatter (format.ts), the same as the CLI's and the tree's. */
+export const configLabel = (c: Config): string => shortConfig(c);
 
 export const sessionTitle = (s: SessionState): string => `${s.model} — session ${s.sessionId}`;
 export const trialCountLabel = (n: number): string => `${n} trial${n === 1 ? '' : 's'}`;

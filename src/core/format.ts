@@ -5,7 +5,11 @@ import { peakMemBytes, type Config, type Stat, type TrialRecord } from './types'
 export const mib = (b?: number) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1));
 export const stat = (s?: Stat) => (s ? `${s.mean.toFixed(1)} ± ${s.sd.toFixed(1)}` : '-');
 
-/** A compact one-line form of a configuration, e.g. "Q4_0 t=2 fa=on b=2048/512 kv=f16/f16". */
+/**
+ * A compact one-line form of a configuration, e.g. "Q4_0+out=f16 t=2 fa=on b=2048/512 kv=f16/f16": the one form the
+ * CLI, the tree, the webview's table, card and header use. The recipe's extras are always named (two files of one
+ * type must not look alike); knobs the configuration does not set are left out.
+ */
 export function shortConfig(c: Config): string {
   const r = quantRecipe(c);
   let q = String(r.quant);
@@ -13,16 +17,15 @@ export function shortConfig(c: Config): string {
   if (r.output_type) q += `+out=${r.output_type}`;
   if (r.embd_type) q += `+embd=${r.embd_type}`;
   if (r.tensor_overrides) q += `+${r.tensor_overrides}`;
-  const parts = [q, `t=${String(c.threads)}`];
+  const parts = [q];
+  if (c.threads !== undefined) parts.push(`t=${String(c.threads)}`);
   if (c.gpu_layers !== undefined) parts.push(`ngl=${String(c.gpu_layers)}`);
   if (Number(c.n_cpu_moe ?? 0) > 0) parts.push(`ncmoe=${String(c.n_cpu_moe)}`);
   if (c.split_mode !== undefined && c.split_mode !== 'layer') parts.push(`sm=${String(c.split_mode)}`);
   if (c.tensor_split !== undefined && c.tensor_split !== 'auto') parts.push(`ts=${String(c.tensor_split)}`);
-  parts.push(
-    `fa=${c.flash_attn ? 'on' : 'off'}`,
-    `b=${String(c.batch)}/${String(c.ubatch)}`,
-    `kv=${String(c.cache_type_k)}/${String(c.cache_type_v)}`,
-  );
+  if (c.flash_attn !== undefined) parts.push(`fa=${c.flash_attn ? 'on' : 'off'}`);
+  if (c.batch !== undefined) parts.push(`b=${String(c.batch)}/${String(c.ubatch)}`);
+  if (c.cache_type_k !== undefined) parts.push(`kv=${String(c.cache_type_k)}/${String(c.cache_type_v)}`);
   return parts.join(' ');
 }
 

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { shortConfig } from '../../src/core/format';
 import * as assert from 'node:assert/strict';
 import {
   applyHostMessage,
@@ -436,11 +437,13 @@ test('the row window: margin rows around the view, clamped to the table; spacers
 });
 
 test('config labels, and the override form from the knobs and back', () => {
-  assert.equal(configLabel({ quant: 'Q4_K_M', imatrix: 'none', threads: 8 }), 'Q4_K_M t8');
+  assert.equal(configLabel({ quant: 'Q4_K_M', imatrix: 'none', threads: 8 }), 'Q4_K_M t=8');
   assert.equal(
     configLabel({
       quant: 'Q5_K_M',
       imatrix: 'calib',
+      imatrix_chunks: 32,
+      output_type: 'f16',
       tensor_overrides: 'ffn-q8',
       threads: 4,
       gpu_layers: 99,
@@ -450,9 +453,12 @@ test('config labels, and the override form from the knobs and back', () => {
       cache_type_k: 'q8_0',
       cache_type_v: 'q4_0',
     }),
-    'Q5_K_M imatrix:calib ffn-q8 t4 ngl99 fa b512/256 kv:q8_0/q4_0',
+    'Q5_K_M+imatrix(calib,32)+out=f16+ffn-q8 t=4 ngl=99 fa=on b=512/256 kv=q8_0/q4_0',
   );
-  assert.equal(configLabel({ quant: 'Q8_0', gpu_layers: 0, flash_attn: false, cache_type_k: 'f16' }), 'Q8_0');
+  // The same text as the CLI's and the tree's (format.ts): one formatter.
+  const c = { quant: 'Q8_0', threads: 2, gpu_layers: 0, flash_attn: false, cache_type_k: 'f16', cache_type_v: 'f16' };
+  assert.equal(configLabel(c), shortConfig(c));
+  assert.equal(configLabel(c), 'Q8_0 t=2 ngl=0 fa=off kv=f16/f16');
   const s = session();
   const choices = overrideChoices(s.knobs, { id: 1, config: { quant: 'Q8_0', threads: 2 } });
   assert.deepEqual(choices[1], {

@@ -112,7 +112,9 @@ const TRY_TITLE = 'Serve it with llama-server and measure one completion';
 const CELLS: Record<ColumnId, (t: TrialRecord, s: SessionState) => string> = {
   index: (t) => String(t.index),
   status: (t) => `<span class="status status-${t.status}">${t.status}</span>`,
-  config: (t) => `<span title="${esc(JSON.stringify(t.config))}">${esc(configLabel(t.config))}</span>`,
+  // Ellipsized in a narrow column: the whole label on hover, then every knob.
+  config: (t) =>
+    `<span title="${esc(`${configLabel(t.config)}\n${JSON.stringify(t.config)}`)}">${esc(configLabel(t.config))}</span>`,
   decode: (t) => speed(t.metrics.decode),
   prefill: (t) => speed(t.metrics.prefill),
   size: (t, s) => limitCell(s, 'size', sizeMiB(t)),
