@@ -22,6 +22,7 @@ import { launchBrowser } from '../vscode/browser';
 import {
   activeEditorText,
   contrastRatio,
+  openFileByName,
   openViewContainer,
   paletteOffers,
   readTable,
@@ -744,11 +745,67 @@ test(
         return false;
       }
     });
-    assert.equal(cfg.$schema, 'haqa.deploy.v1');
+    assert.equal(cfg.schema, 'haqa.deploy.v1');
     assert.match(cfg.model.source, /tiny-pystdlib-f16\.gguf$/);
     // The deploy config carries the session's verdict.
     assert.match(cfg.verdict.reason, /(beyond noise|within noise of each other|not shown within \d+ % of it)/);
     assert.match(cfg.verdict.method, /^Welch's t-test at 95 %/);
+  }),
+);
+
+test(
+  "the written haqa.deploy.json validates against the extension's contributed schema: no problem in it, a broken copy flagged",
+  shot('deploy-schema', async () => {
+    const written = fs.readFileSync(path.join(workspace, 'haqa.deploy.json'), 'utf8');
+    // A copy with a wrong version, named so the contribution's fileMatch takes it too (*.haqa.deploy.json).
+    const bad = written.replace('"schema": "haqa.deploy.v1"', '"schema": 1');
+    assert.notEqual(bad, written);
+    fs.writeFileSync(path.join(workspace, 'bad.haqa.deploy.json'), bad);
+    try {
+      await openFileByName(page, 'haqa.deploy.json');
+      await openFileByName(page, 'bad.haqa.deploy.json');
+      // The schema was loaded from the installed extension and applied: the copy's wrong value is squiggled (VS Code
+      // reports a schema's problems as warnings).
+      const squiggle = page.locator('.editor-instance .squiggly-warning, .editor-instance .squiggly-error').first();
+      await squiggle.waitFor({ state: 'attached', timeout: 60_000 });
+      // Its hover names what the schema wants.
+      await squiggle.hover({ force: true });
+      await page
+        .locator('.monaco-hover', { hasText: /Value must be "haqa\.deploy\.v1"|Incorrect type/ })
+        .first()
+        .waitFor({ timeout: 60_000 });
+      // The real file, validated first, has nothing: no "Unable to load schema" (a warning), no error.
+      await openFileByName(page, 'haqa.deploy.json');
+      await page.locator('.editor-instance .view-lines').first().waitFor({ timeout: 60_000 });
+      assert.match((await activeEditorText(page)).replace(/\u00a0/g, ' '), /"schema": "haqa\.deploy\.v1"/);
+      assert.equal(
+        await page.locator('.editor-instance .squiggly-error, .editor-instance .squiggly-warning').count(),
+        0,
+        'haqa.deploy.json has a problem (see deploy-schema-editor.png)',
+      );
+    } catch (e) {
+      fs.mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: path.join(RESULTS, 'deploy-schema-editor.png') }).catch(() => {});
+      throw e;
+    } finally {
+      // Only these two tabs: the session panel stays open for the reload test.
+      // (a failure here must not hide the one above)
+      for (const name of ['bad.haqa.deploy.json', 'haqa.deploy.json'])
+        await openFileByName(page, name)
+          .then(() => runCommand(page, 'View: Close Editor'))
+          .catch(() => {});
+      await page
+        .waitForFunction(
+          () =>
+            !Array.from(document.querySelectorAll('.tabs-container .tab')).some((t) =>
+              /deploy\.json/.test(t.textContent ?? ''),
+            ),
+          undefined,
+          { timeout: 60_000 },
+        )
+        .catch(() => {});
+      fs.rmSync(path.join(workspace, 'bad.haqa.deploy.json'), { force: true });
+    }
   }),
 );
 

@@ -306,7 +306,7 @@ describe('HAQA in the extension host', function () {
     assert.equal(fs.readFileSync(deployFile(), 'utf8'), '{"changed": "meanwhile"}\n');
     assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'applied');
     const cfg = JSON.parse(fs.readFileSync(deployFile(), 'utf8'));
-    assert.equal(cfg.$schema, 'haqa.deploy.v1');
+    assert.equal(cfg.schema, 'haqa.deploy.v1');
     assert.equal(cfg.session.id, sessionId);
     assert.equal(cfg.model.source, model);
     assert.ok(fs.existsSync(cfg.model.file), `the deployed model file ${cfg.model.file} does not exist`);
@@ -316,6 +316,41 @@ describe('HAQA in the extension host', function () {
     assert.match(script, /^#!\/bin\/sh/);
     assert.match(script, /llama-server/);
     assert.ok((fs.statSync(path.join(ws, 'haqa-serve.sh')).mode & 0o111) !== 0, 'launch script not executable');
+  });
+
+  it("the written deploy file is validated by VS Code's JSON support against the contributed schema", async () => {
+    // A byte-identical copy, named for the contribution's *.haqa.deploy.json: a fresh editor model, which no reload
+    // of the file Apply just wrote can race.
+    const copy = path.join(ws, 'check.haqa.deploy.json');
+    fs.copyFileSync(deployFile(), copy);
+    try {
+      const doc = await vscode.workspace.openTextDocument(copy);
+      await vscode.window.showTextDocument(doc);
+      const diags = () => vscode.languages.getDiagnostics(doc.uri);
+      const replace = async (from: string, to: string) => {
+        const at = doc.getText().indexOf(from);
+        assert.ok(at >= 0, `${from} not in ${doc.getText().slice(0, 200)}`);
+        const e = new vscode.WorkspaceEdit();
+        e.replace(doc.uri, new vscode.Range(doc.positionAt(at), doc.positionAt(at + from.length)), to);
+        assert.ok(await vscode.workspace.applyEdit(e));
+      };
+      // Broken in the editor: the schema, loaded from the extension, names the wrong value.
+      await replace('"schema": "haqa.deploy.v1"', '"schema": 1');
+      const broken = await when('a schema diagnostic', [vscode.languages.onDidChangeDiagnostics], () =>
+        diags().length ? diags() : undefined,
+      );
+      assert.ok(
+        broken.some((d) => /Incorrect type|Value must be/.test(d.message)),
+        broken.map((d) => d.message).join('; '),
+      );
+      // Put back to what Apply wrote: nothing left, "Unable to load schema" included.
+      await replace('"schema": 1', '"schema": "haqa.deploy.v1"');
+      await when('the diagnostics to clear', [vscode.languages.onDidChangeDiagnostics], () => diags().length === 0);
+      assert.equal(doc.getText(), fs.readFileSync(deployFile(), 'utf8'));
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    } finally {
+      fs.rmSync(copy, { force: true });
+    }
   });
 
   it('"Try it" serves the best trial with llama-server on a free port and measures tokens/s', async () => {

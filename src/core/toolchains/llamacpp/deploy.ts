@@ -25,7 +25,16 @@ export function serverArgv(serverBin: string, modelFile: string, config: Config,
 /** The context served: the workload's (--context), else room for what was measured, at least 4096. */
 export const contextFor = (w: Workload) => w.context ?? Math.max(4096, w.depth + w.promptTokens + w.genTokens);
 
+/**
+ * The deploy config's version, kept under `schema` (as the CLI's `haqa.*.v1` documents do), not `$schema`: VS Code
+ * resolves a `$schema` without a URI scheme as a path beside the file ("Unable to load schema"), and a `$schema` wins
+ * over every association. The extension contributes `schemas/haqa.deploy.v1.schema.json` for files named
+ * `haqa.deploy.json` / `*.haqa.deploy.json` (package.json `jsonValidation`), which VS Code loads from the installed
+ * extension itself: no network, no path of this machine in the file.
+ */
 export const DEPLOY_SCHEMA = 'haqa.deploy.v1';
+/** The JSON Schema of the deploy config, relative to the extension's (and the repository's) root. */
+export const DEPLOY_SCHEMA_FILE = 'schemas/haqa.deploy.v1.schema.json';
 
 export interface DeployInput {
   sessionId: string;
@@ -51,7 +60,7 @@ export function deployConfig(i: DeployInput): Record<string, unknown> {
   const runtime = Object.fromEntries(Object.entries(c).filter(([k]) => !recipe.has(k)));
   const m = i.trial.metrics;
   return {
-    $schema: DEPLOY_SCHEMA,
+    schema: DEPLOY_SCHEMA,
     model: { source: i.sourceModel, file: i.modelFile },
     quantization: quantRecipe(c),
     runtime: { ...runtime, context: contextFor(i.workload) },

@@ -1,0 +1,136 @@
+/**
+ * The deploy config against the JSON Schema the extension contributes (schemas/haqa.deploy.v1.schema.json), with a
+ * maintained validator (ajv, draft-07 as VS Code's JSON language service reads it), and the packaging that ships it.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import Ajv from 'ajv';
+import {
+  DEPLOY_SCHEMA,
+  DEPLOY_SCHEMA_FILE,
+  deployConfig,
+  deployFiles,
+  type DeployInput,
+} from '../../src/core/toolchains/llamacpp/deploy';
+import { verdict } from '../../src/core/verdict';
+import { statOfSamples } from '../../src/core/verdict';
+import type { TrialRecord } from '../../src/core/types';
+
+const ROOT = path.resolve(__dirname, '../..');
+const schema = JSON.parse(fs.readFileSync(path.join(ROOT, DEPLOY_SCHEMA_FILE), 'utf8')) as Record<string, unknown>;
+const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
+const errors = () => (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join('; ');
+
+const trial = (index: number, quant: string, decode: number[], extra: Partial<TrialRecord> = {}): TrialRecord => ({
+  type: 'trial',
+  index,
+  key: `k${index}`,
+  status: 'done',
+  strategy: 'builtin',
+  startedAt: '2026-01-01T00:00:00Z',
+  endedAt: '2026-01-01T00:00:10Z',
+  durationMs: 10_000,
+  config: {
+    quant,
+    imatrix: 'none',
+    imatrix_chunks: 32,
+    threads: 2,
+    gpu_layers: 999,
+    flash_attn: true,
+    batch: 2048,
+    ubatch: 512,
+    cache_type_k: 'q8_0',
+    cache_type_v: 'f16',
+  },
+  metrics: {
+    decode: statOfSamples(decode),
+    prefill: statOfSamples(decode.map((x) => x * 10)),
+    fileSizeBytes: 4e9,
+    peakHostMemBytes: 5e8,
+    accuracy: { ppl: 10.2, pplBase: 10, dPplPct: 2, dPplPctErr: 0.3, kld: 0.02, kldErr: 0.001 },
+  },
+  ...extra,
+});
+
+const input = (o: Partial<DeployInput> = {}): DeployInput => ({
+  sessionId: 'S1',
+  trial: trial(2, 'Q4_K_M', [50, 51, 49]),
+  sourceModel: '/m/src f16.gguf',
+  modelFile: "/cache/it's Q4_K_M.gguf",
+  serverBin: '/opt/llama/llama-server',
+  workload: { promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 },
+  hardware: 'CPU x',
+  toolchain: { commit: 'abc1234', backend: 'cuda' },
+  ...o,
+});
+
+test('deployConfig() output validates against the contributed schema: plain, with a verdict, with a context', () => {
+  const trials = [trial(1, 'Q8_0', [30, 31, 29]), trial(2, 'Q4_K_M', [50, 51, 49])];
+  const v = verdict({ kind: 'decode' }, trials);
+  for (const i of [
+    input(),
+    input({ verdict: v }),
+    input({ workload: { promptTokens: 64, genTokens: 16, depth: 4096, repetitions: 2, context: 8192 } }),
+    // A trial without accuracy or a peak (not measured): nulls where the schema allows them.
+    input({ trial: { ...trial(3, 'F16', [10, 11, 9]), metrics: { decode: statOfSamples([10, 11, 9]) } } }),
+  ]) {
+    // Through the file as Apply writes it, not the object: what VS Code validates is the JSON text.
+    const file = deployFiles(i, { configPath: '/ws/haqa.deploy.json', modelfile: false })[0];
+    const doc = JSON.parse(file.content) as Record<string, unknown>;
+    assert.equal(doc.schema, DEPLOY_SCHEMA);
+    assert.equal(doc.$schema, undefined, 'a $schema VS Code cannot load');
+    assert.ok(validate(doc), errors());
+  }
+});
+
+test('the schema refuses what is not a deploy config: a wrong type, a missing model file, an unknown key, the old $schema', () => {
+  const good = JSON.parse(JSON.stringify(deployConfig(input()))) as Record<string, Record<string, unknown>>;
+  assert.ok(validate(good), errors());
+  const cases: [string, (d: Record<string, Record<string, unknown>>) => void, RegExp][] = [
+    ['context as a string', (d) => (d.runtime.context = '4096'), /\/runtime\/context must be integer/],
+    ['no model file', (d) => delete d.model.file, /\/model must have required property 'file'/],
+    ['argv as a shell line', (d) => (d.server.argv = 'llama-server -m x' as unknown), /\/server\/argv must be array/],
+    [
+      'another version',
+      (d) => ((d as Record<string, unknown>).schema = 'haqa.deploy.v2'),
+      /\/schema must be equal to constant/,
+    ],
+    [
+      'an unknown top-level key',
+      (d) => ((d as Record<string, unknown>).extra = 1),
+      /must NOT have additional properties/,
+    ],
+    [
+      'the $schema earlier versions wrote',
+      (d) => ((d as Record<string, unknown>).$schema = 'haqa.deploy.v1'),
+      /must NOT have additional properties/,
+    ],
+  ];
+  for (const [what, change, expected] of cases) {
+    const d = JSON.parse(JSON.stringify(good)) as Record<string, Record<string, unknown>>;
+    change(d);
+    assert.equal(validate(d), false, `${what} passed`);
+    assert.match(errors(), expected, what);
+  }
+});
+
+test('the extension contributes the schema for haqa.deploy.json and the .vsix ships it', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    contributes: { jsonValidation: { fileMatch: string[]; url: string }[] };
+  };
+  const jv = pkg.contributes.jsonValidation.find((j) => j.fileMatch.includes('haqa.deploy.json'));
+  assert.ok(jv, 'no jsonValidation for haqa.deploy.json');
+  // "./" makes VS Code resolve it inside the installed extension (no network, no machine path in the file).
+  assert.equal(jv.url, `./${DEPLOY_SCHEMA_FILE}`);
+  assert.ok(fs.existsSync(path.join(ROOT, jv.url)));
+  // What vsce would put in the .vsix (the same .vscodeignore the e2e suite packages with).
+  const ls = spawnSync(path.join(ROOT, 'node_modules/.bin/vsce'), ['ls', '--no-dependencies'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  assert.equal(ls.status, 0, ls.stderr);
+  assert.ok(ls.stdout.split('\n').includes(DEPLOY_SCHEMA_FILE), `not packaged:\n${ls.stdout}`);
+});
