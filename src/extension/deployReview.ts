@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError } from '../core/errors';
 import { describeHardware } from '../core/hardware';
-import { deployFiles, type DeployInput } from '../core/toolchains/llamacpp/deploy';
+import { deployFiles, servedContext, type DeployInput } from '../core/toolchains/llamacpp/deploy';
 import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
 import { wasMeasured, type TrialRecord } from '../core/types';
 import type { Prepared } from '../core/prepare';
@@ -63,6 +63,8 @@ export class DeployReview {
     modelfile: boolean;
     /** The session's verdict, carried into the deploy config. */
     verdict?: Verdict;
+    /** The session's --context as asked for (before the cut to the training context). */
+    requestedContext?: number;
   }): Promise<PendingReview> {
     const { prepared: p, trial } = o;
     if (!(p.toolchain instanceof LlamaCppToolchain) || !p.tools)
@@ -97,7 +99,11 @@ export class DeployReview {
       hardware: describeHardware(p.hardware).split('\n').slice(0, 3).join('; '),
       toolchain: { commit: p.tools.commit, backend: p.tools.backend },
       verdict: o.verdict,
+      trainedContext: p.model.contextLength,
+      requestedContext: o.requestedContext,
     };
+    const context = servedContext(input.workload, input.trainedContext, input.requestedContext);
+    if (context.note) warnings.push(`-c ${context.context}: ${context.note}`);
     const configPath = path.isAbsolute(o.configPath) ? o.configPath : path.join(o.workspaceDir, o.configPath);
     const files = deployFiles(input, { configPath, modelfile: o.modelfile }).map((f) => ({
       file: f.path,

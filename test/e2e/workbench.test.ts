@@ -732,6 +732,11 @@ test(
       await toast.innerText(),
       /for trial #(\d)\. #\1 \S+ (is the verdict: |is tied with the verdict #\d|is not the verdict: )/,
     );
+    // The fixture was trained for 512 tokens: the review says the served context is cut to it, and why.
+    await page
+      .locator('.notification-toast', { hasText: 'is more than the model was trained for (512 tokens' })
+      .first()
+      .waitFor({ timeout: 60_000 });
     assert.ok(!fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 'written before Apply');
     await runCommand(page, 'HAQA: Apply Deploy Change');
     // Written in pieces: watched until the whole document is there (it parses), not only until the file exists.
@@ -750,6 +755,8 @@ test(
     // The deploy config carries the session's verdict.
     assert.match(cfg.verdict.reason, /(beyond noise|within noise of each other|not shown within \d+ % of it)/);
     assert.match(cfg.verdict.method, /^Welch's t-test at 95 %/);
+    assert.equal(cfg.runtime.context as unknown, 512);
+    assert.match(cfg.runtime.contextNote, /llama-server would cut -c 4096 to 512/);
   }),
 );
 

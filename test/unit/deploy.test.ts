@@ -11,6 +11,8 @@ import Ajv from 'ajv';
 import {
   DEPLOY_SCHEMA,
   DEPLOY_SCHEMA_FILE,
+  contextFor,
+  servedContext,
   deployConfig,
   deployFiles,
   type DeployInput,
@@ -133,4 +135,41 @@ test('the extension contributes the schema for haqa.deploy.json and the .vsix sh
   });
   assert.equal(ls.status, 0, ls.stderr);
   assert.ok(ls.stdout.split('\n').includes(DEPLOY_SCHEMA_FILE), `not packaged:\n${ls.stdout}`);
+});
+
+test("the served context is cut to the model's training context, in the deploy file, the launch script and the Modelfile, with the reason", () => {
+  // The default context (4096) on a model trained for 512: what llama-server would cut silently (in its log only).
+  const files = deployFiles(input({ trainedContext: 512 }), { configPath: '/ws/haqa.deploy.json', modelfile: true });
+  const doc = JSON.parse(files[0].content) as Record<string, Record<string, unknown>>;
+  assert.ok(validate(doc), errors());
+  assert.equal(doc.runtime.context, 512);
+  assert.match(
+    String(doc.runtime.contextNote),
+    /^the default context \(4096 tokens\) is more than the model was trained for \(512 tokens, its GGUF context_length\): llama-server would cut -c 4096 to 512/,
+  );
+  const argv = doc.server.argv as string[];
+  assert.equal(argv[argv.indexOf('-c') + 1], '512');
+  assert.match(files[1].content, /^# -c: the default context \(4096 tokens\) is more than/m);
+  assert.match(files[1].content, / -c 512 /);
+  assert.match(files[2].content, /^PARAMETER num_ctx 512$/m);
+  // A session's --context cut when it started (workloadFor): the deploy file says what was asked for.
+  const asked = servedContext(
+    { promptTokens: 64, genTokens: 16, depth: 1024, repetitions: 2, context: 2048 },
+    2048,
+    8192,
+  );
+  assert.equal(asked.context, 2048);
+  assert.match(
+    asked.note ?? '',
+    /^the context asked for \(8192 tokens\) is more than the model was trained for \(2048 tokens/,
+  );
+  // Nothing to say when the model holds it, or its training context is unknown (0).
+  for (const trained of [4096, 32768, 0]) {
+    const d = deployConfig(input({ trainedContext: trained })) as Record<string, Record<string, unknown>>;
+    assert.equal(d.runtime.context, 4096, `trained ${trained}`);
+    assert.equal(d.runtime.contextNote, undefined, `trained ${trained}`);
+    assert.equal(servedContext(input().workload, trained).note, undefined);
+  }
+  assert.equal(contextFor({ promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3, context: 16384 }, 8192), 8192);
+  assert.equal(contextFor({ promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 }, 8192), 4096);
 });

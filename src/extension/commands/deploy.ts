@@ -38,6 +38,7 @@ async function acceptConfiguration(ctx: HaqaContext, t?: Target) {
     configPath: s.deployConfigPath,
     modelfile: s.ollamaModelfile,
     verdict: v,
+    requestedContext: store.meta.spec.workload.context,
   });
   for (const w of pending.warnings) void vscode.window.showWarningMessage(`HAQA: ${w}`);
   const files = pending.files.map((f) => path.basename(f.file)).join(', ');
@@ -110,6 +111,7 @@ async function tryIt(ctx: HaqaContext, t?: Target): Promise<(TryItResult & { ben
         modelFile: a.file,
         config: trial.config,
         workload: prepared.workload,
+        trainedContext: prepared.model.contextLength,
         signal: ac.signal,
       });
     },

@@ -316,6 +316,15 @@ describe('HAQA in the extension host', function () {
     assert.match(script, /^#!\/bin\/sh/);
     assert.match(script, /llama-server/);
     assert.ok((fs.statSync(path.join(ws, 'haqa-serve.sh')).mode & 0o111) !== 0, 'launch script not executable');
+    // The fixture was trained for 512 tokens: the default 4096 is cut to it (llama-server would do so silently), and
+    // the file and the script say why.
+    assert.equal(cfg.runtime.context, 512);
+    assert.match(
+      cfg.runtime.contextNote,
+      /^the default context \(4096 tokens\) is more than the model was trained for/,
+    );
+    assert.equal(cfg.server.argv[cfg.server.argv.indexOf('-c') + 1], '512');
+    assert.match(script, /^# -c: the default context \(4096 tokens\)/m);
   });
 
   it("the written deploy file is validated by VS Code's JSON support against the contributed schema", async () => {
