@@ -31,6 +31,8 @@ export interface PendingReview {
   trial: number;
   files: ProposedFile[];
   warnings: string[];
+  /** Whether the deploy files serve a file of HAQA's artifact cache (which "Export Model…" copies out). */
+  modelInCache: boolean;
 }
 
 const hash = (s: string | null) => (s === null ? 'absent' : crypto.createHash('sha256').update(s).digest('hex'));
@@ -65,6 +67,8 @@ export class DeployReview {
     verdict?: Verdict;
     /** The session's --context as asked for (before the cut to the training context). */
     requestedContext?: number;
+    /** The model file to serve instead of the trial's cached one (Export Model's copy). */
+    modelFile?: string;
   }): Promise<PendingReview> {
     const { prepared: p, trial } = o;
     if (!(p.toolchain instanceof LlamaCppToolchain) || !p.tools)
@@ -83,7 +87,10 @@ export class DeployReview {
     if (trial.status === 'infeasible')
       warnings.push(`trial #${trial.index} violates the session's limits (${trial.cause})`);
     const artifact = await p.toolchain.artifactFor(trial.config);
-    if (artifact.needsQuantize)
+    const modelFile = o.modelFile ?? artifact.file;
+    if (o.modelFile && !fs.existsSync(o.modelFile))
+      warnings.push(`the model file ${o.modelFile} does not exist: export the model again before serving`);
+    else if (!o.modelFile && artifact.needsQuantize)
       warnings.push(
         `the quantized file is no longer in the cache (${artifact.file}): ` +
           `re-run trial #${trial.index} to rebuild it before serving`,
@@ -93,11 +100,11 @@ export class DeployReview {
       sessionId: o.sessionId,
       trial,
       sourceModel: p.model.path,
-      modelFile: artifact.file,
+      modelFile,
       serverBin: p.tools.server ?? 'llama-server',
       workload: p.workload,
       hardware: describeHardware(p.hardware).split('\n').slice(0, 3).join('; '),
-      toolchain: { commit: p.tools.commit, backend: p.tools.backend },
+      toolchain: { commit: p.tools.commit, backend: p.tools.backend, source: p.tools.source, binDir: p.tools.binDir },
       verdict: o.verdict,
       trainedContext: p.model.contextLength,
       requestedContext: o.requestedContext,
@@ -112,7 +119,13 @@ export class DeployReview {
       proposedUri: this.docs.put(path.basename(f.path), f.content, 'proposed'),
     }));
     this.clear();
-    this.pending = { sessionId: o.sessionId, trial: trial.index, files, warnings };
+    this.pending = {
+      sessionId: o.sessionId,
+      trial: trial.index,
+      files,
+      warnings,
+      modelInCache: modelFile === artifact.file && artifact.file !== p.model.path,
+    };
     await vscode.commands.executeCommand('setContext', 'haqa.reviewPending', true);
     await this.showDiffs(this.pending);
     return this.pending;

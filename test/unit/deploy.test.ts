@@ -173,3 +173,30 @@ test("the served context is cut to the model's training context, in the deploy f
   assert.equal(contextFor({ promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3, context: 16384 }, 8192), 8192);
   assert.equal(contextFor({ promptTokens: 512, genTokens: 128, depth: 0, repetitions: 3 }, 8192), 4096);
 });
+
+test("the deploy file says which llama.cpp build serves it, so HAQA's hash-named llama-server folder is explained", () => {
+  const bin = '/home/u/.cache/haqa/llama.cpp/bin/80fb11ac73e6-cpu-05cb5e62';
+  const own = deployConfig(
+    input({
+      serverBin: `${bin}/llama-server`,
+      toolchain: { commit: '80fb11ac73e6f00d', backend: 'cpu', source: 'cache', binDir: bin },
+    }),
+  ) as Record<string, Record<string, Record<string, unknown>>>;
+  assert.ok(validate(own), errors());
+  assert.deepEqual(
+    { ...own.server.llamaCpp, note: undefined },
+    { commit: '80fb11ac73e6f00d', backend: 'cpu', source: 'cache', binDir: bin, note: undefined },
+  );
+  assert.match(
+    String(own.server.llamaCpp.note),
+    /^HAQA's own build of llama\.cpp 80fb11ac73e6, cpu backend, in HAQA's cache: its folder is named <commit>-<backend>-<hash of the tool set>\. Emptying the toolchain cache \(haqa clean --toolchain\) removes it/,
+  );
+  const mine = deployConfig(
+    input({ toolchain: { commit: 'abc1234', backend: 'cuda', source: 'explicit', binDir: '/opt/llama' } }),
+  ) as Record<string, Record<string, Record<string, unknown>>>;
+  assert.ok(validate(mine), errors());
+  assert.equal(
+    mine.server.llamaCpp.note,
+    'llama.cpp abc1234, cuda backend, found in the folder given (haqa.llamacpp.binDir / --llamacpp-bin)',
+  );
+});

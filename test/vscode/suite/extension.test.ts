@@ -362,6 +362,40 @@ describe('HAQA in the extension host', function () {
     }
   });
 
+  it('"Export Model" copies the deployed model out of the cache into models/ and proposes the deploy files pointing there', async () => {
+    const read = () => JSON.parse(fs.readFileSync(deployFile(), 'utf8'));
+    const cached: string = read().model.file;
+    assert.ok(!cached.startsWith(ws), `the deployed model ${cached} is not the cache's`);
+    // The deploy file explains the hash-named llama-server folder: which build it is.
+    assert.match(read().server.llamaCpp.note, /llama\.cpp [0-9a-f]{7,12}, cpu backend/);
+    const r = await vscode.commands.executeCommand<{ file: string; files: string[] }>('haqa.exportModel', {
+      folder: path.join(ws, 'models'),
+    });
+    assert.ok(r && Array.isArray(r.files), `no export: ${JSON.stringify(r)}`);
+    assert.equal(path.dirname(r.file), path.join(ws, 'models'));
+    // Named for the source and the type (and a short hash of a fuller recipe: an imatrix), not the cache's hash.
+    assert.match(path.basename(r.file), /^tiny-pystdlib-f16-[A-Z0-9_]+(-[0-9a-f]{8})?\.gguf$/);
+    assert.ok(fs.readFileSync(r.file).equals(fs.readFileSync(cached)), 'the copy differs from the cached file');
+    assert.deepEqual(
+      fs.readdirSync(path.join(ws, 'models')).filter((f) => f.includes('.part-')),
+      [],
+      'a partial file was left',
+    );
+    // Nothing is rewritten before Apply: the change goes through the same review.
+    assert.equal(read().model.file, cached);
+    assert.ok(r.files.includes(deployFile()));
+    assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'applied');
+    const cfg = read();
+    assert.equal(cfg.model.file, r.file);
+    assert.equal(cfg.server.argv[cfg.server.argv.indexOf('-m') + 1], r.file);
+    assert.ok(fs.readFileSync(path.join(ws, 'haqa-serve.sh'), 'utf8').includes(r.file));
+    // A second export has nothing to copy: the deployment already serves the exported file.
+    const again = await vscode.commands.executeCommand<{ nothingToDo?: string }>('haqa.exportModel', {
+      folder: path.join(ws, 'models'),
+    });
+    assert.match(again?.nothingToDo ?? '', /already serves .*outside HAQA's cache/);
+  });
+
   it('"Try it" serves the best trial with llama-server on a free port and measures tokens/s', async () => {
     const r = await vscode.commands.executeCommand<{ decodeTokensPerSecond: number; tokens: number; port: number }>(
       'haqa.tryIt',

@@ -84,7 +84,8 @@ export interface DeployInput {
   serverBin: string;
   workload: Workload;
   hardware: string;
-  toolchain: { commit?: unknown; backend?: unknown };
+  /** The llama.cpp build: its commit and backend, and where HAQA found it (locate.ts LlamaTools.source, binDir). */
+  toolchain: { commit?: unknown; backend?: unknown; source?: string; binDir?: string };
   /** The session's verdict when the trial was accepted (see verdict.ts): why this trial, or which one it was chosen over. */
   verdict?: Verdict;
   /** The model's training context (ModelInfo.contextLength; 0 or absent: unknown): the most a deployment serves. */
@@ -112,7 +113,7 @@ export function deployConfig(i: DeployInput): Record<string, unknown> {
     model: { source: i.sourceModel, file: i.modelFile },
     quantization: quantRecipe(c),
     runtime: { ...runtime, context: ctx.context, ...(ctx.note ? { contextNote: ctx.note } : {}) },
-    server: { argv: argvOf(i) },
+    server: { argv: argvOf(i), llamaCpp: serverBuild(i) },
     measured: {
       decodeTokensPerSecond: m.decode ?? null,
       prefillTokensPerSecond: m.prefill ?? null,
@@ -138,6 +139,35 @@ export function deployConfig(i: DeployInput): Record<string, unknown> {
           },
         }
       : {}),
+  };
+}
+
+const SOURCES: Record<string, string> = {
+  explicit: 'the folder given (haqa.llamacpp.binDir / --llamacpp-bin)',
+  env: 'the folder in $HAQA_LLAMACPP_BIN',
+  path: 'PATH',
+};
+
+/**
+ * Which llama.cpp build serves it, so the llama-server path says what it is: HAQA's own build lives in its cache in a
+ * folder named for the commit, the backend and a hash of the tool set — which `haqa clean --toolchain` removes.
+ */
+function serverBuild(i: DeployInput): Record<string, unknown> {
+  const commit = typeof i.toolchain.commit === 'string' ? i.toolchain.commit : null;
+  const backend = typeof i.toolchain.backend === 'string' ? i.toolchain.backend : null;
+  const build = `llama.cpp ${commit ? commit.slice(0, 12) : '(commit unknown)'}, ${backend ?? 'unknown'} backend`;
+  const note =
+    i.toolchain.source === 'cache'
+      ? `HAQA's own build of ${build}, in HAQA's cache: its folder is named <commit>-<backend>-<hash of the tool set>. ` +
+        'Emptying the toolchain cache (haqa clean --toolchain) removes it; to serve without it, build llama.cpp at ' +
+        'this commit yourself and change the path'
+      : `${build}, found in ${SOURCES[i.toolchain.source ?? ''] ?? 'a folder of yours'}`;
+  return {
+    commit,
+    backend,
+    ...(i.toolchain.source ? { source: i.toolchain.source } : {}),
+    ...(i.toolchain.binDir ? { binDir: i.toolchain.binDir } : {}),
+    note,
   };
 }
 
