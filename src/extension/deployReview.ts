@@ -27,6 +27,8 @@ export interface ProposedFile {
 }
 
 export interface PendingReview {
+  /** The session's .haqa root and id, and the trial the files serve. */
+  root: string;
   sessionId: string;
   trial: number;
   files: ProposedFile[];
@@ -58,6 +60,8 @@ export class DeployReview {
    */
   async propose(o: {
     prepared: Prepared;
+    /** The session's .haqa root (Apply marks the trial deployed in its session.json). */
+    root: string;
     sessionId: string;
     trial: TrialRecord;
     workspaceDir: string;
@@ -120,6 +124,7 @@ export class DeployReview {
     }));
     this.clear();
     this.pending = {
+      root: o.root,
       sessionId: o.sessionId,
       trial: trial.index,
       files,

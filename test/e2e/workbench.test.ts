@@ -720,8 +720,9 @@ test(
   }),
 );
 
+let deployedTrial = 0;
 test(
-  'Accept from the panel opens the deploy diff; Apply writes haqa.deploy.json',
+  'Accept from the panel opens the deploy diff; Apply writes haqa.deploy.json and the panel marks the trial deployed',
   shot('accept-apply', async () => {
     await frame.locator('#trial-table button[data-accept]').first().click();
     await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
@@ -755,6 +756,15 @@ test(
     // The deploy config carries the session's verdict.
     assert.match(cfg.verdict.reason, /(beyond noise|within noise of each other|not shown within \d+ % of it)/);
     assert.match(cfg.verdict.method, /^Welch's t-test at 95 %/);
+    // The panel marks the deployed trial's row (and only it), legibly in the theme of the moment (high contrast).
+    const f = await sessionFrame();
+    await f.waitForSelector(`#trial-table tbody tr[data-index="${cfg.session.trial}"] .mark.deployed`, {
+      timeout: 60_000,
+    });
+    assert.equal(await f.locator('#trial-table .mark.deployed').count(), 1);
+    const c = await contrastRatio(f, '#trial-table .mark.deployed');
+    assert.ok(c.ratio >= 4.5, `deployed: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1`);
+    deployedTrial = Number(cfg.session.trial);
     assert.equal(cfg.runtime.context as unknown, 512);
     assert.match(cfg.runtime.contextNote, /llama-server would cut -c 4096 to 512/);
   }),
@@ -829,6 +839,10 @@ test(
     await f.waitForSelector('#trial-table tbody tr[data-index="2"]', { timeout: 60_000 });
     assert.equal(await f.locator('#trial-table th[data-col="decode"]').getAttribute('aria-sort'), 'descending');
     assert.match(await f.locator('#title').innerText(), /tiny-pystdlib/);
+    // The deployed mark is the session's (session.json), not the page's: it survives the reload.
+    await f.waitForSelector(`#trial-table tbody tr[data-index="${deployedTrial}"] .mark.deployed`, {
+      timeout: 60_000,
+    });
   }),
 );
 

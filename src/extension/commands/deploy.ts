@@ -14,7 +14,7 @@ import { Commands } from './ids';
 import { standing } from '../../core/standing';
 import { verdict } from '../../core/verdict';
 import type { Prepared } from '../../core/prepare';
-import type { SessionStore } from '../../core/store';
+import { SessionStore } from '../../core/store';
 import type { TrialRecord } from '../../core/types';
 import { exportModel, type ExportArgs } from './exportModel';
 
@@ -43,6 +43,7 @@ export async function proposeDeploy(
   const v = verdict(objective, trials);
   const pending = await ctx.review.propose({
     prepared: o.prepared,
+    root: o.root,
     sessionId: store.id,
     trial,
     workspaceDir: path.dirname(o.root),
@@ -82,6 +83,7 @@ async function applyDeployChange(ctx: HaqaContext) {
   const res = await ctx.review.apply();
   if (res === 'applied' && r) {
     const cfg = r.files[0].file;
+    markDeployed(ctx, r.root, r.sessionId, r.trial, cfg);
     void vscode.window
       .showInformationMessage(
         `HAQA: wrote ${r.files.map((f) => path.basename(f.file)).join(', ')}.` +
@@ -105,6 +107,26 @@ async function applyDeployChange(ctx: HaqaContext) {
       });
   }
   return res;
+}
+
+/**
+ * Records in session.json which trial the deploy config now serves (the tree and the panel mark it "deployed", also
+ * after a reload), and takes the mark off another session of the root that served the same deploy config before.
+ * A session this window runs is updated through its own store, so the run's next write keeps the mark.
+ */
+function markDeployed(ctx: HaqaContext, root: string, sessionId: string, trial: number, file: string): void {
+  const storeOf = (id: string) => ctx.runs.get(id)?.store ?? SessionStore.open(root, id);
+  try {
+    for (const m of SessionStore.list(root))
+      if (m.id !== sessionId && m.deployed?.file === file) storeOf(m.id).updateMeta({ deployed: undefined });
+    storeOf(sessionId).updateMeta({ deployed: { trial, file, at: new Date().toISOString() } });
+  } catch (e) {
+    // The files are written; a session folder that cannot take the mark must not turn Apply into a failure.
+    ctx.log.warn(`deploy review: could not mark trial #${trial} of ${sessionId} as deployed: ${String(e)}`);
+    return;
+  }
+  ctx.tree.refresh();
+  for (const id of SessionStore.list(root).map((m) => m.id)) ctx.panels.panels.get(id)?.postState();
 }
 
 /** Serves a trial's configuration with llama-server on a free port, measures decode t/s, stops it. */

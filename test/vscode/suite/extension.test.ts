@@ -396,6 +396,46 @@ describe('HAQA in the extension host', function () {
     assert.match(again?.nothingToDo ?? '', /already serves .*outside HAQA's cache/);
   });
 
+  it('Apply marks the deployed trial in session.json, the Trials tree and the panel; another Apply moves the mark', async () => {
+    const root = path.join(ws, '.haqa');
+    const deployedTrial = () => SessionStore.open(root, sessionId).meta.deployed?.trial;
+    const trialItems = () => {
+      const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === sessionId)!;
+      return treeChildren(session).filter((n) => n.kind === 'trial');
+    };
+    const marked = () =>
+      trialItems()
+        .filter((n) => String(api.tree.getTreeItem(n).description).startsWith('deployed · '))
+        .map((n) => (n.kind === 'trial' ? n.trial.index : 0));
+    const first: number = JSON.parse(fs.readFileSync(deployFile(), 'utf8')).session.trial;
+    assert.equal(deployedTrial(), first);
+    assert.equal(SessionStore.open(root, sessionId).meta.deployed?.file, deployFile());
+    assert.deepEqual(marked(), [first]);
+    const icon = api.tree.getTreeItem(trialItems().find((n) => n.kind === 'trial' && n.trial.index === first)!)
+      .iconPath as vscode.ThemeIcon;
+    assert.equal(icon.id, 'rocket');
+    // The panel's state carries it (the table marks the row).
+    const panel =
+      api.panels.panels.get(sessionId) ??
+      (await (async () => {
+        await vscode.commands.executeCommand('haqa.openSession', { root, sessionId });
+        return readyPanel(sessionId);
+      })());
+    const stateOf = () =>
+      [...panel.sent].reverse().find((m) => m.type === 'state') as { state: { deployed?: number } } | undefined;
+    assert.equal(stateOf()?.state.deployed, first);
+    // Accept and Apply another measured trial: the mark moves, in the file, the tree and the panel.
+    const other = trialItems().find((n) => n.kind === 'trial' && n.trial.index !== first && n.trial.status === 'done');
+    assert.ok(other && other.kind === 'trial', 'no second measured trial');
+    await vscode.commands.executeCommand('haqa.acceptConfiguration', { root, sessionId, trial: other.trial.index });
+    assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'applied');
+    assert.equal(deployedTrial(), other.trial.index);
+    await when('the tree to mark the new trial', [api.tree.onDidChangeTreeData], () =>
+      marked().join() === String(other.trial.index) ? true : undefined,
+    );
+    assert.equal(stateOf()?.state.deployed, other.trial.index);
+  });
+
   it('"Try it" serves the best trial with llama-server on a free port and measures tokens/s', async () => {
     const r = await vscode.commands.executeCommand<{ decodeTokensPerSecond: number; tokens: number; port: number }>(
       'haqa.tryIt',
