@@ -3,7 +3,8 @@
  * VS Code workbench, driven through Chromium like a person: the Trials view, the command palette, "HAQA: Optimize
  * Model" answered with Enter, the session webview (the review card and its diff lines, Accept, a refused Override with
  * its reason, Accept all remaining, sorting, charts), Compare with Best, which commands the palette offers with and
- * without a running session, Accept → diff → Apply, and a window reload that restores the panel. Screenshots of the panel in
+ * without a running session, Accept → diff → Apply (the deploy file checked against the contributed schema, the
+ * deployed mark), Export Model, and a window reload that restores the panel. Screenshots of the panel in
  * light and dark land in test-results/ on every run (and of the workbench when a test fails).
  */
 import { test, before, after } from 'node:test';
@@ -762,6 +763,13 @@ test(
       timeout: 60_000,
     });
     assert.equal(await f.locator('#trial-table .mark.deployed').count(), 1);
+    // Shown whole beside "★ best" and the like, not cut off by its column.
+    const clip = await f.evaluate(() => {
+      const badge = document.querySelector('#trial-table .mark.deployed')!.getBoundingClientRect();
+      const cell = document.querySelector('#trial-table .mark.deployed')!.closest('td')!.getBoundingClientRect();
+      return { badge: badge.right, cell: cell.right };
+    });
+    assert.ok(clip.badge <= clip.cell, `the deployed badge ends at ${clip.badge}px, its cell at ${clip.cell}px`);
     const c = await contrastRatio(f, '#trial-table .mark.deployed');
     assert.ok(c.ratio >= 4.5, `deployed: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1`);
     deployedTrial = Number(cfg.session.trial);
@@ -823,6 +831,40 @@ test(
         .catch(() => {});
       fs.rmSync(path.join(workspace, 'bad.haqa.deploy.json'), { force: true });
     }
+  }),
+);
+
+test(
+  '"HAQA: Export Model…" copies the deployed model out of the cache into models/; after Apply the deploy files point there',
+  shot('export-model', async () => {
+    const deploy = path.join(workspace, 'haqa.deploy.json');
+    const read = () => JSON.parse(fs.readFileSync(deploy, 'utf8')) as { model: { file: string } };
+    const cached = read().model.file;
+    assert.ok(!cached.startsWith(workspace), `${cached} is not the cache's`);
+    await runCommand(page, 'HAQA: Export Model…');
+    await quickInputTitle('where to copy the model file');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'models/' }).first().click();
+    const toast = page.locator('.notification-toast', { hasText: 'copied the model to models/' }).first();
+    await toast.waitFor({ timeout: 120_000 });
+    const name = /copied the model to models\/(\S+?\.gguf)/.exec(await toast.innerText())?.[1];
+    assert.ok(name, await toast.innerText());
+    const exported = path.join(workspace, 'models', name);
+    assert.ok(fs.readFileSync(exported).equals(fs.readFileSync(cached)), 'the copy differs from the cached file');
+    // The deploy files change only through the review.
+    assert.equal(read().model.file, cached, 'rewritten before Apply');
+    await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
+    await runCommand(page, 'HAQA: Apply Deploy Change');
+    // Apply writes the files one after the other: both are awaited.
+    await whenFile('haqa.deploy.json and haqa-serve.sh pointing at the export', workspace, () => {
+      try {
+        return (
+          read().model.file === exported &&
+          fs.readFileSync(path.join(workspace, 'haqa-serve.sh'), 'utf8').includes(` -m ${exported} `)
+        );
+      } catch {
+        return false;
+      }
+    });
   }),
 );
 

@@ -54,7 +54,11 @@ async function pickFolder(workspaceDir: string): Promise<string | undefined> {
     { label: 'models/', description: 'in this workspace (default)', detail: models, folder: models },
     { label: 'Choose a folder…', description: 'anywhere on this machine' },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'HAQA: Export Model — where to copy the model file' });
+  // It opens after the session is prepared again (a second or more): a click elsewhere meanwhile must not dismiss it.
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'HAQA: Export Model — where to copy the model file',
+    ignoreFocusOut: true,
+  });
   if (!pick) return undefined;
   if (pick.folder) return pick.folder;
   const chosen = await vscode.window.showOpenDialog({
