@@ -56,6 +56,8 @@ export interface SessionState {
   tied: number[];
   verdict?: string;
   pareto: number[];
+  /** The trial whose deploy files were applied (session.json `deployed`): marked "deployed". */
+  deployed?: number;
   knobs: KnobView[];
   pending?: ProposalView;
   running?: RunningView;

@@ -12,7 +12,7 @@ import { promptPreview } from '../core/agent/agent';
 import { prepareSession, strategyContext, tools, type Prepared } from '../core/prepare';
 import { DEFAULT_MODEL, apiKeyFromEnv } from '../core/agent/settings';
 import { ensureSource } from '../core/toolchains/llamacpp/build';
-import { serverArgv } from '../core/toolchains/llamacpp/deploy';
+import { serverArgv, servedContext } from '../core/toolchains/llamacpp/deploy';
 import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
 import { DEFAULT_WORKLOAD, type Workload } from '../core/types';
 import { cacheRoot } from '../core/paths';
@@ -152,7 +152,17 @@ export async function optimize(
   let server: string[] | undefined;
   if (summary.best && p.tools && p.toolchain instanceof LlamaCppToolchain) {
     const a = await p.toolchain.artifactFor(summary.best.config);
-    server = serverArgv(p.tools.server ?? 'llama-server', a.file, summary.best.config, p.workload);
+    server = serverArgv(
+      p.tools.server ?? 'llama-server',
+      a.file,
+      summary.best.config,
+      p.workload,
+      8080,
+      p.model.contextLength,
+    );
+    const note = servedContext(p.workload, p.model.contextLength, spec.workload.context).note;
+    // A --context cut is noted when the session starts (workloadFor); the default one only here.
+    if (note && spec.workload.context === undefined) log(`haqa: -c ${server[server.indexOf('-c') + 1]}: ${note}`);
   }
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(jsonSummary(summary, p, server), null, 2)}\n`);

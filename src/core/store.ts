@@ -30,6 +30,14 @@ export interface SessionMeta {
   reference?: { index: number; flags: string[] };
   /** The person chose "Accept all remaining" in review: a resume runs without asking again. */
   acceptAll?: boolean;
+  /** The trial whose deploy files were last applied (Apply in the extension), the deploy config written, and when. */
+  deployed?: DeployedMark;
+}
+
+export interface DeployedMark {
+  trial: number;
+  file: string;
+  at: string;
 }
 
 /**
@@ -90,7 +98,13 @@ export function parseSessionMeta(raw: unknown, where: string): SessionMeta {
     modelSha256: str(m.modelSha256),
     reference: referenceFromJson(m.reference),
     ...(m.acceptAll === true ? { acceptAll: true } : {}),
+    ...deployedFromJson(m.deployed),
   };
+}
+
+function deployedFromJson(v: unknown): { deployed?: DeployedMark } {
+  if (!isRecord(v) || !Number.isInteger(v.trial) || (v.trial as number) < 1 || typeof v.file !== 'string') return {};
+  return { deployed: { trial: v.trial as number, file: v.file, at: typeof v.at === 'string' ? v.at : '' } };
 }
 
 function referenceFromJson(v: unknown): SessionMeta['reference'] {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError } from '../core/errors';
 import { describeHardware } from '../core/hardware';
-import { deployFiles, type DeployInput } from '../core/toolchains/llamacpp/deploy';
+import { deployFiles, servedContext, type DeployInput } from '../core/toolchains/llamacpp/deploy';
 import { LlamaCppToolchain } from '../core/toolchains/llamacpp/toolchain';
 import { wasMeasured, type TrialRecord } from '../core/types';
 import type { Prepared } from '../core/prepare';
@@ -27,10 +27,14 @@ export interface ProposedFile {
 }
 
 export interface PendingReview {
+  /** The session's .haqa root and id, and the trial the files serve. */
+  root: string;
   sessionId: string;
   trial: number;
   files: ProposedFile[];
   warnings: string[];
+  /** Whether the deploy files serve a file of HAQA's artifact cache (which "Export Model…" copies out). */
+  modelInCache: boolean;
 }
 
 const hash = (s: string | null) => (s === null ? 'absent' : crypto.createHash('sha256').update(s).digest('hex'));
@@ -56,6 +60,8 @@ export class DeployReview {
    */
   async propose(o: {
     prepared: Prepared;
+    /** The session's .haqa root (Apply marks the trial deployed in its session.json). */
+    root: string;
     sessionId: string;
     trial: TrialRecord;
     workspaceDir: string;
@@ -63,6 +69,10 @@ export class DeployReview {
     modelfile: boolean;
     /** The session's verdict, carried into the deploy config. */
     verdict?: Verdict;
+    /** The session's --context as asked for (before the cut to the training context). */
+    requestedContext?: number;
+    /** The model file to serve instead of the trial's cached one (Export Model's copy). */
+    modelFile?: string;
   }): Promise<PendingReview> {
     const { prepared: p, trial } = o;
     if (!(p.toolchain instanceof LlamaCppToolchain) || !p.tools)
@@ -81,7 +91,10 @@ export class DeployReview {
     if (trial.status === 'infeasible')
       warnings.push(`trial #${trial.index} violates the session's limits (${trial.cause})`);
     const artifact = await p.toolchain.artifactFor(trial.config);
-    if (artifact.needsQuantize)
+    const modelFile = o.modelFile ?? artifact.file;
+    if (o.modelFile && !fs.existsSync(o.modelFile))
+      warnings.push(`the model file ${o.modelFile} does not exist: export the model again before serving`);
+    else if (!o.modelFile && artifact.needsQuantize)
       warnings.push(
         `the quantized file is no longer in the cache (${artifact.file}): ` +
           `re-run trial #${trial.index} to rebuild it before serving`,
@@ -91,13 +104,17 @@ export class DeployReview {
       sessionId: o.sessionId,
       trial,
       sourceModel: p.model.path,
-      modelFile: artifact.file,
+      modelFile,
       serverBin: p.tools.server ?? 'llama-server',
       workload: p.workload,
       hardware: describeHardware(p.hardware).split('\n').slice(0, 3).join('; '),
-      toolchain: { commit: p.tools.commit, backend: p.tools.backend },
+      toolchain: { commit: p.tools.commit, backend: p.tools.backend, source: p.tools.source, binDir: p.tools.binDir },
       verdict: o.verdict,
+      trainedContext: p.model.contextLength,
+      requestedContext: o.requestedContext,
     };
+    const context = servedContext(input.workload, input.trainedContext, input.requestedContext);
+    if (context.note) warnings.push(`-c ${context.context}: ${context.note}`);
     const configPath = path.isAbsolute(o.configPath) ? o.configPath : path.join(o.workspaceDir, o.configPath);
     const files = deployFiles(input, { configPath, modelfile: o.modelfile }).map((f) => ({
       file: f.path,
@@ -106,7 +123,14 @@ export class DeployReview {
       proposedUri: this.docs.put(path.basename(f.path), f.content, 'proposed'),
     }));
     this.clear();
-    this.pending = { sessionId: o.sessionId, trial: trial.index, files, warnings };
+    this.pending = {
+      root: o.root,
+      sessionId: o.sessionId,
+      trial: trial.index,
+      files,
+      warnings,
+      modelInCache: modelFile === artifact.file && artifact.file !== p.model.path,
+    };
     await vscode.commands.executeCommand('setContext', 'haqa.reviewPending', true);
     await this.showDiffs(this.pending);
     return this.pending;

@@ -354,6 +354,7 @@ export function storedState(root: string, store: SessionStore, trials = store.re
     budget: o.budget,
     trials,
     ...verdictMarks(o.objective, trials),
+    deployed: meta.deployed?.trial,
     knobs: [],
     explanations: journalExplanations(journal),
     llmUsage: usage ? describeUsage(usage) : undefined,

@@ -10,7 +10,15 @@ import { Commands } from './commands/ids';
 
 export type TreeNode =
   | { kind: 'session'; root: string; meta: SessionMeta }
-  | { kind: 'trial'; root: string; sessionId: string; trial: TrialRecord; mark?: 'best' | 'tied' | 'pareto' }
+  | {
+      kind: 'trial';
+      root: string;
+      sessionId: string;
+      trial: TrialRecord;
+      mark?: 'best' | 'tied' | 'pareto';
+      /** The trial the deploy config serves (session.json `deployed`). */
+      deployed?: boolean;
+    }
   | {
       kind: 'live';
       root: string;
@@ -62,6 +70,7 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
       root: node.root,
       sessionId: node.meta.id,
       trial,
+      deployed: node.meta.deployed?.trial === trial.index,
       mark:
         trial.index === v.best
           ? ('best' as const)
@@ -141,11 +150,16 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
             ? 'Pareto · '
             : '';
     const speed = t.metrics.decode ? `${t.metrics.decode.mean.toFixed(1)} t/s` : t.status;
-    item.description = `${mark}${speed}${t.findings?.length ? ' · counterintuitive' : ''}`;
+    item.description = `${node.deployed ? 'deployed · ' : ''}${mark}${speed}${t.findings?.length ? ' · counterintuitive' : ''}`;
     const md = new vscode.MarkdownString();
+    if (node.deployed) md.appendMarkdown('**Deployed**: the deploy config serves this trial.\n\n');
     md.appendCodeblock(trialDetails(t), 'text');
     item.tooltip = md;
-    const [icon, color] = node.mark === 'best' ? ['star-full', 'charts.yellow'] : ICONS[t.status];
+    const [icon, color] = node.deployed
+      ? ['rocket', 'charts.green']
+      : node.mark === 'best'
+        ? ['star-full', 'charts.yellow']
+        : ICONS[t.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     item.contextValue = wasMeasured(t) ? 'haqaTrialMeasured' : 'haqaTrial';
     item.id = `trial:${node.sessionId}:${t.index}`;

@@ -3,7 +3,8 @@
  * VS Code workbench, driven through Chromium like a person: the Trials view, the command palette, "HAQA: Optimize
  * Model" answered with Enter, the session webview (the review card and its diff lines, Accept, a refused Override with
  * its reason, Accept all remaining, sorting, charts), Compare with Best, which commands the palette offers with and
- * without a running session, Accept → diff → Apply, and a window reload that restores the panel. Screenshots of the panel in
+ * without a running session, Accept → diff → Apply (the deploy file checked against the contributed schema, the
+ * deployed mark), Export Model, and a window reload that restores the panel. Screenshots of the panel in
  * light and dark land in test-results/ on every run (and of the workbench when a test fails).
  */
 import { test, before, after } from 'node:test';
@@ -22,6 +23,7 @@ import { launchBrowser } from '../vscode/browser';
 import {
   activeEditorText,
   contrastRatio,
+  openFileByName,
   openViewContainer,
   paletteOffers,
   readTable,
@@ -739,8 +741,9 @@ test(
   }),
 );
 
+let deployedTrial = 0;
 test(
-  'Accept from the panel opens the deploy diff; Apply writes haqa.deploy.json',
+  'Accept from the panel opens the deploy diff; Apply writes haqa.deploy.json and the panel marks the trial deployed',
   shot('accept-apply', async () => {
     await frame.locator('#trial-table button[data-accept]').first().click();
     await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
@@ -751,6 +754,11 @@ test(
       await toast.innerText(),
       /for trial #(\d)\. #\1 \S+ (is the verdict: |is tied with the verdict #\d|is not the verdict: )/,
     );
+    // The fixture was trained for 512 tokens: the review says the served context is cut to it, and why.
+    await page
+      .locator('.notification-toast', { hasText: 'is more than the model was trained for (512 tokens' })
+      .first()
+      .waitFor({ timeout: 60_000 });
     assert.ok(!fs.existsSync(path.join(workspace, 'haqa.deploy.json')), 'written before Apply');
     await runCommand(page, 'HAQA: Apply Deploy Change');
     // Written in pieces: watched until the whole document is there (it parses), not only until the file exists.
@@ -764,11 +772,119 @@ test(
         return false;
       }
     });
-    assert.equal(cfg.$schema, 'haqa.deploy.v1');
+    assert.equal(cfg.schema, 'haqa.deploy.v1');
     assert.match(cfg.model.source, /tiny-pystdlib-f16\.gguf$/);
     // The deploy config carries the session's verdict.
     assert.match(cfg.verdict.reason, /(beyond noise|within noise of each other|not shown within \d+ % of it)/);
     assert.match(cfg.verdict.method, /^Welch's t-test at 95 %/);
+    // The panel marks the deployed trial's row (and only it), legibly in the theme of the moment (high contrast).
+    const f = await sessionFrame();
+    await f.waitForSelector(`#trial-table tbody tr[data-index="${cfg.session.trial}"] .mark.deployed`, {
+      timeout: 60_000,
+    });
+    assert.equal(await f.locator('#trial-table .mark.deployed').count(), 1);
+    // Shown whole beside "★ best" and the like, not cut off by its column.
+    const clip = await f.evaluate(() => {
+      const badge = document.querySelector('#trial-table .mark.deployed')!.getBoundingClientRect();
+      const cell = document.querySelector('#trial-table .mark.deployed')!.closest('td')!.getBoundingClientRect();
+      return { badge: badge.right, cell: cell.right };
+    });
+    assert.ok(clip.badge <= clip.cell, `the deployed badge ends at ${clip.badge}px, its cell at ${clip.cell}px`);
+    const c = await contrastRatio(f, '#trial-table .mark.deployed');
+    assert.ok(c.ratio >= 4.5, `deployed: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1`);
+    deployedTrial = Number(cfg.session.trial);
+    assert.equal(cfg.runtime.context as unknown, 512);
+    assert.match(cfg.runtime.contextNote, /llama-server would cut -c 4096 to 512/);
+  }),
+);
+
+test(
+  "the written haqa.deploy.json validates against the extension's contributed schema: no problem in it, a broken copy flagged",
+  shot('deploy-schema', async () => {
+    const written = fs.readFileSync(path.join(workspace, 'haqa.deploy.json'), 'utf8');
+    // A copy with a wrong version, named so the contribution's fileMatch takes it too (*.haqa.deploy.json).
+    const bad = written.replace('"schema": "haqa.deploy.v1"', '"schema": 1');
+    assert.notEqual(bad, written);
+    fs.writeFileSync(path.join(workspace, 'bad.haqa.deploy.json'), bad);
+    try {
+      await openFileByName(page, 'haqa.deploy.json');
+      await openFileByName(page, 'bad.haqa.deploy.json');
+      // The schema was loaded from the installed extension and applied: the copy's wrong value is squiggled (VS Code
+      // reports a schema's problems as warnings).
+      const squiggle = page.locator('.editor-instance .squiggly-warning, .editor-instance .squiggly-error').first();
+      await squiggle.waitFor({ state: 'attached', timeout: 60_000 });
+      // Its hover names what the schema wants.
+      await squiggle.hover({ force: true });
+      await page
+        .locator('.monaco-hover', { hasText: /Value must be "haqa\.deploy\.v1"|Incorrect type/ })
+        .first()
+        .waitFor({ timeout: 60_000 });
+      // The real file, validated first, has nothing: no "Unable to load schema" (a warning), no error.
+      await openFileByName(page, 'haqa.deploy.json');
+      await page.locator('.editor-instance .view-lines').first().waitFor({ timeout: 60_000 });
+      assert.match((await activeEditorText(page)).replace(/\u00a0/g, ' '), /"schema": "haqa\.deploy\.v1"/);
+      assert.equal(
+        await page.locator('.editor-instance .squiggly-error, .editor-instance .squiggly-warning').count(),
+        0,
+        'haqa.deploy.json has a problem (see deploy-schema-editor.png)',
+      );
+    } catch (e) {
+      fs.mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: path.join(RESULTS, 'deploy-schema-editor.png') }).catch(() => {});
+      throw e;
+    } finally {
+      // Only these two tabs: the session panel stays open for the reload test.
+      // (a failure here must not hide the one above)
+      for (const name of ['bad.haqa.deploy.json', 'haqa.deploy.json'])
+        await openFileByName(page, name)
+          .then(() => runCommand(page, 'View: Close Editor'))
+          .catch(() => {});
+      await page
+        .waitForFunction(
+          () =>
+            !Array.from(document.querySelectorAll('.tabs-container .tab')).some((t) =>
+              /deploy\.json/.test(t.textContent ?? ''),
+            ),
+          undefined,
+          { timeout: 60_000 },
+        )
+        .catch(() => {});
+      fs.rmSync(path.join(workspace, 'bad.haqa.deploy.json'), { force: true });
+    }
+  }),
+);
+
+test(
+  '"HAQA: Export Model…" copies the deployed model out of the cache into models/; after Apply the deploy files point there',
+  shot('export-model', async () => {
+    const deploy = path.join(workspace, 'haqa.deploy.json');
+    const read = () => JSON.parse(fs.readFileSync(deploy, 'utf8')) as { model: { file: string } };
+    const cached = read().model.file;
+    assert.ok(!cached.startsWith(workspace), `${cached} is not the cache's`);
+    await runCommand(page, 'HAQA: Export Model…');
+    await quickInputTitle('where to copy the model file');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'models/' }).first().click();
+    const toast = page.locator('.notification-toast', { hasText: 'copied the model to models/' }).first();
+    await toast.waitFor({ timeout: 120_000 });
+    const name = /copied the model to models\/(\S+?\.gguf)/.exec(await toast.innerText())?.[1];
+    assert.ok(name, await toast.innerText());
+    const exported = path.join(workspace, 'models', name);
+    assert.ok(fs.readFileSync(exported).equals(fs.readFileSync(cached)), 'the copy differs from the cached file');
+    // The deploy files change only through the review.
+    assert.equal(read().model.file, cached, 'rewritten before Apply');
+    await page.locator('.tab', { hasText: 'haqa.deploy.json' }).first().waitFor({ timeout: 60_000 });
+    await runCommand(page, 'HAQA: Apply Deploy Change');
+    // Apply writes the files one after the other: both are awaited.
+    await whenFile('haqa.deploy.json and haqa-serve.sh pointing at the export', workspace, () => {
+      try {
+        return (
+          read().model.file === exported &&
+          fs.readFileSync(path.join(workspace, 'haqa-serve.sh'), 'utf8').includes(` -m ${exported} `)
+        );
+      } catch {
+        return false;
+      }
+    });
   }),
 );
 
@@ -785,6 +901,10 @@ test(
     await f.waitForSelector('#trial-table tbody tr[data-index="2"]', { timeout: 60_000 });
     assert.equal(await f.locator('#trial-table th[data-col="decode"]').getAttribute('aria-sort'), 'descending');
     assert.match(await f.locator('#title').innerText(), /tiny-pystdlib/);
+    // The deployed mark is the session's (session.json), not the page's: it survives the reload.
+    await f.waitForSelector(`#trial-table tbody tr[data-index="${deployedTrial}"] .mark.deployed`, {
+      timeout: 60_000,
+    });
   }),
 );
 

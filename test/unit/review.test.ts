@@ -194,7 +194,7 @@ const input = (): DeployInput => ({
 
 test('the deploy config separates the quantization recipe from runtime knobs and holds the measured metrics; it is deterministic', () => {
   const c = deployConfig(input()) as Record<string, Record<string, unknown>>;
-  assert.equal(c.$schema as unknown, 'haqa.deploy.v1');
+  assert.equal(c.schema as unknown, 'haqa.deploy.v1');
   assert.deepEqual(c.quantization, { quant: 'Q4_K_M', imatrix: 'builtin', imatrix_chunks: 32 });
   assert.deepEqual(Object.keys(c.runtime).sort(), [
     'batch',

@@ -180,3 +180,22 @@ test('a deleted trial is gone for readers and resumes, its index is not reused, 
     [1, 3, 4],
   );
 });
+
+test('the deployed trial is kept in session.json: read back by another open, taken off, a malformed one dropped', () => {
+  const root = tmpDir();
+  const s = SessionStore.create(root, { spec: gridSpec(), strategy: { requested: 'x', used: 'x' } });
+  s.updateMeta({ deployed: { trial: 2, file: '/ws/haqa.deploy.json', at: '2026-11-30T14:00:00.000Z' } });
+  // What a window reload (or the Trials tree) reads: a fresh open of the file.
+  assert.deepEqual(SessionStore.open(root, s.id).meta.deployed, {
+    trial: 2,
+    file: '/ws/haqa.deploy.json',
+    at: '2026-11-30T14:00:00.000Z',
+  });
+  s.updateMeta({ deployed: undefined });
+  assert.equal(SessionStore.open(root, s.id).meta.deployed, undefined);
+  const file = path.join(s.dir, 'session.json');
+  for (const bad of [{ trial: 0, file: 'x' }, { trial: 1.5, file: 'x' }, { trial: 2 }, 'trial 2']) {
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), deployed: bad }));
+    assert.equal(SessionStore.open(root, s.id).meta.deployed, undefined, JSON.stringify(bad));
+  }
+});

@@ -40,6 +40,31 @@ export async function runCommand(page: Page, title: string): Promise<void> {
 }
 
 /**
+ * Opens a workspace file by its name through the palette's file search (Quick Open), as a person would; tries again when
+ * the palette closes under it (a webview taking focus), and resolves once the file's tab is the active one.
+ */
+export async function openFileByName(page: Page, name: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  // The name exactly (bad.haqa.deploy.json is not haqa.deploy.json).
+  const exactly = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  const named = (sel: string) => page.locator(sel).filter({ has: page.locator('.label-name', { hasText: exactly }) });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await openPalette(page);
+      await input.fill(name, { timeout: 5_000 });
+      const row = named('.quick-input-list .monaco-list-row').first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click({ timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await page.keyboard.press('Escape').catch(() => {});
+    }
+  }
+  await named('.tabs-container .tab.active').waitFor({ timeout: 60_000 });
+}
+
+/**
  * Whether the command palette offers a command ("HAQA: Pause Session"): its title typed, the answer is read once the
  * palette lists it, or answers the query without it ("No matching commands", or only "similar commands", which it
  * lists only for a filter it ran); the palette is closed again.

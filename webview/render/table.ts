@@ -106,6 +106,9 @@ const MARKS = {
   none: '',
 } as const;
 
+/** The trial the deploy config serves (applied from this session). */
+const DEPLOYED = '<span class="mark deployed" title="the trial the deploy config serves (applied)">deployed</span>';
+
 const ACCEPT_TITLE = 'Propose this configuration for the deploy config (diff review)';
 const TRY_TITLE = 'Serve it with llama-server and measure one completion';
 
@@ -120,7 +123,7 @@ const CELLS: Record<ColumnId, (t: TrialRecord, s: SessionState) => string> = {
   size: (t, s) => limitCell(s, 'size', sizeMiB(t)),
   dppl: (t, s) => `${limitCell(s, 'dppl', dppl(t), 2)}${pm(dpplErr(t), 2)}`,
   kld: (t, s) => limitCell(s, 'kld', kld(t), 4),
-  mark: (t, s) => MARKS[markOf(s, t) ?? 'none'],
+  mark: (t, s) => MARKS[markOf(s, t) ?? 'none'] + (t.index === s.deployed ? DEPLOYED : ''),
   note,
   actions: (t) =>
     canDeploy(t)

@@ -1,4 +1,7 @@
-/** Commands that take a trial to deployment: Accept (a reviewed diff), Apply / Discard it, Try it with llama-server. */
+/**
+ * Commands that take a trial to deployment: Accept (a reviewed diff), Apply / Discard it, Try it with llama-server,
+ * Export Model (commands/exportModel.ts: the model file out of the cache, then a reviewed diff again).
+ */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HaqaError } from '../../core/errors';
@@ -10,6 +13,10 @@ import { readSettings } from '../settings';
 import { Commands } from './ids';
 import { standing } from '../../core/standing';
 import { verdict } from '../../core/verdict';
+import type { Prepared } from '../../core/prepare';
+import { SessionStore } from '../../core/store';
+import type { TrialRecord } from '../../core/types';
+import { exportModel, type ExportArgs } from './exportModel';
 
 export function registerDeployCommands(ctx: HaqaContext): vscode.Disposable[] {
   return [
@@ -17,7 +24,37 @@ export function registerDeployCommands(ctx: HaqaContext): vscode.Disposable[] {
     ctx.command(Commands.applyDeployChange, () => applyDeployChange(ctx)),
     ctx.command(Commands.discardDeployChange, () => ctx.review.discard()),
     ctx.command(Commands.tryIt, (t?: Target) => tryIt(ctx, t)),
+    ctx.command(Commands.exportModel, (a?: ExportArgs) => exportModel(ctx, a)),
   ];
+}
+
+/**
+ * The deploy files for a trial as diffs (the settings' paths, the session's verdict and context): what Accept and
+ * Export Model propose; nothing is written before Apply. Each warning is shown.
+ */
+export async function proposeDeploy(
+  ctx: HaqaContext,
+  o: { root: string; store: SessionStore; prepared: Prepared; trial: TrialRecord; modelFile?: string },
+) {
+  const s = readSettings();
+  const { store, trial } = o;
+  const objective = store.meta.spec.objective;
+  const trials = ctx.currentTrials(store);
+  const v = verdict(objective, trials);
+  const pending = await ctx.review.propose({
+    prepared: o.prepared,
+    root: o.root,
+    sessionId: store.id,
+    trial,
+    workspaceDir: path.dirname(o.root),
+    configPath: s.deployConfigPath,
+    modelfile: s.ollamaModelfile,
+    verdict: v,
+    requestedContext: store.meta.spec.workload.context,
+    modelFile: o.modelFile,
+  });
+  for (const w of pending.warnings) void vscode.window.showWarningMessage(`HAQA: ${w}`);
+  return { pending, standing: standing(objective, trials, v, trial.index) };
 }
 
 /** Proposes the deploy files for a trial (default: the best) as diffs; nothing is written before Apply. */
@@ -25,21 +62,7 @@ async function acceptConfiguration(ctx: HaqaContext, t?: Target) {
   const r = ctx.need(t);
   const { store, prepared } = await ctx.preparedFor(r.root, r.sessionId);
   const trial = ctx.trialOf(store, r.trial);
-  const s = readSettings();
-  const objective = store.meta.spec.objective;
-  const trials = ctx.currentTrials(store);
-  const v = verdict(objective, trials);
-  const stand = standing(objective, trials, v, trial.index);
-  const pending = await ctx.review.propose({
-    prepared,
-    sessionId: store.id,
-    trial,
-    workspaceDir: path.dirname(r.root),
-    configPath: s.deployConfigPath,
-    modelfile: s.ollamaModelfile,
-    verdict: v,
-  });
-  for (const w of pending.warnings) void vscode.window.showWarningMessage(`HAQA: ${w}`);
+  const { pending, standing: stand } = await proposeDeploy(ctx, { root: r.root, store, prepared, trial });
   const files = pending.files.map((f) => path.basename(f.file)).join(', ');
   // Accepting the verdict (or a trial tied with it) is news; accepting one the verdict beats is a warning.
   const text = `HAQA: review the proposed ${files} for trial #${trial.index}. ${stand.sentence}.`;
@@ -60,10 +83,21 @@ async function applyDeployChange(ctx: HaqaContext) {
   const res = await ctx.review.apply();
   if (res === 'applied' && r) {
     const cfg = r.files[0].file;
+    markDeployed(ctx, r.root, r.sessionId, r.trial, cfg);
     void vscode.window
-      .showInformationMessage(`HAQA: wrote ${r.files.map((f) => path.basename(f.file)).join(', ')}.`, 'Open', 'Try It')
+      .showInformationMessage(
+        `HAQA: wrote ${r.files.map((f) => path.basename(f.file)).join(', ')}.` +
+          (r.modelInCache
+            ? " The model file is in HAQA's cache: Export Model… copies it into the workspace, so clearing the cache " +
+              'does not break the deployment.'
+            : ''),
+        'Open',
+        'Try It',
+        ...(r.modelInCache ? ['Export Model…'] : []),
+      )
       .then((a) => {
         if (a === 'Open') void vscode.window.showTextDocument(vscode.Uri.file(cfg));
+        else if (a === 'Export Model…') void vscode.commands.executeCommand(Commands.exportModel);
         else if (a === 'Try It')
           void vscode.commands.executeCommand(Commands.tryIt, {
             root: ctx.runs.get(r.sessionId)?.request.root ?? sessionRoot(),
@@ -73,6 +107,26 @@ async function applyDeployChange(ctx: HaqaContext) {
       });
   }
   return res;
+}
+
+/**
+ * Records in session.json which trial the deploy config now serves (the tree and the panel mark it "deployed", also
+ * after a reload), and takes the mark off another session of the root that served the same deploy config before.
+ * A session this window runs is updated through its own store, so the run's next write keeps the mark.
+ */
+function markDeployed(ctx: HaqaContext, root: string, sessionId: string, trial: number, file: string): void {
+  const storeOf = (id: string) => ctx.runs.get(id)?.store ?? SessionStore.open(root, id);
+  try {
+    for (const m of SessionStore.list(root))
+      if (m.id !== sessionId && m.deployed?.file === file) storeOf(m.id).updateMeta({ deployed: undefined });
+    storeOf(sessionId).updateMeta({ deployed: { trial, file, at: new Date().toISOString() } });
+  } catch (e) {
+    // The files are written; a session folder that cannot take the mark must not turn Apply into a failure.
+    ctx.log.warn(`deploy review: could not mark trial #${trial} of ${sessionId} as deployed: ${String(e)}`);
+    return;
+  }
+  ctx.tree.refresh();
+  for (const id of SessionStore.list(root).map((m) => m.id)) ctx.panels.panels.get(id)?.postState();
 }
 
 /** Serves a trial's configuration with llama-server on a free port, measures decode t/s, stops it. */
@@ -110,6 +164,7 @@ async function tryIt(ctx: HaqaContext, t?: Target): Promise<(TryItResult & { ben
         modelFile: a.file,
         config: trial.config,
         workload: prepared.workload,
+        trainedContext: prepared.model.contextLength,
         signal: ac.signal,
       });
     },

@@ -24,6 +24,7 @@ export const Commands = {
   deleteTrial: 'haqa.deleteTrial',
   deleteSession: 'haqa.deleteSession',
   showTerminal: 'haqa.showTerminal',
+  exportModel: 'haqa.exportModel',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

@@ -306,7 +306,7 @@ describe('HAQA in the extension host', function () {
     assert.equal(fs.readFileSync(deployFile(), 'utf8'), '{"changed": "meanwhile"}\n');
     assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'applied');
     const cfg = JSON.parse(fs.readFileSync(deployFile(), 'utf8'));
-    assert.equal(cfg.$schema, 'haqa.deploy.v1');
+    assert.equal(cfg.schema, 'haqa.deploy.v1');
     assert.equal(cfg.session.id, sessionId);
     assert.equal(cfg.model.source, model);
     assert.ok(fs.existsSync(cfg.model.file), `the deployed model file ${cfg.model.file} does not exist`);
@@ -316,6 +316,124 @@ describe('HAQA in the extension host', function () {
     assert.match(script, /^#!\/bin\/sh/);
     assert.match(script, /llama-server/);
     assert.ok((fs.statSync(path.join(ws, 'haqa-serve.sh')).mode & 0o111) !== 0, 'launch script not executable');
+    // The fixture was trained for 512 tokens: the default 4096 is cut to it (llama-server would do so silently), and
+    // the file and the script say why.
+    assert.equal(cfg.runtime.context, 512);
+    assert.match(
+      cfg.runtime.contextNote,
+      /^the default context \(4096 tokens\) is more than the model was trained for/,
+    );
+    assert.equal(cfg.server.argv[cfg.server.argv.indexOf('-c') + 1], '512');
+    assert.match(script, /^# -c: the default context \(4096 tokens\)/m);
+  });
+
+  it("the written deploy file is validated by VS Code's JSON support against the contributed schema", async () => {
+    // A byte-identical copy, named for the contribution's *.haqa.deploy.json: a fresh editor model, which no reload
+    // of the file Apply just wrote can race.
+    const copy = path.join(ws, 'check.haqa.deploy.json');
+    fs.copyFileSync(deployFile(), copy);
+    try {
+      const doc = await vscode.workspace.openTextDocument(copy);
+      await vscode.window.showTextDocument(doc);
+      const diags = () => vscode.languages.getDiagnostics(doc.uri);
+      const replace = async (from: string, to: string) => {
+        const at = doc.getText().indexOf(from);
+        assert.ok(at >= 0, `${from} not in ${doc.getText().slice(0, 200)}`);
+        const e = new vscode.WorkspaceEdit();
+        e.replace(doc.uri, new vscode.Range(doc.positionAt(at), doc.positionAt(at + from.length)), to);
+        assert.ok(await vscode.workspace.applyEdit(e));
+      };
+      // Broken in the editor: the schema, loaded from the extension, names the wrong value.
+      await replace('"schema": "haqa.deploy.v1"', '"schema": 1');
+      const broken = await when('a schema diagnostic', [vscode.languages.onDidChangeDiagnostics], () =>
+        diags().length ? diags() : undefined,
+      );
+      assert.ok(
+        broken.some((d) => /Incorrect type|Value must be/.test(d.message)),
+        broken.map((d) => d.message).join('; '),
+      );
+      // Put back to what Apply wrote: nothing left, "Unable to load schema" included.
+      await replace('"schema": 1', '"schema": "haqa.deploy.v1"');
+      await when('the diagnostics to clear', [vscode.languages.onDidChangeDiagnostics], () => diags().length === 0);
+      assert.equal(doc.getText(), fs.readFileSync(deployFile(), 'utf8'));
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    } finally {
+      fs.rmSync(copy, { force: true });
+    }
+  });
+
+  it('"Export Model" copies the deployed model out of the cache into models/ and proposes the deploy files pointing there', async () => {
+    const read = () => JSON.parse(fs.readFileSync(deployFile(), 'utf8'));
+    const cached: string = read().model.file;
+    assert.ok(!cached.startsWith(ws), `the deployed model ${cached} is not the cache's`);
+    // The deploy file explains the hash-named llama-server folder: which build it is.
+    assert.match(read().server.llamaCpp.note, /llama\.cpp [0-9a-f]{7,12}, cpu backend/);
+    const r = await vscode.commands.executeCommand<{ file: string; files: string[] }>('haqa.exportModel', {
+      folder: path.join(ws, 'models'),
+    });
+    assert.ok(r && Array.isArray(r.files), `no export: ${JSON.stringify(r)}`);
+    assert.equal(path.dirname(r.file), path.join(ws, 'models'));
+    // Named for the source and the type (and a short hash of a fuller recipe: an imatrix), not the cache's hash.
+    assert.match(path.basename(r.file), /^tiny-pystdlib-f16-[A-Z0-9_]+(-[0-9a-f]{8})?\.gguf$/);
+    assert.ok(fs.readFileSync(r.file).equals(fs.readFileSync(cached)), 'the copy differs from the cached file');
+    assert.deepEqual(
+      fs.readdirSync(path.join(ws, 'models')).filter((f) => f.includes('.part-')),
+      [],
+      'a partial file was left',
+    );
+    // Nothing is rewritten before Apply: the change goes through the same review.
+    assert.equal(read().model.file, cached);
+    assert.ok(r.files.includes(deployFile()));
+    assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'applied');
+    const cfg = read();
+    assert.equal(cfg.model.file, r.file);
+    assert.equal(cfg.server.argv[cfg.server.argv.indexOf('-m') + 1], r.file);
+    assert.ok(fs.readFileSync(path.join(ws, 'haqa-serve.sh'), 'utf8').includes(r.file));
+    // A second export has nothing to copy: the deployment already serves the exported file.
+    const again = await vscode.commands.executeCommand<{ nothingToDo?: string }>('haqa.exportModel', {
+      folder: path.join(ws, 'models'),
+    });
+    assert.match(again?.nothingToDo ?? '', /already serves .*outside HAQA's cache/);
+  });
+
+  it('Apply marks the deployed trial in session.json, the Trials tree and the panel; another Apply moves the mark', async () => {
+    const root = path.join(ws, '.haqa');
+    const deployedTrial = () => SessionStore.open(root, sessionId).meta.deployed?.trial;
+    const trialItems = () => {
+      const session = treeChildren().find((n) => n.kind === 'session' && n.meta.id === sessionId)!;
+      return treeChildren(session).filter((n) => n.kind === 'trial');
+    };
+    const marked = () =>
+      trialItems()
+        .filter((n) => String(api.tree.getTreeItem(n).description).startsWith('deployed · '))
+        .map((n) => (n.kind === 'trial' ? n.trial.index : 0));
+    const first: number = JSON.parse(fs.readFileSync(deployFile(), 'utf8')).session.trial;
+    assert.equal(deployedTrial(), first);
+    assert.equal(SessionStore.open(root, sessionId).meta.deployed?.file, deployFile());
+    assert.deepEqual(marked(), [first]);
+    const icon = api.tree.getTreeItem(trialItems().find((n) => n.kind === 'trial' && n.trial.index === first)!)
+      .iconPath as vscode.ThemeIcon;
+    assert.equal(icon.id, 'rocket');
+    // The panel's state carries it (the table marks the row).
+    const panel =
+      api.panels.panels.get(sessionId) ??
+      (await (async () => {
+        await vscode.commands.executeCommand('haqa.openSession', { root, sessionId });
+        return readyPanel(sessionId);
+      })());
+    const stateOf = () =>
+      [...panel.sent].reverse().find((m) => m.type === 'state') as { state: { deployed?: number } } | undefined;
+    assert.equal(stateOf()?.state.deployed, first);
+    // Accept and Apply another measured trial: the mark moves, in the file, the tree and the panel.
+    const other = trialItems().find((n) => n.kind === 'trial' && n.trial.index !== first && n.trial.status === 'done');
+    assert.ok(other && other.kind === 'trial', 'no second measured trial');
+    await vscode.commands.executeCommand('haqa.acceptConfiguration', { root, sessionId, trial: other.trial.index });
+    assert.equal(await vscode.commands.executeCommand('haqa.applyDeployChange'), 'applied');
+    assert.equal(deployedTrial(), other.trial.index);
+    await when('the tree to mark the new trial', [api.tree.onDidChangeTreeData], () =>
+      marked().join() === String(other.trial.index) ? true : undefined,
+    );
+    assert.equal(stateOf()?.state.deployed, other.trial.index);
   });
 
   it('"Try it" serves the best trial with llama-server on a free port and measures tokens/s', async () => {

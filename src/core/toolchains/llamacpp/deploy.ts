@@ -7,14 +7,21 @@ import { quantRecipe, recipeKnobs } from './space';
 import type { Verdict } from '../../verdict';
 
 /** The llama-server argv that serves a model with a measured configuration (values from a validated config). */
-export function serverArgv(serverBin: string, modelFile: string, config: Config, w: Workload, port = 8080): string[] {
+export function serverArgv(
+  serverBin: string,
+  modelFile: string,
+  config: Config,
+  w: Workload,
+  port = 8080,
+  trainedContext = 0,
+): string[] {
   return [
     serverBin,
     '-m',
     modelFile,
     ...runtimeArgs(config),
     '-c',
-    String(contextFor(w)),
+    String(contextFor(w, trainedContext)),
     '--host',
     '127.0.0.1',
     '--port',
@@ -22,10 +29,51 @@ export function serverArgv(serverBin: string, modelFile: string, config: Config,
   ];
 }
 
-/** The context served: the workload's (--context), else room for what was measured, at least 4096. */
-export const contextFor = (w: Workload) => w.context ?? Math.max(4096, w.depth + w.promptTokens + w.genTokens);
+/** The context asked for: the workload's (--context), else room for what was measured, at least 4096. */
+const contextWanted = (w: Workload) => w.context ?? Math.max(4096, w.depth + w.promptTokens + w.genTokens);
 
+/**
+ * The context served: the one asked for, cut to the model's training context (`trainedContext`, its GGUF's
+ * `context_length`; 0: unknown, not cut) — llama-server cuts a larger `-c` itself and says so only in its log.
+ */
+export const contextFor = (w: Workload, trainedContext = 0) => {
+  const c = contextWanted(w);
+  return trainedContext > 0 && c > trainedContext ? trainedContext : c;
+};
+
+/**
+ * The context a deployment serves and, when it is less than was asked for, why. `requested` is the session's
+ * `--context` before it was cut to the training context (prepare.ts workloadFor); absent: the workload's, or the
+ * default.
+ */
+export function servedContext(
+  w: Workload,
+  trainedContext = 0,
+  requested?: number,
+): { context: number; wanted: number; note?: string } {
+  const wanted = requested ?? contextWanted(w);
+  const context = contextFor(w, trainedContext);
+  if (context >= wanted) return { context, wanted };
+  const asked = requested !== undefined || w.context !== undefined ? 'the context asked for' : 'the default context';
+  return {
+    context,
+    wanted,
+    note:
+      `${asked} (${wanted} tokens) is more than the model was trained for (${context} tokens, its GGUF context_length): ` +
+      `llama-server would cut -c ${wanted} to ${context} and say so only in its log, so this deployment serves ${context}`,
+  };
+}
+
+/**
+ * The deploy config's version, kept under `schema` (as the CLI's `haqa.*.v1` documents do), not `$schema`: VS Code
+ * resolves a `$schema` without a URI scheme as a path beside the file ("Unable to load schema"), and a `$schema` wins
+ * over every association. The extension contributes `schemas/haqa.deploy.v1.schema.json` for files named
+ * `haqa.deploy.json` / `*.haqa.deploy.json` (package.json `jsonValidation`), which VS Code loads from the installed
+ * extension itself: no network, no path of this machine in the file.
+ */
 export const DEPLOY_SCHEMA = 'haqa.deploy.v1';
+/** The JSON Schema of the deploy config, relative to the extension's (and the repository's) root. */
+export const DEPLOY_SCHEMA_FILE = 'schemas/haqa.deploy.v1.schema.json';
 
 export interface DeployInput {
   sessionId: string;
@@ -36,10 +84,19 @@ export interface DeployInput {
   serverBin: string;
   workload: Workload;
   hardware: string;
-  toolchain: { commit?: unknown; backend?: unknown };
+  /** The llama.cpp build: its commit and backend, and where HAQA found it (locate.ts LlamaTools.source, binDir). */
+  toolchain: { commit?: unknown; backend?: unknown; source?: string; binDir?: string };
   /** The session's verdict when the trial was accepted (see verdict.ts): why this trial, or which one it was chosen over. */
   verdict?: Verdict;
+  /** The model's training context (ModelInfo.contextLength; 0 or absent: unknown): the most a deployment serves. */
+  trainedContext?: number;
+  /** The session's --context before it was cut to the training context, for the note that says so. */
+  requestedContext?: number;
 }
+
+const served = (i: DeployInput) => servedContext(i.workload, i.trainedContext, i.requestedContext);
+const argvOf = (i: DeployInput) =>
+  serverArgv(i.serverBin, i.modelFile, i.trial.config, i.workload, 8080, i.trainedContext);
 
 /**
  * haqa.deploy.json: what to run and why — deterministic for a trial (no clock), so a diff shows only real
@@ -50,12 +107,13 @@ export function deployConfig(i: DeployInput): Record<string, unknown> {
   const recipe = new Set(['quant', ...recipeKnobs([]).map((k) => k.name)]);
   const runtime = Object.fromEntries(Object.entries(c).filter(([k]) => !recipe.has(k)));
   const m = i.trial.metrics;
+  const ctx = served(i);
   return {
-    $schema: DEPLOY_SCHEMA,
+    schema: DEPLOY_SCHEMA,
     model: { source: i.sourceModel, file: i.modelFile },
     quantization: quantRecipe(c),
-    runtime: { ...runtime, context: contextFor(i.workload) },
-    server: { argv: serverArgv(i.serverBin, i.modelFile, c, i.workload) },
+    runtime: { ...runtime, context: ctx.context, ...(ctx.note ? { contextNote: ctx.note } : {}) },
+    server: { argv: argvOf(i), llamaCpp: serverBuild(i) },
     measured: {
       decodeTokensPerSecond: m.decode ?? null,
       prefillTokensPerSecond: m.prefill ?? null,
@@ -84,13 +142,44 @@ export function deployConfig(i: DeployInput): Record<string, unknown> {
   };
 }
 
+const SOURCES: Record<string, string> = {
+  explicit: 'the folder given (haqa.llamacpp.binDir / --llamacpp-bin)',
+  env: 'the folder in $HAQA_LLAMACPP_BIN',
+  path: 'PATH',
+};
+
+/**
+ * Which llama.cpp build serves it, so the llama-server path says what it is: HAQA's own build lives in its cache in a
+ * folder named for the commit, the backend and a hash of the tool set — which `haqa clean --toolchain` removes.
+ */
+function serverBuild(i: DeployInput): Record<string, unknown> {
+  const commit = typeof i.toolchain.commit === 'string' ? i.toolchain.commit : null;
+  const backend = typeof i.toolchain.backend === 'string' ? i.toolchain.backend : null;
+  const build = `llama.cpp ${commit ? commit.slice(0, 12) : '(commit unknown)'}, ${backend ?? 'unknown'} backend`;
+  const note =
+    i.toolchain.source === 'cache'
+      ? `HAQA's own build of ${build}, in HAQA's cache: its folder is named <commit>-<backend>-<hash of the tool set>. ` +
+        'Emptying the toolchain cache (haqa clean --toolchain) removes it; to serve without it, build llama.cpp at ' +
+        'this commit yourself and change the path'
+      : `${build}, found in ${SOURCES[i.toolchain.source ?? ''] ?? 'a folder of yours'}`;
+  return {
+    commit,
+    backend,
+    ...(i.toolchain.source ? { source: i.toolchain.source } : {}),
+    ...(i.toolchain.binDir ? { binDir: i.toolchain.binDir } : {}),
+    note,
+  };
+}
+
 /** A POSIX launch script for the accepted configuration; extra arguments are passed on ("$@"). */
 export function launchScript(i: DeployInput): string {
-  const argv = serverArgv(i.serverBin, i.modelFile, i.trial.config, i.workload);
+  const argv = argvOf(i);
+  const note = served(i).note;
   return [
     '#!/bin/sh',
     `# Generated by HAQA from session ${i.sessionId}, trial #${i.trial.index}. ` +
       'Serves the accepted configuration with llama-server.',
+    ...(note ? [`# -c: ${note}.`] : []),
     `exec ${argv.map(shellQuoteForDisplay).join(' ')} "$@"`,
     '',
   ].join('\n');
@@ -140,7 +229,7 @@ export function ollamaModelfile(i: DeployInput): string {
     `PARAMETER num_thread ${String(c.threads)}`,
     ...(layers >= ALL_LAYERS ? [] : [`PARAMETER num_gpu ${layers}`]),
     `PARAMETER num_batch ${String(c.batch)}`,
-    `PARAMETER num_ctx ${contextFor(i.workload)}`,
+    `PARAMETER num_ctx ${served(i).context}`,
     '',
   ].join('\n');
 }

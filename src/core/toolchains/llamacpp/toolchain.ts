@@ -415,7 +415,7 @@ export class LlamaCppToolchain implements Toolchain {
     log: string,
   ): Promise<MemoryProjection | 'cancelled' | undefined> {
     if (!this.tools.fitParams) return undefined;
-    const context = contextFor(this.opts.workload);
+    const context = contextFor(this.opts.workload, this.model.contextLength);
     ctx.onProgress?.(`llama-fit-params at context ${context}`);
     const r = await ctx.runner.run(fitArgs(this.tools.fitParams, file, config, context), {
       timeoutMs: this.opts.benchTimeoutMs ?? 120_000,
@@ -444,7 +444,7 @@ export class LlamaCppToolchain implements Toolchain {
     log: string,
   ): Promise<{ choice: FitChoice; fitted: FittedPlacement } | 'cancelled' | undefined> {
     if (!this.tools.fitParams || this.hw.gpus.length === 0) return undefined;
-    const context = contextFor(this.opts.workload);
+    const context = contextFor(this.opts.workload, this.model.contextLength);
     ctx.onProgress?.(`llama-fit-params: llama.cpp's fit at context ${context}`);
     const margins = fitMarginsMiB(this.hw.gpus, this.opts.objective?.maxVramBytes);
     const r = await ctx.runner.run(fitChoiceArgs(this.tools.fitParams, file, config, context, margins), {

@@ -38,6 +38,8 @@ export async function tryIt(o: {
   modelFile: string;
   config: Config;
   workload: Workload;
+  /** The model's training context: the most -c llama-server serves (deploy.ts contextFor). */
+  trainedContext?: number;
   prompt?: string;
   tokens?: number;
   startupTimeoutMs?: number;
@@ -48,7 +50,7 @@ export async function tryIt(o: {
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort();
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const argv = serverArgv(o.serverBin, o.modelFile, o.config, o.workload, port);
+  const argv = serverArgv(o.serverBin, o.modelFile, o.config, o.workload, port, o.trainedContext);
   let exited: RunResult | undefined;
   const running = o.runner.run(argv, { signal: stop.signal, logFile: o.logFile }).then((r) => {
     exited = r;
