@@ -123,8 +123,7 @@ export class HaqaContext implements vscode.Disposable {
    * The context keys package.json's `when` clauses read, so commands show only where they can act:
    * haqa.sessionLive (a session runs in this window: Stop), haqa.sessionRunning (… and is not paused: Pause),
    * haqa.canResume (a paused run, or a stored session that did not complete: Resume), haqa.hasSession (Show Agent
-   * Prompt), haqa.hasMeasuredTrial (the session commands act on by default has a feasible trial: Accept, Try It);
-   * for the walkthrough: haqa.toolchainReady (llama.cpp's tools are found), haqa.agentConfigured (haqa.llm.baseUrl set).
+   * Prompt), haqa.hasMeasuredTrial (the session commands act on by default has a feasible trial: Accept, Try It).
    */
   updateContextKeys(): void {
     const live = this.current();
@@ -150,9 +149,6 @@ export class HaqaContext implements vscode.Disposable {
         stored.some(({ meta }) => meta.status !== 'completed' && !this.runs.get(meta.id)?.live),
       'haqa.hasSession': stored.length > 0 || this.runs.size > 0,
       'haqa.hasMeasuredTrial': measured,
-      // The walkthrough's steps complete from what is true, not from a command having run (package.json).
-      'haqa.toolchainReady': !!locateTools({ binDir: readSettings().binDir }),
-      'haqa.agentConfigured': !!readSettings().llm.baseUrl,
     };
     for (const [k, v] of Object.entries(keys)) {
       if (this.contextKeys.get(k) === v) continue;
@@ -264,7 +260,6 @@ export class HaqaContext implements vscode.Disposable {
             logFile: path.join(toolchainRoot(), 'build.log'),
           });
           void vscode.window.showInformationMessage(`HAQA: llama.cpp ${m.commit.slice(0, 7)} (${m.backend}) is ready.`);
-          this.updateContextKeys();
           return true;
         } catch (e) {
           if (ac.signal.aborted) {

@@ -45,9 +45,6 @@ export function activate(context: vscode.ExtensionContext): HaqaApi {
     ...registerDeployCommands(ctx),
     ...registerSetupCommands(ctx),
     vscode.workspace.onDidChangeWorkspaceFolders(refresh),
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('haqa')) ctx.scheduleContextKeys();
-    }),
     ctx,
     watcher,
     watcher.onDidCreate(refresh),
