@@ -122,7 +122,12 @@ export class TrialTreeProvider implements vscode.TreeDataProvider<TreeNode> {
       item.description = `${status} · ${node.meta.strategy.used}${model?.name ? ` · ${model.name}` : ''}`;
       item.tooltip = `${path.join(node.root, 'sessions', node.meta.id)}\n${node.meta.stopReason ?? ''}`;
       item.iconPath = new vscode.ThemeIcon(waiting ? 'bell-dot' : run?.live ? 'loading~spin' : 'beaker');
-      item.contextValue = run?.live ? 'haqaSessionLive' : 'haqaSession';
+      // A completed session has nothing to resume: its menu offers Open, Accept and Delete, not Resume.
+      item.contextValue = run?.live
+        ? 'haqaSessionLive'
+        : status === 'completed'
+          ? 'haqaSessionCompleted'
+          : 'haqaSession';
       item.command = { command: Commands.openSession, title: 'Open Session', arguments: [node] };
       item.id = `session:${node.root}:${node.meta.id}`;
       return item;

@@ -142,6 +142,8 @@ describe('HAQA in the extension host', function () {
     );
     assert.ok(items.every((i) => i.iconPath instanceof vscode.ThemeIcon));
     assert.ok(items.some((i) => i.contextValue === 'haqaTrialMeasured'));
+    // Completed: its menu has no Resume (package.json: haqa.resumeSession needs viewItem == haqaSession).
+    assert.equal(api.tree.getTreeItem(node).contextValue, 'haqaSessionCompleted');
     // The panel for it is open and was sent the full state.
     const panel = await readyPanel(sessionId);
     const state = panel.sent.find((m) => m.type === 'state');
