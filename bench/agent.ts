@@ -27,6 +27,7 @@ import { gridSpec } from '../test/helpers/replay';
 import type { HardwareProfile, Stat, TrialRecord } from '../src/core/types';
 import { allFindings, objectiveMetrics } from '../src/core/priors';
 import { PATIENCE, stopEarlyReason } from '../src/core/stopping';
+import { stepSeconds } from '../src/core/cost';
 
 export const BUILTIN_STRATEGIES = ['random', 'grid', 'tpe', 'heuristic', 'builtin'];
 const TARGET = 0.02;
@@ -39,6 +40,15 @@ export interface Dataset {
   hw: HardwareProfile;
   machine: string;
 }
+/** The lent H200 machine both GPU grids were recorded on. */
+const H200_HW: HardwareProfile = {
+  cpu: { model: 'x86', cores: 16, threads: 16, flags: ['avx2'] },
+  memoryBytes: 128 * 2 ** 30,
+  os: 'Linux',
+  arch: 'x64',
+  gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }],
+};
+
 export const DATASETS: Dataset[] = [
   {
     name: 'cpu-grid',
@@ -56,26 +66,14 @@ export const DATASETS: Dataset[] = [
     name: 'gpu-grid',
     file: 'bench/data/gpu-grid-h200.jsonl',
     machine: 'NVIDIA H200 (lent device machine), 16 cores',
-    hw: {
-      cpu: { model: 'x86', cores: 16, threads: 16, flags: ['avx2'] },
-      memoryBytes: 128 * 2 ** 30,
-      os: 'Linux',
-      arch: 'x64',
-      gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }],
-    },
+    hw: H200_HW,
   },
   {
     // Recorded after every constant of the strategies and the stop rule was fixed (issue 16): a grid none was tuned on.
     name: 'gpu-7b',
     file: 'bench/data/gpu-grid-h200-7b.jsonl',
     machine: 'NVIDIA H200 (lent device machine), Intel Xeon 16 cores, a 7B-shaped Llama',
-    hw: {
-      cpu: { model: 'x86', cores: 16, threads: 16, flags: ['avx2'] },
-      memoryBytes: 128 * 2 ** 30,
-      os: 'Linux',
-      arch: 'x64',
-      gpus: [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }],
-    },
+    hw: H200_HW,
   },
 ];
 
@@ -348,7 +346,7 @@ export async function evaluate(
 export function modeledSeconds(trials: TrialRecord[]): number[] {
   let total = 0;
   return trials.map((t) => {
-    for (const s of t.steps ?? []) if (!s.cached) total += s.seconds;
+    total += stepSeconds(t);
     return total;
   });
 }

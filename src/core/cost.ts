@@ -42,6 +42,10 @@ export const priorQuantizeSeconds = (sourceBytes: number, cores: number, quant: 
 /** A benchmark's seconds before any was measured (also the session estimate's, estimate.ts). */
 export const PRIOR_BENCH_SECONDS = 10;
 
+/** The seconds a trial's steps took, the cached ones (nothing run) left out; a replay's are modeled. */
+export const stepSeconds = (t: Pick<TrialRecord, 'steps'>): number =>
+  (t.steps ?? []).reduce((a, s) => a + (s.cached ? 0 : s.seconds), 0);
+
 /** The model file a configuration needs, as a key: the same key, the same artifact. */
 export const recipeKey = (c: Config): string => JSON.stringify(quantRecipe(c));
 const imatrixKey = (c: Config): string | undefined =>

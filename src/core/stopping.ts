@@ -16,7 +16,8 @@ import { countsTowardBudget, type Config, type ConfigValue, type TrialRecord } f
 import { verdict } from './verdict';
 import { SearchSpace } from './space';
 import { costModel, measuredKeys, oneKnobMoves, type StrategyContext } from './strategies/strategy';
-import { knobValue } from './configDiff';
+import { configDiff, knobValue } from './configDiff';
+import { stepSeconds, type CostModel } from './cost';
 import { fmtSeconds } from './format';
 
 /** Trials the best must have stood through, each beaten beyond noise (or a one-knob neighbour tied with it). */
@@ -27,13 +28,6 @@ export const MIN_TRIALS_BEFORE_STOP = PATIENCE + 3;
 /** What the stop rule may know of the session beyond its trials: the search space, and where given, the cost facts. */
 export type StopScope =
   SearchSpace | Pick<StrategyContext, 'space' | 'model' | 'hardware' | 'toolchain' | 'cachedFiles'>;
-
-const differsInOne = (a: Config, b: Config): boolean => {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  let n = 0;
-  for (const k of keys) if (a[k] !== b[k]) n++;
-  return n === 1;
-};
 
 /**
  * The verdict's best when it has stood through `patience` trials after at least MIN_TRIALS_BEFORE_STOP: none of them is
@@ -50,7 +44,7 @@ export function stoodBest(o: ObjectiveSpec, trials: TrialRecord[], patience = PA
   if (recent.some((t) => t.index === v.best)) return undefined;
   // Too noisy to tell, or tied from further away: something better may be near it, go on.
   if (recent.some((t) => v.unresolved.includes(t.index))) return undefined;
-  if (recent.some((t) => v.tied.includes(t.index) && !differsInOne(t.config, best.config))) return undefined;
+  if (recent.some((t) => v.tied.includes(t.index) && configDiff(t.config, best.config).length !== 1)) return undefined;
   return best;
 }
 
@@ -62,6 +56,8 @@ export interface Neighbour {
   /** Expected seconds, and the phrase saying why ("reuses the Q4_0 file: about 3 s"). */
   seconds?: number;
   cost?: string;
+  /** True when it needs a model file not made yet. */
+  newFile?: boolean;
 }
 
 /** The best's untried one-knob neighbours (valid, not measured): what the closing check must measure, and what not. */
@@ -83,33 +79,34 @@ export function buysOnlyAccuracy(space: SearchSpace, knob: string, from: ConfigV
 }
 
 /** The seconds a trial took, its steps together (a replay's are modeled), else its wall time. */
-const trialSeconds = (t: TrialRecord): number => {
-  const s = (t.steps ?? []).reduce((a, x) => a + (x.cached ? 0 : x.seconds), 0);
-  return s > 0 ? s : t.durationMs / 1000;
-};
+const trialSeconds = (t: TrialRecord): number => stepSeconds(t) || t.durationMs / 1000;
 
-/** What the closing check measures around `best` (see the module's comment), cheapest first. */
+/**
+ * What the closing check measures around `best` (see the module's comment), cheapest first; `cost` when the caller has
+ * built the session's cost model already.
+ */
 export function closingPlan(
   scope: StopScope,
   best: TrialRecord,
   trials: TrialRecord[],
   patience = PATIENCE,
+  cost?: CostModel,
 ): ClosingPlan {
   const space = scope instanceof SearchSpace ? scope : scope.space;
   const tried = measuredKeys(space, trials);
   const moves = oneKnobMoves(space, best.config).filter((m) => !tried.has(space.key(m.config)));
   if (scope instanceof SearchSpace) return { measure: moves, skipped: [] };
   const accuracy = !!scope.toolchain?.accuracy;
-  const cost = costModel(scope as StrategyContext, trials);
+  const model = cost ?? costModel(scope as StrategyContext, trials);
   const counted = trials.filter(countsTowardBudget);
   // The patience's price: what the trials the best stood through cost (at least one typical benchmark each).
   const premium = counted
     .slice(-patience)
-    .reduce((a, t) => a + Math.max(trialSeconds(t), cost.typicalBenchSeconds()), 0);
+    .reduce((a, t) => a + Math.max(trialSeconds(t), model.typicalBenchSeconds()), 0);
   const plan: ClosingPlan = { measure: [], skipped: [] };
   for (const m of moves) {
-    const est = cost.estimate(m.config);
-    const n: Neighbour = { ...m, seconds: est.seconds, cost: est.text };
+    const est = model.estimate(m.config);
+    const n: Neighbour = { ...m, seconds: est.seconds, cost: est.text, newFile: est.newFile };
     if (!accuracy && buysOnlyAccuracy(space, m.knob, best.config[m.knob], m.value))
       plan.skipped.push({ ...n, why: 'buys accuracy only, which this session does not measure' });
     else if (est.newFile && est.seconds > premium)
@@ -121,11 +118,6 @@ export function closingPlan(
   }
   plan.measure.sort((a, b) => (a.seconds ?? 0) - (b.seconds ?? 0));
   return plan;
-}
-
-/** The best's one-knob neighbours the closing check must still measure (all untried ones, given only the space). */
-export function untriedNeighbours(scope: StopScope, best: TrialRecord, trials: TrialRecord[]): Neighbour[] {
-  return closingPlan(scope, best, trials).measure;
 }
 
 const move = (best: TrialRecord, n: Neighbour) => `${n.knob} ${knobValue(best.config[n.knob])} → ${knobValue(n.value)}`;

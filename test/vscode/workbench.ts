@@ -1,5 +1,5 @@
 /** Helpers that hide VS Code's DOM from the e2e tests. */
-import type { Frame, Page } from 'playwright-core';
+import type { Frame, Locator, Page } from 'playwright-core';
 
 export async function waitForWorkbench(page: Page): Promise<void> {
   await page.waitForSelector('.monaco-workbench', { timeout: 90_000 });
@@ -23,12 +23,23 @@ async function openPalette(page: Page): Promise<void> {
  * palette closes under it (a webview or notification taking focus as it opens).
  */
 export async function runCommand(page: Page, title: string): Promise<void> {
+  await pickInPalette(
+    page,
+    `>${title}`,
+    page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first(),
+  );
+}
+
+/**
+ * Types `text` into the palette and clicks `row` once it shows; tries again (three times in all) when the palette closes
+ * under it.
+ */
+async function pickInPalette(page: Page, text: string, row: Locator): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   for (let attempt = 1; ; attempt++) {
     try {
       await openPalette(page);
-      await input.fill(`>${title}`, { timeout: 5_000 });
-      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+      await input.fill(text, { timeout: 5_000 });
       await row.waitFor({ timeout: 30_000 });
       await row.click({ timeout: 5_000 });
       return;
@@ -44,23 +55,10 @@ export async function runCommand(page: Page, title: string): Promise<void> {
  * the palette closes under it (a webview taking focus), and resolves once the file's tab is the active one.
  */
 export async function openFileByName(page: Page, name: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
   // The name exactly (bad.haqa.deploy.json is not haqa.deploy.json).
   const exactly = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
   const named = (sel: string) => page.locator(sel).filter({ has: page.locator('.label-name', { hasText: exactly }) });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await openPalette(page);
-      await input.fill(name, { timeout: 5_000 });
-      const row = named('.quick-input-list .monaco-list-row').first();
-      await row.waitFor({ timeout: 30_000 });
-      await row.click({ timeout: 5_000 });
-      break;
-    } catch (e) {
-      if (attempt >= 3) throw e;
-      await page.keyboard.press('Escape').catch(() => {});
-    }
-  }
+  await pickInPalette(page, name, named('.quick-input-list .monaco-list-row').first());
   await named('.tabs-container .tab.active').waitFor({ timeout: 60_000 });
 }
 

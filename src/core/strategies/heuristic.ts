@@ -16,7 +16,7 @@ import {
 } from './strategy';
 import { TpeStrategy } from './tpe';
 import { knobValue } from '../configDiff';
-import { buysOnlyAccuracy, closingPlan, PATIENCE, stoodBest } from '../stopping';
+import { closingPlan, PATIENCE, stoodBest } from '../stopping';
 import { bestTrial } from '../verdict';
 import { fmtSeconds } from '../format';
 
@@ -268,20 +268,16 @@ function cheapNeighbours(ctx: StrategyContext, history: TrialRecord[]): Proposal
   if (file <= PATIENCE * bench) return [];
   const best = bestTrial(ctx.objective, history.filter(countsTowardBudget));
   if (!best) return [];
-  const accuracy = !!ctx.toolchain?.accuracy;
-  const tried = measuredKeys(ctx.space, history);
-  return oneKnobMoves(ctx.space, best.config)
-    .filter((m) => !tried.has(ctx.space.key(m.config)))
-    .filter((m) => accuracy || !buysOnlyAccuracy(ctx.space, m.knob, best.config[m.knob], m.value))
-    .map((m) => ({ m, est: cost.estimate(m.config) }))
-    .filter(({ est }) => !est.newFile)
-    .sort((a, b) => a.est.seconds - b.est.seconds)
-    .map(({ m, est }) => ({
+  // The closing check's neighbours (accuracy-only moves already out where accuracy is not measured), cheapest first,
+  // less any that needs a new file.
+  return closingPlan(ctx, best, history, PATIENCE, cost)
+    .measure.filter((m) => !m.newFile)
+    .map((m) => ({
       config: m.config,
       rationale:
         `runtime knobs on the files made before a new one (a new file costs about ${fmtSeconds(file)} here, a ` +
         `benchmark ${fmtSeconds(bench)}): ${m.knob} ${knobValue(best.config[m.knob])} → ${knobValue(m.value)} from ` +
-        `the best so far, #${best.index} (${est.text})`,
+        `the best so far, #${best.index} (${m.cost})`,
     }));
 }
 
