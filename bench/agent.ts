@@ -15,7 +15,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_LLM, apiKeyFromEnv, checkBaseUrl, type LlmSettings } from '../src/core/agent/settings';
 import { llmUsage } from '../src/core/agent/journal';
-import { leader, score, type ObjectiveKind, type ObjectiveSpec } from '../src/core/objective';
+import {
+  describeObjective,
+  leader,
+  score,
+  violations,
+  type ObjectiveKind,
+  type ObjectiveSpec,
+} from '../src/core/objective';
 import { ProcessRunner } from '../src/core/process/runner';
 import { runOptimize } from '../src/core/session';
 import { SessionStore } from '../src/core/store';
@@ -39,6 +46,8 @@ export interface Dataset {
   file: string;
   hw: HardwareProfile;
   machine: string;
+  /** The session's limits (e.g. a per-GPU memory limit): the optimum is the best configuration within them. */
+  limits?: Omit<ObjectiveSpec, 'kind'>;
 }
 /** The lent H200 machine both GPU grids were recorded on. */
 const H200_HW: HardwareProfile = {
@@ -235,15 +244,17 @@ export async function evaluate(
 ): Promise<Evaluation> {
   const tc = new ReplayToolchain([ds.file]);
   const runner = new ProcessRunner({ mode: 'pipe' });
-  const obj = { kind: objective };
+  const obj: ObjectiveSpec = { kind: objective, ...ds.limits };
   const all = await Promise.all(tc.recorded().map((c) => tc.runTrial(c, { runner, logDir: '', trialIndex: 0 })));
-  const optimum = Math.max(...all.map((o) => score(obj, o.metrics) ?? -Infinity));
+  // A configuration over the dataset's limits is no answer, as in a session (session.ts: infeasible).
+  const within = all.map((o) => o.status === 'done' && violations(obj, o.metrics).length === 0);
+  const optimum = Math.max(...all.map((o, i) => (within[i] ? (score(obj, o.metrics) ?? -Infinity) : -Infinity)));
   const asTrials: TrialRecord[] = tc.recorded().map((config, i) => ({
     type: 'trial',
     index: i + 1,
     key: tc.space.key(config),
     config,
-    status: all[i].status === 'done' ? 'done' : 'failed',
+    status: within[i] ? 'done' : all[i].status === 'done' ? 'infeasible' : 'failed',
     metrics: all[i].metrics,
     strategy: 'grid',
     startedAt: '',
@@ -367,7 +378,7 @@ export function table(e: Evaluation): string {
   const fmt = (x: number) => (Number.isFinite(x) ? String(x) : `>${e.cap}`);
   const at = (r: RunResult[], n: number) => r.map((x) => x.curve[Math.min(n, e.cap) - 1]);
   const lines = [
-    `### ${e.dataset.name}, objective ${e.objective} (${e.configs} configurations, optimum ${e.optimum.toFixed(1)} t/s; ${e.dataset.machine})`,
+    `### ${e.dataset.name}, objective ${e.objective}${e.dataset.limits ? `, ${describeObjective({ kind: e.objective, ...e.dataset.limits }).replace(/^.* subject to /, 'subject to ')}` : ''} (${e.configs} configurations, optimum ${e.optimum.toFixed(1)} t/s; ${e.dataset.machine})`,
     '',
     `| strategy | seeds | median trials to ≤ ${TARGET * 100} % regret | per seed | median trials to ≤ ${LOOSE * 100} % | regret @ 5 (mean ± sd) | regret @ 10 (mean ± sd) | regret @ 20 (mean ± sd) |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -348,8 +348,21 @@ export class SessionStore {
   }
 
   updateMeta(patch: Partial<SessionMeta>): void {
-    this.meta = { ...this.meta, ...patch, updatedAt: new Date().toISOString() };
+    // The deployed mark is the deploy review's, and another process may hold this session open (a CLI run, another
+    // window): unless this write sets it, the file's mark stands, so a run's next write neither drops nor revives it.
+    const deployed = 'deployed' in patch ? patch.deployed : this.deployedOnDisk();
+    this.meta = { ...this.meta, ...patch, deployed, updatedAt: new Date().toISOString() };
+    if (deployed === undefined) delete this.meta.deployed;
     writeAtomic(path.join(this.dir, 'session.json'), JSON.stringify(this.meta, null, 2));
+  }
+
+  private deployedOnDisk(): DeployedMark | undefined {
+    try {
+      const m: unknown = JSON.parse(fs.readFileSync(path.join(this.dir, 'session.json'), 'utf8'));
+      return isRecord(m) ? deployedFromJson(m.deployed).deployed : undefined;
+    } catch {
+      return this.meta.deployed;
+    }
   }
 
   /**

@@ -14,6 +14,9 @@ import { QUANT_TYPES, quantFromModelType } from '../../src/core/ggml';
 import { FIXTURES, GRID, ROOT, tmpDir } from '../helpers/fixtures';
 import { ReplayToolchain } from '../../src/core/toolchains/replay/replay';
 import { ProcessRunner } from '../../src/core/process/runner';
+import { violations } from '../../src/core/objective';
+import { firstDesign } from '../../src/core/strategies/heuristic';
+import type { ModelInfo } from '../../src/core/types';
 
 const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
 
@@ -71,6 +74,10 @@ test('a row maps back to the knob values it was measured with', () => {
     cache_type_v: 'f16',
   });
   assert.equal(configFromRow({ ...row, n_gpu_layers: 99 }, true)!.gpu_layers, 999);
+  // With the model's layer count known (a replay with the model's description): above it is every layer, 99 is not.
+  assert.equal(configFromRow({ ...row, n_gpu_layers: 99 }, true, false, false, 126)!.gpu_layers, 99);
+  assert.equal(configFromRow({ ...row, n_gpu_layers: 32 }, true, false, false, 32)!.gpu_layers, 32);
+  assert.equal(configFromRow({ ...row, n_gpu_layers: 33 }, true, false, false, 32)!.gpu_layers, 999);
 });
 
 test('every quant type name round-trips through llama-bench model_type text', () => {
@@ -198,4 +205,65 @@ test('a recording over two GPUs that varies the split replays split_mode and ten
   assert.equal(tensorSplitOf('2.00/1.00'), '2,1');
   assert.equal(tensorSplitOf('0.00'), 'auto');
   assert.equal(tensorSplitOf(undefined), 'auto');
+});
+
+test("a replay keeps the recording's model and GPU memory: a limit refuses what took too much, the first design sees the experts", async () => {
+  const src = fs.readFileSync(path.join(ROOT, 'bench/data/moe-grid-h200-ctx32k.jsonl'), 'utf8').trim().split('\n');
+  // The MoE grid's rows with a sampled peak: every expert on the GPU takes the most.
+  const rows = src.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const dir = tmpDir();
+  const file = path.join(dir, 'moe.jsonl');
+  fs.writeFileSync(
+    file,
+    rows.map((r) => JSON.stringify({ ...r, peak_gpu_mib: 2400 - 100 * Number(r.n_cpu_moe) })).join('\n') + '\n',
+  );
+  const bare = new ReplayToolchain([file]);
+  assert.equal(bare.modelInfo().layers, 0, 'without a description: only what the rows say');
+  const model: ModelInfo = {
+    path: '/models/moe-f16.gguf',
+    name: 'rand-moe',
+    arch: 'llama',
+    parameterCount: 2347533312,
+    layers: 16,
+    embeddingLength: 1024,
+    feedForwardLength: 2816,
+    headCount: 16,
+    headCountKv: 16,
+    vocabSize: 32000,
+    contextLength: 32768,
+    expertCount: 16,
+    expertUsedCount: 2,
+    fileType: 'F16',
+    sizeBytes: 4_700_000_000,
+    rowSizes: [1024, 2816],
+  };
+  fs.writeFileSync(path.join(dir, 'moe.model.json'), JSON.stringify(model));
+  const tc = new ReplayToolchain([file]);
+  const m = tc.modelInfo();
+  assert.equal(m.layers, 16);
+  assert.equal(m.expertCount, 16);
+  assert.equal(m.path, 'moe.jsonl (replay)', 'never a path of the recording machine');
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const at = (n: number) => tc.recorded().find((c) => c.n_cpu_moe === n)!;
+  const all = await tc.runTrial(at(0), { runner, logDir: 'peaks', trialIndex: 1 });
+  const half = await tc.runTrial(at(8), { runner, logDir: 'peaks', trialIndex: 2 });
+  assert.equal(all.metrics.peakDeviceMemMaxBytes, 2400 * 2 ** 20);
+  assert.equal(half.metrics.peakDeviceMemBytes, 1600 * 2 ** 20);
+  const limit = { kind: 'decode' as const, maxVramBytes: 2000 * 2 ** 20 };
+  assert.match(violations(limit, all.metrics).join(), /peak GPU memory 2400\.0 MiB > max 2000\.0 MiB per GPU/);
+  assert.deepEqual(violations(limit, half.metrics), []);
+  // The recording's GPU has no recorded memory (0): under the limit the first design keeps the experts in host memory.
+  const ctx = {
+    space: tc.space,
+    hardware: tc.hardware(),
+    model: m,
+    objective: { kind: 'decode' as const, maxVramBytes: 1000 * 2 ** 20 },
+    seed: 1,
+    budget: 12,
+  };
+  assert.equal(ctx.hardware.gpus[0].vramBytes, 0);
+  assert.ok(firstDesign(ctx, []).every((p) => p.config.n_cpu_moe === 16));
+  assert.ok(firstDesign({ ...ctx, objective: { kind: 'decode' } }, []).every((p) => p.config.n_cpu_moe === 0));
+  fs.writeFileSync(path.join(dir, 'moe.model.json'), '{"layers": 16}');
+  assert.throws(() => new ReplayToolchain([file]), /not a model description/);
 });

@@ -199,3 +199,20 @@ test('the deployed trial is kept in session.json: read back by another open, tak
     assert.equal(SessionStore.open(root, s.id).meta.deployed, undefined, JSON.stringify(bad));
   }
 });
+
+test("the deployed mark survives another process's writes: a run's status update neither drops nor revives it", () => {
+  const root = tmpDir();
+  const run = SessionStore.create(root, { spec: gridSpec(), strategy: { requested: 'random', used: 'random' } });
+  // The deploy review, in another process, marks trial 2 through its own handle on the same session.
+  const review = SessionStore.open(root, run.meta.id);
+  review.updateMeta({ deployed: { trial: 2, file: '/w/haqa.deploy.json', at: '2026-11-30T17:00:00Z' } });
+  run.updateMeta({ status: 'completed' });
+  const after = SessionStore.open(root, run.meta.id).meta;
+  assert.equal(after.status, 'completed');
+  assert.equal(after.deployed?.trial, 2, "the run's write kept the review's mark");
+  // The mark taken off elsewhere (another session now serves that file) is not brought back by the run's next write.
+  review.updateMeta({ deployed: undefined });
+  run.updateMeta({ status: 'stopped' });
+  assert.equal(SessionStore.open(root, run.meta.id).meta.deployed, undefined);
+  assert.equal(run.meta.deployed, undefined);
+});

@@ -41,12 +41,12 @@ export function firstDesign(ctx: StrategyContext, history: TrialRecord[]): Propo
   const quants = (K('quant')?.values ?? []).map(String);
   const hasGpu = hw.gpus.length > 0 && !!K('gpu_layers');
   // What the GPUs can hold for this session: each one's free memory (from the build's device list), within the
-  // per-GPU limit when one is set.
+  // per-GPU limit when one is set. A GPU of unknown memory (0: a replay) holds what the limit allows, else anything.
   const vram = hw.gpus.reduce(
-    (a, g) => a + Math.min(g.freeBytes ?? g.vramBytes, objective.maxVramBytes ?? Infinity),
+    (a, g) => a + Math.min(g.freeBytes ?? (g.vramBytes || Infinity), objective.maxVramBytes ?? Infinity),
     0,
   );
-  const fits = (q: string) => estimatedFileBytes(ctx.model, q) < 0.85 * (vram || Infinity);
+  const fits = (q: string) => estimatedFileBytes(ctx.model, q) < 0.85 * vram;
   // A dense model larger than the GPUs: as many layers as fit by its size, which llama.cpp's projection then checks
   // (and, if it does not fit, its fit answers with the boundary).
   const layersThatFit = (q: string) =>

@@ -32,6 +32,12 @@ export interface BenchRow {
   cpu_info?: string;
   gpu_info?: string;
   backends?: string;
+  /**
+   * Not llama-bench's: the most GPU memory (MiB) the row's configuration added over the idle GPU while it ran, as a grid
+   * recorder sampled it beside llama-bench (bench/gpu-peaks.ts). A replay reports it as the trial's peak, so
+   * `--max-vram-mb` applies to replays as to real trials.
+   */
+  peak_gpu_mib?: number;
 }
 
 /**
@@ -173,11 +179,14 @@ export function configFromRow(
   withGpuLayers: boolean,
   withCpuMoe = false,
   withSplit = false,
+  layers?: number,
 ): Config | undefined {
   const quant = quantFromModelType(r.model_type);
   if (!quant) return undefined;
   const c: Config = { quant, threads: r.n_threads };
-  if (withGpuLayers) c.gpu_layers = r.n_gpu_layers >= 99 ? ALL_LAYERS : r.n_gpu_layers;
+  // More than the model's layers offloads the output layer too: every layer. Where the model's layer count is not
+  // known, 99 and above (llama-bench's -ngl 99 idiom) stands for it.
+  if (withGpuLayers) c.gpu_layers = r.n_gpu_layers > (layers ?? 98) ? ALL_LAYERS : r.n_gpu_layers;
   if (withSplit) {
     c.split_mode = r.split_mode ?? 'layer';
     c.tensor_split = tensorSplitOf(r.tensor_split);

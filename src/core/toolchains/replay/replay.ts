@@ -35,6 +35,8 @@ export class ReplayToolchain implements Toolchain {
   /** Rows left out because their figures cannot be measurements (file: why). */
   readonly rejected: string[] = [];
   private readonly byKey = new Map<string, BenchRow[]>();
+  /** The recorded model's description (`haqa inspect --json` of the source), when the recording has one beside it. */
+  private readonly model: ModelInfo | undefined;
 
   constructor(readonly files: string[]) {
     const rows: BenchRow[] = [];
@@ -66,9 +68,12 @@ export class ReplayToolchain implements Toolchain {
       rows.push(...got);
     }
     this.rows = rows;
-    // The source a session would quantize: an F16 file of the recorded parameters (2 bytes each), or the largest
-    // recorded file where that is larger (an F32 recording).
-    this.sourceBytes = Math.max(...rows.map((r) => Math.max(r.model_size, 2 * (r.model_n_params ?? 0))));
+    this.model = recordedModel(files[0]);
+    // The source a session would quantize: the recorded model's when its description came with the recording, else an
+    // F16 file of the recorded parameters (2 bytes each), or the largest recorded file where that is larger (an F32
+    // recording).
+    this.sourceBytes =
+      this.model?.sizeBytes ?? Math.max(...rows.map((r) => Math.max(r.model_size, 2 * (r.model_n_params ?? 0))));
     this.maxThreads = Math.max(1, ...rows.map((r) => r.n_threads).filter((t) => Number.isInteger(t)));
     const withGpu = rows.some((r) => r.n_gpu_layers > 0 && !!r.gpu_info);
     this.withGpu = withGpu;
@@ -89,7 +94,7 @@ export class ReplayToolchain implements Toolchain {
     const domains = new Map<string, Set<ConfigValue>>();
     const pairs: { c: Config; r: BenchRow }[] = [];
     for (const r of rows) {
-      const c = configFromRow(r, withGpu, withCpuMoe, withSplit);
+      const c = configFromRow(r, withGpu, withCpuMoe, withSplit, this.model?.layers);
       if (!c) continue;
       pairs.push({ c, r });
       for (const [k, v] of Object.entries(c)) {
@@ -196,8 +201,12 @@ export class ReplayToolchain implements Toolchain {
     };
   }
 
-  /** A description of the recorded model, standing in for a GGUF header. */
+  /**
+   * The recorded model: its description from the recording (see recordedModel), or one made of what llama-bench rows
+   * say (parameters, type, sizes; no layers or shapes), standing in for a GGUF header.
+   */
   modelInfo(): ModelInfo {
+    if (this.model) return { ...this.model, name: `${this.model.name} (replay)` };
     const r = this.rows[0];
     const name = r.model_filename ? path.basename(r.model_filename).replace(/\.gguf$/, '') : r.model_type;
     return {
@@ -259,10 +268,39 @@ export class ReplayToolchain implements Toolchain {
     // Rows recorded at a depth (llama-bench -d 0,D, as HAQA measures with --context) are judged at the deepest one,
     // the depth-0 rows kept beside them, as in the session that recorded them.
     const depth = Math.max(0, ...rows.map((r) => (typeof r.n_depth === 'number' ? r.n_depth : 0)));
-    return {
-      status: 'done',
-      metrics: metricsFromRows(rows, depth),
-      steps: this.modeledSteps(config, rows, ctx.logDir),
-    };
+    const metrics = metricsFromRows(rows, depth);
+    // The GPU memory the configuration took, where the recording sampled it: one GPU's peak, as a real trial's.
+    const peaks = rows.map((r) => r.peak_gpu_mib).filter((m): m is number => typeof m === 'number' && m >= 0);
+    if (peaks.length) metrics.peakDeviceMemBytes = metrics.peakDeviceMemMaxBytes = Math.max(...peaks) * 2 ** 20;
+    return { status: 'done', metrics, steps: this.modeledSteps(config, rows, ctx.logDir) };
   }
+}
+
+const DESCRIBE_FIX = {
+  cli: 'write it with `haqa inspect SOURCE.gguf --json`, or remove it',
+  vscode: "write it with the haqa CLI's `inspect SOURCE.gguf --json`, or remove it",
+};
+
+/**
+ * The description of a recording's model, kept beside it as `<recording>.model.json` (`haqa inspect SOURCE.gguf
+ * --json` of the file the grid's recipes were made from): with it a replay's strategies see the model a real session
+ * would (layers, experts, tensor shapes, the source's size). Undefined when there is none.
+ */
+export function recordedModel(file: string): ModelInfo | undefined {
+  const side = file.replace(/\.jsonl?$/, '') + '.model.json';
+  if (!fs.existsSync(side)) return undefined;
+  let m: Partial<ModelInfo>;
+  try {
+    m = JSON.parse(fs.readFileSync(side, 'utf8')) as Partial<ModelInfo>;
+  } catch (e) {
+    throw new HaqaError(`${side} is not JSON (${(e as Error).message})`, DESCRIBE_FIX, 'input');
+  }
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (!num(m.layers) || !num(m.sizeBytes) || !num(m.parameterCount) || !Array.isArray(m.rowSizes))
+    throw new HaqaError(
+      `${side} is not a model description (layers, sizeBytes, parameterCount, rowSizes)`,
+      DESCRIBE_FIX,
+      'input',
+    );
+  return { ...(m as ModelInfo), path: `${path.basename(file)} (replay)` };
 }
