@@ -11,6 +11,7 @@ import type { HaqaApi } from '../../../src/extension/extension';
 import { SessionStore } from '../../../src/core/store';
 import type { SessionRun } from '../../../src/extension/sessionRun';
 import type { TreeNode } from '../../../src/extension/trialTree';
+import { countsTowardBudget } from '../../../src/core/types';
 
 const ID = 'haqa.haqa';
 const FAST = { promptTokens: 64, genTokens: 16, repetitions: 2 };
@@ -486,6 +487,22 @@ describe('HAQA in the extension host', function () {
     assert.ok(state && state.type === 'state');
     assert.equal(state.state.live, false);
     assert.match(state.state.stopReason ?? '', /^interrupted: Resume carries it on/);
+    // The status bar follows the panel in front though the session has no run here: its line as stored, and a click
+    // that resumes it.
+    const counted = SessionStore.open(root, id).readTrials().trials.filter(countsTowardBudget).length;
+    await when('the status bar on the interrupted session', [api.panels.onDidActivate], () =>
+      String(api.status.tooltip).startsWith(`Session ${id}: interrupted, not running in this window.`),
+    );
+    assert.match(
+      api.status.text,
+      new RegExp(`^\\$\\(debug-pause\\) HAQA ${counted}/${budget} · ★ #\\d \\S+ [\\d.]+ t/s.* · interrupted$`),
+    );
+    assert.match(String(api.status.tooltip), /\nVerdict: .+\.\nClick to resume it\.$/);
+    assert.equal(
+      api.status.command && typeof api.status.command === 'object' && api.status.command.command,
+      'haqa.resumeSession',
+    );
+    assert.deepEqual(typeof api.status.command === 'object' && api.status.command.arguments, [{ root, sessionId: id }]);
     // The panel's Resume (the webview shows it for such a session: controlsShown, unit-tested).
     panel.receive({ type: 'control', action: 'resume' });
     const run = await when('the resumed run', [api.tree.onDidChangeTreeData], () => api.runs.get(id));
