@@ -171,13 +171,22 @@ export class HaqaContext implements vscode.Disposable {
     }
   }
 
-  /** The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. */
+  /**
+   * The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. Transient: VS Code
+   * keeps terminals across a window reload, but would bring this one back dead (its pseudoterminal lives in the
+   * extension host a reload ends); left out, the next run or Resume creates a live one.
+   */
   terminal(): TrialPty {
     if (!this.term || this.term.terminal.exitStatus !== undefined) {
       const p = new TrialPty(this.runner, () => this.current()?.cancelTrial() ?? false, this.ptyNotice);
       this.term = {
         pty: p,
-        terminal: vscode.window.createTerminal({ name: 'HAQA', pty: p, iconPath: new vscode.ThemeIcon('beaker') }),
+        terminal: vscode.window.createTerminal({
+          name: 'HAQA',
+          pty: p,
+          iconPath: new vscode.ThemeIcon('beaker'),
+          isTransient: true,
+        }),
       };
     }
     return this.term.pty;

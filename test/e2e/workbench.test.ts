@@ -4,8 +4,9 @@
  * Model" answered with Enter, the session webview (the review card and its diff lines, Accept, a refused Override with
  * its reason, Accept all remaining, sorting, charts), Compare with Best, which commands the palette offers with and
  * without a running session, Accept → diff → Apply (the deploy file checked against the contributed schema, the
- * deployed mark), Export Model, and a window reload that restores the panel. Screenshots of the panel in
- * light and dark land in test-results/ on every run (and of the workbench when a test fails).
+ * deployed mark), Export Model, and a window reload that restores the panel (the status bar on its interrupted
+ * session, no dead HAQA terminal, Resume in a live one). Screenshots of the panel in light and dark land in
+ * test-results/ on every run (and of the workbench when a test fails).
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -28,6 +29,7 @@ import {
   paletteOffers,
   readTable,
   runCommand,
+  terminalTitles,
   treeItem,
   waitForWorkbench,
   webviewFrame,
@@ -176,7 +178,12 @@ before(async () => {
   server = await startCodeServer({
     workspace,
     extensionsDir,
-    settings: { 'haqa.evalChunks': 2, 'workbench.colorTheme': 'Default Light Modern' },
+    // The DOM renderer draws the terminal as text the tests can read (WebGL would draw it on a canvas).
+    settings: {
+      'haqa.evalChunks': 2,
+      'workbench.colorTheme': 'Default Light Modern',
+      'terminal.integrated.gpuAcceleration': 'off',
+    },
   });
   browser = await launchBrowser();
   await browser.context.tracing.start({ screenshots: true, snapshots: true });
@@ -870,9 +877,20 @@ test(
 );
 
 test(
-  'a window reload restores the session panel with its trials and its sort order',
+  'a window reload restores the session panel with its trials and its sort order; the status bar says the session was interrupted, no dead HAQA terminal comes back, and Resume runs it on in a live one',
   shot('reload', async () => {
     await sessionFrame();
+    // The session as a reload in the middle of its run leaves it: session.json says running, one trial is left (it
+    // keeps its "Accept all remaining": resumed, it runs on without asking).
+    const root = path.join(workspace, '.haqa', 'sessions');
+    const id = fs.readdirSync(root).find((d) => d !== sessionId && d !== tiedId)!;
+    const file = path.join(root, id, 'session.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8'));
+    delete meta.stopReason;
+    const budget = meta.spec.budget + 1;
+    fs.writeFileSync(file, JSON.stringify({ ...meta, status: 'running', spec: { ...meta.spec, budget } }, null, 2));
+    const haqaTerminals = async () => (await terminalTitles(page)).filter((t) => /\bHAQA\b/.test(t));
+    assert.equal((await haqaTerminals()).length, 1, 'the run left no HAQA terminal to bring back');
     // Developer: Reload Window shuts the workbench down properly (its state, the webview's included, is saved first);
     // a bare page reload races the browser's storage flush.
     await runCommand(page, 'Developer: Reload Window');
@@ -886,6 +904,33 @@ test(
     await f.waitForSelector(`#trial-table tbody tr[data-index="${deployedTrial}"] .mark.deployed`, {
       timeout: 60_000,
     });
+    // The status bar shows the restored panel's session, which has no run in this window, as stored.
+    const stored = page.locator('.statusbar-item', { hasText: /HAQA 2\/3 · ★ #\d/ }).first();
+    await stored.waitFor({ timeout: 60_000 });
+    assert.match(await stored.innerText(), /HAQA 2\/3 · ★ #\d \S+ \d+\.\d t\/s( \(≈ #\d\))? · interrupted$/);
+    // No dead HAQA terminal came back with the window.
+    assert.deepEqual(await haqaTerminals(), []);
+    // Resume in the restored panel: a live HAQA terminal, which shows the resumed run's tool commands as they run.
+    await f.locator('#resume').click();
+    const show = f.locator('#show-terminal');
+    await show.waitFor({ state: 'visible', timeout: 120_000 });
+    await show.click();
+    await page.locator('.part.panel .xterm').first().waitFor({ state: 'visible', timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('.part.panel .xterm-rows')).some((rows) =>
+          /\$\s+'?\S*llama-(quantize|bench|perplexity)\b/.test((rows.textContent ?? '').replace(/\u00a0/g, ' ')),
+        ),
+      undefined,
+      { timeout: 240_000 },
+    );
+    assert.equal((await haqaTerminals()).length, 1);
+    await f.waitForFunction(() => document.body.dataset.status === 'completed', undefined, { timeout: 240_000 });
+    assert.equal(await f.locator('#trial-table tbody tr[data-index]').count(), budget);
+    await page
+      .locator('.statusbar-item', { hasText: new RegExp(`HAQA ${budget}/${budget} · ★ #\\d`) })
+      .first()
+      .waitFor({ timeout: 60_000 });
   }),
 );
 

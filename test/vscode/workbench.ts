@@ -178,3 +178,20 @@ export async function contrastRatio(
       .join('')}`;
   return { ratio: (hi + 0.05) / (lo + 0.05), fg: hex(fg), bg: hex(bg) };
 }
+
+/**
+ * The titles of the window's terminals, as Terminal: Switch Active Terminal lists them (quick access `term `), read
+ * without showing the terminal panel (which would start a shell when there is none); the list is closed again.
+ */
+export async function terminalTitles(page: Page): Promise<string[]> {
+  await openPalette(page);
+  await page.locator('.quick-input-widget input').fill('term ', { timeout: 5_000 });
+  // "Create New Terminal" is always listed, after the terminals: once it shows, the list is complete.
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: 'Create New Terminal' })
+    .first()
+    .waitFor({ timeout: 30_000 });
+  const rows = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
+  await page.keyboard.press('Escape');
+  return rows.filter((r) => !/Create New Terminal/.test(r));
+}
