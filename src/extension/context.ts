@@ -172,9 +172,9 @@ export class HaqaContext implements vscode.Disposable {
   }
 
   /**
-   * The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. Transient: VS Code
-   * keeps terminals across a window reload, but would bring this one back dead (its pseudoterminal lives in the
-   * extension host a reload ends); left out, the next run or Resume creates a live one.
+   * The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. Transient (out of
+   * VS Code's terminal persistence): its pseudoterminal lives in the extension host a window reload ends, so it must
+   * not be brought back; the next run or Resume creates a live one.
    */
   terminal(): TrialPty {
     if (!this.term || this.term.terminal.exitStatus !== undefined) {

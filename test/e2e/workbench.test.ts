@@ -5,8 +5,9 @@
  * its reason, Accept all remaining, sorting, charts), Compare with Best, which commands the palette offers with and
  * without a running session, Accept → diff → Apply (the deploy file checked against the contributed schema, the
  * deployed mark), Export Model, and a window reload that restores the panel (the status bar on its interrupted
- * session, no dead HAQA terminal, Resume in a live one). Screenshots of the panel in light and dark land in
- * test-results/ on every run (and of the workbench when a test fails).
+ * session, no dead HAQA terminal, Resume in a live one). Screenshots of the panel in light, dark and high contrast, of
+ * the review card at 1400 and 900 px in each theme, land in test-results/ on every run (and of the workbench when a
+ * test fails).
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -626,6 +627,114 @@ test(
     await page.locator('.part.panel').waitFor({ state: 'hidden', timeout: 60_000 });
     // A session waits here: Pause is offered now.
     assert.equal(await paletteOffers(page, 'HAQA: Pause Session'), true, 'Pause not offered while a session runs');
+  }),
+);
+
+const THEMES: [theme: string, bodyClass: string, file: string][] = [
+  ['Light Modern', 'vscode-light', 'light'],
+  ['Dark Modern', 'vscode-dark', 'dark'],
+  ['Dark High Contrast', 'vscode-high-contrast', 'high-contrast'],
+  ['Light High Contrast', 'vscode-high-contrast-light', 'high-contrast-light'],
+];
+
+/** Resizes the window, and resolves once the webview has its new width and the charts have drawn to their boxes. */
+async function resize(width: number): Promise<void> {
+  if (page.viewportSize()?.width === width) return;
+  const before = await frame.evaluate(() => window.innerWidth);
+  await page.setViewportSize({ width, height: 900 });
+  await frame.waitForFunction(
+    (w) =>
+      window.innerWidth !== w &&
+      Array.from(document.querySelectorAll('canvas[data-points]')).every((c) => {
+        const [box, canvas] = [c.parentElement!.getBoundingClientRect(), c.getBoundingClientRect()];
+        return Math.abs(box.width - canvas.width) < 1 && Math.abs(box.height - canvas.height) < 1;
+      }),
+    before,
+    { timeout: 60_000 },
+  );
+}
+
+/** The review card, the objective chart and trial #1's row, each whole within the webview's viewport. */
+async function reviewOnOneScreen(what: string): Promise<void> {
+  // (no named function inside: the test runner's transform would wrap it in a helper the page does not have)
+  const seen = await frame.evaluate(() => {
+    const [card, chart, row] = ['#pending', '#chart-size', '#trial-table tbody tr[data-index="1"]'].map((sel) => {
+      const b = document.querySelector(sel)?.getBoundingClientRect();
+      return b ? { top: b.top, bottom: b.bottom, left: b.left, right: b.right } : undefined;
+    });
+    return { height: window.innerHeight, width: window.innerWidth, card, chart, row };
+  });
+  for (const part of ['card', 'chart', 'row'] as const) {
+    const b = seen[part];
+    assert.ok(b, `${what}: no ${part}`);
+    // The table scrolls sideways in its own box: its row only has to start on screen.
+    const across = part === 'row' ? b.left >= 0 && b.left < seen.width : b.left >= 0 && b.right <= seen.width;
+    assert.ok(
+      b.top >= 0 && b.bottom <= seen.height && across,
+      `${what}: the ${part} (${JSON.stringify(b)}) is not within the ${seen.width}×${seen.height} view`,
+    );
+  }
+}
+
+test(
+  'the review card, a chart and the trial table on one screen at 1400 and 900 px, in light, dark and both high-contrast themes; in High Contrast Light the charts and the tree at 4.5:1 or more',
+  shot('review-screens', async () => {
+    // The Trials view beside the panel, as a person reviewing would have it.
+    await openViewContainer(page, 'HAQA');
+    await treeItem(page, '#1 ').waitFor({ timeout: 60_000 });
+    await frame.waitForSelector('#proposal-accept', { timeout: 60_000 });
+    try {
+      for (const [theme, bodyClass, file] of THEMES) {
+        if (theme !== 'Light Modern') await switchTheme(theme, bodyClass);
+        for (const width of [1400, 900]) {
+          await resize(width);
+          await reviewOnOneScreen(`${theme} at ${width} px`);
+          await page.screenshot({ path: path.join(RESULTS, `review-card-${file}-${width}.png`) });
+          // The charts' text (axes, ticks, legend) in every theme; in High Contrast Light their points too.
+          for (const id of ['chart-size', 'chart-dppl']) {
+            if (!(await frame.locator(`#${id}`).isVisible())) continue;
+            const colours = JSON.parse((await frame.locator(`#${id}`).getAttribute('data-colours')) ?? '{}') as Record<
+              string,
+              string
+            >;
+            const measured = bodyClass === 'vscode-high-contrast-light' ? Object.keys(colours) : ['text'];
+            assert.ok(
+              measured.every((k) => colours[k]),
+              `${id}: ${JSON.stringify(colours)}`,
+            );
+            for (const k of measured) {
+              const c = await contrastRatio(frame, `#${id}`, { colour: colours[k] });
+              assert.ok(c.ratio >= 4.5, `${id} ${k}: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1 in ${theme}`);
+            }
+          }
+          const note = await contrastRatio(frame, '#chart-note');
+          assert.ok(
+            note.ratio >= 4.5,
+            `the chart note: ${note.fg} on ${note.bg} is ${note.ratio.toFixed(2)}:1 in ${theme}`,
+          );
+        }
+        if (bodyClass !== 'vscode-high-contrast-light') continue;
+        // The Trials view's words, each measured as drawn: VS Code draws a description at 70 % opacity (#292929 on
+        // white becomes #696969, 5.5:1), once the workbench has the theme.
+        await page.waitForSelector('.monaco-workbench.hc-light', { timeout: 60_000 });
+        const words = '.sidebar .monaco-list-row .label-name, .sidebar .monaco-list-row .label-description';
+        const n = await page.locator(words).count();
+        assert.ok(n >= 3, `only ${n} tree labels`);
+        let descriptions = 0;
+        for (let i = 0; i < n; i++) {
+          const word = page.locator(words).nth(i);
+          const text = (await word.innerText()).trim();
+          if (!text) continue;
+          if (await word.evaluate((e) => e.classList.contains('label-description'))) descriptions++;
+          const c = await contrastRatio(page.mainFrame(), words, { nth: i });
+          assert.ok(c.ratio >= 4.5, `tree "${text}": ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1 in ${theme}`);
+        }
+        assert.ok(descriptions >= 2, `only ${descriptions} tree descriptions measured`);
+      }
+    } finally {
+      await resize(1400);
+      await switchTheme('Light Modern', 'vscode-light');
+    }
   }),
 );
 
