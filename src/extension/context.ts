@@ -11,6 +11,7 @@ import { HaqaError, describeError } from '../core/errors';
 import type { ObjectiveSpec } from '../core/objective';
 import { bestTrial, feasible, judge } from '../core/verdict';
 import { verdictBadge } from '../core/standing';
+import { lockOwner } from '../core/lock';
 import { toolchainRoot } from '../core/paths';
 import { prepareSession, type Prepared } from '../core/prepare';
 import { ProcessRunner } from '../core/process/runner';
@@ -36,6 +37,19 @@ function speedOf(o: ObjectiveSpec, named = false): (t: TrialRecord) => string {
   return (t) => {
     const m = t.metrics[metric];
     return m ? `${m.mean.toFixed(1)} t/s${named ? ` ${metric}` : ''}` : '';
+  };
+}
+
+/**
+ * What the status bar says of a session, run here or stored: `HAQA counted/budget`, the verdict's badge when there is
+ * one (`· ★ #2 Q4_K_M 890.7 t/s (≈ #3)`), and the verdict's reason for the tooltip.
+ */
+function statusLine(o: ObjectiveSpec, trials: TrialRecord[], budget: number): { text: string; verdict: string } {
+  const counted = trials.filter(countsTowardBudget).length;
+  const { verdict: v, best: b } = judge(o, trials);
+  return {
+    text: `HAQA ${counted}/${budget}${b ? ` · ${verdictBadge(v, trials, speedOf(o))}` : ''}`,
+    verdict: b ? `\nVerdict: ${v.reason}.` : '',
   };
 }
 
@@ -157,13 +171,22 @@ export class HaqaContext implements vscode.Disposable {
     }
   }
 
-  /** The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. */
+  /**
+   * The HAQA terminal's pseudoterminal, (re)created when there is none or it was closed; not shown. Transient (out of
+   * VS Code's terminal persistence): its pseudoterminal lives in the extension host a window reload ends, so it must
+   * not be brought back; the next run or Resume creates a live one.
+   */
   terminal(): TrialPty {
     if (!this.term || this.term.terminal.exitStatus !== undefined) {
       const p = new TrialPty(this.runner, () => this.current()?.cancelTrial() ?? false, this.ptyNotice);
       this.term = {
         pty: p,
-        terminal: vscode.window.createTerminal({ name: 'HAQA', pty: p, iconPath: new vscode.ThemeIcon('beaker') }),
+        terminal: vscode.window.createTerminal({
+          name: 'HAQA',
+          pty: p,
+          iconPath: new vscode.ThemeIcon('beaker'),
+          isTransient: true,
+        }),
       };
     }
     return this.term.pty;
@@ -176,10 +199,16 @@ export class HaqaContext implements vscode.Disposable {
     return pty;
   }
 
+  /**
+   * The status bar: the session whose panel is in front, from this window's run of it, else from disk (a panel restored
+   * after a reload, a session opened from the tree); with no panel in front, the newest live run, else the last run.
+   */
   updateStatus(): void {
     const status = this.status;
-    // The session whose panel is in front, when it ran in this window; else the newest live run, else the last run.
-    const front = this.panels.active !== undefined ? this.runs.get(this.panels.active) : undefined;
+    const active = this.panels.active;
+    const front = active !== undefined ? this.runs.get(active) : undefined;
+    const stored = active !== undefined && !front ? this.panels.panels.get(active) : undefined;
+    if (stored && this.storedStatus(stored.root, stored.sessionId)) return;
     const r = front ?? this.current() ?? [...this.runs.values()].pop();
     if (!r?.store) {
       status.hide();
@@ -187,8 +216,6 @@ export class HaqaContext implements vscode.Disposable {
     }
     // A finished run's trials can change after it (Re-run pools into them, Delete Trial forgets one): read them.
     const trials = this.currentTrials(r.store);
-    const counted = trials.filter(countsTowardBudget).length;
-    const { verdict: v, best: b } = judge(r.objective, trials);
     // Waiting for the person's word on a proposal runs nothing: no spinner then.
     const waiting = r.status === 'running' && !!r.pending;
     const icon = waiting
@@ -198,14 +225,11 @@ export class HaqaContext implements vscode.Disposable {
         : r.status === 'paused'
           ? '$(debug-pause)'
           : '$(beaker)';
-    const best = b ? ` · ${verdictBadge(v, trials, speedOf(r.objective))}` : '';
-    status.text = redact(
-      `${icon} HAQA ${counted}/${r.request.spec.budget}${best}${waiting ? ' · awaiting review' : ''}`,
-    );
-    const verdictLine = b ? `\nVerdict: ${v.reason}.` : '';
+    const line = statusLine(r.objective, trials, r.request.spec.budget);
+    status.text = redact(`${icon} ${line.text}${waiting ? ' · awaiting review' : ''}`);
     status.tooltip = redact(
       `Session ${r.id}: ${waiting ? `awaiting your review of proposal #${r.pending!.id}` : r.status}` +
-        `${r.stopReason ? ` (${r.stopReason})` : ''}.${verdictLine}\nClick to open it.`,
+        `${r.stopReason ? ` (${r.stopReason})` : ''}.${line.verdict}\nClick to open it.`,
     );
     status.command = {
       command: Commands.openSession,
@@ -213,6 +237,48 @@ export class HaqaContext implements vscode.Disposable {
       arguments: [{ root: r.request.root, sessionId: r.id }],
     };
     status.show();
+  }
+
+  /**
+   * The status bar for a session this window does not run, as its store has it: the same line as a run's, and what
+   * became of it (interrupted: it was running when its window went, or its process died; stopped, failed, completed).
+   * A click resumes a session that did not complete (as the panel's Resume does) and opens one that did. False when the
+   * session cannot be read (deleted meanwhile).
+   */
+  private storedStatus(root: string, sessionId: string): boolean {
+    let store: SessionStore;
+    let trials: TrialRecord[];
+    try {
+      store = SessionStore.open(root, sessionId);
+      trials = store.readTrials().trials;
+    } catch {
+      return false;
+    }
+    const { meta } = store;
+    // session.json says `running` both while a process runs it (it holds the lock) and after one died mid-run.
+    const elsewhere = meta.status === 'running' && !!lockOwner(store.dir);
+    const state = elsewhere ? 'running elsewhere' : meta.status === 'running' ? 'interrupted' : meta.status;
+    const icon = elsewhere
+      ? '$(loading~spin)'
+      : state === 'completed'
+        ? '$(beaker)'
+        : state === 'failed'
+          ? '$(error)'
+          : '$(debug-pause)';
+    const line = statusLine(meta.spec.objective, trials, meta.spec.budget);
+    const resumable = state !== 'completed' && !elsewhere;
+    this.status.text = redact(`${icon} ${line.text} · ${state}`);
+    this.status.tooltip = redact(
+      `Session ${sessionId}: ${state}${meta.stopReason ? ` (${meta.stopReason})` : ''}, not running in this window.` +
+        `${line.verdict}\nClick to ${resumable ? 'resume' : 'open'} it.`,
+    );
+    this.status.command = {
+      command: resumable ? Commands.resumeSession : Commands.openSession,
+      title: resumable ? 'Resume' : 'Open',
+      arguments: [{ root, sessionId }],
+    };
+    this.status.show();
+    return true;
   }
 
   /** Logs an error and shows it with its fix. */

@@ -172,10 +172,10 @@ export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersiste
   private readonly opened = new vscode.EventEmitter<SessionPanel>();
   /** Fires when a session's panel opens (or comes back after a reload). */
   readonly onDidOpen = this.opened.event;
-  /** The session whose panel was last in front (the status bar follows it). */
+  /** The session whose panel was last in front (the status bar follows it); none once that panel closed. */
   active?: string;
   private readonly activated = new vscode.EventEmitter<string>();
-  /** Fires when a session's panel comes to the front. */
+  /** Fires when a session's panel comes to the front, and when the panel in front closes (`active` is then unset). */
   readonly onDidActivate = this.activated.event;
 
   constructor(
@@ -198,9 +198,12 @@ export class SessionPanels implements vscode.WebviewPanelSerializer<ViewPersiste
   }
 
   private adopt(panel: vscode.WebviewPanel, root: string, sessionId: string): SessionPanel {
-    const p = new SessionPanel(panel, root, sessionId, this.extensionUri, this.actions, () =>
-      this.panels.delete(sessionId),
-    );
+    const p = new SessionPanel(panel, root, sessionId, this.extensionUri, this.actions, () => {
+      this.panels.delete(sessionId);
+      if (this.active !== sessionId) return;
+      this.active = undefined;
+      this.activated.fire(sessionId);
+    });
     this.panels.set(sessionId, p);
     const front = () => {
       this.active = sessionId;

@@ -4,8 +4,10 @@
  * Model" answered with Enter, the session webview (the review card and its diff lines, Accept, a refused Override with
  * its reason, Accept all remaining, sorting, charts), Compare with Best, which commands the palette offers with and
  * without a running session, Accept → diff → Apply (the deploy file checked against the contributed schema, the
- * deployed mark), Export Model, and a window reload that restores the panel. Screenshots of the panel in
- * light and dark land in test-results/ on every run (and of the workbench when a test fails).
+ * deployed mark), Export Model, and a window reload that restores the panel (the status bar on its interrupted
+ * session, no dead HAQA terminal, Resume in a live one). Screenshots of the panel in light, dark and high contrast, of
+ * the review card at 1400 and 900 px in each theme, land in test-results/ on every run (and of the workbench when a
+ * test fails).
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -28,6 +30,7 @@ import {
   paletteOffers,
   readTable,
   runCommand,
+  terminalTitles,
   treeItem,
   waitForWorkbench,
   webviewFrame,
@@ -176,7 +179,12 @@ before(async () => {
   server = await startCodeServer({
     workspace,
     extensionsDir,
-    settings: { 'haqa.evalChunks': 2, 'workbench.colorTheme': 'Default Light Modern' },
+    // The DOM renderer draws the terminal as text the tests can read (WebGL would draw it on a canvas).
+    settings: {
+      'haqa.evalChunks': 2,
+      'workbench.colorTheme': 'Default Light Modern',
+      'terminal.integrated.gpuAcceleration': 'off',
+    },
   });
   browser = await launchBrowser();
   await browser.context.tracing.start({ screenshots: true, snapshots: true });
@@ -622,6 +630,114 @@ test(
   }),
 );
 
+const THEMES: [theme: string, bodyClass: string, file: string][] = [
+  ['Light Modern', 'vscode-light', 'light'],
+  ['Dark Modern', 'vscode-dark', 'dark'],
+  ['Dark High Contrast', 'vscode-high-contrast', 'high-contrast'],
+  ['Light High Contrast', 'vscode-high-contrast-light', 'high-contrast-light'],
+];
+
+/** Resizes the window, and resolves once the webview has its new width and the charts have drawn to their boxes. */
+async function resize(width: number): Promise<void> {
+  if (page.viewportSize()?.width === width) return;
+  const before = await frame.evaluate(() => window.innerWidth);
+  await page.setViewportSize({ width, height: 900 });
+  await frame.waitForFunction(
+    (w) =>
+      window.innerWidth !== w &&
+      Array.from(document.querySelectorAll('canvas[data-points]')).every((c) => {
+        const [box, canvas] = [c.parentElement!.getBoundingClientRect(), c.getBoundingClientRect()];
+        return Math.abs(box.width - canvas.width) < 1 && Math.abs(box.height - canvas.height) < 1;
+      }),
+    before,
+    { timeout: 60_000 },
+  );
+}
+
+/** The review card, the objective chart and trial #1's row, each whole within the webview's viewport. */
+async function reviewOnOneScreen(what: string): Promise<void> {
+  // (no named function inside: the test runner's transform would wrap it in a helper the page does not have)
+  const seen = await frame.evaluate(() => {
+    const [card, chart, row] = ['#pending', '#chart-size', '#trial-table tbody tr[data-index="1"]'].map((sel) => {
+      const b = document.querySelector(sel)?.getBoundingClientRect();
+      return b ? { top: b.top, bottom: b.bottom, left: b.left, right: b.right } : undefined;
+    });
+    return { height: window.innerHeight, width: window.innerWidth, card, chart, row };
+  });
+  for (const part of ['card', 'chart', 'row'] as const) {
+    const b = seen[part];
+    assert.ok(b, `${what}: no ${part}`);
+    // The table scrolls sideways in its own box: its row only has to start on screen.
+    const across = part === 'row' ? b.left >= 0 && b.left < seen.width : b.left >= 0 && b.right <= seen.width;
+    assert.ok(
+      b.top >= 0 && b.bottom <= seen.height && across,
+      `${what}: the ${part} (${JSON.stringify(b)}) is not within the ${seen.width}×${seen.height} view`,
+    );
+  }
+}
+
+test(
+  'the review card, a chart and the trial table on one screen at 1400 and 900 px, in light, dark and both high-contrast themes; in High Contrast Light the charts and the tree at 4.5:1 or more',
+  shot('review-screens', async () => {
+    // The Trials view beside the panel, as a person reviewing would have it.
+    await openViewContainer(page, 'HAQA');
+    await treeItem(page, '#1 ').waitFor({ timeout: 60_000 });
+    await frame.waitForSelector('#proposal-accept', { timeout: 60_000 });
+    try {
+      for (const [theme, bodyClass, file] of THEMES) {
+        if (theme !== 'Light Modern') await switchTheme(theme, bodyClass);
+        for (const width of [1400, 900]) {
+          await resize(width);
+          await reviewOnOneScreen(`${theme} at ${width} px`);
+          await page.screenshot({ path: path.join(RESULTS, `review-card-${file}-${width}.png`) });
+          // The charts' text (axes, ticks, legend) in every theme; in High Contrast Light their points too.
+          for (const id of ['chart-size', 'chart-dppl']) {
+            if (!(await frame.locator(`#${id}`).isVisible())) continue;
+            const colours = JSON.parse((await frame.locator(`#${id}`).getAttribute('data-colours')) ?? '{}') as Record<
+              string,
+              string
+            >;
+            const measured = bodyClass === 'vscode-high-contrast-light' ? Object.keys(colours) : ['text'];
+            assert.ok(
+              measured.every((k) => colours[k]),
+              `${id}: ${JSON.stringify(colours)}`,
+            );
+            for (const k of measured) {
+              const c = await contrastRatio(frame, `#${id}`, { colour: colours[k] });
+              assert.ok(c.ratio >= 4.5, `${id} ${k}: ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1 in ${theme}`);
+            }
+          }
+          const note = await contrastRatio(frame, '#chart-note');
+          assert.ok(
+            note.ratio >= 4.5,
+            `the chart note: ${note.fg} on ${note.bg} is ${note.ratio.toFixed(2)}:1 in ${theme}`,
+          );
+        }
+        if (bodyClass !== 'vscode-high-contrast-light') continue;
+        // The Trials view's words, each measured as drawn: VS Code draws a description at 70 % opacity (#292929 on
+        // white becomes #696969, 5.5:1), once the workbench has the theme.
+        await page.waitForSelector('.monaco-workbench.hc-light', { timeout: 60_000 });
+        const words = '.sidebar .monaco-list-row .label-name, .sidebar .monaco-list-row .label-description';
+        const n = await page.locator(words).count();
+        assert.ok(n >= 3, `only ${n} tree labels`);
+        let descriptions = 0;
+        for (let i = 0; i < n; i++) {
+          const word = page.locator(words).nth(i);
+          const text = (await word.innerText()).trim();
+          if (!text) continue;
+          if (await word.evaluate((e) => e.classList.contains('label-description'))) descriptions++;
+          const c = await contrastRatio(page.mainFrame(), words, { nth: i });
+          assert.ok(c.ratio >= 4.5, `tree "${text}": ${c.fg} on ${c.bg} is ${c.ratio.toFixed(2)}:1 in ${theme}`);
+        }
+        assert.ok(descriptions >= 2, `only ${descriptions} tree descriptions measured`);
+      }
+    } finally {
+      await resize(1400);
+      await switchTheme('Light Modern', 'vscode-light');
+    }
+  }),
+);
+
 test(
   'an invalid Override shows the reason and runs nothing; Accept all remaining finishes the session',
   shot('override', async () => {
@@ -870,9 +986,20 @@ test(
 );
 
 test(
-  'a window reload restores the session panel with its trials and its sort order',
+  'a window reload restores the session panel with its trials and its sort order; the status bar says the session was interrupted, no dead HAQA terminal comes back, and Resume runs it on in a live one',
   shot('reload', async () => {
     await sessionFrame();
+    // The session as a reload in the middle of its run leaves it: session.json says running, one trial is left (it
+    // keeps its "Accept all remaining": resumed, it runs on without asking).
+    const root = path.join(workspace, '.haqa', 'sessions');
+    const id = fs.readdirSync(root).find((d) => d !== sessionId && d !== tiedId)!;
+    const file = path.join(root, id, 'session.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8'));
+    delete meta.stopReason;
+    const budget = meta.spec.budget + 1;
+    fs.writeFileSync(file, JSON.stringify({ ...meta, status: 'running', spec: { ...meta.spec, budget } }, null, 2));
+    const haqaTerminals = async () => (await terminalTitles(page)).filter((t) => /\bHAQA\b/.test(t));
+    assert.equal((await haqaTerminals()).length, 1, 'the run left no HAQA terminal to bring back');
     // Developer: Reload Window shuts the workbench down properly (its state, the webview's included, is saved first);
     // a bare page reload races the browser's storage flush.
     await runCommand(page, 'Developer: Reload Window');
@@ -886,6 +1013,33 @@ test(
     await f.waitForSelector(`#trial-table tbody tr[data-index="${deployedTrial}"] .mark.deployed`, {
       timeout: 60_000,
     });
+    // The status bar shows the restored panel's session, which has no run in this window, as stored.
+    const stored = page.locator('.statusbar-item', { hasText: /HAQA 2\/3 · ★ #\d/ }).first();
+    await stored.waitFor({ timeout: 60_000 });
+    assert.match(await stored.innerText(), /HAQA 2\/3 · ★ #\d \S+ \d+\.\d t\/s( \(≈ #\d\))? · interrupted$/);
+    // No dead HAQA terminal came back with the window.
+    assert.deepEqual(await haqaTerminals(), []);
+    // Resume in the restored panel: a live HAQA terminal, which shows the resumed run's tool commands as they run.
+    await f.locator('#resume').click();
+    const show = f.locator('#show-terminal');
+    await show.waitFor({ state: 'visible', timeout: 120_000 });
+    await show.click();
+    await page.locator('.part.panel .xterm').first().waitFor({ state: 'visible', timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('.part.panel .xterm-rows')).some((rows) =>
+          /\$\s+'?\S*llama-(quantize|bench|perplexity)\b/.test((rows.textContent ?? '').replace(/\u00a0/g, ' ')),
+        ),
+      undefined,
+      { timeout: 240_000 },
+    );
+    assert.equal((await haqaTerminals()).length, 1);
+    await f.waitForFunction(() => document.body.dataset.status === 'completed', undefined, { timeout: 240_000 });
+    assert.equal(await f.locator('#trial-table tbody tr[data-index]').count(), budget);
+    await page
+      .locator('.statusbar-item', { hasText: new RegExp(`HAQA ${budget}/${budget} · ★ #\\d`) })
+      .first()
+      .waitFor({ timeout: 60_000 });
   }),
 );
 

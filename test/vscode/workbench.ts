@@ -152,24 +152,46 @@ function luminance(c: Rgba): number {
 }
 
 /**
- * The WCAG contrast ratio of an element's text as rendered: its computed colour against the background it is drawn on
- * (every ancestor's background composited, innermost last, over white), both read from the page.
+ * The WCAG contrast ratio of an element's text as rendered: its computed colour, faded by its own and its ancestors'
+ * `opacity` (VS Code fades a tree item's description so), against the background it is drawn on (every ancestor's
+ * background composited, innermost last, over white), all read from the page. `colour` measures that colour instead
+ * of the element's own (what a canvas draws with: a chart's text and points), `nth` the nth element the selector
+ * matches.
  */
 export async function contrastRatio(
   frame: Frame,
   selector: string,
+  opts: { colour?: string; nth?: number } = {},
 ): Promise<{ ratio: number; fg: string; bg: string }> {
-  const read = await frame.evaluate((sel) => {
-    const el = document.querySelector(sel);
-    if (!el) return undefined;
-    const backgrounds: string[] = [];
-    for (let n: Element | null = el; n; n = n.parentElement) backgrounds.push(getComputedStyle(n).backgroundColor);
-    return { fg: getComputedStyle(el).color, backgrounds };
-  }, selector);
+  const read = await frame.evaluate(
+    ({ sel, colour, nth }) => {
+      const el = document.querySelectorAll(sel)[nth];
+      if (!el) return undefined;
+      const backgrounds: string[] = [];
+      let opacity = 1;
+      for (let n: Element | null = el; n; n = n.parentElement) {
+        const st = getComputedStyle(n);
+        backgrounds.push(st.backgroundColor);
+        opacity *= Number(st.opacity);
+      }
+      let fg = getComputedStyle(el).color;
+      if (colour) {
+        // The colour as Chromium computes it (rgb()), whatever CSS form it was given in.
+        const probe = document.createElement('span');
+        probe.style.color = colour;
+        document.body.append(probe);
+        fg = getComputedStyle(probe).color;
+        probe.remove();
+      }
+      return { fg, backgrounds, opacity };
+    },
+    { sel: selector, colour: opts.colour, nth: opts.nth ?? 0 },
+  );
   if (!read) throw new Error(`no element ${selector}`);
   let bg: Rgba = [255, 255, 255, 1];
   for (const b of read.backgrounds.reverse()) bg = over(parseColour(b), bg);
-  const fg = over(parseColour(read.fg), bg);
+  const text = parseColour(read.fg);
+  const fg = over([text[0], text[1], text[2], text[3] * read.opacity], bg);
   const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
   const hex = (c: Rgba) =>
     `#${c
@@ -177,4 +199,21 @@ export async function contrastRatio(
       .map((v) => Math.round(v).toString(16).padStart(2, '0'))
       .join('')}`;
   return { ratio: (hi + 0.05) / (lo + 0.05), fg: hex(fg), bg: hex(bg) };
+}
+
+/**
+ * The titles of the window's terminals, as Terminal: Switch Active Terminal lists them (quick access `term `), read
+ * without showing the terminal panel (which would start a shell when there is none); the list is closed again.
+ */
+export async function terminalTitles(page: Page): Promise<string[]> {
+  await openPalette(page);
+  await page.locator('.quick-input-widget input').fill('term ', { timeout: 5_000 });
+  // "Create New Terminal" is always listed, after the terminals: once it shows, the list is complete.
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: 'Create New Terminal' })
+    .first()
+    .waitFor({ timeout: 30_000 });
+  const rows = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
+  await page.keyboard.press('Escape');
+  return rows.filter((r) => !/Create New Terminal/.test(r));
 }

@@ -111,14 +111,16 @@ function cssVar(name: string, fallback: string): string {
 }
 
 export function renderCharts(s: SessionState): void {
-  const fg = cssVar('--vscode-foreground', '#888');
-  const grid = cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)');
+  // style.css maps each to the theme's variables (--haqa-chart-*: the theme's chart colours, others where one of those
+  // would fall under 4.5:1 in High Contrast Light).
+  const fg = cssVar('--haqa-chart-text', '#888');
+  const grid = cssVar('--haqa-chart-grid', 'rgba(128,128,128,0.3)');
   const colours = {
-    other: cssVar('--vscode-charts-blue', '#3794ff'),
-    pareto: cssVar('--vscode-charts-green', '#89d185'),
-    best: cssVar('--vscode-charts-yellow', '#cca700'),
-    tied: cssVar('--vscode-charts-orange', '#d18616'),
-    infeasible: cssVar('--vscode-charts-red', '#f14c4c'),
+    other: cssVar('--haqa-chart-other', '#3794ff'),
+    pareto: cssVar('--haqa-chart-pareto', '#89d185'),
+    best: cssVar('--haqa-chart-best', '#cca700'),
+    tied: cssVar('--haqa-chart-tied', '#d18616'),
+    infeasible: cssVar('--haqa-chart-infeasible', '#f14c4c'),
   };
   const measured = chartedTrials(s);
   const yTitle = chartYTitle(s.objectiveKind);
@@ -176,8 +178,10 @@ export function renderCharts(s: SessionState): void {
       },
     ];
     canvas.dataset.points = String(datasets.reduce((n, d) => n + d.data.length, 0));
-    // The theme the chart was last drawn in (tests wait on it after a theme change, not on a clock).
+    // The theme the chart was last drawn in (tests wait on it after a theme change, not on a clock), and the colours
+    // it was drawn with (the e2e measures their contrast: a canvas has no computed text colour to read).
     canvas.dataset.theme = document.body.className;
+    canvas.dataset.colours = JSON.stringify({ text: fg, ...colours });
     const existing = charts[i];
     if (existing) {
       existing.data.datasets = datasets;
@@ -192,7 +196,14 @@ export function renderCharts(s: SessionState): void {
         responsive: true,
         maintainAspectRatio: false,
         plugins: {
-          legend: { labels: { color: fg, usePointStyle: true } },
+          // Only the kinds of point the chart has: one line of legend, not two, on a narrow panel early in a session.
+          legend: {
+            labels: {
+              color: fg,
+              usePointStyle: true,
+              filter: (item, data) => !!data.datasets[item.datasetIndex!]?.data.length,
+            },
+          },
           tooltip: {
             callbacks: { label: (c) => pointLabel(s.objectiveKind, c.raw as ChartPoint, spec) },
           },

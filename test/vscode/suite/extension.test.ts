@@ -11,6 +11,7 @@ import type { HaqaApi } from '../../../src/extension/extension';
 import { SessionStore } from '../../../src/core/store';
 import type { SessionRun } from '../../../src/extension/sessionRun';
 import type { TreeNode } from '../../../src/extension/trialTree';
+import { countsTowardBudget } from '../../../src/core/types';
 
 const ID = 'haqa.haqa';
 const FAST = { promptTokens: 64, genTokens: 16, repetitions: 2 };
@@ -486,6 +487,22 @@ describe('HAQA in the extension host', function () {
     assert.ok(state && state.type === 'state');
     assert.equal(state.state.live, false);
     assert.match(state.state.stopReason ?? '', /^interrupted: Resume carries it on/);
+    // The status bar follows the panel in front though the session has no run here: its line as stored, and a click
+    // that resumes it.
+    const counted = SessionStore.open(root, id).readTrials().trials.filter(countsTowardBudget).length;
+    await when('the status bar on the interrupted session', [api.panels.onDidActivate], () =>
+      String(api.status.tooltip).startsWith(`Session ${id}: interrupted, not running in this window.`),
+    );
+    assert.match(
+      api.status.text,
+      new RegExp(`^\\$\\(debug-pause\\) HAQA ${counted}/${budget} · ★ #\\d \\S+ [\\d.]+ t/s.* · interrupted$`),
+    );
+    assert.match(String(api.status.tooltip), /\nVerdict: .+\.\nClick to resume it\.$/);
+    assert.equal(
+      api.status.command && typeof api.status.command === 'object' && api.status.command.command,
+      'haqa.resumeSession',
+    );
+    assert.deepEqual(typeof api.status.command === 'object' && api.status.command.arguments, [{ root, sessionId: id }]);
     // The panel's Resume (the webview shows it for such a session: controlsShown, unit-tested).
     panel.receive({ type: 'control', action: 'resume' });
     const run = await when('the resumed run', [api.tree.onDidChangeTreeData], () => api.runs.get(id));
@@ -532,6 +549,33 @@ describe('HAQA in the extension host', function () {
     await front(sessionId);
     await front(resumed);
     await front(sessionId);
+  });
+
+  it('the status bar shows a completed session with no run here as stored (a click opens it), and leaves it when its panel closes', async () => {
+    const root = path.join(ws, '.haqa');
+    const id = `${sessionId.slice(0, -4)}cafe`;
+    fs.cpSync(path.join(root, 'sessions', sessionId), path.join(root, 'sessions', id), { recursive: true });
+    const file = path.join(root, 'sessions', id, 'session.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), id }, null, 2));
+    assert.equal(SessionStore.open(root, id).meta.status, 'completed');
+    await vscode.commands.executeCommand('haqa.openSession', { root, sessionId: id });
+    const panel = await readyPanel(id);
+    await when('the status bar on the stored session', [api.panels.onDidActivate], () =>
+      String(api.status.tooltip).startsWith(`Session ${id}: completed`),
+    );
+    assert.match(api.status.text, /^\$\(beaker\) HAQA \d+\/\d+ · ★ #\d .* · completed$/);
+    assert.match(String(api.status.tooltip), /Click to open it\.$/);
+    const command = api.status.command as vscode.Command;
+    assert.equal(command.command, 'haqa.openSession');
+    assert.deepEqual(command.arguments, [{ root, sessionId: id }]);
+    // Its panel closed, the status bar goes back to this window's runs.
+    panel.panel.dispose();
+    await when('the status bar back on a run', [api.panels.onDidActivate], () => {
+      const shown = /^Session (\S+):/.exec(String(api.status.tooltip))?.[1];
+      return shown !== undefined && shown !== id && api.runs.has(shown);
+    });
+    assert.equal(api.panels.active, undefined);
+    fs.rmSync(path.join(root, 'sessions', id), { recursive: true, force: true });
   });
 
   it('"Re-run Trial" measures a trial again and pools it into the trial; "Delete Trial" forgets one; "Delete Session" removes a stopped session', async () => {
