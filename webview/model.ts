@@ -494,3 +494,46 @@ export function comparisonLabel(c: ProposalComparison): string {
   const what = c.against === 'best' ? '★ best' : c.against === 'previous' ? 'previous' : '★ best and previous';
   return `${what} #${c.trial.index} ${String(c.trial.config.quant ?? '')}`.trim();
 }
+
+/** A colour as red, green, blue (0-255). */
+export type Rgb = [number, number, number];
+
+/** `#rgb`, `#rrggbb` or `rgb()/rgba()` (as a canvas or getComputedStyle writes colours); undefined otherwise. */
+export function parseColour(s: string): Rgb | undefined {
+  const t = s.trim();
+  const short = /^#([0-9a-f])([0-9a-f])([0-9a-f])$/i.exec(t);
+  if (short) return [1, 2, 3].map((i) => parseInt(short[i] + short[i], 16)) as Rgb;
+  const long = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})(?:[0-9a-f]{2})?$/i.exec(t);
+  if (long) return [1, 2, 3].map((i) => parseInt(long[i], 16)) as Rgb;
+  const fn = /^rgba?\(\s*([\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)/i.exec(t);
+  return fn ? ([1, 2, 3].map((i) => Math.round(Number(fn[i]))) as Rgb) : undefined;
+}
+
+/** WCAG 2 contrast ratio of two colours (1 to 21). */
+export function contrast(a: Rgb, b: Rgb): number {
+  const lum = (c: Rgb) => {
+    const [r, g, bl] = c.map((v) => {
+      const x = v / 255;
+      return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/**
+ * The colour itself where it stands out from the background by `min` (WCAG 1.4.11 asks 3:1 of a chart's marks), else
+ * the least mix of it with black (on a light background) or white (on a dark one) that does: the theme's hue, legible.
+ */
+export function legible(colour: Rgb, background: Rgb, min: number): Rgb {
+  if (contrast(colour, background) >= min) return colour;
+  const toward = contrast([0, 0, 0], background) >= contrast([255, 255, 255], background) ? 0 : 255;
+  for (let k = 1; k <= 20; k++) {
+    const mixed = colour.map((v) => Math.round(v + ((toward - v) * k) / 20)) as Rgb;
+    if (contrast(mixed, background) >= min) return mixed;
+  }
+  return [toward, toward, toward];
+}
+
+export const hexColour = (c: Rgb) => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;

@@ -36,6 +36,11 @@ import {
   startOverride,
   type Redraw,
   type ViewModel,
+  contrast,
+  hexColour,
+  legible,
+  parseColour,
+  type Rgb,
 } from '../../webview/model';
 import type { HostMessage, SessionState } from '../../webview/protocol';
 import type { TrialMetrics, TrialRecord, TrialStatus } from '../../src/core/types';
@@ -575,4 +580,28 @@ test('the all-knobs toggle is closed by default and kept in the persisted view s
   assert.equal(open.persisted.allKnobs, true);
   assert.notEqual(open.persisted, m.persisted, 'a new persisted object, so main.ts keeps it with VS Code');
   assert.equal(toggleAllKnobs(open).persisted.allKnobs, false);
+});
+
+test("a chart colour that does not stand out from the theme's background by 3:1 is darkened (or lightened) just enough", () => {
+  const white: Rgb = [255, 255, 255];
+  const dark: Rgb = [0x1f, 0x1f, 0x1f];
+  assert.deepEqual(parseColour('#d18616'), [0xd1, 0x86, 0x16]);
+  assert.deepEqual(parseColour('#abc'), [0xaa, 0xbb, 0xcc]);
+  assert.deepEqual(parseColour('rgba(12, 34, 56, 0.5)'), [12, 34, 56]);
+  assert.equal(parseColour('var(--x)'), undefined);
+  assert.equal(contrast(white, [0, 0, 0]).toFixed(1), '21.0');
+  // Light Modern's orange on white is 2.9:1: darkened to 3:1.
+  const orange = parseColour('#d18616')!;
+  assert.ok(contrast(orange, white) < 3);
+  const fixed = legible(orange, white, 3);
+  assert.ok(contrast(fixed, white) >= 3);
+  assert.ok(
+    fixed.every((v, i) => v < orange[i]),
+    'darker, the same hue',
+  );
+  // On a dark background a dark colour is lightened; one that stands out is kept as it is.
+  const navy: Rgb = [0x20, 0x30, 0x60];
+  assert.ok(legible(navy, dark, 3).every((v, i) => v > navy[i]));
+  assert.deepEqual(legible([0x37, 0x94, 0xff], dark, 3), [0x37, 0x94, 0xff]);
+  assert.equal(hexColour([1, 171, 255]), '#01abff');
 });

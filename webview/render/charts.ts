@@ -20,6 +20,9 @@ import {
   chartSpecs,
   chartYTitle,
   errorBarNote,
+  hexColour,
+  legible,
+  parseColour,
   pointLabel,
   type ChartPoint,
 } from '../model';
@@ -110,17 +113,33 @@ function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
 
+/** Any CSS colour as a canvas writes it back (`#rrggbb`, or `rgba(...)` with alpha). */
+function canvasColour(value: string): string {
+  const ctx = document.createElement('canvas').getContext('2d');
+  if (!ctx) return value;
+  ctx.fillStyle = value;
+  return String(ctx.fillStyle);
+}
+
 export function renderCharts(s: SessionState): void {
   // style.css maps each to the theme's variables (--haqa-chart-*: the theme's chart colours, others where one of those
   // would fall under 4.5:1 in High Contrast Light).
   const fg = cssVar('--haqa-chart-text', '#888');
   const grid = cssVar('--haqa-chart-grid', 'rgba(128,128,128,0.3)');
+  // Each series' marks stand out from the background by 3:1 (WCAG 1.4.11) in every theme: a theme chart colour that
+  // does not (Light Modern's orange and yellow on white) is darkened (lightened on a dark background) just enough.
+  const background = parseColour(getComputedStyle(document.body).backgroundColor);
+  const marks = (name: string, fallback: string) => {
+    const value = cssVar(name, fallback);
+    const rgb = parseColour(canvasColour(value));
+    return rgb && background ? hexColour(legible(rgb, background, 3)) : value;
+  };
   const colours = {
-    other: cssVar('--haqa-chart-other', '#3794ff'),
-    pareto: cssVar('--haqa-chart-pareto', '#89d185'),
-    best: cssVar('--haqa-chart-best', '#cca700'),
-    tied: cssVar('--haqa-chart-tied', '#d18616'),
-    infeasible: cssVar('--haqa-chart-infeasible', '#f14c4c'),
+    other: marks('--haqa-chart-other', '#3794ff'),
+    pareto: marks('--haqa-chart-pareto', '#89d185'),
+    best: marks('--haqa-chart-best', '#cca700'),
+    tied: marks('--haqa-chart-tied', '#d18616'),
+    infeasible: marks('--haqa-chart-infeasible', '#f14c4c'),
   };
   const measured = chartedTrials(s);
   const yTitle = chartYTitle(s.objectiveKind);
