@@ -13,6 +13,7 @@
  * falls inside it. The figure lands on every row of the configuration as `peak_gpu_mib` (BenchRow).
  */
 import * as fs from 'node:fs';
+import { rowSeconds } from '../src/core/toolchains/llamacpp/bench';
 
 export interface Sample {
   t: number;
@@ -29,7 +30,14 @@ export function parseSamples(text: string): Sample[] {
   return out;
 }
 
-type Row = Record<string, unknown> & { test_time?: string; avg_ts?: number; n_prompt?: number; n_gen?: number };
+type Row = Record<string, unknown> & {
+  test_time?: string;
+  avg_ts?: number;
+  n_prompt?: number;
+  n_gen?: number;
+  n_depth?: number;
+  samples_ts?: number[];
+};
 
 /** The row's fields that make its configuration (all but what differs between a configuration's tests and results). */
 const NOT_CONFIG = new Set([
@@ -52,14 +60,6 @@ const configOf = (r: Row) =>
       .sort()
       .map((k) => [k, r[k]]),
   );
-
-/** Seconds a row's test ran, modeled from its own figures (see the header); `pp` is the configuration's prefill speed. */
-function rowSeconds(r: Row, pp: number | undefined): number {
-  const reps = (Array.isArray(r.samples_ts) ? r.samples_ts.length : 3) + 1;
-  const tokens = Number(r.n_prompt ?? 0) + Number(r.n_gen ?? 0);
-  const depth = typeof r.n_depth === 'number' && pp ? r.n_depth / pp : 0;
-  return r.avg_ts ? reps * (tokens / r.avg_ts + depth) : 0;
-}
 
 /** The grid's rows with `peak_gpu_mib` on those whose configuration has samples inside its window. */
 export function attachPeaks(rows: Row[], samples: Sample[]): Row[] {

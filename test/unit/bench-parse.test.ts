@@ -16,7 +16,6 @@ import { ReplayToolchain } from '../../src/core/toolchains/replay/replay';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { violations } from '../../src/core/objective';
 import { firstDesign } from '../../src/core/strategies/heuristic';
-import type { ModelInfo } from '../../src/core/types';
 
 const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
 
@@ -219,25 +218,8 @@ test("a replay keeps the recording's model and GPU memory: a limit refuses what 
   );
   const bare = new ReplayToolchain([file]);
   assert.equal(bare.modelInfo().layers, 0, 'without a description: only what the rows say');
-  const model: ModelInfo = {
-    path: '/models/moe-f16.gguf',
-    name: 'rand-moe',
-    arch: 'llama',
-    parameterCount: 2347533312,
-    layers: 16,
-    embeddingLength: 1024,
-    feedForwardLength: 2816,
-    headCount: 16,
-    headCountKv: 16,
-    vocabSize: 32000,
-    contextLength: 32768,
-    expertCount: 16,
-    expertUsedCount: 2,
-    fileType: 'F16',
-    sizeBytes: 4_700_000_000,
-    rowSizes: [1024, 2816],
-  };
-  fs.writeFileSync(path.join(dir, 'moe.model.json'), JSON.stringify(model));
+  // The committed description of the recording's model (haqa inspect --json of its source), beside the copy.
+  fs.copyFileSync(path.join(ROOT, 'bench/data/moe-grid-h200-ctx32k.model.json'), path.join(dir, 'moe.model.json'));
   const tc = new ReplayToolchain([file]);
   const m = tc.modelInfo();
   assert.equal(m.layers, 16);

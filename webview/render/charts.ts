@@ -113,10 +113,16 @@ function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
 
+/** A 2D context that only reads colours back (made once). */
+let colourReader: CanvasRenderingContext2D | null | undefined;
+
 /** Any CSS colour as a canvas writes it back (`#rrggbb`, or `rgba(...)` with alpha). */
 function canvasColour(value: string): string {
-  const ctx = document.createElement('canvas').getContext('2d');
+  colourReader ??= document.createElement('canvas').getContext('2d');
+  const ctx = colourReader;
   if (!ctx) return value;
+  // A value the canvas does not take leaves the last one: start from a fresh canvas's default, as a new one would.
+  ctx.fillStyle = '#000000';
   ctx.fillStyle = value;
   return String(ctx.fillStyle);
 }

@@ -41,6 +41,19 @@ export interface BenchRow {
 }
 
 /**
+ * Seconds llama-bench spent on one row's test, from its own figures: every repetition plus the warm-up, each the row's
+ * tokens at its mean speed and its depth filled at `pp`, the configuration's prefill speed (t/s).
+ */
+export function rowSeconds(
+  r: Partial<Pick<BenchRow, 'avg_ts' | 'n_prompt' | 'n_gen' | 'n_depth' | 'samples_ts'>>,
+  pp: number | undefined,
+): number {
+  const reps = (r.samples_ts?.length ?? 3) + 1;
+  const depth = typeof r.n_depth === 'number' && pp ? r.n_depth / pp : 0;
+  return r.avg_ts && r.avg_ts > 0 ? reps * (((r.n_prompt ?? 0) + (r.n_gen ?? 0)) / r.avg_ts + depth) : 0;
+}
+
+/**
  * The runtime knobs as the flags llama-bench and llama-server share (-t -ngl -fa -b -ub -ctk -ctv): what was measured is
  * what is served.
  */

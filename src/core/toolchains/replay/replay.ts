@@ -12,6 +12,7 @@ import {
   metricsFromRows,
   parseBenchOutput,
   rowProblem,
+  rowSeconds,
   tensorSplitOf,
   type BenchRow,
 } from '../llamacpp/bench';
@@ -253,11 +254,7 @@ export class ReplayToolchain implements Toolchain {
     }
     const pp = rows.find((r) => r.n_prompt > 0 && r.avg_ts > 0)?.avg_ts;
     let bench = Math.max(...rows.map((r) => r.model_size)) / 1e9;
-    for (const r of rows) {
-      const reps = (r.samples_ts?.length ?? 3) + 1;
-      const depth = typeof r.n_depth === 'number' && pp ? r.n_depth / pp : 0;
-      if (r.avg_ts > 0) bench += reps * ((r.n_prompt + r.n_gen) / r.avg_ts + depth);
-    }
+    for (const r of rows) bench += rowSeconds(r, pp);
     steps.push({ name: 'bench', seconds: Math.round(bench * 1000) / 1000, note });
     return steps;
   }
