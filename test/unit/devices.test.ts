@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIXTURES } from '../helpers/fixtures';
+import { FIXTURES, tmpDir } from '../helpers/fixtures';
 import * as assert from 'node:assert/strict';
 import { buildGpus, workloadFor } from '../../src/core/prepare';
-import { parseDevices } from '../../src/core/toolchains/llamacpp/locate';
+import { backendOf, parseDevices, toolInfo } from '../../src/core/toolchains/llamacpp/locate';
+import { gpuBackend } from '../../src/core/toolchains/replay/replay';
+import { ProcessRunner } from '../../src/core/process/runner';
 import type { ModelInfo } from '../../src/core/types';
 
 test("the build's devices and backend are read from `llama-bench --list-devices`, whatever the backend", () => {
@@ -50,6 +52,76 @@ test("the build's devices and backend are read from `llama-bench --list-devices`
     parseDevices('  MTL0: Apple M2 (10922 MiB, 10922 MiB free)\n  BLAS: Accelerate (0 MiB, 0 MiB free)'),
     [{ name: 'MTL0', description: 'Apple M2', totalMiB: 10922, freeMiB: 10922, backend: 'metal' }],
   );
+});
+
+const fixture = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
+
+test('recorded `--list-devices` of Metal and Vulkan builds: the backend, the name llama.cpp gives the device, its memory', () => {
+  // A Metal build of late 2025 (llama-bench on an Apple M4 Max, copied from ardanlabs/kronk#10; sources in
+  // test/fixtures/list-devices.md): its one GPU is named `Metal`, without an ordinal, and BLAS is no device.
+  assert.deepEqual(parseDevices(fixture('list-devices-metal-m4max.txt')), [
+    { name: 'Metal', description: 'Apple M4 Max', totalMiB: 98304, freeMiB: 98303, backend: 'metal' },
+  ]);
+  // A Vulkan build on an NVIDIA laptop GPU (llama-server on Windows, copied from ggml-org/llama.cpp#15793).
+  assert.deepEqual(parseDevices(fixture('list-devices-vulkan-rtx4060.txt')), [
+    {
+      name: 'Vulkan0',
+      description: 'NVIDIA GeForce RTX 4060 Laptop GPU',
+      totalMiB: 7957,
+      freeMiB: 7189,
+      backend: 'vulkan',
+    },
+  ]);
+  // HAQA's own Vulkan build (80fb11a, with Debian 13's Vulkan headers) recorded here on lavapipe, Mesa's Vulkan device
+  // on the CPU: llama.cpp leaves a CPU-type device out unless GGML_VK_VISIBLE_DEVICES names it, and then lists it.
+  assert.deepEqual(parseDevices(fixture('list-devices-vulkan-none.txt')), []);
+  assert.deepEqual(parseDevices(fixture('list-devices-vulkan-llvmpipe.txt')), [
+    {
+      name: 'Vulkan0',
+      description: 'llvmpipe (LLVM 15.0.6, 256 bits)',
+      totalMiB: 2048,
+      freeMiB: 2048,
+      backend: 'vulkan',
+    },
+  ]);
+  // The names llama.cpp gives devices and backends (llama-bench's `backends` column) map to one backend each.
+  assert.deepEqual(
+    ['CUDA0', 'ROCm1', 'MUSA0', 'Vulkan2', 'MTL0', 'Metal', 'SYCL0', 'CANN0', 'GPUOpenCL'].map(backendOf),
+    ['cuda', 'rocm', 'musa', 'vulkan', 'metal', 'metal', 'sycl', 'cann', 'opencl'],
+  );
+  // A replayed recording names its backend as a live session does: llama-bench writes Metal as "MTL" (or "Metal").
+  assert.equal(gpuBackend('MTL,BLAS'.split(',')), 'metal');
+  assert.equal(gpuBackend(['Vulkan']), 'vulkan');
+  assert.equal(gpuBackend(['ROCm']), 'rocm');
+  assert.equal(gpuBackend(['CPU']), undefined);
+  assert.equal(gpuBackend(['BLAS', 'CPU']), undefined);
+});
+
+test("a build's backend is its devices' (`llama-bench --list-devices`): Metal's unnumbered GPU included, none is cpu", async () => {
+  const dir = tmpDir();
+  const runner = new ProcessRunner({ mode: 'pipe' });
+  const cases: [string, string, string[]][] = [
+    ['list-devices-metal-m4max.txt', 'metal', ['Metal']],
+    ['list-devices-vulkan-rtx4060.txt', 'vulkan', ['Vulkan0']],
+    ['list-devices-cuda-h200.txt', 'cuda', ['CUDA0']],
+    ['list-devices-vulkan-llvmpipe.txt', 'vulkan', ['Vulkan0']],
+    // A Vulkan build that lists no device runs on the CPU: its backend is cpu, whatever it was built for.
+    ['list-devices-vulkan-none.txt', 'cpu', []],
+  ];
+  for (const [file, backend, names] of cases) {
+    // A stand-in llama-bench that answers --list-devices with the recorded output.
+    const bench = path.join(dir, `llama-bench-${path.basename(file, '.txt')}`);
+    fs.writeFileSync(bench, `#!/bin/sh\n[ "$1" = --list-devices ] || exit 2\ncat '${path.join(FIXTURES, file)}'\n`, {
+      mode: 0o755,
+    });
+    const info = await toolInfo(runner, { quantize: bench, bench, source: 'explicit', binDir: dir }, { commit: false });
+    assert.equal(info.backend, backend, file);
+    assert.deepEqual(
+      info.devices?.map((d) => d.name),
+      names,
+      file,
+    );
+  }
 });
 
 test("a session's GPUs are the build's devices: none for a CPU build on an NVIDIA machine; nvidia-smi facts kept", () => {

@@ -50,19 +50,27 @@ const PREFIXES: [RegExp, string][] = [
   [/^GPUOpenCL|^OpenCL/, 'opencl'],
 ];
 
+/** The backend of a llama.cpp device or backend name (CUDA0, ROCm, Vulkan1, MTL0, Metal …): cuda, rocm, vulkan, metal …. */
+export function backendOf(name: string): string {
+  const prefix = name.replace(/\d+$/, '');
+  return PREFIXES.find(([re]) => re.test(prefix))?.[1] ?? prefix.toLowerCase();
+}
+
 /**
  * The devices in `llama-bench --list-devices` output. Host-side accelerators without memory of their own (BLAS,
  * listed as `BLAS: Accelerate (0 MiB, 0 MiB free)`) are not devices a layer can be offloaded to, so they are left out.
+ * A device's name usually ends in its ordinal (`CUDA0`, `Vulkan1`, `MTL0` at 80fb11a); a Metal build of late 2025, from
+ * before llama.cpp numbered Metal devices, lists its one GPU as `Metal: Apple M4 Max (98304 MiB, 98303 MiB free)`, and
+ * `Metal` is then its name.
  */
 export function parseDevices(text: string): BuildDevice[] {
   const out: BuildDevice[] = [];
   for (const line of text.split(/\r?\n/)) {
-    const m = line.match(/^\s+([A-Za-z][\w-]*?)(\d+): (.*) \((\d+) MiB, (\d+) MiB free\)\s*$/);
+    const m = line.match(/^\s+([A-Za-z][\w-]*): (.*) \((\d+) MiB, (\d+) MiB free\)\s*$/);
     if (!m) continue;
-    const [, prefix, ordinal, description, total, free] = m;
-    if (/^BLAS$/i.test(prefix) || Number(total) === 0) continue;
-    const backend = PREFIXES.find(([re]) => re.test(prefix))?.[1] ?? prefix.toLowerCase();
-    out.push({ name: `${prefix}${ordinal}`, description, totalMiB: Number(total), freeMiB: Number(free), backend });
+    const [, name, description, total, free] = m;
+    if (/^BLAS\d*$/i.test(name) || Number(total) === 0) continue;
+    out.push({ name, description, totalMiB: Number(total), freeMiB: Number(free), backend: backendOf(name) });
   }
   return out;
 }

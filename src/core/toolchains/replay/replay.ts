@@ -17,6 +17,19 @@ import {
   type BenchRow,
 } from '../llamacpp/bench';
 import { llamaCppSpace, QUANTIZED_V_NEEDS_FA, UBATCH_LE_BATCH } from '../llamacpp/space';
+import { backendOf } from '../llamacpp/locate';
+
+/**
+ * The GPU backend of llama-bench's `backends` column ("CUDA", "ROCm", "Vulkan", "MTL,BLAS" …), named as a live session
+ * names it from `--list-devices` (cuda, rocm, vulkan, metal …); undefined for a CPU run (CPU, BLAS).
+ */
+export function gpuBackend(names: string[]): string | undefined {
+  return names
+    .map((b) => b.trim())
+    .filter(Boolean)
+    .map(backendOf)
+    .find((b) => b !== 'cpu' && b !== 'blas');
+}
 
 /**
  * Answers trials from recorded llama-bench rows (JSON or JSONL, several files allowed) instead of running anything.
@@ -88,10 +101,7 @@ export class ReplayToolchain implements Toolchain {
     const gpuCount = withSplit
       ? Math.max(2, ...rows.map((r) => (r.gpu_info ?? '').split(/,\s*/).filter(Boolean).length))
       : 1;
-    const backend = rows
-      .flatMap((r) => (r.backends ?? '').split(','))
-      .map((b) => b.trim().toLowerCase())
-      .find((b) => b && b !== 'cpu' && b !== 'blas');
+    const backend = gpuBackend(rows.flatMap((r) => (r.backends ?? '').split(',')));
     const domains = new Map<string, Set<ConfigValue>>();
     const pairs: { c: Config; r: BenchRow }[] = [];
     for (const r of rows) {
@@ -182,10 +192,7 @@ export class ReplayToolchain implements Toolchain {
   hardware(): HardwareProfile {
     const threads = this.maxThreads;
     const gpuRow = this.rows.find((r) => r.n_gpu_layers > 0 && r.gpu_info);
-    const backend = (gpuRow?.backends ?? '')
-      .split(',')
-      .map((b) => b.trim().toLowerCase())
-      .find((b) => b && b !== 'cpu' && b !== 'blas');
+    const backend = gpuBackend((gpuRow?.backends ?? '').split(','));
     const names = this.withGpu && gpuRow?.gpu_info ? gpuRow.gpu_info.split(/,\s*/).filter(Boolean) : [];
     return {
       cpu: { model: this.rows[0].cpu_info ?? 'unknown (replay)', cores: threads, threads, flags: [] },
