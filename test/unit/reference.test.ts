@@ -11,7 +11,12 @@ import {
   parseFitChoice,
 } from '../../src/core/toolchains/llamacpp/fit';
 import { llamaCppSpace } from '../../src/core/toolchains/llamacpp/space';
-import { vulkanHeaderProblem } from '../../src/core/toolchains/llamacpp/build';
+import {
+  VULKAN_HEADERS_FIX,
+  vulkanHeaderDirs,
+  vulkanHeaderProblem,
+  vulkanHeaders,
+} from '../../src/core/toolchains/llamacpp/build';
 import { backendFlag } from '../../src/cli/args';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { runOptimize } from '../../src/core/session';
@@ -139,6 +144,24 @@ test('a Vulkan build is refused at once, with the cause and the fix, where the h
     /\(header version 239\) are too old .* lack VK_EXT_layer_settings/,
   );
   assert.equal(vulkanHeaderProblem([path.join(dir, 'new'), path.join(dir, 'old')]), undefined);
+  // The headers that pass are the ones CMake is given (-DVulkan_INCLUDE_DIR): $VULKAN_SDK/include before the system's.
+  assert.deepEqual(vulkanHeaders([path.join(dir, 'new'), path.join(dir, 'old')]), {
+    includeDir: path.join(dir, 'new'),
+    version: 290,
+    ok: true,
+  });
+  assert.deepEqual(vulkanHeaders([path.join(dir, 'none'), path.join(dir, 'old')]), {
+    includeDir: path.join(dir, 'old'),
+    version: 239,
+    ok: false,
+  });
+  assert.deepEqual(vulkanHeaderDirs({ VULKAN_SDK: '/opt/vk/usr' }), [
+    '/opt/vk/usr/include',
+    '/usr/local/include',
+    '/usr/include',
+  ]);
+  assert.deepEqual(vulkanHeaderDirs({}), ['/usr/local/include', '/usr/include']);
+  assert.match(VULKAN_HEADERS_FIX, /VULKAN_SDK=DIR\/usr haqa toolchain build --backend vulkan/);
   // None where HAQA looks: CMake's own search decides (and names what is missing).
   assert.equal(vulkanHeaderProblem([path.join(dir, 'none')]), undefined);
   assert.equal(backendFlag({ backend: 'vulkan' } as never), 'vulkan');

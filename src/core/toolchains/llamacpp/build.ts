@@ -172,29 +172,47 @@ export async function ensureSource(
 /** What this llama.cpp's Vulkan backend needs of the Vulkan headers beyond the basics (ggml-vulkan.cpp uses it). */
 export const VULKAN_HEADER_NEEDS = 'VK_EXT_layer_settings';
 
+/** Where a build looks for the Vulkan headers, in order: $VULKAN_SDK/include, then the system include folders. */
+export function vulkanHeaderDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [...(env.VULKAN_SDK ? [path.join(env.VULKAN_SDK, 'include')] : []), '/usr/local/include', '/usr/include'];
+}
+
+/**
+ * The Vulkan headers a build would use: the first of `dirs` holding vulkan/vulkan_core.h, its header version, and
+ * whether it defines what this llama.cpp needs. Undefined when none does (CMake's FindVulkan then names what is missing).
+ */
+export function vulkanHeaders(
+  dirs: string[] = vulkanHeaderDirs(),
+): { includeDir: string; version?: number; ok: boolean } | undefined {
+  const includeDir = dirs.find((d) => fs.existsSync(path.join(d, 'vulkan', 'vulkan_core.h')));
+  if (!includeDir) return undefined;
+  const text = fs.readFileSync(path.join(includeDir, 'vulkan', 'vulkan_core.h'), 'utf8');
+  const version = text.match(/#define VK_HEADER_VERSION (\d+)/)?.[1];
+  return { includeDir, version: version ? Number(version) : undefined, ok: text.includes(VULKAN_HEADER_NEEDS) };
+}
+
 /**
  * Why the Vulkan headers here cannot build this llama.cpp, or undefined when they can or none is found where looked
  * ($VULKAN_SDK/include, then the system include folders; CMake's FindVulkan may still find others, and names what is
- * missing): found but too old (Debian bookworm's libvulkan-dev 1.3.239 lacks VK_EXT_layer_settings, and the build
- * fails 10 minutes in).
+ * missing): found but too old (Debian bookworm's libvulkan-dev 1.3.239 lacks VK_EXT_layer_settings: ggml-vulkan.cpp
+ * stops with "'LayerSettingEXT' is not a member of 'vk'", 10 minutes in).
  */
-export function vulkanHeaderProblem(
-  dirs: string[] = [
-    ...(process.env.VULKAN_SDK ? [path.join(process.env.VULKAN_SDK, 'include')] : []),
-    '/usr/local/include',
-    '/usr/include',
-  ],
-): string | undefined {
-  const header = dirs.map((d) => path.join(d, 'vulkan', 'vulkan_core.h')).find((f) => fs.existsSync(f));
-  if (!header) return undefined;
-  const text = fs.readFileSync(header, 'utf8');
-  if (text.includes(VULKAN_HEADER_NEEDS)) return undefined;
-  const version = text.match(/#define VK_HEADER_VERSION (\d+)/)?.[1];
+export function vulkanHeaderProblem(dirs: string[] = vulkanHeaderDirs()): string | undefined {
+  const h = vulkanHeaders(dirs);
+  if (!h || h.ok) return undefined;
   return (
-    `the Vulkan headers in ${path.dirname(header)}${version ? ` (header version ${version})` : ''} are too old ` +
-    `for this llama.cpp: they lack ${VULKAN_HEADER_NEEDS}`
+    `the Vulkan headers in ${h.includeDir}${h.version !== undefined ? ` (header version ${h.version})` : ''} are ` +
+    `too old for this llama.cpp: they lack ${VULKAN_HEADER_NEEDS}`
   );
 }
+
+/** What gets newer Vulkan headers for a build where the system's are too old (VULKAN_SDK picks them). */
+export const VULKAN_HEADERS_FIX =
+  'point VULKAN_SDK at newer Vulkan headers (the folder above their include/) and build again: on Debian 12, ' +
+  "Debian 13's libvulkan-dev unpacked without installing it (`apt-get download libvulkan-dev/trixie`, " +
+  '`dpkg-deb -x libvulkan-dev_*.deb DIR`, then `VULKAN_SDK=DIR/usr haqa toolchain build --backend vulkan`; ' +
+  "HAQA's scripts/vulkan-headers-debian.sh DIR does the first two without touching the apt sources), or the LunarG " +
+  'Vulkan SDK; or build with --backend cpu';
 
 function cudaArch(): string | undefined {
   const cc = probeGpus()[0]?.computeCapability;
@@ -220,16 +238,10 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
       );
     }
   }
-  if (backend === 'vulkan') {
-    const why = vulkanHeaderProblem();
-    if (why)
-      throw new HaqaError(
-        `cannot build the Vulkan backend: ${why}`,
-        "install newer Vulkan headers (the LunarG Vulkan SDK, with VULKAN_SDK set, or a newer distribution's " +
-          'libvulkan-dev), glslc and spirv-headers; or build with --backend cpu',
-        'toolchain',
-      );
-  }
+  // The Vulkan headers checked here are the ones CMake is given (FindVulkan would otherwise keep what it cached).
+  const headers = backend === 'vulkan' ? vulkanHeaders() : undefined;
+  if (headers && !headers.ok)
+    throw new HaqaError(`cannot build the Vulkan backend: ${vulkanHeaderProblem()}`, VULKAN_HEADERS_FIX, 'toolchain');
   const started = Date.now();
   const src = await ensureSource(opts);
   const buildDir = path.join(root(), 'build', `${src.commit}-${backend}`);
@@ -240,6 +252,7 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
     '-DBUILD_SHARED_LIBS=OFF',
     ...BACKEND_FLAGS[backend],
   ];
+  if (headers) cmakeArgs.push(`-DVulkan_INCLUDE_DIR=${headers.includeDir}`);
   if (backend === 'cuda') {
     const a = cudaArch();
     if (a) cmakeArgs.push(`-DCMAKE_CUDA_ARCHITECTURES=${a}`);
