@@ -197,8 +197,10 @@ export function vulkanHeaders(
  * missing): found but too old (Debian bookworm's libvulkan-dev 1.3.239 lacks VK_EXT_layer_settings: ggml-vulkan.cpp
  * stops with "'LayerSettingEXT' is not a member of 'vk'", 10 minutes in).
  */
-export function vulkanHeaderProblem(dirs: string[] = vulkanHeaderDirs()): string | undefined {
-  const h = vulkanHeaders(dirs);
+export function vulkanHeaderProblem(
+  dirs: string[] = vulkanHeaderDirs(),
+  h: ReturnType<typeof vulkanHeaders> = vulkanHeaders(dirs),
+): string | undefined {
   if (!h || h.ok) return undefined;
   return (
     `the Vulkan headers in ${h.includeDir}${h.version !== undefined ? ` (header version ${h.version})` : ''} are ` +
@@ -241,7 +243,11 @@ export async function buildToolchain(opts: BuildOptions): Promise<BuildManifest>
   // The Vulkan headers checked here are the ones CMake is given (FindVulkan would otherwise keep what it cached).
   const headers = backend === 'vulkan' ? vulkanHeaders() : undefined;
   if (headers && !headers.ok)
-    throw new HaqaError(`cannot build the Vulkan backend: ${vulkanHeaderProblem()}`, VULKAN_HEADERS_FIX, 'toolchain');
+    throw new HaqaError(
+      `cannot build the Vulkan backend: ${vulkanHeaderProblem(undefined, headers)}`,
+      VULKAN_HEADERS_FIX,
+      'toolchain',
+    );
   const started = Date.now();
   const src = await ensureSource(opts);
   const buildDir = path.join(root(), 'build', `${src.commit}-${backend}`);
