@@ -78,9 +78,6 @@ export function buysOnlyAccuracy(space: SearchSpace, knob: string, from: ConfigV
   return k.values.indexOf(to) > k.values.indexOf(from);
 }
 
-/** The seconds a trial took, its steps together (a replay's are modeled), else its wall time. */
-const trialSeconds = (t: TrialRecord): number => stepSeconds(t) || t.durationMs / 1000;
-
 /**
  * What the closing check measures around `best` (see the module's comment), cheapest first; `cost` when the caller has
  * built the session's cost model already.
@@ -99,10 +96,12 @@ export function closingPlan(
   const accuracy = !!scope.toolchain?.accuracy;
   const model = cost ?? costModel(scope as StrategyContext, trials);
   const counted = trials.filter(countsTowardBudget);
-  // The patience's price: what the trials the best stood through cost (at least one typical benchmark each).
+  // The patience's price: what the trials the best stood through cost (at least one typical benchmark each), by their
+  // steps' seconds only — measured in a live session, modeled in a replay —, never the record's wall time (durationMs):
+  // in a replay that is the machine's load, not the recording's, and would make the plan depend on it.
   const premium = counted
     .slice(-patience)
-    .reduce((a, t) => a + Math.max(trialSeconds(t), model.typicalBenchSeconds()), 0);
+    .reduce((a, t) => a + Math.max(stepSeconds(t), model.typicalBenchSeconds()), 0);
   const plan: ClosingPlan = { measure: [], skipped: [] };
   for (const m of moves) {
     const est = model.estimate(m.config);
