@@ -104,6 +104,7 @@ test("a build's backend is its devices' (`llama-bench --list-devices`): Metal's 
     ['list-devices-metal-m4max.txt', 'metal', ['Metal']],
     ['list-devices-vulkan-rtx4060.txt', 'vulkan', ['Vulkan0']],
     ['list-devices-cuda-h200.txt', 'cuda', ['CUDA0']],
+    ['list-devices-cuda-2xh200.txt', 'cuda', ['CUDA0', 'CUDA1']],
     ['list-devices-vulkan-llvmpipe.txt', 'vulkan', ['Vulkan0']],
     // A Vulkan build that lists no device runs on the CPU: its backend is cpu, whatever it was built for.
     ['list-devices-vulkan-none.txt', 'cpu', []],

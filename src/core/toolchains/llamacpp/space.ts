@@ -52,8 +52,21 @@ export function tensorSplits(n: number): string[] {
   return ['auto', even, ...(n === 2 ? ['2,1', '1,2'] : [])];
 }
 
-/** Backends whose build splits a model by rows (-sm row): CUDA and SYCL; Vulkan and Metal split layers only. */
-const ROW_SPLIT_BACKENDS = new Set(['cuda', 'sycl']);
+/**
+ * How each backend of the llama.cpp HAQA builds (80fb11a) can split a model over several GPUs (-sm) besides layer and
+ * none, from its source and measured on two H200s (BENCHMARKS.md): CUDA (ROCm builds from the same source) no longer
+ * exports row-split buffers (`-sm row`: "device CUDA0 does not support split buffers", the model does not load) and
+ * has tensor parallelism instead (`-sm tensor`, which needs flash attention); SYCL has both; Vulkan and Metal split by
+ * layer only.
+ */
+const SPLIT_MODES: Record<string, string[]> = { cuda: ['tensor'], rocm: ['tensor'], sycl: ['row', 'tensor'] };
+
+export const TENSOR_SPLIT_NEEDS_FA: Constraint = {
+  id: 'tensor-split-needs-flash-attn',
+  description: 'split_mode = tensor needs flash_attn = true (llama.cpp refuses the context otherwise)',
+  check: (c) =>
+    c.split_mode === 'tensor' && c.flash_attn !== true ? 'split_mode = tensor needs flash_attn = true' : undefined,
+};
 
 /**
  * -ncmoe k reaches the experts of layers 0..k-1; with -ngl g the first L+1-g layers are on the CPU already, so a k up
@@ -228,13 +241,14 @@ export function llamaCppSpace(
       {
         name: 'split_mode',
         kind: 'enum',
-        values: ['layer', ...(ROW_SPLIT_BACKENDS.has(backend) ? ['row'] : []), 'none'],
+        values: ['layer', ...(SPLIT_MODES[backend] ?? []), 'none'],
         default: 'layer',
         stage: 'runtime',
         ordinal: false,
         meaning:
           `how the model is split over the ${hw.gpus.length} GPUs (-sm): layer = whole layers and their KV per GPU ` +
-          '(pipelined), row = each weight by rows (parallel, more traffic), none = the first GPU only',
+          '(pipelined), row = each weight by rows, tensor = weights and KV split for tensor parallelism (flash ' +
+          'attention on), none = the first GPU only',
       },
       {
         name: 'tensor_split',
@@ -298,7 +312,7 @@ export function llamaCppSpace(
     QUANTIZED_V_NEEDS_FA,
     UBATCH_LE_BATCH,
     ...(model.expertCount && hw.gpus.length > 0 ? [CPU_MOE_NEEDS_OFFLOAD, cpuMoeHasEffect(model.layers)] : []),
-    ...(hw.gpus.length >= 2 ? [SPLIT_ONLY_WHEN_SPLITTING] : []),
+    ...(hw.gpus.length >= 2 ? [SPLIT_ONLY_WHEN_SPLITTING, TENSOR_SPLIT_NEEDS_FA] : []),
     ...(unquantized ? [IMATRIX_CHUNKS_ONLY_WITH_IMATRIX] : []),
   ]);
 }

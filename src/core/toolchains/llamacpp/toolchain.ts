@@ -388,12 +388,7 @@ export class LlamaCppToolchain implements Toolchain {
         steps,
       };
     if (r.exitCode !== 0 || (!metrics.decode && this.opts.workload.genTokens > 0)) {
-      return {
-        status: 'failed',
-        metrics,
-        cause: stepFailure('llama-bench', r),
-        steps,
-      };
+      return { status: 'failed', metrics, cause: stepFailure('llama-bench', r, benchDiagnosis(config)), steps };
     }
     if (this.opts.accuracy) {
       const acc = await this.measureAccuracy(file, recipe, config, ctx, steps, logFor);
@@ -609,6 +604,23 @@ export function quantizeFlags(recipe: Record<string, string | number>, imatrixFi
   if (recipe.embd_type) f.push('--token-embedding-type', String(recipe.embd_type));
   if (recipe.tensor_overrides) for (const o of String(recipe.tensor_overrides).split(',')) f.push('--tensor-type', o);
   return f;
+}
+
+/**
+ * llama-bench's diagnosis, knowing the configuration: a model that does not load with a split mode other than layer or
+ * none most likely met a backend that cannot split that way (llama-bench prints only "failed to load model" unless
+ * verbose; at 80fb11a CUDA's `-sm row` stops at "device CUDA0 does not support split buffers").
+ */
+export function benchDiagnosis(config: Config): typeof diagnoseFailure {
+  return (tail, ...rest) => {
+    const cause = diagnoseFailure(tail, ...rest);
+    const sm = config.split_mode;
+    if (!/^the model failed to load/.test(cause) || sm === undefined || sm === 'layer' || sm === 'none') return cause;
+    return (
+      `the model failed to load with split_mode ${String(sm)} (-sm ${String(sm)}): this build's backend most likely ` +
+      'cannot split a model that way; layer and none always load'
+    );
+  };
 }
 
 /** Why a tool's run failed, in one phrase: timed out, could not start, or the diagnosis of its output. */

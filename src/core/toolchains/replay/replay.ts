@@ -149,7 +149,9 @@ export class ReplayToolchain implements Toolchain {
             ? seen.sort((a, b) => quantOrder.indexOf(String(a)) - quantOrder.indexOf(String(b)))
             : k.kind === 'int'
               ? seen.sort((a, b) => Number(a) - Number(b))
-              : k.values.filter((v) => seen.includes(v));
+              : // In the live space's order, and what the recording holds beyond it (e.g. -sm row from a build that had
+                // it) after: a replay answers what was measured.
+                [...k.values.filter((v) => seen.includes(v)), ...seen.filter((v) => !k.values.includes(v))];
         const def = values.includes(k.default) ? k.default : values[0];
         return { ...k, values, default: def };
       });
@@ -261,7 +263,7 @@ export class ReplayToolchain implements Toolchain {
     }
     const pp = rows.find((r) => r.n_prompt > 0 && r.avg_ts > 0)?.avg_ts;
     let bench = Math.max(...rows.map((r) => r.model_size)) / 1e9;
-    for (const r of rows) bench += rowSeconds(r, pp);
+    rows.forEach((r, i) => (bench += rowSeconds(r, pp, rows[i - 1])));
     steps.push({ name: 'bench', seconds: Math.round(bench * 1000) / 1000, note });
     return steps;
   }
