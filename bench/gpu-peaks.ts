@@ -4,13 +4,18 @@
  *   nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -lms 250 > vram.csv &   # then the grid's runs
  *   npm run bench:gpu-peaks -- grid.jsonl vram.csv > grid-with-peaks.jsonl
  *
- * llama-bench writes no memory figure. Its rows of one configuration (prefill and decode) run one after another on
- * one context, and each row's test_time is when its test began (whole seconds, after the model load and the context's
- * allocation). A configuration's peak is the most memory in use from a second after its first row began to its last
- * row's modeled end (repetitions + warm-up at the recorded speed, the depth filled at the prefill speed), less the idle
- * GPU (the least any sample shows): the same rise over the idle GPU that a real trial's peak is (gpuPeaks). The window
- * starts a second late and ends early so that neither the previous configuration's release nor the next one's load
- * falls inside it. The figure lands on every row of the configuration as `peak_gpu_mib` (BenchRow).
+ * llama-bench writes no memory figure. Its rows of one configuration (prefill and decode) run one after another, and
+ * each row's test_time is when its test began, cut down to the whole second, after the model's load and the context's
+ * allocation. A configuration's peak is the most memory in use from its first row's stamp until the next
+ * configuration's stamp or its own last row's modeled end, whichever comes first (the last row's start is within a
+ * second after its stamp; its repetitions and warm-up at the recorded speed, its depth filled at the prefill speed
+ * unless llama-bench had it cached: rowSeconds), less the idle GPU (the least any sample shows): the same rise over the
+ * idle GPU that a real trial's peak is (gpuPeaks). A configuration that shares its stamp's second with the next one
+ * gets that second. Stamps in whole seconds make the window open up to a second early, on the previous configuration's
+ * tail: the leading samples at exactly the level of the last sample before the stamp, if another level follows within
+ * the second, are left out. What is left is an
+ * upper bound where configurations last about a second (BENCHMARKS.md says how often a neighbour's level may remain).
+ * The figure lands on every row of the configuration as `peak_gpu_mib`.
  */
 import * as fs from 'node:fs';
 import { rowSeconds } from '../src/core/toolchains/llamacpp/bench';
@@ -71,11 +76,23 @@ export function attachPeaks(rows: Row[], samples: Sample[]): Row[] {
     while (j + 1 < out.length && configOf(out[j + 1]) === configOf(out[i])) j++;
     const group = out.slice(i, j + 1);
     const pp = group.find((r) => Number(r.n_prompt) > 0 && Number(r.avg_ts) > 0)?.avg_ts;
-    const start = Date.parse(String(group[0].test_time)) + 1000;
-    const last = group[group.length - 1];
-    const end = Date.parse(String(last.test_time)) + 800 * rowSeconds(last, pp);
-    const inside = samples.filter((s) => s.t >= start && s.t <= end).map((s) => s.mib);
-    if (inside.length && Number.isFinite(start)) for (const r of group) r.peak_gpu_mib = Math.max(...inside) - idle;
+    const start = Date.parse(String(group[0].test_time));
+    const lastAt = Date.parse(String(out[j].test_time));
+    // test_time is whole seconds, cut down: the last row ran from within a second after its stamp for its modeled
+    // time, and the next configuration's stamp (its load and context already done) closes the window before it.
+    const next = j + 1 < out.length ? Date.parse(String(out[j + 1].test_time)) : Infinity;
+    const modeledEnd = lastAt + 1000 + 1000 * rowSeconds(out[j], pp, out[j - 1]);
+    const end = next > lastAt ? Math.min(next, modeledEnd) : lastAt + 1000;
+    let inside = samples.filter((s) => s.t >= start && s.t < end);
+    // The stamp is cut to the second, so the window can open on the previous configuration's last level: leading
+    // samples within the first second that go on at exactly the level of the last sample before the window, and give
+    // way to another level inside that second, are its tail (an allocation's MiB figure does not repeat by chance); a
+    // level that lasts past the second is this configuration's own, loaded before its stamp.
+    const before = samples.filter((s) => s.t < start).pop()?.mib;
+    const lead = inside.findIndex((s) => s.mib !== before);
+    if (before !== undefined && lead > 0 && inside[lead].t < start + 1000) inside = inside.slice(lead);
+    if (inside.length && Number.isFinite(start))
+      for (const r of group) r.peak_gpu_mib = Math.max(...inside.map((x) => x.mib)) - idle;
     i = j + 1;
   }
   return out;

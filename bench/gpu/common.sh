@@ -1,36 +1,20 @@
-# Sourced by i17_moe.sh / i17_7b.sh: one self-contained device call each (no state survives between calls: the machine
-# is seldom still warm when the next call arrives). Everything lands in $Q and is packed into $OUT/q.tgz on exit.
-T0=$(date +%s); el() { echo $(( $(date +%s) - T0 )); }
-END=${END:-560}; left() { echo $(( END - $(el) )); }
-Q=${Q:-/tmp/q}; M=${M:-/tmp/m}; W=${W:-/tmp/w}; mkdir -p $Q $M $W; I=$Q/info.txt
+# Sourced by the device calls that run `haqa` itself (session-7b.sh, two-gpus.sh session): prebuilt.sh's setup, then
+# Node 20 (carried as $A/node.xz), HAQA's dist (dist/cli.js and dist/exec-wrapper.js carried) and llama.cpp's tools: the
+# prebuilt ones when $A/bins.tar.xz is carried and finds the GPU, else `haqa toolchain build` from the carried source
+# ($A/src.tar.xz, llama.cpp 80fb11a; about 5 minutes on 16 cores). The 64 MiB carry limit counts the tracked tree
+# (15 MB) too: Node and the prebuilt tools (22 + 42 MB) do not fit together, so these calls build.
+[ -f $A/bins.tar.xz ] || NOBINS=1
+on_no_device() { log "prebuilt tools find no GPU: building"; B=; NOBINS=1; }
+. bench/gpu/prebuilt.sh
+if [ -z "$DRY" ]; then mkdir -p /opt/n && xz -dc $A/node.xz > /opt/n/node && chmod +x /opt/n/node; export PATH=/opt/n:$PATH; fi
+log "node $(node --version)"
+W=${W:-/tmp/w}; mkdir -p $W && cp -r dist assets package.json $W/
 C=80fb11ac73e66d89eae2c6a91d8a77428fa733ed
 export HAQA_CACHE_DIR=${HAQA_CACHE_DIR:-/tmp/hc}; R=$HAQA_CACHE_DIR/llama.cpp
-log() { echo "[$(basename $0) t=$(el)s $(date -u +%T)] $*" | tee -a $I; }
-pack() { tar czf $OUT/q.tgz -C $(dirname $Q) $(basename $Q) 2>/dev/null; }
-trap pack EXIT
-log "date $(date -u +%FT%TZ)"
-nvidia-smi --query-gpu=name,memory.total,memory.used,compute_cap,driver_version --format=csv >>$I 2>&1; nproc >>$I
-lscpu | grep -E "^(Model name|Socket|Core|Thread|Flags)" >>$I
-if [ -z "$DRY" ]; then mkdir -p /opt/n && xz -dc .device/node.xz > /opt/n/node && chmod +x /opt/n/node; fi
-export PATH=/opt/n:$PATH
-cp -r .device/dist $W/dist && cp -r assets package.json $W/
-if [ -z "$DRY" ]; then
-  mkdir -p $R/src/$C && tar xJf .device/src.tar.xz -C $R/src/$C && printf '{\n  "dir": "%s",\n  "commit": "%s"\n}' $R/src/$C $C > $R/source.json
-  mkdir -p $R/src/$C/models && cp .device/ggml-vocab-llama-spm.gguf $R/src/$C/models/
-  # The tools built on the dev machine (CUDA 13.0, sm_90, CPU variants loaded at run time): no 5-minute build here.
-  B=/tmp/bin; mkdir -p $B && xz -dc .device/bins.tar.xz | tar x -C $B
-  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(dirname "$(find /usr/local /usr/lib /opt -name 'libcublas.so.13*' 2>/dev/null | head -1)" 2>/dev/null); do
-    [ -d "$d" ] && export LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}; done
-  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>$I
-fi
-B=${B:-$BIN}
-timeout 60 $B/llama-bench --list-devices > $Q/list-devices.txt 2>&1; log "prebuilt list-devices rc=$?: $(tr '\n' ' ' < $Q/list-devices.txt | tail -c 300)"
-if ! grep -q "${DEVRE:-CUDA0}" $Q/list-devices.txt; then
-  ldd $B/libggml-cuda.so >> $I 2>&1
-  log "prebuilt tools unusable: building here"
-  ( cd $W && timeout 420 node dist/cli.js toolchain build --backend ${BACKEND:-cuda} > $Q/build.log 2>&1 ); log "build rc=$?"
+if [ -n "$NOBINS" ] && [ -z "$DRY" ]; then
+  mkdir -p $R/src/$C && tar xJf $A/src.tar.xz -C $R/src/$C && printf '{\n  "dir": "%s",\n  "commit": "%s"\n}' $R/src/$C $C > $R/source.json
+  s=$(date +%s.%N); ( cd $W && timeout ${BUILD_TIMEOUT:-420} node dist/cli.js toolchain build --backend ${BACKEND:-cuda} > $Q/build.log 2>&1 ); log "build rc=$? seconds=$(secs $s)"
   B=$(ls -d $R/bin/*-${BACKEND:-cuda}-* | head -1)
+  timeout 60 $B/llama-bench --list-devices > $Q/list-devices.txt 2>&1; log "list-devices: $(tr '\n' ' ' < $Q/list-devices.txt | tail -c 300)"
 fi
-echo "B=$B" >> $I
-V=.device/ggml-vocab-llama-spm.gguf; GP=$R/src/$C/gguf-py
-NC=$(lscpu -p=core,socket | grep -v "^#" | sort -u | wc -l)
+B=${B:-$BIN}; echo "B=$B" >> $I

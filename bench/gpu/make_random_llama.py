@@ -36,9 +36,19 @@ w.add_bos_token_id(1)
 w.add_eos_token_id(2)
 w.add_unk_token_id(0)
 
+# Windows of one 64 Mi-value random pool, not fresh draws: a 7B's 6.7 G values would take minutes to draw.
 rng = np.random.default_rng(0)
+pool = (rng.standard_normal(64 * 2**20, dtype=np.float32) * 0.02).astype(np.float16)
+step = [0]
 def mat(name, rows, cols):
-    w.add_tensor(name, (rng.standard_normal((rows, cols), dtype=np.float32) * 0.02).astype(np.float16))
+    n = rows * cols
+    if n <= pool.size:
+        o = step[0] % (pool.size - n + 1)
+        step[0] += 7919 * 13
+        a = pool[o:o + n]
+    else:
+        a = np.resize(pool, n)
+    w.add_tensor(name, a.reshape(rows, cols))
 def norm(name):
     w.add_tensor(name, np.ones(H, dtype=np.float32))
 

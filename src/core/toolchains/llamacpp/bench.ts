@@ -40,17 +40,30 @@ export interface BenchRow {
   peak_gpu_mib?: number;
 }
 
+type TimedRow = Partial<
+  Pick<BenchRow, 'avg_ts' | 'n_prompt' | 'n_gen' | 'n_depth' | 'samples_ts' | 'type_k' | 'type_v' | 'flash_attn'>
+>;
+
 /**
  * Seconds llama-bench spent on one row's test, from its own figures: every repetition plus the warm-up, each the row's
- * tokens at its mean speed and its depth filled at `pp`, the configuration's prefill speed (t/s).
+ * tokens at its mean speed, and its depth (-d) filled once at `pp`, the configuration's prefill speed (t/s), unless
+ * llama-bench had it cached. llama-bench (80fb11a) keeps the last filled depth's state and restores it for every later
+ * repetition and test that asks for the same depth into a compatible cache (same K and V types, same V layout, which
+ * flash attention decides); so `prev`, the row llama-bench ran just before in the same process, decides whether this
+ * row paid for the fill. Rows of different processes look cached to it, which can only shorten the estimate.
  */
-export function rowSeconds(
-  r: Partial<Pick<BenchRow, 'avg_ts' | 'n_prompt' | 'n_gen' | 'n_depth' | 'samples_ts'>>,
-  pp: number | undefined,
-): number {
+export function rowSeconds(r: TimedRow, pp: number | undefined, prev?: TimedRow): number {
+  if (!r.avg_ts || r.avg_ts <= 0) return 0;
   const reps = (r.samples_ts?.length ?? 3) + 1;
-  const depth = typeof r.n_depth === 'number' && pp ? r.n_depth / pp : 0;
-  return r.avg_ts && r.avg_ts > 0 ? reps * (((r.n_prompt ?? 0) + (r.n_gen ?? 0)) / r.avg_ts + depth) : 0;
+  const depth = typeof r.n_depth === 'number' ? r.n_depth : 0;
+  const cached =
+    prev !== undefined &&
+    prev.n_depth === depth &&
+    prev.type_k === r.type_k &&
+    prev.type_v === r.type_v &&
+    prev.flash_attn === r.flash_attn;
+  const fill = depth > 0 && pp && !cached ? depth / pp : 0;
+  return (reps * ((r.n_prompt ?? 0) + (r.n_gen ?? 0))) / r.avg_ts + fill;
 }
 
 /**
