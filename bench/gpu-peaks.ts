@@ -18,7 +18,7 @@
  * The figure lands on every row of the configuration as `peak_gpu_mib`.
  */
 import * as fs from 'node:fs';
-import { rowSeconds } from '../src/core/toolchains/llamacpp/bench';
+import { depthStateBefore, rowSeconds } from '../src/core/toolchains/llamacpp/bench';
 
 export interface Sample {
   t: number;
@@ -80,9 +80,12 @@ export function attachPeaks(rows: Row[], samples: Sample[]): Row[] {
     const lastAt = Date.parse(String(out[j].test_time));
     // test_time is whole seconds, cut down: the last row ran from within a second after its stamp for its modeled
     // time, and the next configuration's stamp (its load and context already done) closes the window before it.
-    const next = j + 1 < out.length ? Date.parse(String(out[j + 1].test_time)) : Infinity;
-    const modeledEnd = lastAt + 1000 + 1000 * rowSeconds(out[j], pp, out[j - 1]);
-    const end = next > lastAt ? Math.min(next, modeledEnd) : lastAt + 1000;
+    const stamp = j + 1 < out.length ? Date.parse(String(out[j + 1].test_time)) : NaN;
+    const next = Number.isFinite(stamp) ? stamp : Infinity;
+    const modeledEnd = lastAt + 1000 + 1000 * rowSeconds(out[j], pp, depthStateBefore(out, j));
+    // Sharing the last row's second with the next configuration: that second; a next stamp out of order (files joined
+    // from several calls): the modeled end alone.
+    const end = next === lastAt ? lastAt + 1000 : next > lastAt ? Math.min(next, modeledEnd) : modeledEnd;
     let inside = samples.filter((s) => s.t >= start && s.t < end);
     // The stamp is cut to the second, so the window can open on the previous configuration's last level: leading
     // samples within the first second that go on at exactly the level of the last sample before the window, and give

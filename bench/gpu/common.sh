@@ -1,8 +1,9 @@
 # Sourced by the device calls that run `haqa` itself (session-7b.sh, two-gpus.sh session): prebuilt.sh's setup, then
 # Node 20 (carried as $A/node.xz), HAQA's dist (dist/cli.js and dist/exec-wrapper.js carried) and llama.cpp's tools: the
 # prebuilt ones when $A/bins.tar.xz is carried and finds the GPU, else `haqa toolchain build` from the carried source
-# ($A/src.tar.xz, llama.cpp 80fb11a; about 5 minutes on 16 cores). The 64 MiB carry limit counts the tracked tree
-# (15 MB) too: Node and the prebuilt tools (22 + 42 MB) do not fit together, so these calls build.
+# ($A/src.tar.xz, llama.cpp 80fb11a; about 5 minutes on 16 cores, 3.5 on 32) when they are not carried or find no GPU.
+# The 64 MiB carry limit counts the tracked tree (15 MB) too: Node and the prebuilt tools (22 + 42 MB) do not fit
+# together, so in practice these calls build.
 [ -f $A/bins.tar.xz ] || NOBINS=1
 on_no_device() { log "prebuilt tools find no GPU: building"; B=; NOBINS=1; }
 . bench/gpu/prebuilt.sh

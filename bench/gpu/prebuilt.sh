@@ -11,7 +11,7 @@ T0=$(date +%s); el() { echo $(( $(date +%s) - T0 )); }
 END=${END:-560}; left() { echo $(( END - $(el) )); }
 A=${A:-.device/a}; Q=${Q:-/tmp/q}; M=${M:-/tmp/m}; mkdir -p $Q $M; I=$Q/info.txt
 log() { echo "[$(basename $0) t=$(el)s $(date -u +%T)] $*" | tee -a $I; }
-pack() { tar czf $OUT/q.tgz -C $(dirname $Q) $(basename $Q) 2>/dev/null; }
+pack() { [ -n "$SMI" ] && kill "$SMI" 2>/dev/null; tar czf "${OUT:-/tmp}/q.tgz" -C "$(dirname $Q)" "$(basename $Q)" 2>/dev/null; }
 trap pack EXIT
 secs() { awk -v a=$1 -v b=$(date +%s.%N) 'BEGIN{printf "%.1f", b-a}'; }
 log "date $(date -u +%FT%TZ)"

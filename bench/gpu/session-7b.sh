@@ -10,7 +10,8 @@ cat $Q/gen.log >> $I; cat $M/llama7b-f16.gguf > /dev/null
 S=$W/s; cd $W
 log "session start"
 s=$(date +%s.%N)
-timeout $(left) node dist/cli.js optimize --model $M/llama7b-f16.gguf --llamacpp-bin $B --budget 12 --strategy builtin --accuracy off --stop-early on --session-dir $S --json > $Q/sess.json 2> $Q/sess.err
+l=$(left); [ "$l" -gt 30 ] || { log "no time left for the session"; exit 1; }
+timeout $l node dist/cli.js optimize --model $M/llama7b-f16.gguf --llamacpp-bin $B --budget 12 --strategy builtin --accuracy off --stop-early on --session-dir $S --json > $Q/sess.json 2> $Q/sess.err
 log "session rc=$? wall=$(secs $s)"
 tar czf $Q/session.tgz --exclude='*.gguf' --exclude='*.imatrix' --exclude='*.dat' -C $W s 2>/dev/null
 find $HAQA_CACHE_DIR/artifacts $S -name '*.gguf' -printf '%T@ %s %p\n' 2>/dev/null | sort -n >> $I

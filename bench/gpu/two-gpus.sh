@@ -38,7 +38,8 @@ session)
   # The grid call's -sm row rows all failed at the model's load ("failed to load model"): llama.cpp's own words, verbose.
   timeout 60 $B/llama-bench -m $M/llama7b-Q4_0.gguf -ngl 999 -sm row -p 0 -n 16 -r 1 -v > $Q/row-verbose.log 2>&1; log "row split rc=$?: $(grep -iE 'error|fail|split|exception' $Q/row-verbose.log | tail -5 | tr '\n' ' ')"
   S=$Q/s; s=$(date +%s.%N)
-  ( cd $W && timeout $(( $(left) - 5 )) node dist/cli.js optimize --model $M/llama7b-Q4_0.gguf --llamacpp-bin $B --budget ${BUDGET:-10} --strategy builtin --accuracy off --stop-early on --session-dir $S --json > $Q/sess.json 2> $Q/sess.err )
+  l=$(( $(left) - 5 )); [ "$l" -gt 30 ] || { log "no time left for the session"; exit 1; }
+  ( cd $W && timeout $l node dist/cli.js optimize --model $M/llama7b-Q4_0.gguf --llamacpp-bin $B --budget ${BUDGET:-10} --strategy builtin --accuracy off --stop-early on --session-dir $S --json > $Q/sess.json 2> $Q/sess.err )
   log "session rc=$? wall=$(secs $s)"; tail -30 $Q/sess.err
   find $S -name '*.gguf' -delete
   ;;

@@ -181,7 +181,7 @@ test('a model that does not load with -sm row or tensor is blamed on the split m
   const tail = "llama_bench: error: failed to load model '/tmp/m/llama7b-Q4_0.gguf'\n";
   assert.match(
     benchDiagnosis({ split_mode: 'row' })(tail, 1, null),
-    /failed to load with split_mode row .*cannot split/,
+    /failed to load.*; with split_mode row \(-sm row\) most likely because .*cannot split/,
   );
   assert.match(benchDiagnosis({ split_mode: 'layer' })(tail, 1, null), /GGUF file may be corrupt/);
   assert.match(benchDiagnosis({})(tail, 1, null), /GGUF file may be corrupt/);

@@ -49,8 +49,9 @@ type TimedRow = Partial<
  * tokens at its mean speed, and its depth (-d) filled once at `pp`, the configuration's prefill speed (t/s), unless
  * llama-bench had it cached. llama-bench (80fb11a) keeps the last filled depth's state and restores it for every later
  * repetition and test that asks for the same depth into a compatible cache (same K and V types, same V layout, which
- * flash attention decides); so `prev`, the row llama-bench ran just before in the same process, decides whether this
- * row paid for the fill. Rows of different processes look cached to it, which can only shorten the estimate.
+ * flash attention decides); so `prev`, the row whose depth state llama-bench held when this one started in the same
+ * process (depthStateBefore), decides whether this row paid for the fill. Rows of different processes look cached to
+ * it, which can only shorten the estimate.
  */
 export function rowSeconds(r: TimedRow, pp: number | undefined, prev?: TimedRow): number {
   if (!r.avg_ts || r.avg_ts <= 0) return 0;
@@ -59,11 +60,21 @@ export function rowSeconds(r: TimedRow, pp: number | undefined, prev?: TimedRow)
   const cached =
     prev !== undefined &&
     prev.n_depth === depth &&
-    prev.type_k === r.type_k &&
-    prev.type_v === r.type_v &&
-    prev.flash_attn === r.flash_attn;
+    (prev.type_k ?? 'f16') === (r.type_k ?? 'f16') &&
+    (prev.type_v ?? 'f16') === (r.type_v ?? 'f16') &&
+    flashAttnOf(prev.flash_attn ?? false) === flashAttnOf(r.flash_attn ?? false);
   const fill = depth > 0 && pp && !cached ? depth / pp : 0;
   return (reps * ((r.n_prompt ?? 0) + (r.n_gen ?? 0))) / r.avg_ts + fill;
+}
+
+/**
+ * The row whose depth state llama-bench holds when `rows[i]` starts: the last one before it that measured at a depth
+ * (a depth-0 row in between leaves the state; a row without a figure may never have filled it). Pass it as
+ * rowSeconds' `prev`. Rows of models of different shapes would not restore each other's state; a grid holds one shape.
+ */
+export function depthStateBefore<T extends TimedRow>(rows: T[], i: number): T | undefined {
+  for (let j = i - 1; j >= 0; j--) if ((rows[j].n_depth ?? 0) > 0 && (rows[j].avg_ts ?? 0) > 0) return rows[j];
+  return undefined;
 }
 
 /**

@@ -54,10 +54,10 @@ export function tensorSplits(n: number): string[] {
 
 /**
  * How each backend of the llama.cpp HAQA builds (80fb11a) can split a model over several GPUs (-sm) besides layer and
- * none, from its source and measured on two H200s (BENCHMARKS.md): CUDA (ROCm builds from the same source) no longer
- * exports row-split buffers (`-sm row`: "device CUDA0 does not support split buffers", the model does not load) and
- * has tensor parallelism instead (`-sm tensor`, which needs flash attention); SYCL has both; Vulkan and Metal split by
- * layer only.
+ * none: CUDA, measured on two H200s (BENCHMARKS.md), no longer exports row-split buffers (`-sm row`: "device CUDA0
+ * does not support split buffers", the model does not load) and has tensor parallelism instead (`-sm tensor`, which
+ * needs flash attention). From the source, not measured: ROCm builds from CUDA's; SYCL exports row-split buffers and
+ * the tensor-parallel calls; Vulkan and Metal split by layer only.
  */
 const SPLIT_MODES: Record<string, string[]> = { cuda: ['tensor'], rocm: ['tensor'], sycl: ['row', 'tensor'] };
 

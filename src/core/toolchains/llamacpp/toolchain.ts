@@ -617,8 +617,8 @@ export function benchDiagnosis(config: Config): typeof diagnoseFailure {
     const sm = config.split_mode;
     if (!/^the model failed to load/.test(cause) || sm === undefined || sm === 'layer' || sm === 'none') return cause;
     return (
-      `the model failed to load with split_mode ${String(sm)} (-sm ${String(sm)}): this build's backend most likely ` +
-      'cannot split a model that way; layer and none always load'
+      `${cause}; with split_mode ${String(sm)} (-sm ${String(sm)}) most likely because this build's backend cannot ` +
+      'split a model that way (layer and none need no split buffers)'
     );
   };
 }

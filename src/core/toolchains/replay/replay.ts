@@ -13,6 +13,7 @@ import {
   parseBenchOutput,
   rowProblem,
   rowSeconds,
+  depthStateBefore,
   tensorSplitOf,
   type BenchRow,
 } from '../llamacpp/bench';
@@ -243,8 +244,8 @@ export class ReplayToolchain implements Toolchain {
   /**
    * What the trial would have cost on the recording's machine, modeled (nothing runs): llama-quantize's seconds for a
    * file the session has not made yet (QUANTIZE_WORK at the prior rate per core, cost.ts), and llama-bench's from the
-   * recorded speeds — each row's tokens at its mean speed, every repetition plus the warm-up, the depth filled at the
-   * row's prompt speed, and the model's load at 1 GB/s.
+   * recorded speeds — each row's tokens at its mean speed, every repetition plus the warm-up, the depth filled once at
+   * the configuration's prompt speed (llama-bench restores it for the rest: rowSeconds), and the model's load at 1 GB/s.
    */
   private modeledSteps(config: Config, rows: BenchRow[], session: string): StepRecord[] {
     const note = 'modeled from the recording (replay)';
@@ -263,7 +264,7 @@ export class ReplayToolchain implements Toolchain {
     }
     const pp = rows.find((r) => r.n_prompt > 0 && r.avg_ts > 0)?.avg_ts;
     let bench = Math.max(...rows.map((r) => r.model_size)) / 1e9;
-    rows.forEach((r, i) => (bench += rowSeconds(r, pp, rows[i - 1])));
+    rows.forEach((r, i) => (bench += rowSeconds(r, pp, depthStateBefore(rows, i))));
     steps.push({ name: 'bench', seconds: Math.round(bench * 1000) / 1000, note });
     return steps;
   }
