@@ -6,21 +6,11 @@
 # with the prebuilt tools (prebuilt.sh); carry .device/b.
 A=${A:-.device/b}; . bench/gpu/prebuilt.sh
 LIMIT=${LIMIT:-6000}; DEPTH=${DEPTH:-16384}
-( s=$(date +%s); python3 bench/gpu/make_random_llama.py $M/src $M/llama7b-f16.gguf ${DENSE:-4096 32 11008 32 32} > $Q/gen.log 2>&1; echo "7b rc=$? secs=$(( $(date +%s) - s ))" >> $Q/gen.log )
-cat $Q/gen.log >> $I
-for t in Q4_0 Q4_K_M; do
-  s=$(date +%s.%N); $B/llama-quantize $M/llama7b-f16.gguf $M/llama7b-$t.gguf $t $NC > $Q/quantize-$t.log 2>&1; rc=$?
-  log "quantize $t rc=$rc seconds=$(secs $s) bytes=$(stat -c %s $M/llama7b-$t.gguf)"
-done
-rm -f $M/llama7b-f16.gguf
+gen7b Q4_0 Q4_K_M
 FREE=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits | head -1); MARGIN=$(( FREE - LIMIT )); log "free $FREE MiB, limit $LIMIT, fit margin $MARGIN"
 G=$Q/dense32k.jsonl; F=$Q/fit32k.jsonl; touch $G $F
 smi $Q/vram-dense32k.csv
-run() {
-  local out=$1; shift; local l=$(left); [ $l -gt 20 ] || { log "skipped (time): $*"; return; }
-  timeout $l $B/llama-bench -m "$@" -t $NC -ub 512 -b 2048 -p 512 -n ${NGEN:-32} -d $DEPTH -r 3 -o jsonl >> $out 2>>$Q/grid.err; local rc=$?
-  log "bench $(basename $1) ${*:2} rc=$rc rows=$(wc -l < $out)"
-}
+run() { MINLEFT=20 lbench "$@" -t $NC -ub 512 -b 2048 -p 512 -n ${NGEN:-32} -d $DEPTH -r 3; }
 # llama.cpp's fit first (its rows are the reference), then the grid, one K/V type at a time (llama-bench fills the
 # depth once per K/V type and restores it for the rest).
 for kv in q4_0 q8_0 f16; do for t in Q4_0 Q4_K_M; do run $F $M/llama7b-$t.gguf -fitt $MARGIN -fa 1 -ctk $kv -ctv $kv; done; done

@@ -6,20 +6,10 @@
 # in the old recording too: the anchors that say whether this machine measures like the first one.
 # Carry .device/a (prebuilt.sh). The 7B is written here: speed does not depend on the weights.
 . bench/gpu/prebuilt.sh
-( s=$(date +%s); python3 bench/gpu/make_random_llama.py $M/src $M/llama7b-f16.gguf ${DENSE:-4096 32 11008 32 32} > $Q/gen.log 2>&1; echo "7b rc=$? secs=$(( $(date +%s) - s ))" >> $Q/gen.log )
-cat $Q/gen.log >> $I
-for t in Q4_K_M Q2_K; do
-  s=$(date +%s.%N); $B/llama-quantize $M/llama7b-f16.gguf $M/llama7b-$t.gguf $t $NC > $Q/quantize-$t.log 2>&1; rc=$?
-  log "quantize $t rc=$rc seconds=$(secs $s) bytes=$(stat -c %s $M/llama7b-$t.gguf)"
-done
-rm -f $M/llama7b-f16.gguf
+gen7b Q4_K_M Q2_K
 G=$Q/grid7b.jsonl; touch $G
 smi $Q/vram-7b.csv
-bench() {
-  local l=$(left); [ $l -gt 15 ] || { log "skipped (time): $*"; return; }
-  timeout $l $B/llama-bench -m "$@" -p 512 -n 128 -r 3 -b 2048 -o jsonl >> $G 2>>$Q/grid.err; local rc=$?
-  log "bench $(basename $1) ${*:2} rc=$rc rows=$(wc -l < $G)"
-}
+bench() { lbench $G "$@" -p 512 -n 128 -r 3 -b 2048; }
 F4=$M/llama7b-Q4_K_M.gguf; F2=$M/llama7b-Q2_K.gguf
 bench $F4 -ngl 999 -t $NC -fa 1 -ub 256,512,2048 -ctk f16,q8_0,q4_0 -ctv f16,q8_0,q4_0
 bench $F2 -ngl 999 -t $NC -fa 1 -ub 256,512,2048 -ctk f16,q8_0 -ctv f16,q8_0

@@ -11,11 +11,7 @@ for t in Q4_0 Q4_K_M Q8_0; do
 done
 G=$Q/gridmoe.jsonl; touch $G
 smi $Q/vram-moe.csv
-mb() {
-  local l=$(left); [ $l -gt 15 ] || { log "skipped (time): $*"; return; }
-  timeout $l $B/llama-bench -m "$@" -p 512 -n ${NGEN:-64} -d ${DEPTH:-8192} -r 3 -b 2048 -o jsonl >> $G 2>>$Q/gridmoe.err; local rc=$?
-  log "moe bench $(basename $1) ${*:2} rc=$rc rows=$(wc -l < $G)"
-}
+mb() { lbench $G "$@" -p 512 -n ${NGEN:-64} -d ${DEPTH:-8192} -r 3 -b 2048; }
 NCM=${NCM:-0,2,4,6,8,10,12,14,16}
 for kv in f16 q8_0 q4_0; do for t in Q4_0 Q4_K_M Q8_0; do mb $G2/moe-$t.gguf -ngl 999 -ncmoe $NCM -t $NC -fa 1 -ub 512 -ctk $kv -ctv $kv; done; done
 for t in Q4_0 Q4_K_M Q8_0; do mb $G2/moe-$t.gguf -ngl 999 -ncmoe $NCM -t $NC -fa 0 -ub 512 -ctk f16 -ctv f16; done
@@ -23,4 +19,4 @@ for t in Q4_0 Q4_K_M Q8_0; do mb $G2/moe-$t.gguf -ngl 999 -ncmoe $NCM -t $(( NC 
 for t in Q4_0 Q4_K_M Q8_0; do mb $G2/moe-$t.gguf -ngl ${NGLS:-4,8,12} -ncmoe 0 -t $NC -fa 1 -ub 512 -ctk f16 -ctv f16; done
 for t in Q4_0 Q4_K_M Q8_0; do mb $G2/moe-$t.gguf -ngl 999 -ncmoe ${NCM3:-0,8,16} -t $NC -fa 1 -ub 2048 -ctk f16 -ctv f16; done
 kill $SMI
-log "MoE grid done: $(wc -l < $G) rows"; tail -5 $Q/gridmoe.err
+log "MoE grid done: $(wc -l < $G) rows"; tail -5 $Q/grid.err

@@ -40,3 +40,20 @@ mkdir -p $M/src/models && tar xJf $A/gguf-py.tar.xz -C $M/src && cp $A/ggml-voca
 GP=$M/src/gguf-py; V=$M/src/models/ggml-vocab-llama-spm.gguf
 # GPU memory sampled beside the grids (bench:gpu-peaks turns the samples into each configuration's peak).
 smi() { nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -lms 250 > $1 2>/dev/null & SMI=$!; }
+# The random 7B shape (speed does not depend on the weights) as $M/llama7b-f16.gguf, or, with types given, quantized
+# to each as $M/llama7b-TYPE.gguf (the F16 removed).
+gen7b() {
+  ( s=$(date +%s); python3 bench/gpu/make_random_llama.py $M/src $M/llama7b-f16.gguf ${DENSE:-4096 32 11008 32 32} > $Q/gen.log 2>&1; echo "7b rc=$? secs=$(( $(date +%s) - s ))" >> $Q/gen.log )
+  cat $Q/gen.log >> $I
+  for t in "$@"; do
+    s=$(date +%s.%N); $B/llama-quantize $M/llama7b-f16.gguf $M/llama7b-$t.gguf $t $NC > $Q/quantize-$t.log 2>&1; rc=$?
+    log "quantize $t rc=$rc seconds=$(secs $s) bytes=$(stat -c %s $M/llama7b-$t.gguf)"
+  done
+  [ $# -eq 0 ] || rm -f $M/llama7b-f16.gguf
+}
+# llama-bench -m MODELS ARGS… -o jsonl appended to OUT, within the call's time (skipped below $MINLEFT seconds, 15).
+lbench() {
+  local out=$1; shift; local l=$(left); [ $l -gt ${MINLEFT:-15} ] || { log "skipped (time): $*"; return; }
+  timeout $l $B/llama-bench -m "$@" -o jsonl >> $out 2>>$Q/grid.err; local rc=$?
+  log "bench $(basename $1) ${*:2} rc=$rc rows=$(wc -l < $out)"
+}

@@ -5,8 +5,8 @@
 # dist/exec-wrapper.js.
 A=${A:-.device/c}
 . bench/gpu/common.sh
-( s=$(date +%s); python3 bench/gpu/make_random_llama.py $M/src $M/llama7b-f16.gguf ${DENSE:-4096 32 11008 32 32} > $Q/gen.log 2>&1; echo "7b rc=$? secs=$(( $(date +%s) - s ))" >> $Q/gen.log )
-cat $Q/gen.log >> $I; cat $M/llama7b-f16.gguf > /dev/null
+gen7b
+cat $M/llama7b-f16.gguf > /dev/null
 S=$W/s; cd $W
 log "session start"
 s=$(date +%s.%N)

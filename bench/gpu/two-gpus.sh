@@ -4,26 +4,13 @@
 #                        attention, f16 KV, micro-batch 512, and 2048 for each split mode); carry .device/b (prebuilt.sh)
 #   two-gpus.sh session  a real `haqa optimize` on the Q4_0 file (an already-quantized source: a runtime search with
 #                        split_mode and tensor_split among its knobs); carry common.sh's files
-gen() {
-  ( s=$(date +%s); python3 bench/gpu/make_random_llama.py $M/src $M/llama7b-f16.gguf ${DENSE:-4096 32 11008 32 32} > $Q/gen.log 2>&1; echo "7b rc=$? secs=$(( $(date +%s) - s ))" >> $Q/gen.log )
-  cat $Q/gen.log >> $I
-  for t in "$@"; do
-    s=$(date +%s.%N); $B/llama-quantize $M/llama7b-f16.gguf $M/llama7b-$t.gguf $t $NC > $Q/quantize-$t.log 2>&1; rc=$?
-    log "quantize $t rc=$rc seconds=$(secs $s) bytes=$(stat -c %s $M/llama7b-$t.gguf)"
-  done
-  rm -f $M/llama7b-f16.gguf
-}
 DEVRE=${DEVRE:-CUDA1}
 case "$1" in
 grid)
   A=${A:-.device/b}; . bench/gpu/prebuilt.sh
-  gen Q4_0 Q8_0
+  gen7b Q4_0 Q8_0
   G=$Q/grid2.jsonl; touch $G
-  bench() {
-    local l=$(left); [ $l -gt 15 ] || { log "skipped (time): $*"; return; }
-    timeout $l $B/llama-bench -m "$@" -ngl 999 -t $NC -fa 1 -ctk f16 -ctv f16 -p 512 -n 128 -r 3 -b 2048 -o jsonl >> $G 2>>$Q/grid.err; local rc=$?
-    log "bench $(basename $1) ${*:2} rc=$rc rows=$(wc -l < $G)"
-  }
+  bench() { lbench $G "$@" -ngl 999 -t $NC -fa 1 -ctk f16 -ctv f16 -p 512 -n 128 -r 3 -b 2048; }
   for t in Q4_0 Q8_0; do
     bench $M/llama7b-$t.gguf -ub 512,2048 -sm none
     bench $M/llama7b-$t.gguf -ub 512 -sm ${SMS:-layer,tensor} -ts 0,1/1,2/1,1/2
@@ -34,7 +21,7 @@ grid)
 session)
   A=${A:-.device/c}; . bench/gpu/common.sh
   node $W/dist/cli.js hardware --json > $Q/hardware.json 2>>$I; log "hardware: $(tr -d '\n ' < $Q/hardware.json | head -c 500)"
-  gen Q4_0
+  gen7b Q4_0
   # The grid call's -sm row rows all failed at the model's load ("failed to load model"): llama.cpp's own words, verbose.
   timeout 60 $B/llama-bench -m $M/llama7b-Q4_0.gguf -ngl 999 -sm row -p 0 -n 16 -r 1 -v > $Q/row-verbose.log 2>&1; log "row split rc=$?: $(grep -iE 'error|fail|split|exception' $Q/row-verbose.log | tail -5 | tr '\n' ' ')"
   S=$Q/s; s=$(date +%s.%N)
