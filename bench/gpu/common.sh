@@ -7,12 +7,15 @@
 [ -f $A/bins.tar.xz ] || NOBINS=1
 on_no_device() { log "prebuilt tools find no GPU: building"; B=; NOBINS=1; }
 . bench/gpu/prebuilt.sh
-if [ -z "$DRY" ]; then mkdir -p /opt/n && xz -dc $A/node.xz > /opt/n/node && chmod +x /opt/n/node; export PATH=/opt/n:$PATH; fi
+if [ -z "$DRY" ]; then [ -x /opt/n/node ] || { mkdir -p /opt/n && xz -dc $A/node.xz > /opt/n/node && chmod +x /opt/n/node; }; export PATH=/opt/n:$PATH; fi
 log "node $(node --version)"
 W=${W:-/tmp/w}; mkdir -p $W && cp -r dist assets package.json $W/
 C=80fb11ac73e66d89eae2c6a91d8a77428fa733ed
 export HAQA_CACHE_DIR=${HAQA_CACHE_DIR:-/tmp/hc}; R=$HAQA_CACHE_DIR/llama.cpp
-if [ -n "$NOBINS" ] && [ -z "$DRY" ]; then
+# A machine still warm from the last call keeps what that call built (chained calls: build, then use).
+if [ -n "$NOBINS" ] && [ -z "$DRY" ] && ls $R/bin/*-${BACKEND:-cuda}-*/llama-bench > /dev/null 2>&1; then
+  B=$(ls -d $R/bin/*-${BACKEND:-cuda}-* | head -1); log "tools kept from the last call: $B"
+elif [ -n "$NOBINS" ] && [ -z "$DRY" ]; then
   mkdir -p $R/src/$C && tar xJf $A/src.tar.xz -C $R/src/$C && printf '{\n  "dir": "%s",\n  "commit": "%s"\n}' $R/src/$C $C > $R/source.json
   s=$(date +%s.%N); ( cd $W && timeout ${BUILD_TIMEOUT:-420} node dist/cli.js toolchain build --backend ${BACKEND:-cuda} > $Q/build.log 2>&1 ); log "build rc=$? seconds=$(secs $s)"
   B=$(ls -d $R/bin/*-${BACKEND:-cuda}-* | head -1)

@@ -3,6 +3,7 @@
 without Node. Speed does not depend on weight values. Usage:
   make_random_llama.py LLAMA_SRC OUT.gguf HIDDEN LAYERS FFN HEADS KV_HEADS
 """
+import os
 import sys
 import numpy as np
 
@@ -19,7 +20,7 @@ V = len(tokens)
 
 w = gguf.GGUFWriter(out, "llama")
 w.add_name(f"haqa-random-llama-h{H}-l{L}")
-w.add_context_length(4096)
+w.add_context_length(int(os.environ.get("CTX_TRAIN", "4096")))
 w.add_embedding_length(H)
 w.add_block_count(L)
 w.add_feed_forward_length(F)

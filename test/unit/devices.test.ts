@@ -9,52 +9,46 @@ import { gpuBackend } from '../../src/core/toolchains/replay/replay';
 import { ProcessRunner } from '../../src/core/process/runner';
 import type { ModelInfo } from '../../src/core/types';
 
+const fixture = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
+
+/**
+ * One `--list-devices` line as llama.cpp 80fb11a prints it (common/arg.cpp: `"  %s: %s (%zu MiB, %zu MiB free)"`, the
+ * device's name and description). Only for backends no recorded output exists of (ROCm, SYCL, MUSA, CANN); the names
+ * are the ones their backends build (GGML_CUDA_NAME is "ROCm" or "MUSA" under HIP or MUSA, GGML_SYCL_NAME is "SYCL", each
+ * followed by the ordinal); the descriptions are placeholders, not devices.
+ */
+const listed = (name: string) => `Available devices:\n  ${name}: a device (1024 MiB, 1000 MiB free)\n`;
+
 test("the build's devices and backend are read from `llama-bench --list-devices`, whatever the backend", () => {
   // This machine's CPU build lists none.
-  assert.deepEqual(parseDevices('Available devices:\n  (none)\n'), []);
+  assert.deepEqual(parseDevices(fixture('list-devices-cpu.txt')), []);
   // Recorded from HAQA's CUDA build on an NVIDIA H200 (stdout and stderr together), 2026-11-30.
-  const h200 = fs.readFileSync(path.join(FIXTURES, 'list-devices-cuda-h200.txt'), 'utf8');
-  assert.deepEqual(parseDevices(h200), [
+  assert.deepEqual(parseDevices(fixture('list-devices-cuda-h200.txt')), [
     { name: 'CUDA0', description: 'NVIDIA H200', totalMiB: 143155, freeMiB: 142629, backend: 'cuda' },
   ]);
-  const cuda = parseDevices(
-    [
-      'ggml_cuda_init: found 2 CUDA devices:',
-      '  Device 0: NVIDIA H200, compute capability 9.0, VMM: yes',
-      'Available devices:',
-      '  CUDA0: NVIDIA H200 (143156 MiB, 142034 MiB free)',
-      '  CUDA1: NVIDIA H200 (143156 MiB, 120000 MiB free)',
-    ].join('\n'),
-  );
+  // Recorded on two H200 of one host: one device each, in llama.cpp's order.
   assert.deepEqual(
-    cuda.map((d) => [d.name, d.description, d.totalMiB, d.freeMiB, d.backend]),
+    parseDevices(fixture('list-devices-cuda-2xh200.txt')).map((d) => [d.name, d.description, d.totalMiB, d.freeMiB]),
     [
-      ['CUDA0', 'NVIDIA H200', 143156, 142034, 'cuda'],
-      ['CUDA1', 'NVIDIA H200', 143156, 120000, 'cuda'],
+      ['CUDA0', 'NVIDIA H200', 143155, 142629],
+      ['CUDA1', 'NVIDIA H200', 143155, 142629],
     ],
   );
-  for (const [line, backend, name] of [
-    ['  Vulkan0: AMD Radeon RX 7900 XTX (RADV NAVI31) (24560 MiB, 24000 MiB free)', 'vulkan', 'Vulkan0'],
-    ['  MTL0: Apple M3 Max (98304 MiB, 98303 MiB free)', 'metal', 'MTL0'],
-    ['  ROCm0: AMD Instinct MI300X (196592 MiB, 196000 MiB free)', 'rocm', 'ROCm0'],
-    ['  SYCL0: Intel(R) Arc(TM) A770 Graphics (16225 MiB, 16225 MiB free)', 'sycl', 'SYCL0'],
+  // Backends with no recorded listing: the line format alone.
+  for (const [name, backend] of [
+    ['ROCm0', 'rocm'],
+    ['ROCm1', 'rocm'],
+    ['SYCL0', 'sycl'],
+    ['MUSA0', 'musa'],
+    ['CANN0', 'cann'],
   ] as const) {
-    const [d] = parseDevices(`Available devices:\n${line}\n`);
-    assert.equal(d?.backend, backend, line);
-    assert.equal(d?.name, name, line);
+    const [d] = parseDevices(listed(name));
+    assert.equal(d?.backend, backend, name);
+    assert.equal(d?.name, name, name);
+    assert.equal(d?.description, 'a device', name);
+    assert.deepEqual([d?.totalMiB, d?.freeMiB], [1024, 1000], name);
   }
-  // A description holding parentheses keeps them; BLAS (no memory of its own) is no device to offload to.
-  assert.equal(
-    parseDevices('  Vulkan0: AMD Radeon RX 7900 XTX (RADV NAVI31) (24560 MiB, 24000 MiB free)')[0].description,
-    'AMD Radeon RX 7900 XTX (RADV NAVI31)',
-  );
-  assert.deepEqual(
-    parseDevices('  MTL0: Apple M2 (10922 MiB, 10922 MiB free)\n  BLAS: Accelerate (0 MiB, 0 MiB free)'),
-    [{ name: 'MTL0', description: 'Apple M2', totalMiB: 10922, freeMiB: 10922, backend: 'metal' }],
-  );
 });
-
-const fixture = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
 
 test('recorded `--list-devices` of Metal and Vulkan builds: the backend, the name llama.cpp gives the device, its memory', () => {
   // A Metal build of late 2025 (llama-bench on an Apple M4 Max, copied from ardanlabs/kronk#10; sources in
@@ -73,7 +67,8 @@ test('recorded `--list-devices` of Metal and Vulkan builds: the backend, the nam
     },
   ]);
   // HAQA's own Vulkan build (80fb11a, with Debian 13's Vulkan headers) recorded here on lavapipe, Mesa's Vulkan device
-  // on the CPU: llama.cpp leaves a CPU-type device out unless GGML_VK_VISIBLE_DEVICES names it, and then lists it.
+  // on the CPU: llama.cpp leaves a CPU-type device out unless GGML_VK_VISIBLE_DEVICES names it, and then lists it. Its
+  // description holds parentheses, which it keeps.
   assert.deepEqual(parseDevices(fixture('list-devices-vulkan-none.txt')), []);
   assert.deepEqual(parseDevices(fixture('list-devices-vulkan-llvmpipe.txt')), [
     {
@@ -128,17 +123,17 @@ test("a build's backend is its devices' (`llama-bench --list-devices`): Metal's 
 test("a session's GPUs are the build's devices: none for a CPU build on an NVIDIA machine; nvidia-smi facts kept", () => {
   const smi = [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '570.1' }];
   assert.deepEqual(buildGpus([], smi), []);
-  const [g] = buildGpus(parseDevices('  CUDA0: NVIDIA H200 (143156 MiB, 142034 MiB free)'), smi);
+  const [g] = buildGpus(parseDevices(fixture('list-devices-cuda-h200.txt')), smi);
   assert.deepEqual(g, {
     name: 'NVIDIA H200',
-    vramBytes: 143156 * 2 ** 20,
+    vramBytes: 143155 * 2 ** 20,
     computeCapability: '9.0',
     driver: '570.1',
     device: 'CUDA0',
-    freeBytes: 142034 * 2 ** 20,
+    freeBytes: 142629 * 2 ** 20,
     backend: 'cuda',
   });
-  const [v] = buildGpus(parseDevices('  Vulkan0: AMD Radeon RX 7900 XTX (24560 MiB, 24000 MiB free)'), smi);
+  const [v] = buildGpus(parseDevices(fixture('list-devices-vulkan-rtx4060.txt')), smi);
   assert.equal(v.backend, 'vulkan');
   assert.equal(v.computeCapability, '');
 });
