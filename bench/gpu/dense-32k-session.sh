@@ -20,12 +20,15 @@ A=${A:-.device/c}; Q=${Q:-/tmp/q-$MODE}; SD=${SD:-.device/sess}; M=${M:-/tmp/m32
 LIMIT=${LIMIT:-6000}; CTX=${CTX:-32768}; S=/tmp/s32k
 # The random 7B says it was trained for the served context (otherwise HAQA serves, and measures, at most what it was trained for).
 export CTX_TRAIN=$CTX
-[ "$MODE" = start ] && rm -rf /tmp/m/llama7b-f16.gguf $HAQA_CACHE_DIR/artifacts $S
+# start: a new F16 (an earlier one may declare another context) and no files or session from an earlier call.
+[ "$MODE" = start ] && rm -rf $M/llama7b-f16.gguf $HAQA_CACHE_DIR/artifacts $S
 [ -f $M/llama7b-f16.gguf ] || gen7b
-if [ "$MODE" = resume ] && [ ! -d $S ]; then
-  mkdir -p $S && tar xzf $SD/s.tgz -C /tmp && log "session record from the first call: $(ls $S)"
+if [ "$MODE" = resume ] && [ ! -d $S ] && [ -s $SD/s.tgz ]; then
+  mkdir -p $(dirname $S) && tar xzf $SD/s.tgz -C $(dirname $S) || rm -rf $S
+  log "session record from the first call: $(ls $S/sessions 2>/dev/null)"
 fi
 ID=$(ls $S/sessions 2>/dev/null | head -1)
+[ "$MODE" = start ] || [ -n "$ID" ] || { log "no session to resume under $S (nor $SD/s.tgz)"; exit 1; }
 l=$(( $(left) - ${RESERVE:-60} )); [ "$l" -gt 60 ] || { log "no time left for the session"; exit 1; }
 TB=$(awk -v s=$l 'BEGIN{printf "%.2f", s/60}')
 log "session $MODE ${ID:-new}: time budget $TB min"
@@ -39,11 +42,11 @@ else
     --session-dir $S --json > $Q/sess.json 2> $Q/sess.err )
 fi
 log "session rc=$? wall=$(secs $s)"; tail -25 $Q/sess.err
-tar czf $Q/s.tgz --exclude='*.gguf' --exclude='*.imatrix' --exclude='*.dat' -C /tmp s32k 2>/dev/null
+tar czf $Q/s.tgz --exclude='*.gguf' --exclude='*.imatrix' --exclude='*.dat' -C $(dirname $S) $(basename $S) 2>/dev/null
 find $HAQA_CACHE_DIR/artifacts -name '*.gguf' -printf '%s %p\n' 2>/dev/null >> $I
 if [ "$MODE" = resume ]; then
   # What llama.cpp projects for each file at the served context (MiB per device, -fitp on): the grid rows' fit.
-  P=$Q/projections.txt
+  P=$Q/projections.txt; : > $P
   for f in $(find $HAQA_CACHE_DIR/artifacts -name '*.gguf' ! -name '*imatrix*' 2>/dev/null); do
     for kv in q4_0 q8_0 f16; do for ngl in 999 28 26 24 22 20 16 8; do
       [ $(left) -gt 10 ] || break 3

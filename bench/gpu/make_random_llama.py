@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes a random-weight Llama GGUF (F16) with llama.cpp's own gguf-py, for GPU speed grids on machines
 without Node. Speed does not depend on weight values. Usage:
-  make_random_llama.py LLAMA_SRC OUT.gguf HIDDEN LAYERS FFN HEADS KV_HEADS
+  [CTX_TRAIN=N] make_random_llama.py LLAMA_SRC OUT.gguf HIDDEN LAYERS FFN HEADS KV_HEADS
+CTX_TRAIN is the training context the file declares (default 4096; HAQA serves and measures at most that).
 """
 import os
 import sys

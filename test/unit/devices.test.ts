@@ -14,8 +14,8 @@ const fixture = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
 /**
  * One `--list-devices` line as llama.cpp 80fb11a prints it (common/arg.cpp: `"  %s: %s (%zu MiB, %zu MiB free)"`, the
  * device's name and description). Only for backends no recorded output exists of (ROCm, SYCL, MUSA, CANN); the names
- * are the ones their backends build (GGML_CUDA_NAME is "ROCm" or "MUSA" under HIP or MUSA, GGML_SYCL_NAME is "SYCL", each
- * followed by the ordinal); the descriptions are placeholders, not devices.
+ * are the ones their backends build (GGML_CUDA_NAME is "ROCm" or "MUSA" under HIP or MUSA, GGML_SYCL_NAME is "SYCL",
+ * GGML_CANN_NAME is "CANN", each followed by the ordinal); the descriptions are placeholders, not devices.
  */
 const listed = (name: string) => `Available devices:\n  ${name}: a device (1024 MiB, 1000 MiB free)\n`;
 
@@ -28,10 +28,16 @@ test("the build's devices and backend are read from `llama-bench --list-devices`
   ]);
   // Recorded on two H200 of one host: one device each, in llama.cpp's order.
   assert.deepEqual(
-    parseDevices(fixture('list-devices-cuda-2xh200.txt')).map((d) => [d.name, d.description, d.totalMiB, d.freeMiB]),
+    parseDevices(fixture('list-devices-cuda-2xh200.txt')).map((d) => [
+      d.name,
+      d.description,
+      d.totalMiB,
+      d.freeMiB,
+      d.backend,
+    ]),
     [
-      ['CUDA0', 'NVIDIA H200', 143155, 142629],
-      ['CUDA1', 'NVIDIA H200', 143155, 142629],
+      ['CUDA0', 'NVIDIA H200', 143155, 142629, 'cuda'],
+      ['CUDA1', 'NVIDIA H200', 143155, 142629, 'cuda'],
     ],
   );
   // Backends with no recorded listing: the line format alone.
@@ -121,18 +127,21 @@ test("a build's backend is its devices' (`llama-bench --list-devices`): Metal's 
 });
 
 test("a session's GPUs are the build's devices: none for a CPU build on an NVIDIA machine; nvidia-smi facts kept", () => {
-  const smi = [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '570.1' }];
+  // nvidia-smi's line on the project's H200 machine (name, memory.total, compute_cap, driver_version), recorded.
+  const smi = [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }];
   assert.deepEqual(buildGpus([], smi), []);
   const [g] = buildGpus(parseDevices(fixture('list-devices-cuda-h200.txt')), smi);
   assert.deepEqual(g, {
     name: 'NVIDIA H200',
     vramBytes: 143155 * 2 ** 20,
     computeCapability: '9.0',
-    driver: '570.1',
+    driver: '580.159.04',
     device: 'CUDA0',
     freeBytes: 142629 * 2 ** 20,
     backend: 'cuda',
   });
+  // A Vulkan device takes no CUDA facts from nvidia-smi (a pairing made here of two recorded outputs: the laptop's
+  // Vulkan listing beside the H200's nvidia-smi line).
   const [v] = buildGpus(parseDevices(fixture('list-devices-vulkan-rtx4060.txt')), smi);
   assert.equal(v.backend, 'vulkan');
   assert.equal(v.computeCapability, '');
