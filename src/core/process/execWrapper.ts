@@ -63,9 +63,11 @@ function checkOutput(): void {
   }
 }
 
-function sampleMem(): void {
-  checkOutput();
+let sampledAt = 0;
+/** The child's peak resident memory so far (VmHWM: the kernel keeps the high-water mark, so any sample holds it). */
+function readPeak(): void {
   if (!child.pid) return;
+  sampledAt = Date.now();
   try {
     const m = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)\s+kB/);
     if (m) peak = Math.max(peak, Number(m[1]) * 1024);
@@ -73,7 +75,18 @@ function sampleMem(): void {
     /* exited or not Linux */
   }
 }
+function sampleMem(): void {
+  checkOutput();
+  readPeak();
+}
 const timer = setInterval(sampleMem, 50);
+/**
+ * Also when the child prints (at most every 20 ms): a tool prints its results while it still holds its memory, so a
+ * short run on a starved machine, where the timer may not fire before the child exits, still gets its peak.
+ */
+function sampleOnOutput(): void {
+  if (Date.now() - sampledAt >= 20) readPeak();
+}
 
 function killGroup(sig: NodeJS.Signals): void {
   if (!child.pid) return;
@@ -112,6 +125,7 @@ child.stdout?.on('data', (chunk: Buffer) => {
   }
   forward(process.stdout, chunk);
   checkOutput();
+  sampleOnOutput();
 });
 child.stderr?.on('data', (chunk: Buffer) => {
   if (err !== undefined && !overflow) {
@@ -120,6 +134,7 @@ child.stderr?.on('data', (chunk: Buffer) => {
   }
   forward(process.stderr, chunk);
   checkOutput();
+  sampleOnOutput();
 });
 
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
