@@ -12,6 +12,9 @@ export const FIXTURES = path.join(ROOT, 'test/fixtures');
 export const CLI = path.join(ROOT, 'dist/cli.js');
 export const GRID = path.join(ROOT, 'bench/data/cpu-grid-epyc-2c.jsonl');
 
+/** A file under test/fixtures, as text. */
+export const readFixture = (file: string): string => fs.readFileSync(path.join(FIXTURES, file), 'utf8');
+
 export function tmpDir(prefix = 'haqa-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

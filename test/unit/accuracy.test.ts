@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import {
   accuracyMetrics,
   builtinEvalText,
@@ -12,16 +11,14 @@ import { paretoFront, violations } from '../../src/core/objective';
 import type { ModelInfo, TrialRecord } from '../../src/core/types';
 import { quantizeFlags } from '../../src/core/toolchains/llamacpp/toolchain';
 import { llamaCppSpace, quantRecipe } from '../../src/core/toolchains/llamacpp/space';
-import { FIXTURES } from '../helpers/fixtures';
-
-const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
+import { readFixture } from '../helpers/fixtures';
 
 test('parses real llama-perplexity output: the base run and a KL-divergence run', () => {
-  const base = parsePerplexityOutput(read('llama-perplexity-base.txt'));
+  const base = parsePerplexityOutput(readFixture('llama-perplexity-base.txt'));
   assert.equal(base.ppl, 18.4449);
   assert.equal(base.pplErr, 1.57399);
   assert.equal(base.chunks, 4);
-  const k = parsePerplexityOutput(read('llama-perplexity-kld.txt'));
+  const k = parsePerplexityOutput(readFixture('llama-perplexity-kld.txt'));
   assert.ok(k.ppl! > k.pplBase!);
   assert.ok(k.ratio! > 1 && k.ratioErr! > 0);
   assert.ok(k.kld! > 0 && k.kldErr! > 0 && k.kld99! > k.kld!);

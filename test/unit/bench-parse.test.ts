@@ -11,16 +11,14 @@ import {
   tensorSplitOf,
 } from '../../src/core/toolchains/llamacpp/bench';
 import { QUANT_TYPES, quantFromModelType } from '../../src/core/ggml';
-import { FIXTURES, GRID, ROOT, tmpDir } from '../helpers/fixtures';
+import { GRID, ROOT, readFixture, tmpDir } from '../helpers/fixtures';
 import { ReplayToolchain } from '../../src/core/toolchains/replay/replay';
 import { ProcessRunner } from '../../src/core/process/runner';
 import { violations } from '../../src/core/objective';
 import { firstDesign } from '../../src/core/strategies/heuristic';
 
-const read = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
-
 test('parses real llama-bench JSONL: prefill and decode rows with mean, sd, n', () => {
-  const rows = parseBenchOutput(read('llama-bench-f16-cpu.jsonl'));
+  const rows = parseBenchOutput(readFixture('llama-bench-f16-cpu.jsonl'));
   assert.equal(rows.length, 2);
   const m = metricsFromRows(rows);
   assert.equal(m.prefill!.n, 2);
@@ -30,7 +28,7 @@ test('parses real llama-bench JSONL: prefill and decode rows with mean, sd, n', 
 });
 
 test("with a depth, the figures at that depth are the trial's and those at depth 0 are kept beside them", () => {
-  const rows = parseBenchOutput(read('llama-bench-f16-cpu.jsonl'));
+  const rows = parseBenchOutput(readFixture('llama-bench-f16-cpu.jsonl'));
   const deep = rows.map((r) => ({
     ...r,
     n_depth: 1024,
@@ -48,7 +46,7 @@ test("with a depth, the figures at that depth are the trial's and those at depth
 });
 
 test('parses real llama-bench JSON (array form) to the same rows as JSONL', () => {
-  const json = parseBenchOutput(read('llama-bench-q4_0-cpu.json'));
+  const json = parseBenchOutput(readFixture('llama-bench-q4_0-cpu.json'));
   assert.ok(json.length >= 2);
   assert.equal(quantFromModelType(json[0].model_type), 'Q4_0');
   const m = metricsFromRows(json);
@@ -56,13 +54,13 @@ test('parses real llama-bench JSON (array form) to the same rows as JSONL', () =
 });
 
 test('tolerates noise around the rows: log lines, a torn last row', () => {
-  const text = `build: 80fb11a\n${read('llama-bench-f16-cpu.jsonl')}{"build_commit": "80fb`;
+  const text = `build: 80fb11a\n${readFixture('llama-bench-f16-cpu.jsonl')}{"build_commit": "80fb`;
   assert.equal(parseBenchOutput(text).length, 2);
   assert.deepEqual(parseBenchOutput(''), []);
 });
 
 test('a row maps back to the knob values it was measured with', () => {
-  const [row] = parseBenchOutput(read('llama-bench-f16-cpu.jsonl'));
+  const [row] = parseBenchOutput(readFixture('llama-bench-f16-cpu.jsonl'));
   assert.deepEqual(configFromRow(row, false), {
     quant: 'F16',
     threads: 2,
@@ -139,7 +137,7 @@ test('benchArgs is an argv array built from the config only', () => {
 });
 
 test('failures are diagnosed from real tool output', () => {
-  assert.match(diagnoseFailure(read('llama-bench-bad-model.txt'), 1, null), /failed to load/);
+  assert.match(diagnoseFailure(readFixture('llama-bench-bad-model.txt'), 1, null), /failed to load/);
   assert.match(diagnoseFailure('', null, 'SIGKILL'), /out of memory/);
   assert.match(
     diagnoseFailure('ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 1234', 1, null),

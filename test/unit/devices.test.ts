@@ -1,15 +1,13 @@
 import { test } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIXTURES, tmpDir } from '../helpers/fixtures';
+import { FIXTURES, readFixture, tmpDir } from '../helpers/fixtures';
 import * as assert from 'node:assert/strict';
 import { buildGpus, workloadFor } from '../../src/core/prepare';
 import { backendOf, parseDevices, toolInfo } from '../../src/core/toolchains/llamacpp/locate';
 import { gpuBackend } from '../../src/core/toolchains/replay/replay';
 import { ProcessRunner } from '../../src/core/process/runner';
 import type { ModelInfo } from '../../src/core/types';
-
-const fixture = (f: string) => fs.readFileSync(path.join(FIXTURES, f), 'utf8');
 
 /**
  * One `--list-devices` line as llama.cpp 80fb11a prints it (common/arg.cpp: `"  %s: %s (%zu MiB, %zu MiB free)"`, the
@@ -21,14 +19,14 @@ const listed = (name: string) => `Available devices:\n  ${name}: a device (1024 
 
 test("the build's devices and backend are read from `llama-bench --list-devices`, whatever the backend", () => {
   // This machine's CPU build lists none.
-  assert.deepEqual(parseDevices(fixture('list-devices-cpu.txt')), []);
+  assert.deepEqual(parseDevices(readFixture('list-devices-cpu.txt')), []);
   // Recorded from HAQA's CUDA build on an NVIDIA H200 (stdout and stderr together), 2026-11-30.
-  assert.deepEqual(parseDevices(fixture('list-devices-cuda-h200.txt')), [
+  assert.deepEqual(parseDevices(readFixture('list-devices-cuda-h200.txt')), [
     { name: 'CUDA0', description: 'NVIDIA H200', totalMiB: 143155, freeMiB: 142629, backend: 'cuda' },
   ]);
   // Recorded on two H200 of one host: one device each, in llama.cpp's order.
   assert.deepEqual(
-    parseDevices(fixture('list-devices-cuda-2xh200.txt')).map((d) => [
+    parseDevices(readFixture('list-devices-cuda-2xh200.txt')).map((d) => [
       d.name,
       d.description,
       d.totalMiB,
@@ -59,11 +57,11 @@ test("the build's devices and backend are read from `llama-bench --list-devices`
 test('recorded `--list-devices` of Metal and Vulkan builds: the backend, the name llama.cpp gives the device, its memory', () => {
   // A Metal build of late 2025 (llama-bench on an Apple M4 Max, copied from ardanlabs/kronk#10; sources in
   // test/fixtures/list-devices.md): its one GPU is named `Metal`, without an ordinal, and BLAS is no device.
-  assert.deepEqual(parseDevices(fixture('list-devices-metal-m4max.txt')), [
+  assert.deepEqual(parseDevices(readFixture('list-devices-metal-m4max.txt')), [
     { name: 'Metal', description: 'Apple M4 Max', totalMiB: 98304, freeMiB: 98303, backend: 'metal' },
   ]);
   // A Vulkan build on an NVIDIA laptop GPU (llama-server on Windows, copied from ggml-org/llama.cpp#15793).
-  assert.deepEqual(parseDevices(fixture('list-devices-vulkan-rtx4060.txt')), [
+  assert.deepEqual(parseDevices(readFixture('list-devices-vulkan-rtx4060.txt')), [
     {
       name: 'Vulkan0',
       description: 'NVIDIA GeForce RTX 4060 Laptop GPU',
@@ -75,8 +73,8 @@ test('recorded `--list-devices` of Metal and Vulkan builds: the backend, the nam
   // HAQA's own Vulkan build (80fb11a, with Debian 13's Vulkan headers) recorded here on lavapipe, Mesa's Vulkan device
   // on the CPU: llama.cpp leaves a CPU-type device out unless GGML_VK_VISIBLE_DEVICES names it, and then lists it. Its
   // description holds parentheses, which it keeps.
-  assert.deepEqual(parseDevices(fixture('list-devices-vulkan-none.txt')), []);
-  assert.deepEqual(parseDevices(fixture('list-devices-vulkan-llvmpipe.txt')), [
+  assert.deepEqual(parseDevices(readFixture('list-devices-vulkan-none.txt')), []);
+  assert.deepEqual(parseDevices(readFixture('list-devices-vulkan-llvmpipe.txt')), [
     {
       name: 'Vulkan0',
       description: 'llvmpipe (LLVM 15.0.6, 256 bits)',
@@ -130,7 +128,7 @@ test("a session's GPUs are the build's devices: none for a CPU build on an NVIDI
   // nvidia-smi's line on the project's H200 machine (name, memory.total, compute_cap, driver_version), recorded.
   const smi = [{ name: 'NVIDIA H200', vramBytes: 143771 * 2 ** 20, computeCapability: '9.0', driver: '580.159.04' }];
   assert.deepEqual(buildGpus([], smi), []);
-  const [g] = buildGpus(parseDevices(fixture('list-devices-cuda-h200.txt')), smi);
+  const [g] = buildGpus(parseDevices(readFixture('list-devices-cuda-h200.txt')), smi);
   assert.deepEqual(g, {
     name: 'NVIDIA H200',
     vramBytes: 143155 * 2 ** 20,
@@ -142,7 +140,7 @@ test("a session's GPUs are the build's devices: none for a CPU build on an NVIDI
   });
   // A Vulkan device takes no CUDA facts from nvidia-smi (a pairing made here of two recorded outputs: the laptop's
   // Vulkan listing beside the H200's nvidia-smi line).
-  const [v] = buildGpus(parseDevices(fixture('list-devices-vulkan-rtx4060.txt')), smi);
+  const [v] = buildGpus(parseDevices(readFixture('list-devices-vulkan-rtx4060.txt')), smi);
   assert.equal(v.backend, 'vulkan');
   assert.equal(v.computeCapability, '');
 });

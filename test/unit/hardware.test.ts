@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseCpuInfo, parseNvidiaSmiCsv, probeHardware } from '../../src/core/hardware';
-import { FIXTURES } from '../helpers/fixtures';
+import { readFixture } from '../helpers/fixtures';
 
 test('parses /proc/cpuinfo: model, physical cores, SIMD flags', () => {
-  const text = fs.readFileSync(path.join(FIXTURES, 'cpuinfo-x86.txt'), 'utf8');
+  const text = readFixture('cpuinfo-x86.txt');
   const c = parseCpuInfo(text);
   assert.equal(c.model, 'AMD EPYC');
   assert.equal(c.cores, 2);
@@ -15,7 +13,7 @@ test('parses /proc/cpuinfo: model, physical cores, SIMD flags', () => {
 });
 
 test('parses nvidia-smi CSV (header, MiB units)', () => {
-  const text = fs.readFileSync(path.join(FIXTURES, 'nvidia-smi-query-gpu.csv'), 'utf8');
+  const text = readFixture('nvidia-smi-query-gpu.csv');
   const g = parseNvidiaSmiCsv(text);
   assert.equal(g.length, 1);
   assert.match(g[0].name, /NVIDIA H[12]00/);

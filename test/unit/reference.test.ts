@@ -31,7 +31,7 @@ import { ALL_LAYERS } from '../../src/core/knobs';
 import type { Toolchain, TrialContext, TrialOutcome } from '../../src/core/toolchains/toolchain';
 import type { Config, HardwareProfile, ModelInfo, TrialRecord } from '../../src/core/types';
 import { statOfSamples } from '../../src/core/verdict';
-import { FIXTURES, tmpDir } from '../helpers/fixtures';
+import { readFixture, tmpDir } from '../helpers/fixtures';
 
 const MiB = 2 ** 20;
 
@@ -69,7 +69,7 @@ test('a recorded answer of llama-fit-params on an H200 (a 16-layer MoE under 300
   // Rebuilt from the flags the session recorded (bench/results/issue13-h200.md): layer 7's FFN partly and layers
   // 8..15's experts in host memory, and a pattern for "layer 16", llama.cpp's number for the output layer, which
   // matches no tensor.
-  const text = fs.readFileSync(path.join(FIXTURES, 'fit-params-moe-h200.txt'), 'utf8');
+  const text = readFixture('fit-params-moe-h200.txt');
   const c = parseFitChoice(text)!;
   assert.equal(c.ngl, 17);
   assert.equal(c.overrides.length, 10);
