@@ -12,14 +12,14 @@ log "node $(node --version)"
 W=${W:-/tmp/w}; mkdir -p $W && cp -r dist assets package.json $W/
 C=80fb11ac73e66d89eae2c6a91d8a77428fa733ed
 export HAQA_CACHE_DIR=${HAQA_CACHE_DIR:-/tmp/hc}; R=$HAQA_CACHE_DIR/llama.cpp
-# A machine still warm from the last call keeps what that call built (chained calls: build, then use).
-if [ -n "$NOBINS" ] && [ -z "$DRY" ] && ls $R/bin/${C:0:12}-${BACKEND:-cuda}-*/llama-bench > /dev/null 2>&1; then
-  B=$(ls -d $R/bin/${C:0:12}-${BACKEND:-cuda}-* | head -1); log "tools kept from the last call: $B"
-  timeout 60 $B/llama-bench --list-devices > $Q/list-devices.txt 2>&1
-elif [ -n "$NOBINS" ] && [ -z "$DRY" ]; then
-  mkdir -p $R/src/$C && tar xJf $A/src.tar.xz -C $R/src/$C && printf '{\n  "dir": "%s",\n  "commit": "%s"\n}' $R/src/$C $C > $R/source.json
-  s=$(date +%s.%N); ( cd $W && timeout ${BUILD_TIMEOUT:-420} node dist/cli.js toolchain build --backend ${BACKEND:-cuda} > $Q/build.log 2>&1 ); log "build rc=$? seconds=$(secs $s)"
-  B=$(ls -d $R/bin/*-${BACKEND:-cuda}-* | head -1)
+if [ -n "$NOBINS" ] && [ -z "$DRY" ]; then
+  BUILT="$R/bin/${C:0:12}-${BACKEND:-cuda}-*"
+  # A machine still warm from the last call keeps what that call built (chained calls: build, then use).
+  if ls $BUILT/llama-bench > /dev/null 2>&1; then log "tools kept from the last call"; else
+    mkdir -p $R/src/$C && tar xJf $A/src.tar.xz -C $R/src/$C && printf '{\n  "dir": "%s",\n  "commit": "%s"\n}' $R/src/$C $C > $R/source.json
+    s=$(date +%s.%N); ( cd $W && timeout ${BUILD_TIMEOUT:-420} node dist/cli.js toolchain build --backend ${BACKEND:-cuda} > $Q/build.log 2>&1 ); log "build rc=$? seconds=$(secs $s)"
+  fi
+  B=$(ls -d $BUILT | head -1)
   timeout 60 $B/llama-bench --list-devices > $Q/list-devices.txt 2>&1; log "list-devices: $(tr '\n' ' ' < $Q/list-devices.txt | tail -c 300)"
 fi
 B=${B:-$BIN}; echo "B=$B" >> $I

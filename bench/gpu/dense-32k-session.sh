@@ -34,13 +34,11 @@ TB=$(awk -v s=$l 'BEGIN{printf "%.2f", s/60}')
 log "session $MODE ${ID:-new}: time budget $TB min"
 s=$(date +%s.%N)
 if [ "$MODE" = start ]; then
-  ( cd $W && timeout $(( l + 30 )) node dist/cli.js optimize --model $M/llama7b-f16.gguf --llamacpp-bin $B \
-    --context $CTX --gen-tokens 32 --max-vram-mb $LIMIT --budget ${BUDGET:-10} --strategy builtin --accuracy off \
-    --stop-early on --time-budget $TB --session-dir $S --json > $Q/sess.json 2> $Q/sess.err )
-else
-  ( cd $W && timeout $(( l + 30 )) node dist/cli.js optimize --resume $ID --llamacpp-bin $B --time-budget $TB \
-    --session-dir $S --json > $Q/sess.json 2> $Q/sess.err )
-fi
+  WHAT=(--model $M/llama7b-f16.gguf --context $CTX --gen-tokens 32 --max-vram-mb $LIMIT --budget ${BUDGET:-10}
+    --strategy builtin --accuracy off --stop-early on)
+else WHAT=(--resume $ID); fi
+( cd $W && timeout $(( l + 30 )) node dist/cli.js optimize "${WHAT[@]}" --llamacpp-bin $B --time-budget $TB \
+  --session-dir $S --json > $Q/sess.json 2> $Q/sess.err )
 log "session rc=$? wall=$(secs $s)"; tail -25 $Q/sess.err
 tar czf $Q/s.tgz --exclude='*.gguf' --exclude='*.imatrix' --exclude='*.dat' -C $(dirname $S) $(basename $S) 2>/dev/null
 find $HAQA_CACHE_DIR/artifacts -name '*.gguf' -printf '%s %p\n' 2>/dev/null >> $I
