@@ -20,6 +20,6 @@ if [ -n "$NOBINS" ] && [ -z "$DRY" ]; then
     s=$(date +%s.%N); ( cd $W && timeout ${BUILD_TIMEOUT:-420} node dist/cli.js toolchain build --backend ${BACKEND:-cuda} > $Q/build.log 2>&1 ); log "build rc=$? seconds=$(secs $s)"
   fi
   B=$(ls -d $BUILT | head -1)
-  timeout 60 $B/llama-bench --list-devices > $Q/list-devices.txt 2>&1; log "list-devices: $(tr '\n' ' ' < $Q/list-devices.txt | tail -c 300)"
+  listdev
 fi
 B=${B:-$BIN}; echo "B=$B" >> $I

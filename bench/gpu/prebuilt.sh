@@ -14,6 +14,8 @@ log() { echo "[$(basename $0) t=$(el)s $(date -u +%T)] $*" | tee -a $I; }
 pack() { [ -n "$SMI" ] && kill "$SMI" 2>/dev/null; tar czf "${OUT:-/tmp}/q.tgz" -C "$(dirname $Q)" "$(basename $Q)" 2>/dev/null; }
 trap pack EXIT
 secs() { awk -v a=$1 -v b=$(date +%s.%N) 'BEGIN{printf "%.1f", b-a}'; }
+# The devices the tools in $B see, into $Q/list-devices.txt (the carried tools here, common.sh's build there).
+listdev() { timeout 60 $B/llama-bench --list-devices > $Q/list-devices.txt 2>&1; log "list-devices rc=$?: $(tr '\n' ' ' < $Q/list-devices.txt | tail -c 300)"; }
 log "date $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=name,memory.total,memory.used,compute_cap,driver_version --format=csv >>$I 2>&1; nproc >>$I
 lscpu | grep -E "^(Model name|Socket|Core|Thread|Flags)" >>$I
@@ -27,7 +29,7 @@ if [ -n "$NOBINS" ]; then :; elif [ -z "$DRY" ]; then
 fi
 B=${B:-$BIN}
 if [ -z "$NOBINS" ]; then
-timeout 60 $B/llama-bench --list-devices > $Q/list-devices.txt 2>&1; log "list-devices rc=$?: $(tr '\n' ' ' < $Q/list-devices.txt | tail -c 300)"
+listdev
 if ! grep -q "${DEVRE:-CUDA0}" $Q/list-devices.txt; then
   ldd $B/libggml-cuda.so >> $I 2>&1; ldd $B/llama-bench >> $I 2>&1
   if declare -F on_no_device > /dev/null; then on_no_device; else log "no CUDA device: stop"; exit 1; fi
